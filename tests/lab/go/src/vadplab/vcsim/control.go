@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// labControl counts the SOAP traffic and injects session faults that tests arm through
+// POST /lab/faults, so a test can drop every session in the middle of a module run, as a vCenter
+// restart or an administrator's "terminate session" does.
+type labControl struct {
+	mu                 sync.Mutex
+	next               http.Handler
+	sessions           map[string]bool // session cookies seen since the last termination
+	soapCalls          int
+	logins             int
+	terminateAfter     int // terminate all sessions before the Nth SOAP call from now; 0 = off
+	sessionsTerminated int
+}
+
+type faultRequest struct {
+	TerminateSessionsAfterCalls int `json:"terminate_sessions_after_calls"`
+}
+
+func wrapHandler(server *simulator.Server) *labControl {
+	c := &labControl{next: server.Config.Handler, sessions: map[string]bool{}}
+	server.Config.Handler = c
+	return c
+}
+
+func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/lab/faults":
+		c.serveFaults(w, r)
+		return
+	case "/lab/stats":
+		c.serveStats(w)
+		return
+	case "/sdk":
+		if r.Method == http.MethodPost {
+			c.observeSOAP(r)
+		}
+	}
+	c.next.ServeHTTP(w, r)
+}
+
+func (c *labControl) observeSOAP(r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.soapCalls++
+	if bytes.Contains(body, []byte("<Login ")) || bytes.Contains(body, []byte("<Login>")) {
+		c.logins++
+	}
+	if cookie, err := r.Cookie(soap.SessionCookieName); err == nil {
+		c.sessions[cookie.Value] = true
+	}
+	if c.terminateAfter > 0 {
+		c.terminateAfter--
+		if c.terminateAfter == 0 {
+			c.terminateSessionsLocked()
+		}
+	}
+}
+
+// terminateSessionsLocked ends every session seen through the simulator's own TerminateSession,
+// so the next call on any of them fails with NotAuthenticated exactly as on vCenter.
+func (c *labControl) terminateSessionsLocked() {
+	sm := simulator.Map.SessionManager()
+	caller := &simulator.Context{Session: &simulator.Session{UserSession: types.UserSession{Key: "lab-control"}}}
+	for key := range c.sessions {
+		res := sm.TerminateSession(caller, &types.TerminateSession{SessionId: []string{key}})
+		if res.Fault() == nil {
+			c.sessionsTerminated++
+		}
+	}
+	c.sessions = map[string]bool{}
+}
+
+func (c *labControl) serveFaults(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	var req faultRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.TerminateSessionsAfterCalls < 0 {
+		http.Error(w, "expected JSON {\"terminate_sessions_after_calls\": N}", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	c.terminateAfter = req.TerminateSessionsAfterCalls
+	c.mu.Unlock()
+	c.serveStats(w)
+}
+
+func (c *labControl) serveStats(w http.ResponseWriter) {
+	c.mu.Lock()
+	stats := map[string]int{
+		"soap_calls":          c.soapCalls,
+		"logins":              c.logins,
+		"sessions_terminated": c.sessionsTerminated,
+		"terminate_after":     c.terminateAfter,
+	}
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(stats)
+}
