@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed errors of the client layer.
+
+Each error carries a machine-readable ``error_code`` that modules return next to the message,
+and optional ``details`` (plain data) that modules return as well. No Ansible imports.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class VsphereError(Exception):
+    error_code = "VSPHERE_ERROR"
+
+    def __init__(self, message, details=None):
+        super(VsphereError, self).__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidSettingsError(VsphereError):
+    error_code = "INVALID_ARGUMENT"
+
+
+class ConnectionFailedError(VsphereError):
+    error_code = "CONNECTION_FAILED"
+
+
+class TlsVerificationError(VsphereError):
+    error_code = "TLS_VERIFY_FAILED"
+
+
+class AuthenticationError(VsphereError):
+    error_code = "AUTH_FAILED"
+
+
+class ObjectNotFoundError(VsphereError):
+    error_code = "NOT_FOUND"
+
+
+class VmNotFoundError(ObjectNotFoundError):
+    error_code = "VM_NOT_FOUND"
+
+
+class AmbiguousObjectError(VsphereError):
+    error_code = "AMBIGUOUS_NAME"
+
+
+class VmAmbiguousError(AmbiguousObjectError):
+    error_code = "VM_AMBIGUOUS"
+
+
+class TaskFailedError(VsphereError):
+    error_code = "TASK_FAILED"
+
+
+class TaskTimeoutError(VsphereError):
+    error_code = "TASK_TIMEOUT"
+
+
+class ApiFaultError(VsphereError):
+    """A vSphere API call (not a task) answered with a fault."""
+    error_code = "API_FAULT"

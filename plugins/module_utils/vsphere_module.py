@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Ansible side of the client layer: shared argument specs and the base that every module
+builds on. It turns the client's typed errors into ``fail_json(msg=..., error_code=...)``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_client import (
+    HAS_PYVMOMI,
+    ConnectionSettings,
+    VsphereClient,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import find_vm
+
+
+def connection_argument_spec():
+    """Named, defaulted and env-backed exactly like vmware.vmware, so AWX's VMware credential works."""
+    return dict(
+        hostname=dict(type="str", fallback=(env_fallback, ["VMWARE_HOST"])),
+        username=dict(type="str", aliases=["user", "admin"], fallback=(env_fallback, ["VMWARE_USER"])),
+        password=dict(type="str", aliases=["pass", "pwd"], no_log=True,
+                      fallback=(env_fallback, ["VMWARE_PASSWORD"])),
+        port=dict(type="int", default=443, fallback=(env_fallback, ["VMWARE_PORT"])),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["VMWARE_VALIDATE_CERTS"])),
+        ca_bundle=dict(type="path", fallback=(env_fallback, ["VMWARE_CA_BUNDLE"])),
+        proxy_host=dict(type="str", fallback=(env_fallback, ["VMWARE_PROXY_HOST"])),
+        proxy_port=dict(type="int", fallback=(env_fallback, ["VMWARE_PROXY_PORT"])),
+    )
+
+
+def vm_identity_argument_spec():
+    return dict(
+        name=dict(type="str"),
+        folder=dict(type="str"),
+        uuid=dict(type="str"),
+        use_instance_uuid=dict(type="bool", default=False),
+        moid=dict(type="str"),
+        datacenter=dict(type="str"),
+    )
+
+
+VM_IDENTITY_ONE_OF = [["name", "uuid", "moid"]]
+
+
+class VsphereModule(object):
+    """Base of every module: an AnsibleModule with the connection options, a client made from
+    them, and ``run`` that reports typed client errors with their error_code."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = connection_argument_spec()
+        spec.update(argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        if not HAS_PYVMOMI:
+            self.module.fail_json(msg=missing_required_lib("pyvmomi"), error_code="MISSING_LIBRARY")
+
+    def connect(self):
+        p = self.params
+        return VsphereClient(ConnectionSettings(
+            hostname=p["hostname"], username=p["username"], password=p["password"], port=p["port"],
+            validate_certs=p["validate_certs"], ca_bundle=p["ca_bundle"],
+            proxy_host=p["proxy_host"], proxy_port=p["proxy_port"]))
+
+    def find_vm(self, client):
+        p = self.params
+        return find_vm(client.content, name=p["name"], folder=p["folder"], uuid=p["uuid"],
+                       use_instance_uuid=p["use_instance_uuid"], moid=p["moid"], datacenter=p["datacenter"])
+
+    def execute(self, client):
+        """Do the module's work with a connected client; return the result dict."""
+        raise NotImplementedError
+
+    def run(self):
+        try:
+            with self.connect() as client:
+                result = self.execute(client)
+        except VsphereError as exc:
+            self.module.fail_json(msg=exc.message, error_code=exc.error_code, **exc.details)
+        except Exception as exc:  # noqa: BLE001 - an unexpected error still says what and where
+            self.module.fail_json(msg="Unexpected error: %s: %s" % (type(exc).__name__, exc),
+                                  error_code="INTERNAL_ERROR", exception=traceback.format_exc())
+        self.module.exit_json(**result)
