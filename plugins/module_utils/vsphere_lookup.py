@@ -42,6 +42,17 @@ def _vim_types():
 def collect_properties(content, vim_type, properties, container=None):
     """[(object, {property: value})] for every object of ``vim_type`` under ``container``, fetched
     with one PropertyCollector query (paged) instead of one round trip per object."""
+    try:
+        return _collect_through_view(content, vim_type, properties, container)
+    except vmodl.fault.ManagedObjectNotFound as fault:
+        # Views belong to the session: when vCenter dropped it mid-query and the client logged in
+        # again, the view is gone. Build a new one once.
+        if not isinstance(fault.obj, vim.view.ContainerView):
+            raise
+        return _collect_through_view(content, vim_type, properties, container)
+
+
+def _collect_through_view(content, vim_type, properties, container):
     view = content.viewManager.CreateContainerView(container or content.rootFolder, [vim_type], True)
     try:
         spec = vmodl.query.PropertyCollector.FilterSpec(
@@ -60,7 +71,10 @@ def collect_properties(content, vim_type, properties, container=None):
             page = collector.ContinueRetrievePropertiesEx(page.token) if page.token else None
         return rows
     finally:
-        view.DestroyView()
+        try:
+            view.DestroyView()
+        except vmodl.fault.ManagedObjectNotFound:
+            pass  # went with its session
 
 
 def inventory_path(entity):

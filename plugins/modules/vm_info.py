@@ -13,12 +13,12 @@ description:
   - Reads one VM and returns its identity and placement, power state, firmware, hardware version,
     change tracking (CBT) state, every virtual disk and the whole snapshot tree.
   - For every disk it returns the B(current leaf file name) and the chain of parent files below
-    it. A restore must open the disk by this name, not by the name saved at backup time: after
+    it. A restore must open the disk by this name, not by the name saved at backup time; after
     snapshots the VM writes to C(disk-000002.vmdk), not C(disk.vmdk).
   - Read-only; check mode runs the same reads.
 version_added: 0.1.0
 author:
-  - vadp.vsphere contributors
+  - vadp.vsphere team (@vadp)
 options: {}
 extends_documentation_fragment:
   - vadp.vsphere.connection
@@ -63,48 +63,162 @@ vm:
   returned: success
   type: dict
   contains:
-    name: {description: The VM's name., type: str, sample: web01}
-    moid: {description: Managed object id., type: str, sample: vm-42}
-    uuid: {description: BIOS uuid., type: str, sample: 4203e2c8-1d4c-7a3e-2a7f-9c2a1d3e4f50}
-    instance_uuid: {description: vCenter instance uuid., type: str, sample: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50}
-    datacenter: {description: Datacenter name., type: str, sample: DC0}
-    folder: {description: Inventory path of the VM's folder., type: str, sample: /DC0/vm/production}
-    host: {description: The ESXi host the VM is registered on., type: str, sample: esx01.example.com}
-    cluster: {description: The host's cluster, null for a standalone host., type: str, sample: prod-cluster}
-    resource_pool: {description: Resource pool name., type: str, sample: Resources}
-    vm_path_name: {description: The VMX file., type: str, sample: "[ds1] web01/web01.vmx"}
-    guest_id: {description: Guest OS identifier., type: str, sample: rhel9_64Guest}
-    firmware: {description: C(bios) or C(efi) (an EFI VM needs its NVRAM restored to boot)., type: str, sample: efi}
-    hardware_version: {description: Virtual hardware version., type: str, sample: vmx-19}
-    template: {description: Whether the VM is a template., type: bool, sample: false}
-    power_state: {description: C(poweredOn), C(poweredOff) or C(suspended)., type: str, sample: poweredOff}
-    connection_state: {description: The VM's connection state in vCenter., type: str, sample: connected}
-    consolidation_needed: {description: Whether vSphere asks for disk consolidation., type: bool, sample: false}
-    cbt_enabled: {description: Whether changed block tracking is on., type: bool, sample: true}
+    name:
+      description: The VM's name.
+      type: str
+      sample: web01
+    moid:
+      description: Managed object id.
+      type: str
+      sample: vm-42
+    uuid:
+      description: BIOS uuid.
+      type: str
+      sample: 4203e2c8-1d4c-7a3e-2a7f-9c2a1d3e4f50
+    instance_uuid:
+      description: vCenter instance uuid.
+      type: str
+      sample: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50
+    datacenter:
+      description: Datacenter name.
+      type: str
+      sample: DC0
+    folder:
+      description: Inventory path of the VM's folder.
+      type: str
+      sample: /DC0/vm/production
+    host:
+      description: The ESXi host the VM is registered on.
+      type: str
+      sample: esx01.example.com
+    cluster:
+      description: The host's cluster, null for a standalone host.
+      type: str
+      sample: prod-cluster
+    resource_pool:
+      description: Resource pool name.
+      type: str
+      sample: Resources
+    vm_path_name:
+      description: The VMX file.
+      type: str
+      sample: "[ds1] web01/web01.vmx"
+    guest_id:
+      description: Guest OS identifier.
+      type: str
+      sample: rhel9_64Guest
+    firmware:
+      description: >-
+        C(bios) or C(efi) (an EFI VM needs its NVRAM restored to boot).
+      type: str
+      sample: efi
+    hardware_version:
+      description: Virtual hardware version.
+      type: str
+      sample: vmx-19
+    template:
+      description: Whether the VM is a template.
+      type: bool
+      sample: false
+    power_state:
+      description: >-
+        C(poweredOn), C(poweredOff) or C(suspended).
+      type: str
+      sample: poweredOff
+    connection_state:
+      description: The VM's connection state in vCenter.
+      type: str
+      sample: connected
+    consolidation_needed:
+      description: Whether vSphere asks for disk consolidation.
+      type: bool
+      sample: false
+    cbt_enabled:
+      description: Whether changed block tracking is on.
+      type: bool
+      sample: true
 disks:
   description: Every virtual disk, in device key order.
   returned: success
   type: list
   elements: dict
   contains:
-    key: {description: Device key., type: int, sample: 2000}
-    label: {description: Device label., type: str, sample: Hard disk 1}
-    controller_key: {description: Key of the controller the disk hangs on., type: int, sample: 1000}
-    controller_type: {description: "C(lsilogic), C(lsilogicsas), C(pvscsi), C(buslogic), C(sata), C(nvme) or C(ide).", type: str, sample: pvscsi}
-    controller_bus_number: {description: The controller's bus number., type: int, sample: 0}
-    unit_number: {description: Unit number on the controller., type: int, sample: 0}
-    address: {description: Bus and unit as in the VMX file., type: str, sample: "scsi0:0"}
-    capacity_bytes: {description: Capacity in bytes., type: int, sample: 42949672960}
-    backing_type: {description: "C(flat), C(rdm), C(sparse), C(sesparse), or the backing class name.", type: str, sample: flat}
-    provisioning: {description: "C(thin), C(lazy_zeroed) or C(eager_zeroed) for flat disks, null otherwise.", type: str, sample: thin}
-    file_name: {description: The current leaf file, the one a restore must open., type: str, sample: "[ds1] web01/web01-000002.vmdk"}
-    parent_chain: {description: The parent files below the leaf, nearest first., type: list, elements: str, sample: ["[ds1] web01/web01-000001.vmdk", "[ds1] web01/web01.vmdk"]}
-    base_file_name: {description: The base disk at the bottom of the chain., type: str, sample: "[ds1] web01/web01.vmdk"}
-    datastore: {description: Datastore of the leaf file., type: str, sample: ds1}
-    disk_mode: {description: Disk mode., type: str, sample: persistent}
-    sharing: {description: Sharing mode., type: str, sample: sharingNone}
-    uuid: {description: The disk's uuid., type: str, sample: 6000C29a-5b3a-0c1e-9d2f-3e4a5b6c7d8e}
-    change_id: {description: The disk's CBT change id, when CBT is on and known., type: str, sample: "52 de c0 d9 9b 49 0b 06-8c 52 1d 3e 2a 7f 4b 10/12"}
+    key:
+      description: Device key.
+      type: int
+      sample: 2000
+    label:
+      description: Device label.
+      type: str
+      sample: Hard disk 1
+    controller_key:
+      description: Key of the controller the disk hangs on.
+      type: int
+      sample: 1000
+    controller_type:
+      description: >-
+        C(lsilogic), C(lsilogicsas), C(pvscsi), C(buslogic), C(sata), C(nvme) or C(ide).
+      type: str
+      sample: pvscsi
+    controller_bus_number:
+      description: The controller's bus number.
+      type: int
+      sample: 0
+    unit_number:
+      description: Unit number on the controller.
+      type: int
+      sample: 0
+    address:
+      description: Bus and unit as in the VMX file.
+      type: str
+      sample: "scsi0:0"
+    capacity_bytes:
+      description: Capacity in bytes.
+      type: int
+      sample: 42949672960
+    backing_type:
+      description: >-
+        C(flat), C(rdm), C(sparse), C(sesparse), or the backing class name.
+      type: str
+      sample: flat
+    provisioning:
+      description: >-
+        C(thin), C(lazy_zeroed) or C(eager_zeroed) for flat disks, null otherwise.
+      type: str
+      sample: thin
+    file_name:
+      description: The current leaf file, the one a restore must open.
+      type: str
+      sample: "[ds1] web01/web01-000002.vmdk"
+    parent_chain:
+      description: The parent files below the leaf, nearest first.
+      type: list
+      elements: str
+      sample: ["[ds1] web01/web01-000001.vmdk", "[ds1] web01/web01.vmdk"]
+    base_file_name:
+      description: The base disk at the bottom of the chain.
+      type: str
+      sample: "[ds1] web01/web01.vmdk"
+    datastore:
+      description: Datastore of the leaf file.
+      type: str
+      sample: ds1
+    disk_mode:
+      description: Disk mode.
+      type: str
+      sample: persistent
+    sharing:
+      description: Sharing mode.
+      type: str
+      sample: sharingNone
+    uuid:
+      description: The disk's uuid.
+      type: str
+      sample: 6000C29a-5b3a-0c1e-9d2f-3e4a5b6c7d8e
+    change_id:
+      description: The disk's CBT change id, when CBT is on and known.
+      type: str
+      sample: "52 de c0 d9 9b 49 0b 06-8c 52 1d 3e 2a 7f 4b 10/12"
     rdm:
       description: For an RDM, its compatibility mode, LUN device name and LUN uuid; null otherwise.
       type: dict
@@ -115,15 +229,43 @@ snapshots:
   type: list
   elements: dict
   contains:
-    name: {description: Snapshot name., type: str, sample: before-patch}
-    moref: {description: Snapshot moref (what SAN and HotAdd transports need)., type: str, sample: snapshot-101}
-    id: {description: Snapshot id within the VM., type: int, sample: 1}
-    description: {description: Description., type: str, sample: ""}
-    created: {description: Creation time (ISO 8601)., type: str, sample: "2026-11-24T22:00:05+00:00"}
-    power_state: {description: The VM's power state when the snapshot was taken., type: str, sample: poweredOn}
-    quiesced: {description: Whether the guest was quiesced., type: bool, sample: false}
-    current: {description: Whether this is the VM's current snapshot., type: bool, sample: true}
-    children: {description: Child snapshots, same fields., type: list, elements: dict, sample: []}
+    name:
+      description: Snapshot name.
+      type: str
+      sample: before-patch
+    moref:
+      description: Snapshot moref (what SAN and HotAdd transports need).
+      type: str
+      sample: snapshot-101
+    id:
+      description: Snapshot id within the VM.
+      type: int
+      sample: 1
+    description:
+      description: Description.
+      type: str
+      sample: ""
+    created:
+      description: Creation time (ISO 8601).
+      type: str
+      sample: "2026-11-24T22:00:05+00:00"
+    power_state:
+      description: The VM's power state when the snapshot was taken.
+      type: str
+      sample: poweredOn
+    quiesced:
+      description: Whether the guest was quiesced.
+      type: bool
+      sample: false
+    current:
+      description: Whether this is the VM's current snapshot.
+      type: bool
+      sample: true
+    children:
+      description: Child snapshots, same fields.
+      type: list
+      elements: dict
+      sample: []
 current_snapshot:
   description: Moref of the current snapshot, null when there is none.
   returned: success

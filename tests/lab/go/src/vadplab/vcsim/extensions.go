@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 // installExtensions replaces stock simulator objects with the lab's extended ones under the same
@@ -12,4 +13,8 @@ func installExtensions() {
 	pc := &propertyCollector{}
 	pc.Self = content.PropertyCollector
 	simulator.Map.Put(pc)
+
+	handler := &taskEntity{}
+	handler.Self = types.ManagedObjectReference{Type: "LabHandler", Value: "task-entity"}
+	simulator.Map.AddHandler(handler)
 }

@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` (the main job on the lab) and `make test` (everything).
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+LAB := tests/lab/lab
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
+
+.PHONY: demo test deps sanity units integration lab-up lab-down
+
+demo: deps
+	$(LAB) run -- ansible-playbook playbooks/demo.yml
+
+test: deps
+	$(MAKE) --no-print-directory sanity units integration
+
+deps:
+	tests/bootstrap.sh
+
+sanity: deps
+	tests/sanity/run.sh
+
+units: deps
+	python -m pytest -q tests/unit
+
+integration: deps
+	$(LAB) run -- python -m pytest -q tests/integration
+
+lab-up:
+	$(LAB) up
+
+lab-down:
+	$(LAB) down

@@ -1,0 +1,101 @@
+"""Integration tests: modules run for real through ansible-playbook against the lab.
+
+Run them with `make integration` (or `tests/lab/lab run -- pytest tests/integration`), which
+starts the lab and exports its VMWARE_* and LAB_* variables.
+"""
+import json
+import os
+import ssl
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
+
+from pyVim.connect import Disconnect, SmartConnect  # noqa: E402
+from pyVmomi import vim  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def lab():
+    if "LAB_CONTROL_URL" not in os.environ:
+        pytest.exit("the lab is not running: use `make integration` or `tests/lab/lab run -- pytest ...`", 2)
+    return LabAccess()
+
+
+class LabAccess(object):
+    """The lab as a test sees it: its settings, its control endpoint, and plain pyVmomi access
+    that shares no code with the collection (an independent witness)."""
+
+    def __init__(self):
+        env = os.environ
+        self.host, self.port = env["VMWARE_HOST"], int(env["VMWARE_PORT"])
+        self.user, self.password = env["VMWARE_USER"], env["VMWARE_PASSWORD"]
+        self.ca_file = env["VMWARE_CA_BUNDLE"]
+        self.thumbprint_sha1, self.thumbprint_sha256 = env["LAB_THUMBPRINT_SHA1"], env["LAB_THUMBPRINT_SHA256"]
+        self._ssl = ssl.create_default_context(cafile=self.ca_file)
+
+    def control(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(os.environ["LAB_CONTROL_URL"] + path, data=data,
+                                         method="POST" if data else "GET")
+        with urllib.request.urlopen(request, context=self._ssl) as response:
+            return json.load(response)
+
+    def connect(self):
+        return SmartConnect(host=self.host, port=self.port, user=self.user, pwd=self.password, sslContext=self._ssl)
+
+
+@pytest.fixture
+def si(lab):
+    service_instance = lab.connect()
+    yield service_instance
+    Disconnect(service_instance)
+
+
+def find_vm_by_name(si, name):
+    view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        return [vm for vm in view.view if vm.name == name]
+    finally:
+        view.DestroyView()
+
+
+def wait(task):
+    """Plain pyVmomi task wait for test set-up (independent of the collection's own)."""
+    from pyVim.task import WaitForTask
+    WaitForTask(task)
+    return task.info.result
+
+
+def run_module(module, args, check_mode=False, env=None, verbosity=0, connection_from_env=True, with_output=False):
+    """Run one module task through ansible-playbook; return its result (and the play's output)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        result_file = os.path.join(tmp, "result.json")
+        task = {"name": "module under test", module: args, "register": "result", "ignore_errors": True}
+        if check_mode:
+            task["check_mode"] = True
+        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+            task,
+            {"name": "save the result", "ansible.builtin.copy": {
+                "content": "{{ result | to_json }}", "dest": result_file}, "check_mode": False},
+        ]}]
+        playbook = os.path.join(tmp, "play.yml")
+        with open(playbook, "w") as f:
+            json.dump(play, f)
+        run_env = dict(os.environ)
+        if not connection_from_env:
+            for name in list(run_env):
+                if name.startswith("VMWARE_"):
+                    del run_env[name]
+        run_env.update(env or {})
+        command = ["ansible-playbook", playbook] + (["-" + "v" * verbosity] if verbosity else [])
+        process = subprocess.run(command, capture_output=True, text=True, env=run_env, cwd=ROOT, check=False)
+        assert process.returncode == 0, process.stdout + process.stderr
+        with open(result_file) as f:
+            result = json.load(f)
+        return (result, process.stdout + process.stderr) if with_output else result

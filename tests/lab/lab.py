@@ -1,0 +1,175 @@
+"""The lab launcher (run through tests/lab/lab): builds and runs the simulated vCenter.
+
+  lab up       build if needed, start, write tests/lab/.run/env (shell-sourceable)
+  lab down     stop it and remove its run folder
+  lab status   print the running lab's state as JSON (exit 1 when it is not running)
+  lab run -- CMD...   start the lab (unless running), run CMD with its env, stop it if it started it
+
+Standard library only: it runs before any virtual environment exists.
+"""
+import argparse
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+LAB_DIR = os.path.dirname(os.path.abspath(__file__))
+GO_PATH = os.path.join(LAB_DIR, "go")
+BUILD_DIR = os.path.join(LAB_DIR, ".build")
+RUN_DIR = os.path.join(LAB_DIR, ".run")
+VCSIM_BIN = os.path.join(BUILD_DIR, "vcsim")
+DEBIAN_GOPATH = "/usr/share/gocode"
+LAB_USER = "administrator@vsphere.local"
+START_TIMEOUT = 30
+
+
+def _fail(message):
+    sys.stderr.write("lab: %s\n" % message)
+    sys.exit(1)
+
+
+def _newest_source_mtime():
+    newest = 0.0
+    for root, _dirs, files in os.walk(os.path.join(GO_PATH, "src")):
+        for name in files:
+            if name.endswith(".go"):
+                newest = max(newest, os.path.getmtime(os.path.join(root, name)))
+    return newest
+
+
+def build(force=False):
+    if not force and os.path.exists(VCSIM_BIN) and os.path.getmtime(VCSIM_BIN) >= _newest_source_mtime():
+        return
+    if not shutil.which("go") or not os.path.isdir(os.path.join(DEBIAN_GOPATH, "src/github.com/vmware/govmomi")):
+        _fail("building the lab needs Debian's golang-go and golang-github-vmware-govmomi-dev "
+              "(apt-get install -y golang-go golang-github-vmware-govmomi-dev)")
+    os.makedirs(BUILD_DIR, exist_ok=True)
+    env = dict(os.environ, GOPATH="%s:%s" % (GO_PATH, DEBIAN_GOPATH), GO111MODULE="off",
+               GOCACHE=os.path.join(BUILD_DIR, "gocache"), GOFLAGS="")
+    sys.stderr.write("lab: building the simulator (about 30 s the first time)\n")
+    subprocess.run(["go", "build", "-o", VCSIM_BIN, "vadplab/vcsim"], env=env, check=True)
+
+
+def _read_state():
+    try:
+        with open(os.path.join(RUN_DIR, "state.json")) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(state["pid"], 0)
+    except OSError:
+        return None
+    return state
+
+
+def _write_env(state, password):
+    values = [
+        ("VMWARE_HOST", state["host"]),
+        ("VMWARE_PORT", state["port"]),
+        ("VMWARE_USER", LAB_USER),
+        ("VMWARE_PASSWORD", password),
+        ("VMWARE_VALIDATE_CERTS", "true"),
+        ("VMWARE_CA_BUNDLE", state["ca_file"]),
+        ("LAB_URL", state["url"]),
+        ("LAB_CONTROL_URL", "https://%s:%s/lab" % (state["host"], state["port"])),
+        ("LAB_THUMBPRINT_SHA1", state["thumbprint_sha1"]),
+        ("LAB_THUMBPRINT_SHA256", state["thumbprint_sha256"]),
+    ]
+    path = os.path.join(RUN_DIR, "env")
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        for name, value in values:
+            f.write("export %s=%s\n" % (name, shlex.quote(str(value))))
+    os.rename(path + ".tmp", path)
+    return path
+
+
+def up(_args):
+    if _read_state():
+        print(os.path.join(RUN_DIR, "env"))
+        return
+    build()
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+    os.makedirs(RUN_DIR, mode=0o700)
+    password = secrets.token_urlsafe(18)
+    env = dict(os.environ, LAB_USER=LAB_USER, LAB_PASSWORD=password)
+    with open(os.path.join(RUN_DIR, "vcsim.log"), "ab") as log:
+        proc = subprocess.Popen([VCSIM_BIN, "-run-dir", RUN_DIR], env=env, stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        state = _read_state()
+        if state:
+            print(_write_env(state, password))
+            return
+        if proc.poll() is not None:
+            _fail("the simulator exited with %s; see %s" % (proc.returncode, os.path.join(RUN_DIR, "vcsim.log")))
+        time.sleep(0.1)
+    proc.kill()
+    _fail("the simulator did not start within %d s" % START_TIMEOUT)
+
+
+def down(_args):
+    state = _read_state()
+    if state:
+        os.kill(state["pid"], signal.SIGTERM)
+        for _attempt in range(100):
+            try:
+                os.kill(state["pid"], 0)
+            except OSError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(state["pid"], signal.SIGKILL)
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+
+
+def status(_args):
+    state = _read_state()
+    if not state:
+        _fail("not running")
+    print(json.dumps(state, indent=2))
+
+
+def run(args):
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not command:
+        _fail("run needs a command: lab run -- CMD [ARGS...]")
+    started_here = _read_state() is None
+    up(args)
+    env = dict(os.environ)
+    with open(os.path.join(RUN_DIR, "env")) as f:
+        for line in f:
+            name, _sep, value = line[len("export "):].rstrip("\n").partition("=")
+            env[name] = shlex.split(value)[0] if value else ""
+    try:
+        returncode = subprocess.call(command, env=env)
+    finally:
+        if started_here:
+            down(args)
+    sys.exit(returncode)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="lab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="build if needed, start, write the env file").set_defaults(func=up)
+    commands.add_parser("down", help="stop and clean up").set_defaults(func=down)
+    commands.add_parser("status", help="print the running lab's state").set_defaults(func=status)
+    runner = commands.add_parser("run", help="run a command against the lab: lab run -- CMD...")
+    runner.add_argument("cmd", nargs=argparse.REMAINDER)
+    runner.set_defaults(func=run)
+    commands.add_parser("build", help="build the simulator").set_defaults(func=lambda _a: build(force=True))
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
