@@ -45,6 +45,20 @@ class LabAccess(object):
         with urllib.request.urlopen(request, context=self._ssl) as response:
             return json.load(response)
 
+    def guest_write(self, vm, offset, length, seed=1, device_key=0):
+        return self.control("/guest-write", {"vm": vm, "offset": offset, "length": length, "seed": seed,
+                                             "device_key": device_key})
+
+    def inspect(self, vm):
+        return self.control("/inspect?vm=" + vm)
+
+    def disk_file(self, vm, path_in_datastore):
+        """The local file behind "[LocalDS_0] vm/disk.vmdk" (the lab's datastores are folders)."""
+        import glob
+        datastore, relative = path_in_datastore[1:].split("] ", 1)
+        [folder] = glob.glob(os.path.join(os.path.dirname(self.ca_file), "datastores", "govcsim-*-%s-*" % datastore))
+        return os.path.join(folder, relative)
+
     def connect(self):
         return SmartConnect(host=self.host, port=self.port, user=self.user, pwd=self.password, sslContext=self._ssl)
 
@@ -99,3 +113,17 @@ def run_module(module, args, check_mode=False, env=None, verbosity=0, connection
         with open(result_file) as f:
             result = json.load(f)
         return (result, process.stdout + process.stderr) if with_output else result
+
+
+def write_base_disk_directly(descriptor_path, offset, data):
+    """Write into a base disk's flat extent and give it a new CID, as a SAN-mode restore through
+    VDDK does (the lab's VDDK double will do this itself)."""
+    import re
+    import secrets
+    with open(descriptor_path.replace(".vmdk", "-flat.vmdk"), "r+b") as flat:
+        flat.seek(offset)
+        flat.write(data)
+    with open(descriptor_path) as f:
+        text = f.read()
+    with open(descriptor_path, "w") as f:
+        f.write(re.sub(r"^CID=\w+$", "CID=" + secrets.token_hex(4), text, flags=re.M))

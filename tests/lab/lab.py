@@ -33,23 +33,52 @@ def _fail(message):
     sys.exit(1)
 
 
+SIMULATOR_EXT = os.path.join(LAB_DIR, "simulator-ext")
+STOCK_SIMULATOR = os.path.join(DEBIAN_GOPATH, "src/github.com/vmware/govmomi/simulator")
+OVERLAY = os.path.join(BUILD_DIR, "overlay")
+
+
 def _newest_source_mtime():
     newest = 0.0
-    for root, _dirs, files in os.walk(os.path.join(GO_PATH, "src")):
-        for name in files:
-            if name.endswith(".go"):
+    for top in (os.path.join(GO_PATH, "src"), SIMULATOR_EXT):
+        for root, _dirs, files in os.walk(top):
+            for name in files:
                 newest = max(newest, os.path.getmtime(os.path.join(root, name)))
     return newest
+
+
+def _build_overlay():
+    """govmomi's simulator package from Debian, plus the lab's files and hooks (simulator-ext):
+    a GOPATH entry placed before Debian's, so the lab compiles against the extended package."""
+    govmomi = os.path.join(OVERLAY, "src/github.com/vmware/govmomi")
+    target = os.path.join(govmomi, "simulator")
+    shutil.rmtree(OVERLAY, ignore_errors=True)
+    os.makedirs(govmomi)
+    # Go takes a package from the first GOPATH entry that has its folder, so the rest of
+    # govmomi is linked in beside the copied simulator package.
+    stock_govmomi = os.path.dirname(STOCK_SIMULATOR)
+    for name in os.listdir(stock_govmomi):
+        if name != "simulator":
+            os.symlink(os.path.join(stock_govmomi, name), os.path.join(govmomi, name))
+    shutil.copytree(STOCK_SIMULATOR, target)
+    for name in sorted(os.listdir(SIMULATOR_EXT)):
+        if name.endswith(".go"):
+            shutil.copy(os.path.join(SIMULATOR_EXT, name), target)
+    result = subprocess.run(["patch", "-s", "-p1", "-d", target, "-i", os.path.join(SIMULATOR_EXT, "hooks.patch")],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        _fail("the lab's hooks do not apply to this govmomi (%s): %s" % (STOCK_SIMULATOR, result.stdout + result.stderr))
 
 
 def build(force=False):
     if not force and os.path.exists(VCSIM_BIN) and os.path.getmtime(VCSIM_BIN) >= _newest_source_mtime():
         return
-    if not shutil.which("go") or not os.path.isdir(os.path.join(DEBIAN_GOPATH, "src/github.com/vmware/govmomi")):
+    if not shutil.which("go") or not os.path.isdir(STOCK_SIMULATOR):
         _fail("building the lab needs Debian's golang-go and golang-github-vmware-govmomi-dev "
               "(apt-get install -y golang-go golang-github-vmware-govmomi-dev)")
     os.makedirs(BUILD_DIR, exist_ok=True)
-    env = dict(os.environ, GOPATH="%s:%s" % (GO_PATH, DEBIAN_GOPATH), GO111MODULE="off",
+    _build_overlay()
+    env = dict(os.environ, GOPATH="%s:%s:%s" % (OVERLAY, GO_PATH, DEBIAN_GOPATH), GO111MODULE="off",
                GOCACHE=os.path.join(BUILD_DIR, "gocache"), GOFLAGS="")
     sys.stderr.write("lab: building the simulator (about 30 s the first time)\n")
     subprocess.run(["go", "build", "-o", VCSIM_BIN, "vadplab/vcsim"], env=env, check=True)

@@ -26,7 +26,16 @@ type labControl struct {
 }
 
 type faultRequest struct {
-	TerminateSessionsAfterCalls int `json:"terminate_sessions_after_calls"`
+	TerminateSessionsAfterCalls int  `json:"terminate_sessions_after_calls"`
+	CBTPageExtents              *int `json:"cbt_page_extents"`
+}
+
+type guestWriteRequest struct {
+	VM        string `json:"vm"`
+	DeviceKey int32  `json:"device_key"`
+	Offset    int64  `json:"offset"`
+	Length    int64  `json:"length"`
+	Seed      int64  `json:"seed"`
 }
 
 func wrapHandler(server *simulator.Server) *labControl {
@@ -42,6 +51,12 @@ func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/lab/stats":
 		c.serveStats(w)
+		return
+	case "/lab/guest-write":
+		serveGuestWrite(w, r)
+		return
+	case "/lab/inspect":
+		serveJSON(w)(simulator.LabInspect(r.URL.Query().Get("vm")))
 		return
 	case "/sdk":
 		if r.Method == http.MethodPost {
@@ -93,11 +108,14 @@ func (c *labControl) serveFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	var req faultRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.TerminateSessionsAfterCalls < 0 {
-		http.Error(w, "expected JSON {\"terminate_sessions_after_calls\": N}", http.StatusBadRequest)
+		http.Error(w, "expected JSON {\"terminate_sessions_after_calls\": N, \"cbt_page_extents\": N}", http.StatusBadRequest)
 		return
 	}
 	c.mu.Lock()
 	c.terminateAfter = req.TerminateSessionsAfterCalls
+	if req.CBTPageExtents != nil {
+		simulator.LabCBTPageExtents = *req.CBTPageExtents
+	}
 	c.mu.Unlock()
 	c.serveStats(w)
 }
@@ -109,8 +127,31 @@ func (c *labControl) serveStats(w http.ResponseWriter) {
 		"logins":              c.logins,
 		"sessions_terminated": c.sessionsTerminated,
 		"terminate_after":     c.terminateAfter,
+		"cbt_page_extents":    simulator.LabCBTPageExtents,
 	}
 	c.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(stats)
+}
+
+func serveGuestWrite(w http.ResponseWriter, r *http.Request) {
+	var req guestWriteRequest
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil || req.VM == "" || req.Length <= 0 {
+		http.Error(w, "expected POST of JSON {\"vm\": NAME, \"offset\": N, \"length\": N, \"seed\": N, \"device_key\": K}",
+			http.StatusBadRequest)
+		return
+	}
+	serveJSON(w)(simulator.LabGuestWrite(req.VM, req.DeviceKey, req.Offset, req.Length, req.Seed))
+}
+
+// serveJSON answers with the value as JSON, or with the error as a 409 and {"error": text}.
+func serveJSON(w http.ResponseWriter) func(interface{}, error) {
+	return func(value interface{}, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusConflict)
+			value = map[string]string{"error": err.Error()}
+		}
+		_ = json.NewEncoder(w).Encode(value)
+	}
 }

@@ -19,6 +19,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve on (port 0 picks a free one)")
 	runDir := flag.String("run-dir", "", "folder for the certificate, the state file and the datastores")
+	diskMiB := flag.Int64("disk-mib", 256, "capacity of the stock VMs' disks, MiB")
 	flag.Parse()
 
 	// Credentials come from the environment so they never show in the process list.
@@ -42,6 +43,9 @@ func main() {
 		log.Fatalf("creating the inventory: %v", err)
 	}
 	installExtensions()
+	if err := simulator.LabPrepareInventory(*diskMiB << 20); err != nil {
+		log.Fatalf("preparing the stock VMs' disks: %v", err)
+	}
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(user, password)}
 	model.Service.TLS = tlsConfig
