@@ -8,6 +8,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import
     AmbiguousObjectError,
     ObjectNotFoundError,
     TaskFailedError,
+    TaskTimeoutError,
     TlsVerificationError,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import (
@@ -73,3 +74,35 @@ def test_keepalive_pings_while_idle(lab):
         time.sleep(1.5)
         after = lab.control("/stats")["soap_calls"]
     assert after - before >= 3
+
+
+@pytest.fixture
+def task_rules(lab):
+    yield lambda rules: lab.control("/faults", {"tasks": rules})
+    lab.control("/faults", {"tasks": []})
+
+
+def test_an_injected_task_fault_is_reported_in_full_once(client, task_rules):
+    task_rules([{"method": "CreateSnapshot_Task", "fault": "FileLocked", "message": "[LocalDS_0] DC0_H0_VM1/disk1.vmdk",
+                 "times": 1}])
+    vm = find_vm(client.content, name="DC0_H0_VM1")
+    with pytest.raises(TaskFailedError) as caught:
+        wait_for_task(vm.CreateSnapshot_Task("x", "", False, False), timeout=30)
+    assert ("on 'DC0_H0_VM1' failed: FileLocked: Unable to access file [LocalDS_0] DC0_H0_VM1/disk1.vmdk "
+            "since it is locked (file=[LocalDS_0] DC0_H0_VM1/disk1.vmdk)") in str(caught.value)
+    assert vm.snapshot is None
+    snapshot = wait_for_task(vm.CreateSnapshot_Task("y", "", False, False), timeout=30)  # only once
+    wait_for_task(vm.RemoveAllSnapshots_Task(), timeout=30)
+    assert snapshot is not None
+
+
+def test_a_task_that_outlives_the_timeout_is_reported_as_still_running(client, task_rules):
+    task_rules([{"method": "PowerOffVM_Task", "delay_seconds": 3, "times": 1}])
+    vm = find_vm(client.content, name="DC0_H0_VM1")
+    task = vm.PowerOffVM_Task()
+    with pytest.raises(TaskTimeoutError) as caught:
+        wait_for_task(task, timeout=1)
+    assert "(%s) on 'DC0_H0_VM1' did not finish within 1 s and is still running at 50%% in vCenter" % task._moId \
+        in str(caught.value)
+    assert wait_for_task(task, timeout=30) is None  # vCenter finishes it later
+    wait_for_task(vm.PowerOnVM_Task(), timeout=30)

@@ -4,6 +4,9 @@
   lab down     stop it and remove its run folder
   lab status   print the running lab's state as JSON (exit 1 when it is not running)
   lab run -- CMD...   start the lab (unless running), run CMD with its env, stop it if it started it
+  lab guest-write VM --offset N --length N [--seed S] [--device-key K]
+               write as the guest would, through the VM's current leaf (CBT sees it)
+  lab inspect VM      per disk: chain, capacity, allocated bytes, SHA-256 of the whole content
 
 Standard library only: it runs before any virtual environment exists.
 """
@@ -159,6 +162,40 @@ def down(_args):
     shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
+def _control(path, body=None):
+    """Call the running lab's control endpoint; exits with its error text on failure."""
+    import ssl
+    import urllib.error
+    import urllib.request
+    state = _read_state()
+    if not state:
+        _fail("not running (lab up)")
+    context = ssl.create_default_context(cafile=state["ca_file"])
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request("https://%s:%s/lab%s" % (state["host"], state["port"], path), data=data,
+                                     method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, context=context) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode(errors="replace")
+        try:
+            text = json.loads(text)["error"]
+        except (ValueError, KeyError):
+            pass
+        _fail(text.strip())
+
+
+def guest_write(args):
+    print(json.dumps(_control("/guest-write", {"vm": args.vm, "offset": args.offset, "length": args.length,
+                                               "seed": args.seed, "device_key": args.device_key}), indent=2))
+
+
+def inspect(args):
+    from urllib.parse import quote
+    print(json.dumps(_control("/inspect?vm=" + quote(args.vm)), indent=2))
+
+
 def status(_args):
     state = _read_state()
     if not state:
@@ -195,6 +232,16 @@ def main():
     runner = commands.add_parser("run", help="run a command against the lab: lab run -- CMD...")
     runner.add_argument("cmd", nargs=argparse.REMAINDER)
     runner.set_defaults(func=run)
+    writer = commands.add_parser("guest-write", help="write into a VM's disk as its guest would")
+    writer.add_argument("vm", help="VM name or moid")
+    writer.add_argument("--offset", type=int, required=True, help="byte offset (whole 512-byte sectors)")
+    writer.add_argument("--length", type=int, required=True, help="bytes (whole 512-byte sectors)")
+    writer.add_argument("--seed", type=int, default=1, help="seed of the pseudo-random data")
+    writer.add_argument("--device-key", type=int, default=0, help="the disk (default: the first)")
+    writer.set_defaults(func=guest_write)
+    inspector = commands.add_parser("inspect", help="describe a VM's disks, with content checksums")
+    inspector.add_argument("vm", help="VM name or moid")
+    inspector.set_defaults(func=inspect)
     commands.add_parser("build", help="build the simulator").set_defaults(func=lambda _a: build(force=True))
     args = parser.parse_args()
     args.func(args)

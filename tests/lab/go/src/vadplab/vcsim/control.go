@@ -26,8 +26,9 @@ type labControl struct {
 }
 
 type faultRequest struct {
-	TerminateSessionsAfterCalls int  `json:"terminate_sessions_after_calls"`
-	CBTPageExtents              *int `json:"cbt_page_extents"`
+	TerminateSessionsAfterCalls int                      `json:"terminate_sessions_after_calls"`
+	CBTPageExtents              *int                     `json:"cbt_page_extents"`
+	Tasks                       []*simulator.LabTaskRule `json:"tasks"`
 }
 
 type guestWriteRequest struct {
@@ -115,6 +116,9 @@ func (c *labControl) serveFaults(w http.ResponseWriter, r *http.Request) {
 	c.terminateAfter = req.TerminateSessionsAfterCalls
 	if req.CBTPageExtents != nil {
 		simulator.LabCBTPageExtents = *req.CBTPageExtents
+	}
+	if req.Tasks != nil {
+		simulator.LabSetTaskRules(req.Tasks)
 	}
 	c.mu.Unlock()
 	c.serveStats(w)
