@@ -84,7 +84,8 @@ def build(force=False):
     env = dict(os.environ, GOPATH="%s:%s:%s" % (OVERLAY, GO_PATH, DEBIAN_GOPATH), GO111MODULE="off",
                GOCACHE=os.path.join(BUILD_DIR, "gocache"), GOFLAGS="")
     sys.stderr.write("lab: building the simulator (about 30 s the first time)\n")
-    subprocess.run(["go", "build", "-o", VCSIM_BIN, "vadplab/vcsim"], env=env, check=True)
+    if subprocess.run(["go", "build", "-o", VCSIM_BIN, "vadplab/vcsim"], env=env).returncode != 0:
+        _fail("building the simulator failed (the compiler's words are above)")
 
 
 def _read_state():

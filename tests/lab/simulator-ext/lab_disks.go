@@ -58,6 +58,9 @@ func labCapacity(disk *types.VirtualDisk) int64 {
 // labDiskAttached runs when CreateVM or ReconfigVM adds a disk. A new disk (fileOperation create
 // or replace, or an empty placeholder) becomes a real VMDK of the disk's capacity.
 func labDiskAttached(vm *VirtualMachine, disk *types.VirtualDisk, op types.VirtualDeviceConfigSpecFileOperation) types.BaseMethodFault {
+	if rdm, ok := disk.Backing.(*types.VirtualDiskRawDiskMappingVer1BackingInfo); ok {
+		return labAttachRDM(vm, disk, rdm)
+	}
 	backing, ok := disk.Backing.(*flatBacking)
 	if !ok {
 		return nil

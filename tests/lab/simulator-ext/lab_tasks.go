@@ -125,6 +125,8 @@ func labLocalizedMessage(fault types.BaseMethodFault) string {
 		return "The operation is not allowed in the current state because the virtual machine has a task in progress."
 	case *types.InvalidState:
 		return "The operation is not allowed in the current state."
+	case *types.InvalidDeviceBacking:
+		return "Incompatible device backing specified for device '0'."
 	}
 	return labFaultMessage(fault)
 }

@@ -20,6 +20,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve on (port 0 picks a free one)")
 	runDir := flag.String("run-dir", "", "folder for the certificate, the state file and the datastores")
 	diskMiB := flag.Int64("disk-mib", 256, "capacity of the stock VMs' disks, MiB")
+	lunCount := flag.Int("luns", 4, "SAN LUNs offered for Raw Device Mappings")
+	lunMiB := flag.Int64("lun-mib", 512, "capacity of each LUN, MiB")
 	flag.Parse()
 
 	// Credentials come from the environment so they never show in the process list.
@@ -45,6 +47,9 @@ func main() {
 	installExtensions()
 	if err := simulator.LabPrepareInventory(*diskMiB << 20); err != nil {
 		log.Fatalf("preparing the stock VMs' disks: %v", err)
+	}
+	if err := simulator.LabAddLUNs(filepath.Join(*runDir, "luns"), *lunCount, *lunMiB<<20); err != nil {
+		log.Fatalf("creating the LUNs: %v", err)
 	}
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(user, password)}
