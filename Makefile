@@ -21,6 +21,7 @@ sanity: deps
 	tests/sanity/run.sh
 
 units: deps
+	$(LAB) gotest
 	python -m pytest -q tests/unit
 
 integration: deps

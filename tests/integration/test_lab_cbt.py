@@ -47,7 +47,7 @@ def test_star_returns_every_allocated_block(vm, lab):
     _set_cbt(vm, True)
     snapshot = wait(vm.CreateSnapshot_Task("backup", "", False, False))  # the stun that starts CBT
     key = _disk(vm).key
-    areas, _ = _all_areas(vm, snapshot, key, "*")
+    areas = _all_areas(vm, snapshot, key, "*")[0]
     base = _disk(snapshot.config).backing.fileName
     with open(lab.disk_file(VM, base).replace(".vmdk", "-flat.vmdk"), "rb") as flat:
         data = flat.read()
@@ -69,7 +69,7 @@ def test_incremental_areas_are_exactly_the_guest_writes_and_page(vm, lab):
     second = wait(vm.CreateSnapshot_Task("incremental", "", False, False))
     assert _disk(second.config).backing.changeId != first_change_id
 
-    areas, pages = _all_areas(vm, second, key, first_change_id)
+    areas = _all_areas(vm, second, key, first_change_id)[0]
     assert _blocks(areas) == _blocks([(o, o + n) for o, n in writes])
 
     lab.control("/faults", {"cbt_page_extents": 1})
@@ -96,4 +96,3 @@ def test_faults_for_bad_offsets_disabled_cbt_and_stale_change_ids(vm, lab):
     snapshot = wait(vm.CreateSnapshot_Task("c", "", False, False))  # a new epoch: old ids are void
     with pytest.raises(vim.fault.FileFault, match="not valid"):
         vm.QueryChangedDiskAreas(snapshot=snapshot, deviceKey=key, startOffset=0, changeId=old_change_id)
-

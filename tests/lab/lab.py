@@ -26,6 +26,9 @@ GO_PATH = os.path.join(LAB_DIR, "go")
 BUILD_DIR = os.path.join(LAB_DIR, ".build")
 RUN_DIR = os.path.join(LAB_DIR, ".run")
 VCSIM_BIN = os.path.join(BUILD_DIR, "vcsim")
+# The VDDK double, laid out as a VDDK distribution: <libdir>/lib64/libvixDiskLib.so.8.
+VDDK_LIBDIR = os.path.join(BUILD_DIR, "vddk")
+VDDK_LIBRARY = os.path.join(VDDK_LIBDIR, "lib64", "libvixDiskLib.so.8")
 DEBIAN_GOPATH = "/usr/share/gocode"
 LAB_USER = "administrator@vsphere.local"
 START_TIMEOUT = 30
@@ -68,24 +71,44 @@ def _build_overlay():
         if name.endswith(".go"):
             shutil.copy(os.path.join(SIMULATOR_EXT, name), target)
     result = subprocess.run(["patch", "-s", "-p1", "-d", target, "-i", os.path.join(SIMULATOR_EXT, "hooks.patch")],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     if result.returncode != 0:
         _fail("the lab's hooks do not apply to this govmomi (%s): %s" % (STOCK_SIMULATOR, result.stdout + result.stderr))
 
 
+def _go_env():
+    return dict(os.environ, GOPATH="%s:%s:%s" % (OVERLAY, GO_PATH, DEBIAN_GOPATH), GO111MODULE="off",
+                GOCACHE=os.path.join(BUILD_DIR, "gocache"), GOFLAGS="", CGO_ENABLED="1")
+
+
+def gotest(_args):
+    """go vet over the lab's packages and go test of the disk model."""
+    build()
+    env = _go_env()
+    for command in (["go", "vet", "vadplab/vdisk", "vadplab/vcsim", "vadplab/vddkdouble"],
+                    ["go", "test", "vadplab/vdisk"]):
+        if subprocess.run(command, env=env, check=False).returncode != 0:
+            _fail("%s failed" % " ".join(command[:2]))
+
+
 def build(force=False):
-    if not force and os.path.exists(VCSIM_BIN) and os.path.getmtime(VCSIM_BIN) >= _newest_source_mtime():
+    newest = _newest_source_mtime()
+    if not force and all(os.path.exists(p) and os.path.getmtime(p) >= newest for p in (VCSIM_BIN, VDDK_LIBRARY)):
         return
     if not shutil.which("go") or not os.path.isdir(STOCK_SIMULATOR):
         _fail("building the lab needs Debian's golang-go and golang-github-vmware-govmomi-dev "
               "(apt-get install -y golang-go golang-github-vmware-govmomi-dev)")
     os.makedirs(BUILD_DIR, exist_ok=True)
     _build_overlay()
-    env = dict(os.environ, GOPATH="%s:%s:%s" % (OVERLAY, GO_PATH, DEBIAN_GOPATH), GO111MODULE="off",
-               GOCACHE=os.path.join(BUILD_DIR, "gocache"), GOFLAGS="")
-    sys.stderr.write("lab: building the simulator (about 30 s the first time)\n")
-    if subprocess.run(["go", "build", "-o", VCSIM_BIN, "vadplab/vcsim"], env=env).returncode != 0:
+    env = _go_env()
+    sys.stderr.write("lab: building the simulator and the VDDK double (about a minute the first time)\n")
+    if subprocess.run(["go", "build", "-o", VCSIM_BIN, "vadplab/vcsim"], env=env, check=False).returncode != 0:
         _fail("building the simulator failed (the compiler's words are above)")
+    os.makedirs(os.path.dirname(VDDK_LIBRARY), exist_ok=True)
+    if subprocess.run(["go", "build", "-buildmode=c-shared", "-o", VDDK_LIBRARY, "vadplab/vddkdouble"],
+                      env=env, check=False).returncode != 0:
+        _fail("building the VDDK double failed (the compiler's words are above)")
+    os.remove(VDDK_LIBRARY[:-len(".so.8")] + ".so.h")  # cgo's generated header: not part of the ABI
 
 
 def _read_state():
@@ -113,6 +136,7 @@ def _write_env(state, password):
         ("LAB_CONTROL_URL", "https://%s:%s/lab" % (state["host"], state["port"])),
         ("LAB_THUMBPRINT_SHA1", state["thumbprint_sha1"]),
         ("LAB_THUMBPRINT_SHA256", state["thumbprint_sha256"]),
+        ("VDDK_LIBDIR", VDDK_LIBDIR),
     ]
     path = os.path.join(RUN_DIR, "env")
     fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -243,6 +267,7 @@ def main():
     inspector = commands.add_parser("inspect", help="describe a VM's disks, with content checksums")
     inspector.add_argument("vm", help="VM name or moid")
     inspector.set_defaults(func=inspect)
+    commands.add_parser("gotest", help="go vet the lab and go test its disk model").set_defaults(func=gotest)
     commands.add_parser("build", help="build the simulator").set_defaults(func=lambda _a: build(force=True))
     args = parser.parse_args()
     args.func(args)

@@ -1,0 +1,234 @@
+"""The lab's VDDK double, driven through ctypes: every exported function, its error codes, and
+each VDDK rule it enforces. Results are checked against the lab (inspect, pyVmomi)."""
+import ctypes
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from pyVmomi import vim
+
+import vddk_ctypes as v
+from conftest import find_vm_by_name, wait
+
+VM = "DC0_C0_RP0_VM0"
+SECTOR = 512
+HERE = os.path.dirname(__file__)
+FILE_ALREADY_LOCKED, FILE_READ_ONLY, NOT_SUPPORTED, INVALID_ARG, BUFFER_TOOSMALL = 15, 11, 6, 3, 24
+
+
+_libc = ctypes.CDLL(None)
+_libc.vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+
+
+class Double(object):
+    def __init__(self, lab, lib):
+        self.lab, self.lib, self.messages = lab, lib, []
+        self.log = v.LOG_FUNC(self._log)  # kept alive as long as the library may call it
+
+    def _log(self, fmt, args):
+        # VDDK passes a format and a va_list; on x86-64 libc's vsnprintf formats it.
+        text = ctypes.create_string_buffer(1024)
+        _libc.vsnprintf(text, len(text), fmt, args)
+        self.messages.append(text.value)
+
+    def params(self, moid, password=None, thumbprint=None):
+        lab = self.lab
+        return v.connect_params(self.lib, moid, lab.user, password or lab.password, thumbprint or lab.thumbprint_sha1,
+                                lab.host, lab.port)
+
+    def connect(self, moid, read_only=False, snapshot=None, transports=b"nbdssl:nbd", **kwargs):
+        connection = ctypes.c_void_p()
+        error = self.lib.VixDiskLib_ConnectEx(self.params(moid, **kwargs), int(read_only),
+                                              snapshot.encode() if snapshot else None, transports,
+                                              ctypes.byref(connection))
+        return v.code(error), connection
+
+    def open(self, connection, path, flags=0):
+        handle = ctypes.c_void_p()
+        return v.code(self.lib.VixDiskLib_Open(connection, path.encode(), flags, ctypes.byref(handle))), handle
+
+
+@pytest.fixture(scope="module")
+def double(lab):
+    lib = v.load(os.environ["VDDK_LIBDIR"])
+    d = Double(lab, lib)
+    assert lib.VixDiskLib_InitEx(8, 0, d.log, d.log, d.log, os.environ["VDDK_LIBDIR"].encode(), None) == 0
+    assert v.code(lib.VixDiskLib_InitEx(8, 0, d.log, d.log, d.log, None, None)) == 1  # once per process
+    yield d
+    lib.VixDiskLib_Exit()
+
+
+@pytest.fixture
+def vm(si):
+    [machine] = find_vm_by_name(si, VM)
+    yield machine
+    if machine.snapshot is not None:
+        wait(machine.RemoveAllSnapshots_Task())
+    if machine.runtime.powerState != "poweredOn":
+        wait(machine.PowerOnVM_Task())
+
+
+def _leaf(vm):
+    return [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0].backing.fileName
+
+
+def test_connect_params_reach_the_double_at_the_right_offsets(lab, vm, tmp_path):
+    record = tmp_path / "params.json"
+    env = dict(os.environ, VDDK_DOUBLE_RECORD=str(record))
+    out = subprocess.run([sys.executable, os.path.join(HERE, "vddk_ctypes.py"), vm._moId, "connect"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert "connect 0" in out
+    seen = json.loads(record.read_text())
+    assert seen == {"VmxSpec": "moref=" + vm._moId, "ServerName": lab.host, "ThumbPrint": lab.thumbprint_sha1,
+                    "Port": lab.port, "NfcHostPort": 902, "CredType": 1, "UserName": lab.user,
+                    "PasswordSHA256": hashlib.sha256(lab.password.encode()).hexdigest(), "Cookie": "", "SpecType": 0}
+
+
+def test_connection_errors_and_access_calls(double, vm):
+    lib = double.lib
+    assert lib.VixDiskLib_ListTransportModes() == b"file:san:hotadd:nbdssl:nbd"
+    assert double.connect(vm._moId, password="wrong")[0] == 35  # AUTHENTICATION_FAIL
+    assert double.connect(vm._moId, thumbprint="AA:" * 19 + "AA")[0] == 18000  # thumbprint mismatch
+    assert double.connect(vm._moId, transports=b"san")[0] == NOT_SUPPORTED  # SAN needs a snapshot
+    assert double.connect("vm-999999")[0] == 25  # OBJECT_NOT_FOUND
+    params = double.params(vm._moId)
+    assert lib.VixDiskLib_PrepareForAccess(params, b"vadp.vsphere test") == 0
+    assert v.code(lib.VixDiskLib_PrepareForAccess(params, b"x" * 51)) == INVALID_ARG
+    assert lib.VixDiskLib_EndAccess(params, b"vadp.vsphere test") == 0
+    cleaned, remaining = ctypes.c_uint32(7), ctypes.c_uint32(7)
+    assert lib.VixDiskLib_Cleanup(params, ctypes.byref(cleaned), ctypes.byref(remaining)) == 0
+    assert (cleaned.value, remaining.value) == (0, 0)
+    lib.VixDiskLib_FreeConnectParams(params)
+
+
+def test_a_powered_on_vm_is_locked_and_readable_only_through_a_snapshot(double, vm, lab):
+    leaf = _leaf(vm)
+    error, connection = double.connect(vm._moId)
+    assert error == 0
+    assert double.open(connection, leaf)[0] == FILE_ALREADY_LOCKED
+    double.lib.VixDiskLib_Disconnect(connection)
+
+    snapshot = wait(vm.CreateSnapshot_Task("backup", "", False, False))
+    error, connection = double.connect(vm._moId, read_only=True, snapshot=snapshot._moId,
+                                       transports=b"hotadd:nbdssl")
+    assert error == 0
+    assert double.open(connection, _leaf(vm))[0] == FILE_ALREADY_LOCKED  # the running VM's leaf
+    error, handle = double.open(connection, leaf)  # the snapshot's file
+    assert error == 0 and double.lib.VixDiskLib_GetTransportMode(handle) == b"hotadd"
+    buf = ctypes.create_string_buffer(SECTOR)
+    assert double.lib.VixDiskLib_Read(handle, 0, 1, buf) == 0
+    with open(lab.disk_file(VM, leaf).replace(".vmdk", "-flat.vmdk"), "rb") as flat:
+        assert buf.raw == flat.read(SECTOR)  # the snapshot's file, read independently
+    assert v.code(double.lib.VixDiskLib_Write(handle, 0, 1, buf)) == FILE_READ_ONLY
+    assert double.lib.VixDiskLib_Close(handle) == 0
+    double.lib.VixDiskLib_Disconnect(connection)
+
+
+def test_read_write_async_info_metadata_and_allocation_on_a_powered_off_vm(double, vm, lab):
+    lib = double.lib
+    wait(vm.PowerOffVM_Task())
+    before = lab.inspect(VM)["disks"][0]
+    error, connection = double.connect(vm._moId)
+    assert error == 0
+    error, handle = double.open(connection, _leaf(vm))
+    assert error == 0 and lib.VixDiskLib_GetTransportMode(handle) == b"nbdssl"
+
+    info = ctypes.POINTER(v.Info)()
+    assert lib.VixDiskLib_GetInfo(handle, ctypes.byref(info)) == 0
+    assert info.contents.capacity * SECTOR == before["capacity"] and info.contents.numLinks == 1
+    assert info.contents.logicalSectorSize == SECTOR and info.contents.uuid.startswith(b"60 00 c2")
+    lib.VixDiskLib_FreeInfo(info)
+
+    data = os.urandom(8 * SECTOR)
+    assert lib.VixDiskLib_Write(handle, 2048, 8, data) == 0
+    done, errors = threading.Event(), []
+    callback = v.COMPLETION(lambda _data, error: (errors.append(v.code(error)), done.set()))
+    buffers = [ctypes.create_string_buffer(bytes([i]) * 4096, 4096) for i in range(1, 5)]
+    for i, b in enumerate(buffers):
+        assert lib.VixDiskLib_WriteAsync(handle, 4096 + 8 * i, 8, b, callback, None) == 25000  # VIX_ASYNC
+    beyond = ctypes.create_string_buffer(4096)
+    assert lib.VixDiskLib_WriteAsync(handle, info_capacity(lib, handle), 8, beyond, callback, None) == 25000
+    assert lib.VixDiskLib_Wait(handle) == 0
+    assert errors == [0, 0, 0, 0, 16007]  # in order; the last one beyond the end (DISK_OUTOFRANGE)
+    back = ctypes.create_string_buffer(8 * SECTOR)
+    assert lib.VixDiskLib_Read(handle, 2048, 8, back) == 0 and back.raw == data
+    assert v.code(lib.VixDiskLib_Read(handle, info_capacity(lib, handle), 1, back)) == 16007
+
+    required = ctypes.c_size_t()
+    assert v.code(lib.VixDiskLib_GetMetadataKeys(handle, None, 0, ctypes.byref(required))) == BUFFER_TOOSMALL
+    keys = ctypes.create_string_buffer(required.value)
+    assert lib.VixDiskLib_GetMetadataKeys(handle, keys, required.value, ctypes.byref(required)) == 0
+    assert b"adapterType" in keys.raw.split(b"\0") and keys.raw.endswith(b"\0\0")
+    assert lib.VixDiskLib_WriteMetadata(handle, b"toolsVersion", b"12352") == 0
+    value = ctypes.create_string_buffer(32)
+    assert lib.VixDiskLib_ReadMetadata(handle, b"toolsVersion", value, 32, ctypes.byref(required)) == 0
+    assert value.value == b"12352"
+    assert v.code(lib.VixDiskLib_ReadMetadata(handle, b"nope", value, 32, ctypes.byref(required))) == 16052
+
+    blocks = ctypes.POINTER(v.BlockList)()
+    capacity = info_capacity(lib, handle)
+    assert lib.VixDiskLib_QueryAllocatedBlocks(handle, 0, capacity, 128, ctypes.byref(blocks)) == 0
+    listed = ctypes.cast(ctypes.addressof(blocks.contents.blocks), ctypes.POINTER(v.Block))
+    allocated = [(listed[i].offset, listed[i].length) for i in range(blocks.contents.numBlocks)]
+    assert allocated[0][0] == 0 and any(o <= 2048 < o + n for o, n in allocated)
+    assert lib.VixDiskLib_FreeBlockList(blocks) == 0
+    assert v.code(lib.VixDiskLib_QueryAllocatedBlocks(handle, 0, capacity, 100, ctypes.byref(blocks))) == INVALID_ARG
+
+    assert lib.VixDiskLib_Flush(handle) == 0 and lib.VixDiskLib_Close(handle) == 0
+    assert lib.VixDiskLib_Disconnect(connection) == 0
+    after = lab.inspect(VM)["disks"][0]
+    assert after["sha256"] != before["sha256"] and after["cid"] != before["cid"]  # written; new CID
+    assert any(m.startswith(b"VixDiskLibDouble: opened [LocalDS_0]") for m in double.messages)  # logs arrive
+
+
+def info_capacity(lib, handle):
+    info = ctypes.POINTER(v.Info)()
+    assert lib.VixDiskLib_GetInfo(handle, ctypes.byref(info)) == 0
+    capacity = info.contents.capacity
+    lib.VixDiskLib_FreeInfo(info)
+    return capacity
+
+
+def test_open_and_close_from_another_thread_are_refused(double, vm):
+    wait(vm.PowerOffVM_Task())
+    error, connection = double.connect(vm._moId)
+    results = []
+    thread = threading.Thread(target=lambda: results.append(double.open(connection, _leaf(vm))[0]))
+    thread.start()
+    thread.join()
+    assert results == [1]  # VIX_E_FAIL: Open and Close must all come from one thread
+    double.lib.VixDiskLib_Disconnect(connection)
+
+
+def test_san_writes_only_thick_eager_zeroed_disks_without_cbt(double, vm):
+    wait(vm.PowerOffVM_Task())
+    snapshot = wait(vm.CreateSnapshot_Task("san", "", False, False))
+    error, connection = double.connect(vm._moId, snapshot=snapshot._moId, transports=b"san")
+    assert error == 0
+    assert double.open(connection, _leaf(vm))[0] == NOT_SUPPORTED  # the lab's stock disks are thin
+    double.lib.VixDiskLib_Disconnect(connection)
+
+
+def test_error_text_names_the_error(double):
+    text = double.lib.VixDiskLib_GetErrorText((0x7 << 40) | 16008, None)
+    assert ctypes.string_at(text).startswith(b"VIX_E_DISK_CID_MISMATCH")
+    double.lib.VixDiskLib_FreeErrorText(text)
+
+
+def _scenario(vm, *args, **env):
+    return subprocess.run([sys.executable, os.path.join(HERE, "vddk_ctypes.py"), vm._moId] + list(args),
+                          env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout.split("\n")
+
+
+def test_injected_faults(vm):
+    wait(vm.PowerOffVM_Task())
+    leaf = _leaf(vm)
+    assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_FAIL_WRITE="3:8")[3:7] == [
+        "write 0", "write 0", "write 8", "write 0"]  # the 3rd write fails with DISK_FULL
+    assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_DROP_AFTER="2")[5] == "write 36"  # HOST_CONNECTION_LOST
+    assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_FAIL_OPEN="4")[2] == "open 4"
+    assert _scenario(vm, "busy", leaf, VDDK_DOUBLE_SLOW_MS="300")[3] == "reads 0 5"  # OBJECT_IS_BUSY

@@ -1,0 +1,268 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "vixdisklib.h"
+*/
+import "C"
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/vmware/govmomi/vim25/types"
+
+	"vadplab/vdisk"
+)
+
+const (
+	flagUnbuffered = 1
+	flagSingleLink = 2
+	flagReadOnly   = 4
+	sectorSize     = vdisk.SectorSize
+)
+
+var writeCount int64 // per process, for VDDK_DOUBLE_FAIL_WRITE
+
+type asyncOp struct {
+	write  bool
+	start  uint64
+	buf    []byte
+	cb     C.VixDiskLibCompletionCB
+	cbData unsafe.Pointer
+}
+
+type handle struct {
+	conn       *connection
+	chain      *vdisk.Chain
+	readOnly   bool
+	aligned    bool // SAN and UNBUFFERED I/O is O_DIRECT: 4 KiB aligned buffers and lengths
+	transport  *C.char
+	busy       int32
+	pending    sync.WaitGroup
+	queue      chan asyncOp
+	queueMutex sync.Mutex
+}
+
+// checkOpenCloseThread enforces VDDK's rule that Open and Close all come from one thread.
+func checkOpenCloseThread(call string) error {
+	tid := syscall.Gettid()
+	stateMu.Lock()
+	defer stateMu.Unlock()
+	if openCloseThread == 0 {
+		openCloseThread = tid
+	}
+	if tid != openCloseThread {
+		return fail(vixFail, "%s from thread %d, but Open and Close must all come from one thread (%d): VixDiskLib_Open "+
+			"and VixDiskLib_Close are not thread safe", call, tid, openCloseThread)
+	}
+	return nil
+}
+
+func findDisk(info *vmInfo, name string) *types.VirtualDisk {
+	for _, disk := range info.disks {
+		b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		for ok && b != nil {
+			if b.FileName == name {
+				return disk
+			}
+			b = b.Parent
+		}
+		if file, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok && file.GetVirtualDeviceFileBackingInfo().FileName == name {
+			return disk
+		}
+	}
+	return nil
+}
+
+func isLeaf(disk *types.VirtualDisk, name string) bool {
+	file, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo)
+	return ok && file.GetVirtualDeviceFileBackingInfo().FileName == name
+}
+
+func openDisk(c *connection, name string, flags uint32) (*handle, error) {
+	if err := checkOpenCloseThread("VixDiskLib_Open"); err != nil {
+		return nil, err
+	}
+	if faults.failOpenCode != 0 {
+		return nil, fail(faults.failOpenCode, "injected failure of Open (VDDK_DOUBLE_FAIL_OPEN)")
+	}
+	readOnly := c.readOnly || flags&flagReadOnly != 0
+	path, err := c.localPath(name)
+	if err != nil {
+		return nil, err
+	}
+	if c.vm.Value != "" {
+		info, err := c.queryVM()
+		if err != nil {
+			return nil, err
+		}
+		disk := findDisk(info, name)
+		if disk == nil && c.snapshotRef == "" {
+			return nil, fail(vixFileNotFound, "%s is not a disk of %s", name, c.vm.Value)
+		}
+		if info.powerState == types.VirtualMachinePowerStatePoweredOn {
+			if !readOnly {
+				return nil, fail(vixFileAlreadyLocked, "%s belongs to %s, which is powered on: its disks are locked "+
+					"for writing (power the VM off first)", name, c.vm.Value)
+			}
+			if c.snapshotRef == "" || (disk != nil && isLeaf(disk, name)) {
+				return nil, fail(vixFileAlreadyLocked, "%s is in use by the running VM %s: read a powered-on VM's "+
+					"disks through a snapshot (snapshotRef) and the snapshot's files", name, c.vm.Value)
+			}
+		}
+		if c.transport == "san" && !readOnly {
+			if path, err = sanTarget(c, info, disk, name, path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	chain, err := vdisk.Open(path, readOnly, flags&flagSingleLink != 0)
+	if err != nil {
+		return nil, err
+	}
+	h := &handle{conn: c, chain: chain, readOnly: readOnly, transport: C.CString(c.transport),
+		aligned: c.transport == "san" || flags&flagUnbuffered != 0}
+	logMessage("opened " + name + " with transport " + c.transport)
+	return h, nil
+}
+
+// sanTarget is the file a SAN-mode write lands in: the base disk, on the LUN, beneath any
+// snapshot. SAN writes need a thick eager-zeroed disk and change tracking off.
+func sanTarget(c *connection, info *vmInfo, disk *types.VirtualDisk, name, path string) (string, error) {
+	if disk == nil {
+		return "", fail(vixFileNotFound, "%s is not a disk of %s", name, c.vm.Value)
+	}
+	b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	if !ok {
+		return "", fail(vixNotSupported, "SAN transport writes only flat disks")
+	}
+	for b.Parent != nil {
+		b = b.Parent
+	}
+	thin := b.ThinProvisioned != nil && *b.ThinProvisioned
+	eager := b.EagerlyScrub != nil && *b.EagerlyScrub
+	if thin || !eager {
+		return "", fail(vixNotSupported, "SAN transport writes only thick eager-zeroed disks; %s is %s (use nbdssl, nbd "+
+			"or hotadd)", b.FileName, map[bool]string{true: "thin", false: "lazy-zeroed thick"}[thin])
+	}
+	if info.cbt {
+		return "", fail(vixNotSupported, "SAN transport cannot write while change tracking is on for %s (disable CBT "+
+			"for the restore)", c.vm.Value)
+	}
+	return c.localPath(b.FileName)
+}
+
+func (h *handle) close() error {
+	if err := checkOpenCloseThread("VixDiskLib_Close"); err != nil {
+		return err
+	}
+	h.pending.Wait()
+	h.queueMutex.Lock()
+	if h.queue != nil {
+		close(h.queue)
+		h.queue = nil
+	}
+	h.queueMutex.Unlock()
+	C.free(unsafe.Pointer(h.transport))
+	return h.chain.Close()
+}
+
+func (h *handle) checkIO(start, count uint64, buf unsafe.Pointer, write bool) error {
+	if buf == nil {
+		return fail(vixInvalidArg, "NULL buffer")
+	}
+	if h.aligned && (uintptr(buf)%4096 != 0 || count%8 != 0 || start%8 != 0) {
+		return fail(vixInvalidArg, "this handle does direct I/O (SAN or UNBUFFERED): buffers must be 4 KiB aligned and "+
+			"offsets and lengths multiples of 8 sectors (got buffer %#x, start %d, %d sectors)", uintptr(buf), start, count)
+	}
+	if write && h.readOnly {
+		return fail(vixFileReadOnly, "the disk was opened read-only (or through a read-only connection)")
+	}
+	n := atomic.AddInt64(&h.conn.ioCount, 1)
+	if faults.dropAfter > 0 && n > faults.dropAfter {
+		return fail(vixConnectionLost, "the connection to the host was lost (VDDK_DOUBLE_DROP_AFTER)")
+	}
+	if write && faults.failWriteAt > 0 && atomic.AddInt64(&writeCount, 1) == faults.failWriteAt {
+		return fail(faults.failWriteCode, "injected failure of write number %d (VDDK_DOUBLE_FAIL_WRITE)", faults.failWriteAt)
+	}
+	if faults.slowMillis > 0 {
+		time.Sleep(time.Duration(faults.slowMillis) * time.Millisecond)
+	}
+	return nil
+}
+
+func (h *handle) io(write bool, start, count uint64, buf []byte) error {
+	if write {
+		return h.chain.WriteAt(buf, int64(start)*sectorSize)
+	}
+	return h.chain.ReadAt(buf, int64(start)*sectorSize)
+}
+
+// syncIO is Read or Write: one caller at a time per handle, and not while async I/O is queued.
+func (h *handle) syncIO(write bool, start, count uint64, buf unsafe.Pointer) error {
+	if !atomic.CompareAndSwapInt32(&h.busy, 0, 1) {
+		return fail(vixObjectIsBusy, "another thread is doing I/O on this handle: one handle serves one I/O stream")
+	}
+	defer atomic.StoreInt32(&h.busy, 0)
+	if err := h.checkIO(start, count, buf, write); err != nil {
+		return err
+	}
+	return h.io(write, start, count, unsafe.Slice((*byte)(buf), count*sectorSize))
+}
+
+// asyncIO queues a ReadAsync or WriteAsync; the double's own goroutine does it in order and
+// calls the completion callback (from a thread that is not the caller's, as VDDK does).
+func (h *handle) asyncIO(op asyncOp, count uint64, buf unsafe.Pointer) error {
+	if err := h.checkIO(op.start, count, buf, op.write); err != nil {
+		return err
+	}
+	op.buf = unsafe.Slice((*byte)(buf), count*sectorSize)
+	h.queueMutex.Lock()
+	defer h.queueMutex.Unlock()
+	if h.queue == nil {
+		h.queue = make(chan asyncOp, 1024)
+		go h.worker(h.queue)
+	}
+	h.pending.Add(1)
+	h.queue <- op
+	return nil
+}
+
+func (h *handle) worker(queue chan asyncOp) {
+	for op := range queue {
+		err := h.io(op.write, op.start, uint64(len(op.buf))/sectorSize, op.buf)
+		C.vadplab_complete(op.cb, op.cbData, C.VixError(result(err)))
+		h.pending.Done()
+	}
+}
+
+func (h *handle) metadataKeys() []string {
+	keys := make([]string, 0, len(h.chain.Leaf().DDB))
+	for k := range h.chain.Leaf().DDB {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	return keys
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func (h *handle) writeMetadata(key, value string) error {
+	if h.readOnly {
+		return fail(vixFileReadOnly, "the disk was opened read-only")
+	}
+	leaf := h.chain.Leaf()
+	leaf.DDB[strings.TrimPrefix(key, "ddb.")] = value
+	return leaf.Write(h.chain.LeafPath())
+}

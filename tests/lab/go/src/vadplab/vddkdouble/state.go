@@ -1,0 +1,98 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "vixdisklib.h"
+*/
+import "C"
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+var (
+	stateMu     sync.Mutex
+	initialized bool
+	libMajor    uint32
+	logInfo     *C.VixDiskLibGenericLogFunc
+	logWarn     *C.VixDiskLibGenericLogFunc
+	// objects maps the opaque pointers handed to callers (C allocations, so C may keep them)
+	// to connections and handles.
+	objects = map[uintptr]interface{}{}
+	// openCloseThread is the thread of the first Open: VDDK's Open and Close must all come
+	// from one thread.
+	openCloseThread int
+)
+
+func logMessage(message string) {
+	if logInfo != nil {
+		text := C.CString("VixDiskLibDouble: " + message)
+		C.vadplab_log(logInfo, text)
+		C.free(unsafe.Pointer(text))
+	}
+}
+
+func logWarning(message string) {
+	if logWarn != nil {
+		text := C.CString("VixDiskLibDouble: " + message)
+		C.vadplab_log(logWarn, text)
+		C.free(unsafe.Pointer(text))
+	}
+}
+
+func register(object interface{}) unsafe.Pointer {
+	token := C.malloc(1)
+	stateMu.Lock()
+	objects[uintptr(token)] = object
+	stateMu.Unlock()
+	return token
+}
+
+func lookup(token unsafe.Pointer) interface{} {
+	stateMu.Lock()
+	defer stateMu.Unlock()
+	return objects[uintptr(token)]
+}
+
+func unregister(token unsafe.Pointer) {
+	stateMu.Lock()
+	delete(objects, uintptr(token))
+	stateMu.Unlock()
+	C.free(token)
+}
+
+// faultConfig is fault injection, read from the environment at InitEx:
+//
+//	VDDK_DOUBLE_FAIL_WRITE=N[:CODE]   the Nth write (counted per process) fails (default code 7)
+//	VDDK_DOUBLE_FAIL_OPEN=CODE        every Open fails with CODE
+//	VDDK_DOUBLE_DROP_AFTER=N          after N reads and writes the connection is lost (code 36)
+//	VDDK_DOUBLE_SLOW_MS=MS            every read and write takes MS milliseconds longer
+//	VDDK_DOUBLE_RECORD=PATH           ConnectEx writes the ConnectParams it read to PATH (JSON)
+type faultConfig struct {
+	failWriteAt   int64
+	failWriteCode uint64
+	failOpenCode  uint64
+	dropAfter     int64
+	slowMillis    int64
+	recordPath    string
+}
+
+var faults faultConfig
+
+func readFaultConfig() {
+	faults = faultConfig{failWriteCode: 7, recordPath: os.Getenv("VDDK_DOUBLE_RECORD")}
+	if v := os.Getenv("VDDK_DOUBLE_FAIL_WRITE"); v != "" {
+		n, code, _ := strings.Cut(v, ":")
+		faults.failWriteAt, _ = strconv.ParseInt(n, 10, 64)
+		if c, err := strconv.ParseUint(code, 10, 64); err == nil {
+			faults.failWriteCode = c
+		}
+	}
+	faults.failOpenCode, _ = strconv.ParseUint(os.Getenv("VDDK_DOUBLE_FAIL_OPEN"), 10, 64)
+	faults.dropAfter, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_DROP_AFTER"), 10, 64)
+	faults.slowMillis, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_SLOW_MS"), 10, 64)
+}
