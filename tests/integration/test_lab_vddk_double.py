@@ -232,3 +232,94 @@ def test_injected_faults(vm):
     assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_DROP_AFTER="2")[5] == "write 36"  # HOST_CONNECTION_LOST
     assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_FAIL_OPEN="4")[2] == "open 4"
     assert _scenario(vm, "busy", leaf, VDDK_DOUBLE_SLOW_MS="300")[3] == "reads 0 5"  # OBJECT_IS_BUSY
+
+
+def test_single_link_async_read_and_parent_hint_on_a_delta(double, vm):
+    lib = double.lib
+    wait(vm.PowerOffVM_Task())
+    base = _leaf(vm)
+    wait(vm.CreateSnapshot_Task("s", "", False, False))
+    error, connection = double.connect(vm._moId)
+    assert error == 0
+    error, whole = double.open(connection, _leaf(vm))
+    assert error == 0
+    info = ctypes.POINTER(v.Info)()
+    assert lib.VixDiskLib_GetInfo(whole, ctypes.byref(info)) == 0
+    assert info.contents.numLinks == 2 and info.contents.parentFileNameHint == base.split("/")[-1].encode()
+    lib.VixDiskLib_FreeInfo(info)
+    through, done = ctypes.create_string_buffer(4096), []
+    callback = v.COMPLETION(lambda _data, error: done.append(v.code(error)))
+    assert lib.VixDiskLib_ReadAsync(whole, 0, 8, through, callback, None) == 25000
+    assert lib.VixDiskLib_Wait(whole) == 0 and done == [0]
+    assert through.raw.count(0) < 4096  # sector 0 holds data, read through the parent
+    assert lib.VixDiskLib_Close(whole) == 0
+
+    error, single = double.open(connection, _leaf(vm), flags=2)  # SINGLE_LINK: the delta alone
+    assert error == 0
+    alone = ctypes.create_string_buffer(4096)
+    assert lib.VixDiskLib_Read(single, 0, 8, alone) == 0 and alone.raw == bytes(4096)
+    assert lib.VixDiskLib_Close(single) == 0
+    lib.VixDiskLib_Disconnect(connection)
+
+
+def test_create_makes_a_local_disk(double, tmp_path):
+    lib = double.lib
+    local = v.ConnectParams()  # no server and no vmxSpec: a local connection
+    connection = ctypes.c_void_p()
+    assert lib.VixDiskLib_ConnectEx(ctypes.byref(local), 0, None, b"file", ctypes.byref(connection)) == 0
+    path = str(tmp_path / "new.vmdk").encode()
+    params = (ctypes.c_uint8 * 32)()
+    ctypes.c_uint64.from_buffer(params, 16).value = 2048  # capacity (sectors) at offset 16
+    assert lib.VixDiskLib_Create(connection, path, params, None, None) == 0
+    handle = ctypes.c_void_p()
+    assert lib.VixDiskLib_Open(connection, path, 0, ctypes.byref(handle)) == 0
+    assert lib.VixDiskLib_GetTransportMode(handle) == b"file"
+    assert info_capacity(lib, handle) == 2048
+    assert lib.VixDiskLib_Close(handle) == 0 and lib.VixDiskLib_Disconnect(connection) == 0
+
+
+@pytest.fixture
+def eager_vm(si):
+    """A powered-off VM with a thick eager-zeroed disk, made through the API as a user would."""
+    [template] = find_vm_by_name(si, VM)
+    controller = vim.vm.device.ParaVirtualSCSIController(key=-100, busNumber=0, sharedBus="noSharing")
+    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=64 * 1024,
+                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                                         fileName="", diskMode="persistent", thinProvisioned=False, eagerlyScrub=True))
+    spec = vim.vm.ConfigSpec(name="lab-eager", guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
+                             deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=controller),
+                                           vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create",
+                                                                           device=disk)])
+    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    yield machine
+    if machine.snapshot is not None:
+        wait(machine.snapshot.rootSnapshotList[0].snapshot.RevertToSnapshot_Task())
+        wait(machine.RemoveAllSnapshots_Task())
+    wait(machine.Destroy_Task())
+
+
+def test_san_writes_land_in_the_base_disk_under_the_snapshot(double, eager_vm, lab):
+    base = _leaf(eager_vm)
+    snapshot = wait(eager_vm.CreateSnapshot_Task("san-restore", "", False, False))
+    error, connection = double.connect(eager_vm._moId, snapshot=snapshot._moId, transports=b"san")
+    assert error == 0
+    error, handle = double.open(connection, _leaf(eager_vm))  # opened by its current leaf name
+    assert error == 0 and double.lib.VixDiskLib_GetTransportMode(handle) == b"san"
+    aligned = (ctypes.c_char * 8192).from_address((ctypes.addressof(ctypes.create_string_buffer(12288)) + 4095) // 4096 * 4096)
+    unaligned = ctypes.create_string_buffer(4096 + 1)
+    assert v.code(double.lib.VixDiskLib_Write(handle, 0, 8, ctypes.byref(unaligned, 1))) == INVALID_ARG
+    ctypes.memset(aligned, 0x5A, 4096)
+    assert double.lib.VixDiskLib_Write(handle, 0, 8, aligned) == 0
+    assert double.lib.VixDiskLib_Close(handle) == 0
+    double.lib.VixDiskLib_Disconnect(connection)
+    with open(lab.disk_file("lab-eager", base).replace(".vmdk", "-flat.vmdk"), "rb") as flat:
+        assert flat.read(4096) == b"\x5a" * 4096  # in the base, beneath the snapshot's delta
+    with pytest.raises(vim.fault.GenericVmConfigFault, match="parent virtual disk has been modified"):
+        wait(snapshot.RemoveSnapshot_Task(removeChildren=False))  # restore-rules A.5: revert first
+
+    wait(eager_vm.ReconfigVM_Task(vim.vm.ConfigSpec(changeTrackingEnabled=True)))
+    wait(snapshot.RevertToSnapshot_Task())  # a stun: CBT is now on
+    error, connection = double.connect(eager_vm._moId, snapshot=snapshot._moId, transports=b"san")
+    assert double.open(connection, _leaf(eager_vm))[0] == NOT_SUPPORTED  # SAN refuses while CBT is on
+    double.lib.VixDiskLib_Disconnect(connection)
