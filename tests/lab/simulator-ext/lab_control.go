@@ -57,6 +57,7 @@ func LabPrepareInventory(capacity int64) error {
 			}
 		}
 		vm.updateDiskLayouts()
+		labSetToolsState(vm)
 	}
 	return nil
 }

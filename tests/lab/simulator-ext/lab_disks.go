@@ -282,6 +282,14 @@ func labRemoveSnapshot(vm *VirtualMachine, snapshot types.ManagedObjectReference
 	}
 	delete(labSnapshotDisks, snapshot)
 	delete(labSnapshotSeq, snapshot)
+	if labSkipMerge[vm.Self] { // the removal leaves its delta: vSphere then asks for consolidation
+		delete(labSkipMerge, vm.Self)
+		for key, child := range merges {
+			labPendingMerges[vm.Self] = append(labPendingMerges[vm.Self], labMergeJob{key, child})
+		}
+		vm.Runtime.ConsolidationNeeded = types.NewBool(true) // Map.Update cannot set a *bool
+		return nil
+	}
 	for key, child := range merges {
 		if fault := labMerge(vm, key, child); fault != nil {
 			return fault

@@ -59,6 +59,26 @@ func labRuleFor(t *Task) *LabTaskRule {
 var labDelayed = map[*Task]time.Duration{}
 
 func labExecute(t *Task) (types.AnyType, types.BaseMethodFault) {
+	vm, isVM := Map.Get(*t.Info.Entity).(*VirtualMachine)
+	if isVM && vm.Runtime.Question != nil {
+		return nil, &types.TaskInProgress{} // a power-on waits for its question's answer
+	}
+	if isVM {
+		labMu.Lock()
+		waits := labBeforePowerTask(t, vm)
+		labMu.Unlock()
+		if waits {
+			labTaskMu.Lock()
+			labDelayed[t] = labAwaitingAnswer
+			labTaskMu.Unlock()
+			return nil, nil
+		}
+		defer func() {
+			labMu.Lock()
+			labAfterPowerTask(vm)
+			labMu.Unlock()
+		}()
+	}
 	rule := labRuleFor(t)
 	if rule != nil && rule.DelaySeconds > 0 {
 		labTaskMu.Lock()
@@ -79,6 +99,9 @@ func labFinish(t *Task, complete func()) {
 	if !ok {
 		complete()
 		return
+	}
+	if delay == labAwaitingAnswer {
+		return // AnswerVM completes it
 	}
 	Map.Update(t, []types.PropertyChange{{Name: "info.progress", Val: int32(50)}})
 	go func() {
@@ -125,6 +148,10 @@ func labLocalizedMessage(fault types.BaseMethodFault) string {
 		return "The operation is not allowed in the current state because the virtual machine has a task in progress."
 	case *types.InvalidState:
 		return "The operation is not allowed in the current state."
+	case *types.ToolsUnavailable:
+		return "Cannot complete operation because VMware Tools is not running in this virtual machine."
+	case *types.RequestCanceled:
+		return "The task was canceled by a user."
 	case *types.InvalidDeviceBacking:
 		return "Incompatible device backing specified for device '0'."
 	}

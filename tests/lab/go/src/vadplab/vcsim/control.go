@@ -26,9 +26,11 @@ type labControl struct {
 }
 
 type faultRequest struct {
-	TerminateSessionsAfterCalls int                      `json:"terminate_sessions_after_calls"`
-	CBTPageExtents              *int                     `json:"cbt_page_extents"`
-	Tasks                       []*simulator.LabTaskRule `json:"tasks"`
+	TerminateSessionsAfterCalls int                               `json:"terminate_sessions_after_calls"`
+	CBTPageExtents              *int                              `json:"cbt_page_extents"`
+	Tasks                       []*simulator.LabTaskRule          `json:"tasks"`
+	GuestSeconds                *float64                          `json:"guest_seconds"`
+	VMs                         map[string]simulator.LabVMOptions `json:"vms"`
 }
 
 type guestWriteRequest struct {
@@ -120,7 +122,16 @@ func (c *labControl) serveFaults(w http.ResponseWriter, r *http.Request) {
 	if req.Tasks != nil {
 		simulator.LabSetTaskRules(req.Tasks)
 	}
+	if req.GuestSeconds != nil {
+		simulator.LabGuestSeconds = *req.GuestSeconds
+	}
 	c.mu.Unlock()
+	for vm, options := range req.VMs {
+		if err := simulator.LabConfigureVM(vm, options); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+	}
 	c.serveStats(w)
 }
 
