@@ -128,6 +128,11 @@ def snapshot_tree(snapshot_info):
     return [convert(root) for root in snapshot_info.rootSnapshotList or []], current
 
 
+def vm_identity(vm):
+    """The short form every module returns as ``vm``."""
+    return {"name": vm.name, "moid": vm._moId, "uuid": vm.config.uuid if vm.config else None}
+
+
 def _name_or_none(entity):
     return entity.name if entity is not None else None
 

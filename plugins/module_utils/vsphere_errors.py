@@ -63,3 +63,31 @@ class TaskTimeoutError(VsphereError):
 class ApiFaultError(VsphereError):
     """A vSphere API call (not a task) answered with a fault."""
     error_code = "API_FAULT"
+
+
+class InvalidPowerStateError(VsphereError):
+    error_code = "INVALID_POWER_STATE"
+
+
+class ToolsNotRunningError(VsphereError):
+    error_code = "TOOLS_NOT_RUNNING"
+
+
+class ShutdownTimeoutError(VsphereError):
+    error_code = "SHUTDOWN_TIMEOUT"
+
+
+class QuestionPendingError(VsphereError):
+    error_code = "QUESTION_PENDING"
+
+
+class SnapshotNotFoundError(VsphereError):
+    error_code = "SNAPSHOT_NOT_FOUND"
+
+
+class SnapshotAmbiguousError(VsphereError):
+    error_code = "SNAPSHOT_AMBIGUOUS"
+
+
+class CIDMismatchError(VsphereError):
+    error_code = "CID_MISMATCH"

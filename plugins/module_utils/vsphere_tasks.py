@@ -69,12 +69,13 @@ def _task_label(info):
 
 
 def wait_for_task(task, timeout=DEFAULT_TASK_TIMEOUT, on_progress=None, poll_interval=0.5,
-                  max_poll_interval=5.0, clock=time.monotonic, sleep=time.sleep):
+                  max_poll_interval=5.0, clock=time.monotonic, sleep=time.sleep, on_poll=None):
     """Wait for ``task`` to finish and return its result.
 
     Raises TaskFailedError with the fault described in full, or TaskTimeoutError saying the task
     is still running in vCenter (a timeout abandons the wait, not the task). ``on_progress`` is
-    called with the task's percentage whenever it changes.
+    called with the task's percentage whenever it changes; ``on_poll`` at every look at a task
+    still running (to answer a question the VM asks, for instance).
     """
     deadline = clock() + timeout
     last_progress = None
@@ -90,6 +91,8 @@ def wait_for_task(task, timeout=DEFAULT_TASK_TIMEOUT, on_progress=None, poll_int
         if on_progress is not None and info.progress is not None and info.progress != last_progress:
             last_progress = info.progress
             on_progress(info.progress)
+        if on_poll is not None:
+            on_poll()
         remaining = deadline - clock()
         if remaining <= 0:
             progress = " at %s%%" % info.progress if info.progress is not None else ""

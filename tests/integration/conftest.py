@@ -49,6 +49,10 @@ class LabAccess(object):
         return self.control("/guest-write", {"vm": vm, "offset": offset, "length": length, "seed": seed,
                                              "device_key": device_key})
 
+    def configure_vm(self, vm, **options):
+        """Lab options for one VM: question, tools_installed, leave_delta_on_next_remove."""
+        return self.control("/faults", {"vms": {vm: options}})
+
     def inspect(self, vm):
         return self.control("/inspect?vm=" + vm)
 
@@ -68,6 +72,27 @@ def si(lab):
     service_instance = lab.connect()
     yield service_instance
     Disconnect(service_instance)
+
+
+@pytest.fixture
+def eager_vm(si):
+    """A powered-off VM with a thick eager-zeroed disk, made through the API as a user would."""
+    [template] = find_vm_by_name(si, "DC0_C0_RP0_VM0")
+    controller = vim.vm.device.ParaVirtualSCSIController(key=-100, busNumber=0, sharedBus="noSharing")
+    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=64 * 1024,
+                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                                         fileName="", diskMode="persistent", thinProvisioned=False, eagerlyScrub=True))
+    spec = vim.vm.ConfigSpec(name="lab-eager", guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
+                             deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=controller),
+                                           vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create",
+                                                                           device=disk)])
+    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    yield machine
+    if machine.snapshot is not None:
+        wait(machine.snapshot.rootSnapshotList[0].snapshot.RevertToSnapshot_Task())
+        wait(machine.RemoveAllSnapshots_Task())
+    wait(machine.Destroy_Task())
 
 
 def find_vm_by_name(si, name):

@@ -278,27 +278,6 @@ def test_create_makes_a_local_disk(double, tmp_path):
     assert lib.VixDiskLib_Close(handle) == 0 and lib.VixDiskLib_Disconnect(connection) == 0
 
 
-@pytest.fixture
-def eager_vm(si):
-    """A powered-off VM with a thick eager-zeroed disk, made through the API as a user would."""
-    [template] = find_vm_by_name(si, VM)
-    controller = vim.vm.device.ParaVirtualSCSIController(key=-100, busNumber=0, sharedBus="noSharing")
-    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=64 * 1024,
-                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-                                         fileName="", diskMode="persistent", thinProvisioned=False, eagerlyScrub=True))
-    spec = vim.vm.ConfigSpec(name="lab-eager", guestId="otherGuest", numCPUs=1, memoryMB=64,
-                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
-                             deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=controller),
-                                           vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create",
-                                                                           device=disk)])
-    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
-    yield machine
-    if machine.snapshot is not None:
-        wait(machine.snapshot.rootSnapshotList[0].snapshot.RevertToSnapshot_Task())
-        wait(machine.RemoveAllSnapshots_Task())
-    wait(machine.Destroy_Task())
-
-
 def test_san_writes_land_in_the_base_disk_under_the_snapshot(double, eager_vm, lab):
     base = _leaf(eager_vm)
     snapshot = wait(eager_vm.CreateSnapshot_Task("san-restore", "", False, False))

@@ -135,7 +135,10 @@ if __name__ == "__main__":
     params = connect_params(lib, moid, env["VMWARE_USER"], env["VMWARE_PASSWORD"], env["LAB_THUMBPRINT_SHA1"],
                             env["VMWARE_HOST"], int(env["VMWARE_PORT"]))
     connection = ctypes.c_void_p()
-    print("connect", code(lib.VixDiskLib_ConnectEx(params, 0, None, b"nbd", ctypes.byref(connection))))
+    if scenario == "san-write":  # python vddk_ctypes.py MOID san-write PATH SNAPSHOT_MOREF
+        print("connect", code(lib.VixDiskLib_ConnectEx(params, 0, sys.argv[4].encode(), b"san", ctypes.byref(connection))))
+    else:
+        print("connect", code(lib.VixDiskLib_ConnectEx(params, 0, None, b"nbd", ctypes.byref(connection))))
     if scenario == "connect":
         sys.exit(0)
     handle = ctypes.c_void_p()
@@ -144,6 +147,11 @@ if __name__ == "__main__":
     if scenario == "writes":  # away from the disk's first sectors, which other tests read
         for i in range(4):
             print("write", code(lib.VixDiskLib_Write(handle, 65536 + 8 * i, 8, buf)))
+    elif scenario == "san-write":  # direct I/O: a 4 KiB aligned buffer
+        raw = ctypes.create_string_buffer(8192)
+        aligned = (ctypes.c_char * 4096).from_address((ctypes.addressof(raw) + 4095) // 4096 * 4096)
+        ctypes.memset(aligned, 0x5A, 4096)
+        print("write", code(lib.VixDiskLib_Write(handle, 0, 8, aligned)))
     elif scenario == "busy":
         results = []
 
