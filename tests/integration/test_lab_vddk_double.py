@@ -268,9 +268,9 @@ def test_create_makes_a_local_disk(double, tmp_path):
     connection = ctypes.c_void_p()
     assert lib.VixDiskLib_ConnectEx(ctypes.byref(local), 0, None, b"file", ctypes.byref(connection)) == 0
     path = str(tmp_path / "new.vmdk").encode()
-    params = (ctypes.c_uint8 * 32)()
-    ctypes.c_uint64.from_buffer(params, 16).value = 2048  # capacity (sectors) at offset 16
-    assert lib.VixDiskLib_Create(connection, path, params, None, None) == 0
+    params = v.CreateParams(diskType=2, adapterType=3, hwVersion=13, capacity=2048)
+    assert v.CreateParams.capacity.offset == 16
+    assert lib.VixDiskLib_Create(connection, path, ctypes.byref(params), None, None) == 0
     handle = ctypes.c_void_p()
     assert lib.VixDiskLib_Open(connection, path, 0, ctypes.byref(handle)) == 0
     assert lib.VixDiskLib_GetTransportMode(handle) == b"file"

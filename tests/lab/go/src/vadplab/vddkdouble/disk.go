@@ -33,7 +33,7 @@ type asyncOp struct {
 	start  uint64
 	buf    []byte
 	cb     C.VixDiskLibCompletionCB
-	cbData unsafe.Pointer
+	cbData uintptr // the caller's value, opaque: never a pointer the Go runtime may follow
 }
 
 type handle struct {
@@ -236,7 +236,7 @@ func (h *handle) asyncIO(op asyncOp, count uint64, buf unsafe.Pointer) error {
 func (h *handle) worker(queue chan asyncOp) {
 	for op := range queue {
 		err := h.io(op.write, op.start, uint64(len(op.buf))/sectorSize, op.buf)
-		C.vadplab_complete(op.cb, op.cbData, C.VixError(result(err)))
+		C.vadplab_complete(op.cb, C.uintptr_t(op.cbData), C.VixError(result(err)))
 		h.pending.Done()
 	}
 }

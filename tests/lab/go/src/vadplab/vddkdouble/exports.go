@@ -40,6 +40,7 @@ func VixDiskLib_Exit() {
 	stateMu.Lock()
 	defer stateMu.Unlock()
 	initialized, logInfo, logWarn = false, nil, nil
+	openCloseThread = 0 // a new InitEx may use another thread for Open and Close
 }
 
 //export VixDiskLib_ListTransportModes
@@ -191,7 +192,7 @@ func queue(h C.VixDiskLibHandle, write bool, start, count C.VixDiskLibSectorType
 	cb C.VixDiskLibCompletionCB, data unsafe.Pointer) C.VixError {
 	disk, err := handleOf(h)
 	if err == nil {
-		err = disk.asyncIO(asyncOp{write: write, start: uint64(start), cb: cb, cbData: data}, uint64(count), unsafe.Pointer(buf))
+		err = disk.asyncIO(asyncOp{write: write, start: uint64(start), cb: cb, cbData: uintptr(data)}, uint64(count), unsafe.Pointer(buf))
 	}
 	if err != nil {
 		return C.VixError(result(err))

@@ -15,8 +15,8 @@ void vadplab_log(VixDiskLibGenericLogFunc *f, const char *message) {
 	if (f) vadplab_log_fmt(f, "%s\n", message);
 }
 
-void vadplab_complete(VixDiskLibCompletionCB cb, void *data, VixError result) {
-	if (cb) cb(data, result);
+void vadplab_complete(VixDiskLibCompletionCB cb, uintptr_t data, VixError result) {
+	if (cb) cb((void *)data, result);
 }
 */
 import "C"

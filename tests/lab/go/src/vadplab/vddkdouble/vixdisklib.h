@@ -71,6 +71,7 @@ typedef struct { uint32_t numBlocks; VixDiskLibBlock blocks[1]; } VixDiskLibBloc
 
 /* Helpers defined in helpers.go (a file with //export may only declare C functions). */
 void vadplab_log(VixDiskLibGenericLogFunc *f, const char *message);
-void vadplab_complete(VixDiskLibCompletionCB cb, void *data, VixError result);
+/* cbData travels through Go as an integer: it is the caller's, not a Go pointer. */
+void vadplab_complete(VixDiskLibCompletionCB cb, uintptr_t data, VixError result);
 
 #endif

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Runs a transfer plan in a worker process (mover_worker) and watches it.
+
+The worker loads VDDK; a native crash or a hang there becomes a TransferFailedError here that
+names what happened and carries VDDK's last log lines, never a silent hang. The password goes to
+the worker on stdin, not in the plan file. Works inside an AnsiballZ run: the worker gets this
+process's sys.path, so it imports the same module_utils. No Ansible imports.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.mover_worker import PLAN_VERSION
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+
+WORKER = "ansible_collections.vadp.vsphere.plugins.module_utils.mover_worker"
+
+
+class TransferFailedError(VsphereError):
+    error_code = "TRANSFER_FAILED"
+
+
+def read_status(path):
+    """The status file a transfer keeps (None when it does not exist yet)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _tail(path, lines=20):
+    try:
+        with open(path, errors="replace") as f:
+            return [line.rstrip("\n") for line in f.readlines()[-lines:]]
+    except OSError:
+        return []
+
+
+class DataMover(object):
+    """Runs one plan. ``state_dir`` holds the plan, checkpoint, status and VDDK log files;
+    keep it across runs to resume."""
+
+    def __init__(self, state_dir, stall_seconds=120, extra_env=None):
+        self.state_dir = state_dir
+        self.stall_seconds = stall_seconds
+        self.extra_env = extra_env or {}
+        self.process = None
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+
+    def paths(self):
+        return dict((name, os.path.join(self.state_dir, name + ext)) for name, ext in
+                    (("plan", ".json"), ("checkpoint", ".json"), ("status", ".json"), ("log", ".log")))
+
+    def run(self, plan, secrets):
+        """Run plan (a dict without the file paths, which are added here); return the result."""
+        paths = self.paths()
+        plan = dict(plan, version=PLAN_VERSION, checkpoint=paths["checkpoint"], status=paths["status"], log=paths["log"])
+        fd, temporary = tempfile.mkstemp(dir=self.state_dir)
+        with os.fdopen(fd, "w") as f:
+            json.dump(plan, f)
+        os.replace(temporary, paths["plan"])
+        for stale in (paths["status"],):
+            if os.path.exists(stale):
+                os.remove(stale)
+        libdir = plan["vddk"]["libdir"]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), **self.extra_env)
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (os.path.join(libdir, "lib64"), env.get("LD_LIBRARY_PATH")) if p)
+        stdout_path = os.path.join(self.state_dir, "worker.out")
+        with open(stdout_path, "w") as out, open(os.path.join(self.state_dir, "worker.err"), "w") as err:
+            self.process = subprocess.Popen([sys.executable, "-m", WORKER, paths["plan"]], stdin=subprocess.PIPE,
+                                            stdout=out, stderr=err, env=env, cwd=self.state_dir)
+            self.process.stdin.write(json.dumps(secrets).encode())
+            self.process.stdin.close()
+            self._watch(paths)
+        with open(stdout_path) as f:
+            output = f.read()
+        try:
+            result = json.loads(output)
+        except ValueError:
+            result = None
+        if self.process.returncode != 0 or result is None or result.get("failed"):
+            raise self._failure(paths, result)
+        return result
+
+    def _watch(self, paths):
+        """Wait for the worker; kill it when no write completes for stall_seconds."""
+        last_change, last_seen = time.monotonic(), None
+        while self.process.poll() is None:
+            time.sleep(0.2)
+            status = read_status(paths["status"])
+            seen = status and (status.get("bytes_done"), status.get("state"))
+            if seen != last_seen:
+                last_change, last_seen = time.monotonic(), seen
+            elif time.monotonic() - last_change > self.stall_seconds:
+                self.process.kill()
+                self.process.wait()
+                self.stalled = True
+                return
+        self.stalled = False
+
+    def _failure(self, paths, result):
+        log = _tail(paths["log"])
+        status = read_status(paths["status"]) or {}
+        checkpoint = read_status(paths["checkpoint"])
+        details = {"vddk_log": (result or {}).get("vddk_log") or log, "checkpoint": checkpoint,
+                   "status": status, "state_dir": self.state_dir}
+        code = self.process.returncode
+        if getattr(self, "stalled", False):
+            message = ("The data mover made no progress for %s s and was stopped (last: %s of %s bytes). VDDK's last "
+                       "log lines: %s" % (self.stall_seconds, status.get("bytes_done"), status.get("bytes_total"),
+                                          " | ".join(log[-5:]) or "none"))
+        elif result is None:
+            how = ("killed by signal %s" % signal.Signals(-code).name) if code < 0 else ("exit code %s" % code)
+            message = ("The data mover's worker ended without a result (%s): a crash in VDDK or in the worker. "
+                       "Its error output: %s. VDDK's last log lines: %s" % (
+                           how, " | ".join(_tail(os.path.join(self.state_dir, "worker.err"), 5)) or "none",
+                           " | ".join(log[-5:]) or "none"))
+        else:
+            details["vddk_error"] = result.get("vddk_error")
+            message = "The transfer failed: %s" % result["error"]
+        if checkpoint:
+            message += (". What was written is in the checkpoint (%s); running the same transfer again resumes there"
+                        % paths["checkpoint"])
+        return TransferFailedError(message, details=details)

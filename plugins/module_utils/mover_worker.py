@@ -1,0 +1,287 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The data mover's worker process: runs a transfer plan through VDDK.
+
+Started by data_mover.DataMover with LD_LIBRARY_PATH=<libdir>/lib64 (VDDK brings its own libssl,
+and the loader reads that variable only at process start) and the plan's path as its argument;
+secrets arrive as JSON on stdin. Per disk, a reader thread fills page-aligned buffers from the
+source while VDDK writes earlier ones (several WriteAsync in flight); disks run in parallel up to
+a bound, with Open and Close on the binding's one thread. Every ``checkpoint_every_bytes`` the
+disk is flushed and the checkpoint rewritten atomically, so a second run resumes there. Progress
+goes to the status file; the result (or the error, with VDDK's last log lines) to stdout as JSON.
+No Ansible imports.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ctypes
+import hashlib
+import json
+import logging
+import mmap
+import os
+import queue
+import sys
+import threading
+import time
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.vddk import SECTOR_SIZE, VddkError, VixDiskLib
+
+PLAN_VERSION = 1
+
+
+def write_json_atomically(path, value):
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    with open(temporary, "w") as f:
+        json.dump(value, f)
+    os.replace(temporary, path)
+
+
+def plan_id(plan):
+    """What a checkpoint belongs to: the disks, their sources and extents."""
+    return hashlib.sha256(json.dumps(plan["disks"], sort_keys=True).encode()).hexdigest()
+
+
+def pieces(extents, piece_bytes, skip_bytes):
+    """(offset, length) pieces of at most piece_bytes, after the first skip_bytes of the plan."""
+    for offset, length in extents:
+        if skip_bytes >= length:
+            skip_bytes -= length
+            continue
+        offset, length, skip_bytes = offset + skip_bytes, length - skip_bytes, 0
+        while length:
+            n = min(piece_bytes, length)
+            yield offset, n
+            offset, length = offset + n, length - n
+
+
+class Progress(object):
+    """Counters of the whole transfer, written to the status file by a background thread."""
+
+    def __init__(self, plan, resumed):
+        self.path = plan["status"]
+        self.lock = threading.Lock()
+        self.started = time.time()
+        self.disks = dict((d["id"], {"id": d["id"], "path": d["path"], "bytes_total": sum(n for _o, n in d["extents"]),
+                                     "bytes_done": resumed.get(d["id"], 0), "resumed_from": resumed.get(d["id"], 0),
+                                     "state": "queued"}) for d in plan["disks"])
+        self.state, self.error = "running", None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="mover-status", daemon=True)
+        self._thread.start()
+
+    def add(self, disk_id, n):
+        with self.lock:
+            self.disks[disk_id]["bytes_done"] += n
+
+    def set(self, disk_id, **fields):
+        with self.lock:
+            self.disks[disk_id].update(fields)
+
+    def snapshot(self):
+        with self.lock:
+            disks = [dict(d) for d in self.disks.values()]
+        elapsed = max(time.time() - self.started, 1e-6)
+        moved = sum(d["bytes_done"] - d["resumed_from"] for d in disks)
+        done, total = sum(d["bytes_done"] for d in disks), sum(d["bytes_total"] for d in disks)
+        rate = moved / elapsed
+        return {"state": self.state, "error": self.error, "pid": os.getpid(), "updated": time.time(),
+                "bytes_done": done, "bytes_total": total, "seconds": round(elapsed, 3),
+                "bytes_per_second": round(rate), "eta_seconds": round((total - done) / rate) if rate > 0 else None,
+                "disks": disks}
+
+    def _loop(self):
+        while not self._stop.wait(0.5):
+            write_json_atomically(self.path, self.snapshot())
+
+    def finish(self, state, error=None):
+        self.state, self.error = state, error
+        self._stop.set()
+        self._thread.join()
+        write_json_atomically(self.path, self.snapshot())
+
+
+class Checkpoint(object):
+    """Per disk, how many bytes of its extents (in plan order) are written and flushed."""
+
+    def __init__(self, plan):
+        self.path, self.id = plan["checkpoint"], plan_id(plan)
+        self.lock = threading.Lock()
+        self.done = {}
+        try:
+            with open(self.path) as f:
+                saved = json.load(f)
+            if saved.get("plan_id") == self.id:
+                self.done = saved["done_bytes"]
+        except (OSError, ValueError):
+            pass
+
+    def save(self, disk_id, done_bytes):
+        with self.lock:
+            self.done[disk_id] = done_bytes
+            write_json_atomically(self.path, {"plan_id": self.id, "done_bytes": self.done})
+
+    def remove(self):
+        try:
+            os.remove(self.path)
+        except OSError:
+            pass
+
+
+class DiskWriter(object):
+    """Writes one disk's extents from its source: a reader thread ahead, VDDK writes in flight."""
+
+    def __init__(self, plan, disk_plan, connection, progress, checkpoint):
+        self.plan, self.disk_plan = plan, disk_plan
+        self.connection, self.progress, self.checkpoint = connection, progress, checkpoint
+        self.piece_bytes = plan.get("buffer_bytes", 2 << 20)
+        self.in_flight = plan.get("in_flight", 4)
+        self.free = queue.Queue()
+        for _i in range(self.in_flight + 2):  # page-aligned, as direct I/O (SAN, UNBUFFERED) needs
+            self.free.put(mmap.mmap(-1, self.piece_bytes))
+        self.filled = queue.Queue(maxsize=self.in_flight + 1)
+
+    def _read_source(self, skip):
+        source = self.disk_plan["source"]
+        fd = os.open(source["path"], os.O_RDONLY) if source["type"] == "raw" else None
+        try:
+            for offset, length in pieces(self.disk_plan["extents"], self.piece_bytes, skip):
+                buffer = self.free.get()
+                if buffer is None:
+                    return
+                if fd is None:  # zeros
+                    buffer[:length] = bytes(length)
+                else:
+                    data = os.pread(fd, length, offset)
+                    buffer[:len(data)] = data
+                    if len(data) < length:
+                        buffer[len(data):length] = bytes(length - len(data))
+                self.filled.put((offset, length, buffer))
+        except Exception as exc:  # noqa: BLE001 - handed to the writer, which reports it
+            self.filled.put(exc)
+            return
+        finally:
+            if fd is not None:
+                os.close(fd)
+        self.filled.put(None)
+
+    def _written(self, disk_id, buffer, length, error):
+        """VDDK completed a write (on its thread): count it and free its buffer."""
+        if error is None:
+            self.progress.add(disk_id, length)
+        self.free.put(buffer)
+
+    def run(self):
+        disk_id = self.disk_plan["id"]
+        skip = self.checkpoint.done.get(disk_id, 0)
+        self.progress.set(disk_id, state="running")
+        disk = self.connection.open(self.disk_plan["path"], unbuffered=self.plan.get("unbuffered", False))
+        try:
+            self.progress.set(disk_id, transport=disk.transport_mode)
+            if skip == 0:
+                for key, value in sorted(self.disk_plan.get("metadata", {}).items()):
+                    disk.write_metadata(key, value)  # restore-rules B.3: metadata before data
+            reader = threading.Thread(target=self._read_source, args=(skip,), name="mover-read", daemon=True)
+            reader.start()
+            done, unflushed = skip, 0
+            every = self.plan.get("checkpoint_every_bytes", 256 << 20)
+
+            while True:
+                item = self.filled.get()
+                if item is None:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                offset, length, buffer = item
+                view = (ctypes.c_char * length).from_buffer(buffer)
+                disk.write_async(offset // SECTOR_SIZE, view, length // SECTOR_SIZE,
+                                 on_done=lambda _view, error, n=length, b=buffer: self._written(disk_id, b, n, error))
+                del view
+                done += length
+                unflushed += length
+                if unflushed >= every:
+                    disk.flush()  # the checkpoint only counts bytes VDDK has written and flushed
+                    self.checkpoint.save(disk_id, done)
+                    unflushed = 0
+            disk.flush()
+            self.checkpoint.save(disk_id, done)
+        except BaseException:
+            self.free.put(None)  # let the reader stop
+            raise
+        finally:
+            try:
+                disk.close()
+            finally:
+                self.progress.set(disk_id, state="closed")
+        self.progress.set(disk_id, state="done")
+
+
+def run(plan, secrets):
+    libdir = plan["vddk"]["libdir"]
+    lib = VixDiskLib.load(libdir, plan["vddk"].get("config_file"))
+    c = plan["connection"]
+    checkpoint = Checkpoint(plan)
+    progress = Progress(plan, checkpoint.done)
+    params = lib.connect_params(server=c.get("server"), port=c.get("port", 443), user=c.get("user"),
+                                password=secrets.get("password"), cookie=secrets.get("cookie"),
+                                thumbprint=c.get("thumbprint"), vm_moref=c.get("vm_moref"))
+    errors = []
+    try:
+        connection = params.connect(read_only=False, snapshot_ref=c.get("snapshot_ref"), transports=c.get("transports"))
+        try:
+            slots = threading.Semaphore(plan.get("parallel_disks", 2))
+
+            def one(disk_plan):
+                with slots:
+                    try:
+                        DiskWriter(plan, disk_plan, connection, progress, checkpoint).run()
+                    except Exception as exc:  # noqa: BLE001 - collected and reported below
+                        progress.set(disk_plan["id"], state="failed", error=str(exc))
+                        errors.append((disk_plan["id"], exc))
+
+            threads = [threading.Thread(target=one, args=(d,), name="mover-disk-%s" % d["id"]) for d in plan["disks"]]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            connection.disconnect()
+    except Exception as exc:  # noqa: BLE001
+        errors.append((None, exc))
+    finally:
+        params.free()
+    if errors:
+        disk_id, exc = errors[0]
+        message = ("disk %s (%s): %s" % (disk_id, progress.disks[disk_id]["path"], exc)) if disk_id else str(exc)
+        progress.finish("failed", message)
+        return {"failed": True, "error": message, "vddk_error": getattr(exc, "name", None),
+                "vddk_log": list(lib.recent_log)[-20:], "checkpoint": checkpoint.done, "status": progress.snapshot()}
+    checkpoint.remove()
+    progress.finish("done")
+    return {"failed": False, "status": progress.snapshot()}
+
+
+def main():
+    plan_path = sys.argv[1]
+    with open(plan_path) as f:
+        plan = json.load(f)
+    secrets = json.loads(sys.stdin.read() or "{}")
+    log_path = plan.get("log")
+    if log_path:
+        logging.basicConfig(filename=log_path, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if plan.get("version") != PLAN_VERSION:
+        result = {"failed": True, "error": "plan version %r, this worker runs version %d" % (plan.get("version"), PLAN_VERSION)}
+    else:
+        try:
+            result = run(plan, secrets)
+        except VddkError as exc:
+            result = {"failed": True, "error": str(exc), "vddk_error": exc.name}
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
+    os._exit(1 if result["failed"] else 0)  # not sys.exit: VDDK's threads must not hold the exit up
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The data mover (worker process, VDDK binding) writing into the lab's disks through the double."""
+import hashlib
+import os
+import signal
+import threading
+import time
+
+import pytest
+from pyVmomi import vim
+
+from conftest import find_vm_by_name, wait
+from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError, read_status
+
+VM = "DC0_C0_RP0_VM1"
+MIB = 1 << 20
+
+
+def _disks(vm):
+    return [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+
+
+def _image(tmp_path, name, size):
+    path = tmp_path / name
+    with open(path, "wb") as f:
+        for _i in range(size // MIB):
+            f.write(os.urandom(MIB))
+    with open(path, "rb") as f:
+        return str(path), hashlib.sha256(f.read()).hexdigest()
+
+
+def _plan(lab, vm, disks, **overrides):
+    plan = {"vddk": {"libdir": os.environ["VDDK_LIBDIR"]},
+            "connection": {"server": lab.host, "port": lab.port, "user": lab.user, "thumbprint": lab.thumbprint_sha1,
+                           "vm_moref": vm._moId, "transports": "nbdssl:nbd"},
+            "disks": disks, "buffer_bytes": MIB, "in_flight": 4, "checkpoint_every_bytes": 16 * MIB}
+    plan.update(overrides)
+    return plan
+
+
+def _disk_plan(disk, image, size):
+    return {"id": str(disk.key), "path": disk.backing.fileName, "source": {"type": "raw", "path": image},
+            "extents": [[0, size]]}
+
+
+@pytest.fixture
+def off_vm(si):
+    [machine] = find_vm_by_name(si, VM)
+    if machine.runtime.powerState == "poweredOn":
+        wait(machine.PowerOffVM_Task())
+    yield machine
+    wait(machine.PowerOnVM_Task())
+
+
+def test_a_whole_disk_is_written_with_metadata_first(lab, off_vm, tmp_path):
+    [disk] = _disks(off_vm)
+    image, digest = _image(tmp_path, "disk.img", disk.capacityInBytes)
+    plan = _plan(lab, off_vm, [dict(_disk_plan(disk, image, disk.capacityInBytes), metadata={"toolsVersion": "12352"})])
+    mover = DataMover(str(tmp_path / "state"))
+    result = mover.run(plan, {"password": lab.password})
+    status = result["status"]
+    assert status["state"] == "done" and status["bytes_done"] == status["bytes_total"] == disk.capacityInBytes
+    assert status["disks"][0]["transport"] == "nbdssl"
+    assert lab.inspect(VM)["disks"][0]["sha256"] == digest
+    assert not os.path.exists(mover.paths()["checkpoint"])  # a finished transfer leaves none
+    with open(mover.paths()["plan"]) as f:
+        assert lab.password not in f.read()  # the password went on stdin only
+
+
+def test_a_failed_write_stops_with_a_checkpoint_and_the_next_run_resumes(lab, off_vm, tmp_path):
+    [disk] = _disks(off_vm)
+    image, digest = _image(tmp_path, "disk.img", disk.capacityInBytes)
+    plan = _plan(lab, off_vm, [_disk_plan(disk, image, disk.capacityInBytes)])
+    state = str(tmp_path / "state")
+    with pytest.raises(TransferFailedError) as caught:
+        DataMover(state, extra_env={"VDDK_DOUBLE_FAIL_WRITE": "100"}).run(plan, {"password": lab.password})
+    error = caught.value
+    assert error.error_code == "TRANSFER_FAILED" and "VIX_E_FILE_ERROR" in str(error)
+    assert "injected failure of write number 100" in str(error) and "resumes there" in str(error)
+    done = error.details["checkpoint"]["done_bytes"][str(disk.key)]
+    assert 0 < done < 100 * MIB and done % (16 * MIB) == 0
+
+    result = DataMover(state).run(plan, {"password": lab.password})
+    resumed = result["status"]["disks"][0]
+    assert resumed["resumed_from"] == done and resumed["bytes_done"] == disk.capacityInBytes
+    assert lab.inspect(VM)["disks"][0]["sha256"] == digest
+
+
+def _run_in_background(mover, plan, secrets):
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = mover.run(plan, secrets)
+        except TransferFailedError as exc:
+            outcome["error"] = exc
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_killed_worker_is_a_clear_error_within_seconds(lab, off_vm, tmp_path):
+    [disk] = _disks(off_vm)
+    image, _digest = _image(tmp_path, "disk.img", 64 * MIB)
+    mover = DataMover(str(tmp_path / "state"), extra_env={"VDDK_DOUBLE_SLOW_MS": "100"})
+    thread, outcome = _run_in_background(mover, _plan(lab, off_vm, [_disk_plan(disk, image, 64 * MIB)]),
+                                         {"password": lab.password})
+    for _i in range(100):
+        status = read_status(mover.paths()["status"])
+        if status and status["bytes_done"]:
+            break
+        time.sleep(0.1)
+    os.kill(status["pid"], signal.SIGKILL)
+    killed_at = time.monotonic()
+    thread.join(30)
+    assert time.monotonic() - killed_at < 5
+    assert "killed by signal SIGKILL" in str(outcome["error"])
+
+
+def test_a_hung_worker_is_stopped(lab, off_vm, tmp_path):
+    [disk] = _disks(off_vm)
+    image, _digest = _image(tmp_path, "disk.img", 8 * MIB)
+    mover = DataMover(str(tmp_path / "state"), stall_seconds=2, extra_env={"VDDK_DOUBLE_SLOW_MS": "20000"})
+    started = time.monotonic()
+    with pytest.raises(TransferFailedError, match="made no progress for 2 s"):
+        mover.run(_plan(lab, off_vm, [_disk_plan(disk, image, 8 * MIB)]), {"password": lab.password})
+    assert time.monotonic() - started < 15
+
+
+@pytest.fixture
+def two_disk_vm(si):
+    [template] = find_vm_by_name(si, VM)
+    devices = [vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
+        key=-100, busNumber=0, sharedBus="noSharing"))]
+    for unit in (0, 1):
+        devices.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=vim.vm.device.VirtualDisk(
+            key=-101 - unit, controllerKey=-100, unitNumber=unit, capacityInKB=32 * 1024,
+            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(fileName="", diskMode="persistent", thinProvisioned=True))))
+    spec = vim.vm.ConfigSpec(name="lab-two-disks", guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=devices)
+    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    yield machine
+    wait(machine.Destroy_Task())
+
+
+def test_two_disks_are_written_in_parallel(lab, two_disk_vm, tmp_path):
+    disks = _disks(two_disk_vm)
+    images = [_image(tmp_path, "d%d.img" % i, 32 * MIB) for i in range(2)]
+    plan = _plan(lab, two_disk_vm, [_disk_plan(d, img, 32 * MIB) for d, (img, _digest) in zip(disks, images)],
+                 parallel_disks=2)
+    result = DataMover(str(tmp_path / "state")).run(plan, {"password": lab.password})
+    assert [d["state"] for d in result["status"]["disks"]] == ["done", "done"]
+    assert [d["sha256"] for d in lab.inspect("lab-two-disks")["disks"]] == [digest for _img, digest in images]
