@@ -250,7 +250,12 @@ class VixDiskLib(object):
         return ConnectParamsHandle(self, pointer, keep)
 
     def exit(self):
+        """VixDiskLib_Exit; a later load() initialises the library again."""
+        self._open_close.shutdown()
         self.functions["Exit"]()
+        with VixDiskLib._lock:
+            if VixDiskLib._instance is self:
+                VixDiskLib._instance = None
 
 
 class ConnectParamsHandle(object):
@@ -261,6 +266,12 @@ class ConnectParamsHandle(object):
         if self.pointer is not None and self.lib.has("FreeConnectParams"):
             self.lib.functions["FreeConnectParams"](self.pointer)
         self.pointer = None
+
+    def cleanup(self):
+        """VixDiskLib_Cleanup: (cleaned up, remaining) leftovers of earlier crashed sessions."""
+        cleaned, remaining = c_uint32(), c_uint32()
+        self.lib.call("Cleanup", self.pointer, ctypes.byref(cleaned), ctypes.byref(remaining))
+        return cleaned.value, remaining.value
 
     def prepare_for_access(self, identity):
         self.lib.call("PrepareForAccess", self.pointer, identity.encode())

@@ -8,7 +8,7 @@ import time
 import pytest
 from pyVmomi import vim
 
-from conftest import find_vm_by_name, wait
+from conftest import find_vm_by_name, run_module, wait
 from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError, read_status
 
 VM = "DC0_C0_RP0_VM1"
@@ -54,13 +54,16 @@ def off_vm(si):
 def test_a_whole_disk_is_written_with_metadata_first(lab, off_vm, tmp_path):
     [disk] = _disks(off_vm)
     image, digest = _image(tmp_path, "disk.img", disk.capacityInBytes)
-    plan = _plan(lab, off_vm, [dict(_disk_plan(disk, image, disk.capacityInBytes), metadata={"toolsVersion": "12352"})])
+    plan = _plan(lab, off_vm, [dict(_disk_plan(disk, image, disk.capacityInBytes), metadata={"toolsVersion": "12352"})],
+                 unbuffered=True)  # direct I/O: the mover's buffers are page aligned
     mover = DataMover(str(tmp_path / "state"))
     result = mover.run(plan, {"password": lab.password})
     status = result["status"]
     assert status["state"] == "done" and status["bytes_done"] == status["bytes_total"] == disk.capacityInBytes
     assert status["disks"][0]["transport"] == "nbdssl"
     assert lab.inspect(VM)["disks"][0]["sha256"] == digest
+    with open(lab.disk_file(VM, disk.backing.fileName)) as descriptor:
+        assert 'ddb.toolsVersion = "12352"' in descriptor.read()  # metadata written
     assert not os.path.exists(mover.paths()["checkpoint"])  # a finished transfer leaves none
     with open(mover.paths()["plan"]) as f:
         assert lab.password not in f.read()  # the password went on stdin only
@@ -150,3 +153,26 @@ def test_two_disks_are_written_in_parallel(lab, two_disk_vm, tmp_path):
     result = DataMover(str(tmp_path / "state")).run(plan, {"password": lab.password})
     assert [d["state"] for d in result["status"]["disks"]] == ["done", "done"]
     assert [d["sha256"] for d in lab.inspect("lab-two-disks")["disks"]] == [digest for _img, digest in images]
+
+
+def test_transfer_status_shows_progress_while_it_runs(lab, off_vm, tmp_path):
+    [disk] = _disks(off_vm)
+    image, _digest = _image(tmp_path, "disk.img", 16 * MIB)
+    state = str(tmp_path / "state")
+    mover = DataMover(state, extra_env={"VDDK_DOUBLE_SLOW_MS": "150"})
+    before = run_module("vadp.vsphere.transfer_status", {"state_dir": state})
+    assert before["finished"] is False and before["summary"] == "not started"
+    thread, outcome = _run_in_background(mover, _plan(lab, off_vm, [_disk_plan(disk, image, 16 * MIB)]),
+                                         {"password": lab.password})
+    for _i in range(100):
+        status = read_status(mover.paths()["status"])
+        if status and status["bytes_done"]:
+            break
+        time.sleep(0.1)
+    running = run_module("vadp.vsphere.transfer_status", {"state_dir": state})
+    assert running["finished"] is False and running["status"]["state"] == "running"
+    assert 0 < running["status"]["bytes_done"] < 16 * MIB and running["summary"].startswith("running, ")
+    thread.join(60)
+    assert "result" in outcome
+    done = run_module("vadp.vsphere.transfer_status", {"state_dir": state})
+    assert done["finished"] is True and done["summary"] == "done, 16.0 MiB of 16.0 MiB (100%)"

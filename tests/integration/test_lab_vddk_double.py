@@ -85,7 +85,8 @@ def test_connect_params_reach_the_double_at_the_right_offsets(lab, vm, tmp_path)
     seen = json.loads(record.read_text())
     assert seen == {"VmxSpec": "moref=" + vm._moId, "ServerName": lab.host, "ThumbPrint": lab.thumbprint_sha1,
                     "Port": lab.port, "NfcHostPort": 902, "CredType": 1, "UserName": lab.user,
-                    "PasswordSHA256": hashlib.sha256(lab.password.encode()).hexdigest(), "Cookie": "", "SpecType": 0}
+                    "PasswordSHA256": hashlib.sha256(lab.password.encode()).hexdigest(), "Cookie": "", "SpecType": 0,
+                    "ReadOnly": False}
 
 
 def test_connection_errors_and_access_calls(double, vm):

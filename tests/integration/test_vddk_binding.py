@@ -23,7 +23,11 @@ HERE = os.path.dirname(__file__)
 
 @pytest.fixture(scope="module")
 def vddk():
-    return VixDiskLib.load(os.environ["VDDK_LIBDIR"])
+    lib = VixDiskLib.load(os.environ["VDDK_LIBDIR"])
+    yield lib
+    lib.exit()
+    assert VixDiskLib.load(os.environ["VDDK_LIBDIR"]) is not lib  # a new InitEx after Exit
+    VixDiskLib.load(os.environ["VDDK_LIBDIR"]).exit()
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def test_every_connect_params_field_reaches_the_library_at_its_offset(lab, vm, t
                    env=dict(os.environ, VDDK_DOUBLE_RECORD=str(record)), check=True, capture_output=True)
     assert json.loads(record.read_text()) == {
         "VmxSpec": "moref=" + vm._moId, "ServerName": lab.host, "ThumbPrint": lab.thumbprint_sha1, "Port": lab.port,
-        "NfcHostPort": 902, "CredType": 1, "UserName": lab.user, "Cookie": "", "SpecType": 0,
+        "NfcHostPort": 902, "CredType": 1, "UserName": lab.user, "Cookie": "", "SpecType": 0, "ReadOnly": True,
         "PasswordSHA256": hashlib.sha256(lab.password.encode()).hexdigest()}
 
 
@@ -84,6 +88,7 @@ def test_every_call_through_the_binding(vddk, lab, vm, tmp_path):
     wait(vm.PowerOffVM_Task())
     before = lab.inspect(VM)["disks"][0]["sha256"]
     params = _params(vddk, lab, vm)
+    assert params.cleanup() == (0, 0)
     params.prepare_for_access("vadp.vsphere binding test")
     connection = params.connect(transports="nbdssl:nbd")
     opened = []
@@ -116,6 +121,12 @@ def test_every_call_through_the_binding(vddk, lab, vm, tmp_path):
     assert any(start <= 4096 < start + n for start, n in blocks)
     disk.flush()
     disk.close()
+
+    direct = connection.open(_leaf(vm), unbuffered=True)  # direct I/O: 4 KiB aligned buffers only
+    with pytest.raises(VddkError) as caught:
+        direct.write(1, _buffer(bytearray(4096)), 8)
+    assert caught.value.name == "VIX_E_INVALID_ARG" and "aligned" in str(caught.value)
+    direct.close()
 
     read_only = connection.open(_leaf(vm), read_only=True)
     with pytest.raises(VddkError) as caught:

@@ -19,6 +19,9 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vddk import (  # noqa
     Info,
 )
 
+__all__ = ["Block", "BlockList", "COMPLETION", "ConnectParams", "CreateParams", "Info", "LOG_FUNC", "code",
+           "connect_params", "load"]
+
 # The layout is the binding's; the double's ConnectParams record (VDDK_DOUBLE_RECORD) checks it.
 assert ctypes.sizeof(ConnectParams) == 128 and ConnectParams.port.offset == 64 and ConnectParams.specType.offset == 120
 assert ctypes.sizeof(Info) == 64 and Info.uuid.offset == 48 and BlockList.blocks.offset == 8
@@ -58,7 +61,7 @@ if __name__ == "__main__":
         params = VixDiskLib.load(env["VDDK_LIBDIR"]).connect_params(
             server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
             password=env["VMWARE_PASSWORD"], thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=moid)
-        params.connect(transports="nbd").disconnect()
+        params.connect(read_only=True, transports="nbd").disconnect()
         print("connect 0")
         sys.exit(0)
     lib = load(env["VDDK_LIBDIR"])

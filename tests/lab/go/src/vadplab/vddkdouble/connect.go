@@ -50,6 +50,7 @@ type connectParams struct {
 	UserName, PasswordSHA256        string
 	Cookie                          string
 	SpecType                        int
+	ReadOnly                        bool // ConnectEx's argument, recorded with the struct's fields
 	password                        string
 }
 
@@ -269,6 +270,7 @@ func chooseTransport(modes string, local bool, snapshotRef string) (string, erro
 
 func connect(p *C.VixDiskLibConnectParams, readOnly bool, snapshotRef, modes string) (*connection, error) {
 	params := readConnectParams(p)
+	params.ReadOnly = readOnly
 	recordParams(params)
 	c := &connection{readOnly: readOnly, snapshotRef: snapshotRef}
 	local := params.ServerName == "" && params.VmxSpec == ""
