@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Extent arithmetic: lists of (offset, length) byte ranges. No Ansible imports."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+def normalize(extents):
+    """Sorted, merged, without empty ranges."""
+    merged = []
+    for offset, length in sorted((o, n) for o, n in extents if n > 0):
+        if merged and offset <= merged[-1][0] + merged[-1][1]:
+            end = max(merged[-1][0] + merged[-1][1], offset + length)
+            merged[-1] = (merged[-1][0], end - merged[-1][0])
+        else:
+            merged.append((offset, length))
+    return merged
+
+
+def total(extents):
+    return sum(n for _o, n in extents)
+
+
+def align(extents, block, limit=None):
+    """Each extent widened to whole blocks (and cut at limit), merged."""
+    aligned = []
+    for offset, length in extents:
+        start = offset // block * block
+        end = -(-(offset + length) // block) * block
+        if limit is not None:
+            end = min(end, limit)
+        aligned.append((start, end - start))
+    return normalize(aligned)
+
+
+def subtract(extents, removed):
+    """The parts of extents not covered by removed."""
+    result = []
+    removed = normalize(removed)
+    for offset, length in normalize(extents):
+        start, end = offset, offset + length
+        for r_offset, r_length in removed:
+            r_end = r_offset + r_length
+            if r_end <= start or r_offset >= end:
+                continue
+            if r_offset > start:
+                result.append((start, r_offset - start))
+            start = max(start, r_end)
+            if start >= end:
+                break
+        if start < end:
+            result.append((start, end - start))
+    return result
+
+
+def layer(layers):
+    """Merge layers, newest last, into [(offset, length, layer index)]: each byte from the
+    newest layer that has it (newest wins), each range listed once."""
+    pieces = []
+    covered = []
+    for index in range(len(layers) - 1, -1, -1):
+        for offset, length in subtract(layers[index], covered):
+            pieces.append((offset, length, index))
+        covered = normalize(covered + list(layers[index]))
+    return sorted(pieces)

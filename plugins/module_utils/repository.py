@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see docs/restore-point-format.md for the format).
+"""The restore point repository, format version 1 (docs/restore-point-format.md): a
+content-addressed chunk store, one binary index a disk a point, and a manifest written last.
+No Ansible imports.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import secrets
+import struct
+
+try:
+    import zstandard
+    HAS_ZSTD = True
+except ImportError:
+    HAS_ZSTD = False
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+
+FORMAT_VERSION = 1
+DEFAULT_CHUNK_SIZE = 4 << 20
+CHUNK_MAGIC, INDEX_MAGIC = b"VADPCHK1", b"VADPIDX1"
+CHUNK_HEADER = struct.Struct("<8sB3xI32s")  # magic, compression, plain length, sha256(payload)
+INDEX_HEADER = struct.Struct("<8sQQQ")  # magic, chunk size, capacity, entries
+ZERO_ENTRY = bytes(32)
+COMPRESSION_NONE, COMPRESSION_ZSTD = 0, 1
+
+
+class RepositoryError(VsphereError):
+    error_code = "REPOSITORY_ERROR"
+
+
+class PointNotFoundError(RepositoryError):
+    error_code = "POINT_NOT_FOUND"
+
+
+class ChunkCorruptError(RepositoryError):
+    error_code = "CHUNK_CORRUPT"
+
+
+def _write_atomically(path, data, mode=0o600):
+    temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+def _utc(text):
+    return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
+
+
+def new_point_id(now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+class DiskIndex(object):
+    """The chunk hashes of one disk at one point (None for a zero chunk)."""
+
+    def __init__(self, chunk_size, capacity, entries):
+        self.chunk_size, self.capacity, self.entries = chunk_size, capacity, entries
+
+    def to_bytes(self):
+        body = INDEX_HEADER.pack(INDEX_MAGIC, self.chunk_size, self.capacity, len(self.entries)) + b"".join(
+            ZERO_ENTRY if e is None else bytes.fromhex(e) for e in self.entries)
+        return body + hashlib.sha256(body).digest()
+
+    @classmethod
+    def from_bytes(cls, data, name="index"):
+        if len(data) < INDEX_HEADER.size + 32:
+            raise RepositoryError("%s is truncated (%d bytes)" % (name, len(data)))
+        magic, chunk_size, capacity, count = INDEX_HEADER.unpack_from(data)
+        expected = INDEX_HEADER.size + 32 * count + 32
+        if magic != INDEX_MAGIC or len(data) != expected:
+            raise RepositoryError("%s is damaged or truncated (%d bytes, %d expected)" % (name, len(data), expected))
+        if hashlib.sha256(data[:-32]).digest() != data[-32:]:
+            raise RepositoryError("%s fails its checksum" % name)
+        entries = []
+        for i in range(count):
+            raw = data[INDEX_HEADER.size + 32 * i:INDEX_HEADER.size + 32 * (i + 1)]
+            entries.append(None if raw == ZERO_ENTRY else raw.hex())
+        return cls(chunk_size, capacity, entries)
+
+    def extents(self):
+        """The disk's image as [(offset, length, hash or None)], runs of zero chunks merged."""
+        result = []
+        for i, entry in enumerate(self.entries):
+            offset = i * self.chunk_size
+            length = min(self.chunk_size, self.capacity - offset)
+            if entry is None and result and result[-1][2] is None:
+                result[-1] = (result[-1][0], result[-1][1] + length, None)
+            else:
+                result.append((offset, length, entry))
+        return result
+
+
+class Repository(object):
+    def __init__(self, path):
+        self.path = path
+        try:
+            with open(os.path.join(path, "repository.json")) as f:
+                self.settings = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise RepositoryError("%s is not a restore point repository (%s)" % (path, exc))
+        if self.settings.get("format") != "vadp-restore-points" or self.settings.get("version") != FORMAT_VERSION:
+            raise RepositoryError("%s has format %r version %r; this collection reads vadp-restore-points version %d" % (
+                path, self.settings.get("format"), self.settings.get("version"), FORMAT_VERSION))
+        self.chunk_size = self.settings["chunk_size"]
+        self.mode = int(self.settings.get("mode", "0700"), 8)
+
+    @classmethod
+    def create(cls, path, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700"):
+        """Open the repository at path, creating it when the folder has none."""
+        if not os.path.exists(os.path.join(path, "repository.json")):
+            if chunk_size < 65536 or chunk_size & (chunk_size - 1):
+                raise RepositoryError("chunk_size must be a power of two of at least 64 KiB, not %d" % chunk_size)
+            os.makedirs(os.path.join(path, "chunks"), mode=int(mode, 8), exist_ok=True)
+            os.chmod(path, int(mode, 8))
+            settings = {"format": "vadp-restore-points", "version": FORMAT_VERSION, "chunk_size": chunk_size,
+                        "hash": "sha256", "compression": "zstd" if HAS_ZSTD else "none",
+                        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "mode": mode}
+            try:
+                fd = os.open(os.path.join(path, "repository.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    json.dump(settings, f, indent=2)
+            except FileExistsError:
+                pass  # another backup created it first
+        return cls(path)
+
+    # chunks -------------------------------------------------------------------------------
+    def chunk_path(self, digest):
+        return os.path.join(self.path, "chunks", digest[:2], digest[2:4], digest)
+
+    def has_chunk(self, digest):
+        return os.path.exists(self.chunk_path(digest))
+
+    def put_chunk(self, data):
+        """Store plain data (unless it is all zeros or already stored): (hash or None, stored bytes)."""
+        if not data.strip(b"\0"):
+            return None, 0
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.chunk_path(digest)
+        if os.path.exists(path):
+            return digest, 0
+        if HAS_ZSTD:
+            payload, compression = zstandard.ZstdCompressor(level=3).compress(data), COMPRESSION_ZSTD
+        else:
+            payload, compression = data, COMPRESSION_NONE
+        stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, len(data), hashlib.sha256(payload).digest()) + payload
+        folder = os.path.dirname(path)
+        os.makedirs(folder, mode=self.mode, exist_ok=True)
+        temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(stored)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(temporary, path)  # write-once: never replaces a chunk another writer stored
+        except FileExistsError:
+            return digest, 0
+        finally:
+            os.unlink(temporary)
+        return digest, len(stored)
+
+    def get_chunk(self, digest, where=""):
+        """The plain data of a chunk, checked against its stored checksum and its name."""
+        try:
+            with open(self.chunk_path(digest), "rb") as f:
+                stored = f.read()
+        except OSError:
+            raise ChunkCorruptError("chunk %s is missing%s" % (digest, where))
+        if len(stored) < CHUNK_HEADER.size:
+            raise ChunkCorruptError("chunk %s is truncated%s" % (digest, where))
+        magic, compression, length, checksum = CHUNK_HEADER.unpack_from(stored)
+        payload = stored[CHUNK_HEADER.size:]
+        if magic != CHUNK_MAGIC or hashlib.sha256(payload).digest() != checksum:
+            raise ChunkCorruptError("chunk %s is damaged (stored checksum)%s" % (digest, where))
+        if compression == COMPRESSION_ZSTD:
+            if not HAS_ZSTD:
+                raise RepositoryError("chunk %s is zstd-compressed: install the zstandard Python package" % digest)
+            data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=length)
+        else:
+            data = payload
+        if len(data) != length or hashlib.sha256(data).hexdigest() != digest:
+            raise ChunkCorruptError("chunk %s does not match its hash%s" % (digest, where))
+        return data
+
+    # points -------------------------------------------------------------------------------
+    def vm_folder(self, vm_key):
+        return os.path.join(self.path, "vms", vm_key, "points")
+
+    def manifests(self, vm_key=None):
+        """Every visible point (one with a manifest), oldest first."""
+        found = []
+        vms = [vm_key] if vm_key else sorted(os.listdir(os.path.join(self.path, "vms"))) if os.path.isdir(
+            os.path.join(self.path, "vms")) else []
+        for key in vms:
+            folder = self.vm_folder(key)
+            for point in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+                try:
+                    with open(os.path.join(folder, point, "manifest.json")) as f:
+                        found.append(json.load(f))
+                except (OSError, ValueError):
+                    continue  # no manifest: an unfinished backup, not a point
+        return sorted(found, key=lambda m: (m["time"], m["id"]))
+
+    def find_point(self, vm_key, selector="latest"):
+        """A point by id, 'latest', or an ISO 8601 time (the last point at or before it)."""
+        points = self.manifests(vm_key)
+        if not points:
+            raise PointNotFoundError("%s has no restore points for VM %s" % (self.path, vm_key))
+        if selector in (None, "", "latest"):
+            return points[-1]
+        for manifest in points:
+            if manifest["id"] == selector:
+                return manifest
+        if re.match(r"^\d{4}-\d{2}-\d{2}", selector):
+            try:
+                wanted = datetime.datetime.fromisoformat(selector.replace("Z", "+00:00"))
+            except ValueError:
+                raise PointNotFoundError("restore_point %r is neither an id, latest, nor an ISO 8601 time" % selector)
+            if wanted.tzinfo is None:
+                wanted = wanted.replace(tzinfo=datetime.timezone.utc)
+            earlier = [m for m in points if _utc(m["time"]) <= wanted]
+            if earlier:
+                return earlier[-1]
+            raise PointNotFoundError("VM %s has no restore point at or before %s (the first is %s)" % (
+                vm_key, selector, points[0]["time"]))
+        raise PointNotFoundError("VM %s has no restore point %r (it has: %s)" % (
+            vm_key, selector, ", ".join(m["id"] for m in points[-5:])))
+
+    def point_folder(self, manifest):
+        return os.path.join(self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])
+
+    def read_index(self, manifest, disk):
+        path = os.path.join(self.point_folder(manifest), disk["index"])
+        name = "point %s disk %s index" % (manifest["id"], disk["key"])
+        try:
+            with open(path, "rb") as f:
+                return DiskIndex.from_bytes(f.read(), name)
+        except OSError as exc:
+            raise RepositoryError("%s cannot be read: %s" % (name, exc))
+
+    def begin_point(self, vm_key, point_id=None):
+        point_id = point_id or new_point_id()
+        folder = os.path.join(self.vm_folder(vm_key), point_id)
+        os.makedirs(folder, mode=self.mode)
+        return PointWriter(self, folder, point_id)
+
+    # verification -------------------------------------------------------------------------
+    def verify(self, manifest, deep=False):
+        """Problems of one point: [{point, disk, offset, problem}] (empty when it is sound)."""
+        problems = []
+        for disk in manifest["disks"]:
+            try:
+                index = self.read_index(manifest, disk)
+            except RepositoryError as exc:
+                problems.append({"point": manifest["id"], "disk": disk["key"], "offset": None, "problem": str(exc)})
+                continue
+            for i, entry in enumerate(index.entries):
+                if entry is None:
+                    continue
+                where = " (point %s, disk %s, offset %d)" % (manifest["id"], disk["key"], i * index.chunk_size)
+                try:
+                    if deep:
+                        self.get_chunk(entry, where)
+                    elif not self.has_chunk(entry):
+                        raise ChunkCorruptError("chunk %s is missing%s" % (entry, where))
+                except RepositoryError as exc:
+                    problems.append({"point": manifest["id"], "disk": disk["key"], "offset": i * index.chunk_size,
+                                     "problem": str(exc)})
+        return problems
+
+
+class PointWriter(object):
+    """Writes one point: indexes first, the manifest last (the point exists from then on)."""
+
+    def __init__(self, repository, folder, point_id):
+        self.repository, self.folder, self.id = repository, folder, point_id
+
+    def write_index(self, disk_key, index):
+        name = "disk-%s.index" % disk_key
+        _write_atomically(os.path.join(self.folder, name), index.to_bytes())
+        return name
+
+    def write_file(self, name, data):
+        _write_atomically(os.path.join(self.folder, name), data)
+        return name
+
+    def commit(self, manifest):
+        manifest = dict(manifest, format="vadp-restore-point", version=FORMAT_VERSION, id=self.id)
+        _write_atomically(os.path.join(self.folder, "manifest.json"), json.dumps(manifest, indent=1).encode())
+        return manifest

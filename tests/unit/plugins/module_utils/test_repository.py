@@ -1,0 +1,120 @@
+"""The restore point repository on real files (docs/restore-point-format.md)."""
+import hashlib
+import os
+import stat
+
+import pytest
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
+    ChunkCorruptError,
+    DiskIndex,
+    PointNotFoundError,
+    Repository,
+    RepositoryError,
+)
+
+CHUNK = 64 * 1024
+VM = "5003c1c4-0000-0000-0000-000000000001"
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return Repository.create(str(tmp_path / "repo"), chunk_size=CHUNK)
+
+
+def _point(repo, chunks, time, point_id):
+    writer = repo.begin_point(VM, point_id)
+    entries = [repo.put_chunk(c)[0] for c in chunks]
+    name = writer.write_index(2000, DiskIndex(CHUNK, CHUNK * len(chunks), entries))
+    return writer, {"type": "full", "parent": None, "time": time, "vm": {"name": "web01", "instance_uuid": VM},
+                    "disks": [{"key": 2000, "index": name, "capacity_bytes": CHUNK * len(chunks)}]}
+
+
+def test_chunks_are_content_addressed_compressed_deduplicated_and_zeros_are_not_stored(repo):
+    data = os.urandom(CHUNK // 2) * 2
+    digest, stored = repo.put_chunk(data)
+    assert digest == hashlib.sha256(data).hexdigest() and 0 < stored < len(data)  # compressed
+    assert repo.put_chunk(data) == (digest, 0)  # already there: stored once
+    assert repo.get_chunk(digest) == data
+    assert repo.put_chunk(bytes(CHUNK)) == (None, 0)
+    assert not [n for n in os.listdir(os.path.dirname(repo.chunk_path(digest))) if ".tmp." in n]
+
+
+def test_two_writers_of_one_chunk_both_succeed(tmp_path):
+    first = Repository.create(str(tmp_path / "repo"), chunk_size=CHUNK)
+    second = Repository(str(tmp_path / "repo"))
+    data = os.urandom(CHUNK)
+    assert first.put_chunk(data)[0] == second.put_chunk(data)[0]
+    assert second.get_chunk(hashlib.sha256(data).hexdigest()) == data
+
+
+def test_files_and_folders_are_owner_only(repo):
+    digest, _stored = repo.put_chunk(os.urandom(CHUNK))
+    assert stat.S_IMODE(os.stat(repo.path).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(repo.chunk_path(digest)).st_mode) == 0o600
+
+
+def test_a_point_exists_only_once_its_manifest_is_written(repo):
+    writer, manifest = _point(repo, [os.urandom(CHUNK)], "2026-11-24T22:00:00Z", "p1")
+    assert repo.manifests(VM) == []  # interrupted before the manifest: no point
+    writer.commit(manifest)
+    assert [m["id"] for m in repo.manifests(VM)] == ["p1"]
+
+
+def test_points_are_selected_by_id_latest_or_time(repo):
+    for point_id, time in (("p1", "2026-11-20T22:00:00Z"), ("p2", "2026-11-21T22:00:00Z"), ("p3", "2026-11-22T22:00:00Z")):
+        writer, manifest = _point(repo, [os.urandom(CHUNK)], time, point_id)
+        writer.commit(manifest)
+    assert repo.find_point(VM, "latest")["id"] == "p3"
+    assert repo.find_point(VM, "p1")["id"] == "p1"
+    assert repo.find_point(VM, "2026-11-21T23:59:00Z")["id"] == "p2"
+    assert repo.find_point(VM, "2026-11-21")["id"] == "p1"  # midnight: the 21st's backup is later
+    with pytest.raises(PointNotFoundError, match="no restore point at or before 2026-11-01.*the first is 2026-11-20"):
+        repo.find_point(VM, "2026-11-01")
+    with pytest.raises(PointNotFoundError, match="has no restore point 'p9'"):
+        repo.find_point(VM, "p9")
+
+
+def test_index_images_merge_zero_runs(repo):
+    a, b = os.urandom(CHUNK), os.urandom(CHUNK)
+    index = DiskIndex(CHUNK, 4 * CHUNK + 512, [repo.put_chunk(c)[0] for c in (a, bytes(CHUNK), bytes(CHUNK), b, bytes(512))])
+    assert [(o, n, h is not None) for o, n, h in DiskIndex.from_bytes(index.to_bytes()).extents()] == [
+        (0, CHUNK, True), (CHUNK, 2 * CHUNK, False), (3 * CHUNK, CHUNK, True), (4 * CHUNK, 512, False)]
+
+
+def test_verify_finds_a_flipped_byte_a_missing_chunk_and_a_truncated_index(repo):
+    chunks = [os.urandom(CHUNK) for _i in range(3)]
+    writer, manifest = _point(repo, chunks, "2026-11-24T22:00:00Z", "p1")
+    manifest = writer.commit(manifest)
+    assert repo.verify(manifest, deep=True) == []
+
+    flipped = repo.chunk_path(hashlib.sha256(chunks[1]).hexdigest())
+    with open(flipped, "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert repo.verify(manifest) == []  # quick verify only checks presence
+    [damaged] = repo.verify(manifest, deep=True)
+    assert (damaged["point"], damaged["disk"], damaged["offset"]) == ("p1", 2000, CHUNK)
+    assert "damaged" in damaged["problem"] and "offset 65536" in damaged["problem"]
+    with pytest.raises(ChunkCorruptError):
+        repo.get_chunk(hashlib.sha256(chunks[1]).hexdigest())
+
+    os.remove(repo.chunk_path(hashlib.sha256(chunks[2]).hexdigest()))
+    [missing] = repo.verify(manifest)
+    assert missing["offset"] == 2 * CHUNK and "missing" in missing["problem"]
+
+    index = os.path.join(repo.point_folder(manifest), "disk-2000.index")
+    with open(index, "r+b") as f:
+        f.truncate(os.path.getsize(index) - 10)
+    [truncated] = repo.verify(manifest)
+    assert truncated["offset"] is None and "truncated" in truncated["problem"]
+
+
+def test_an_unknown_format_version_is_refused(tmp_path):
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "repository.json").write_text('{"format": "vadp-restore-points", "version": 2, "chunk_size": 65536}')
+    with pytest.raises(RepositoryError, match="version 2"):
+        Repository(str(folder))
