@@ -97,3 +97,31 @@ options:
       - Look for the VM in this datacenter only.
     type: str
 '''
+
+    VDDK = r'''
+options:
+  vddk_libdir:
+    description:
+      - The root of VMware's VDDK distribution (the folder that holds C(lib64)), on the host that runs
+        the module. VDDK cannot be redistributed; install it there and point this option at it.
+      - If not given, the environment variable E(VDDK_LIBDIR) is used.
+    type: path
+  vddk_config:
+    description: A VDDK configuration file passed to C(VixDiskLib_InitEx).
+    type: path
+  transport:
+    description:
+      - VDDK transport modes to try, in order, separated by colons (C(san), C(hotadd), C(nbdssl), C(nbd)).
+    type: str
+  thumbprint:
+    description:
+      - The SHA-1 (or SHA-256) thumbprint of the vCenter or ESXi certificate, for VDDK. When not
+        given it is read from the server, through a connection verified under O(validate_certs) and
+        O(ca_bundle); with O(validate_certs=false) the module warns that it is unverified.
+    type: str
+  state_dir:
+    description:
+      - Folder for the transfer's plan, checkpoint, progress (see M(vadp.vsphere.transfer_status))
+        and VDDK log. Defaults to a folder under C(~/.vadp/transfers) named after the VM.
+    type: path
+'''

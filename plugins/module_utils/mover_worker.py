@@ -24,9 +24,11 @@ import mmap
 import os
 import queue
 import sys
+from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import DiskIndex, Repository, write_index_file
 from ansible_collections.vadp.vsphere.plugins.module_utils.vddk import SECTOR_SIZE, VddkError, VixDiskLib
 
 PLAN_VERSION = 1
@@ -218,6 +220,78 @@ class DiskWriter(object):
         self.progress.set(disk_id, state="done")
 
 
+# VDDK metadata the disk library owns: never saved, never replayed (vddk-abi.md).
+OWNED_METADATA_PREFIXES = ("longContentID", "CID", "ctk", "encryption", "iofilter", "deletable")
+
+
+class DiskReader(object):
+    """Backs one disk up into a repository: whole chunks read through VDDK (read-only, through
+    the backup's snapshot) while earlier ones are hashed, compressed and stored on other threads.
+    The index starts as the parent's (an incremental) or all zeros (a full)."""
+
+    def __init__(self, plan, disk_plan, connection, progress):
+        self.plan, self.disk_plan, self.connection, self.progress = plan, disk_plan, connection, progress
+        backup = disk_plan["backup"]
+        self.repository = Repository(backup["repository"])
+        self.chunk = self.repository.chunk_size
+        self.piece = min(plan.get("buffer_bytes", 2 << 20), self.chunk)
+        self.stats = {"chunks_read": 0, "new_chunks": 0, "reused_chunks": 0, "zero_chunks": 0, "stored_bytes": 0,
+                      "bytes_read": 0}
+        self.lock = threading.Lock()
+
+    def _store(self, index, number, data):
+        digest, stored = self.repository.put_chunk(data)
+        with self.lock:
+            index.entries[number] = digest
+            key = "zero_chunks" if digest is None else ("new_chunks" if stored else "reused_chunks")
+            self.stats[key] += 1
+            self.stats["stored_bytes"] += stored
+
+    def run(self):
+        disk_id, backup = self.disk_plan["id"], self.disk_plan["backup"]
+        capacity = backup["capacity"]
+        count = -(-capacity // self.chunk)
+        if backup.get("parent_index"):
+            with open(backup["parent_index"], "rb") as f:
+                parent = DiskIndex.from_bytes(f.read(), backup["parent_index"])
+            entries = list(parent.entries) + [None] * max(0, count - len(parent.entries))
+        else:
+            entries = [None] * count
+        index = DiskIndex(self.chunk, capacity, entries[:count])
+        self.progress.set(disk_id, state="running")
+        disk = self.connection.open(self.disk_plan["path"], read_only=True)
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-store")
+        pending = []
+        try:
+            self.progress.set(disk_id, transport=disk.transport_mode)
+            metadata = dict((k, disk.read_metadata(k)) for k in disk.metadata_keys()
+                            if not k.startswith(OWNED_METADATA_PREFIXES))
+            for number in backup["chunks"]:
+                offset = number * self.chunk
+                length = min(self.chunk, capacity - offset)
+                data = mmap.mmap(-1, length)  # page aligned; released when stored
+                for piece in range(0, length, self.piece):
+                    n = min(self.piece, length - piece)
+                    view = (ctypes.c_char * n).from_buffer(data, piece)
+                    disk.read_async((offset + piece) // SECTOR_SIZE, view, n // SECTOR_SIZE)
+                    del view
+                disk.wait()
+                pending.append(pool.submit(self._store, index, number, bytes(data)))
+                data.close()
+                while len(pending) > 2:  # hashing may lag the reads by two chunks, no more
+                    pending.pop(0).result()
+                self.stats["chunks_read"] += 1
+                self.stats["bytes_read"] += length
+                self.progress.add(disk_id, length)
+            for future in pending:
+                future.result()
+        finally:
+            pool.shutdown(wait=True)
+            disk.close()
+        write_index_file(backup["index_out"], index)
+        self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)
+
+
 def run(plan, secrets):
     libdir = plan["vddk"]["libdir"]
     lib = VixDiskLib.load(libdir, plan["vddk"].get("config_file"))
@@ -229,14 +303,18 @@ def run(plan, secrets):
                                 thumbprint=c.get("thumbprint"), vm_moref=c.get("vm_moref"))
     errors = []
     try:
-        connection = params.connect(read_only=False, snapshot_ref=c.get("snapshot_ref"), transports=c.get("transports"))
+        connection = params.connect(read_only=bool(c.get("read_only")), snapshot_ref=c.get("snapshot_ref"),
+                                    transports=c.get("transports"))
         try:
             slots = threading.Semaphore(plan.get("parallel_disks", 2))
 
             def one(disk_plan):
                 with slots:
                     try:
-                        DiskWriter(plan, disk_plan, connection, progress, checkpoint).run()
+                        if "backup" in disk_plan:
+                            DiskReader(plan, disk_plan, connection, progress).run()
+                        else:
+                            DiskWriter(plan, disk_plan, connection, progress, checkpoint).run()
                     except Exception as exc:  # noqa: BLE001 - collected and reported below
                         progress.set(disk_plan["id"], state="failed", error=str(exc))
                         errors.append((disk_plan["id"], exc))
@@ -254,7 +332,8 @@ def run(plan, secrets):
         params.free()
     if errors:
         disk_id, exc = errors[0]
-        message = ("disk %s (%s): %s" % (disk_id, progress.disks[disk_id]["path"], exc)) if disk_id else str(exc)
+        text = str(exc) if isinstance(exc, (VddkError, OSError)) else "%s: %s" % (type(exc).__name__, exc)
+        message = ("disk %s (%s): %s" % (disk_id, progress.disks[disk_id]["path"], text)) if disk_id else text
         progress.finish("failed", message)
         return {"failed": True, "error": message, "vddk_error": getattr(exc, "name", None),
                 "vddk_log": list(lib.recent_log)[-20:], "checkpoint": checkpoint.done, "status": progress.snapshot()}

@@ -56,6 +56,24 @@ def _write_atomically(path, data, mode=0o600):
     os.replace(temporary, path)
 
 
+def _makedirs(path, mode):
+    """Create path and any missing parents with mode (os.makedirs gives parents the umask's)."""
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, mode)
+        except FileExistsError:
+            continue
+        os.chmod(folder, mode)
+
+
+def write_index_file(path, index):
+    _write_atomically(path, index.to_bytes())
+
+
 def _utc(text):
     return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
 
@@ -125,7 +143,7 @@ class Repository(object):
         if not os.path.exists(os.path.join(path, "repository.json")):
             if chunk_size < 65536 or chunk_size & (chunk_size - 1):
                 raise RepositoryError("chunk_size must be a power of two of at least 64 KiB, not %d" % chunk_size)
-            os.makedirs(os.path.join(path, "chunks"), mode=int(mode, 8), exist_ok=True)
+            _makedirs(os.path.join(path, "chunks"), int(mode, 8))
             os.chmod(path, int(mode, 8))
             settings = {"format": "vadp-restore-points", "version": FORMAT_VERSION, "chunk_size": chunk_size,
                         "hash": "sha256", "compression": "zstd" if HAS_ZSTD else "none",
@@ -160,7 +178,7 @@ class Repository(object):
             payload, compression = data, COMPRESSION_NONE
         stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, len(data), hashlib.sha256(payload).digest()) + payload
         folder = os.path.dirname(path)
-        os.makedirs(folder, mode=self.mode, exist_ok=True)
+        _makedirs(folder, self.mode)
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -257,7 +275,7 @@ class Repository(object):
     def begin_point(self, vm_key, point_id=None):
         point_id = point_id or new_point_id()
         folder = os.path.join(self.vm_folder(vm_key), point_id)
-        os.makedirs(folder, mode=self.mode)
+        _makedirs(folder, self.mode)
         return PointWriter(self, folder, point_id)
 
     # verification -------------------------------------------------------------------------
@@ -293,7 +311,7 @@ class PointWriter(object):
 
     def write_index(self, disk_key, index):
         name = "disk-%s.index" % disk_key
-        _write_atomically(os.path.join(self.folder, name), index.to_bytes())
+        write_index_file(os.path.join(self.folder, name), index)
         return name
 
     def write_file(self, name, data):

@@ -144,6 +144,11 @@ class VsphereClient(object):
         return self._stub.logins
 
     @property
+    def session_cookie(self):
+        """The session's cookie, for vSphere's HTTP interfaces (datastore files)."""
+        return self._stub.soap_stub.cookie
+
+    @property
     def is_vcenter(self):
         return self.content.about.apiType == "VirtualCenter"
 

@@ -19,6 +19,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_client import
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import server_thumbprints
 
 
 def connection_argument_spec():
@@ -50,6 +51,17 @@ def vm_identity_argument_spec():
 VM_IDENTITY_ONE_OF = [["name", "uuid", "moid"]]
 
 
+def vddk_argument_spec(default_transports):
+    """The options of every module that moves disk data through VDDK."""
+    return dict(
+        vddk_libdir=dict(type="path", fallback=(env_fallback, ["VDDK_LIBDIR"])),
+        vddk_config=dict(type="path"),
+        transport=dict(type="str", default=default_transports),
+        thumbprint=dict(type="str"),
+        state_dir=dict(type="path"),
+    )
+
+
 class VsphereModule(object):
     """Base of every module: an AnsibleModule with the connection options, a client made from
     them, and ``run`` that reports typed client errors with their error_code."""
@@ -73,6 +85,26 @@ class VsphereModule(object):
         p = self.params
         return find_vm(client.content, name=p["name"], folder=p["folder"], uuid=p["uuid"],
                        use_instance_uuid=p["use_instance_uuid"], moid=p["moid"], datacenter=p["datacenter"])
+
+    def vddk_connection(self, client, vm_moref, snapshot_ref=None, read_only=False):
+        """The plan's connection settings, the password for the worker, and a warning when the
+        thumbprint could not be verified (validate_certs off)."""
+        p = self.params
+        if not p["vddk_libdir"]:
+            self.module.fail_json(msg="vddk_libdir (or the VDDK_LIBDIR environment variable) must name the root of "
+                                      "VMware's VDDK distribution, the folder that holds lib64", error_code="INVALID_ARGUMENT")
+        warning = None
+        thumbprint = p["thumbprint"]
+        if not thumbprint:
+            prints = server_thumbprints(p["hostname"], p["port"], p["validate_certs"], p["ca_bundle"])
+            thumbprint = prints["sha1"]
+            if not prints["verified"]:
+                warning = ("The server certificate's thumbprint was taken without verifying it (validate_certs is "
+                           "false): VDDK trusts %s. Give thumbprint, or a ca_bundle, to be sure." % thumbprint)
+        connection = {"server": p["hostname"], "port": p["port"], "user": p["username"], "thumbprint": thumbprint,
+                      "vm_moref": vm_moref, "snapshot_ref": snapshot_ref, "transports": p["transport"],
+                      "read_only": read_only}
+        return {"libdir": p["vddk_libdir"], "config_file": p["vddk_config"]}, connection, {"password": p["password"]}, warning
 
     def execute(self, client):
         """Do the module's work with a connected client; return the result dict."""

@@ -1,0 +1,249 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vm_backup
+short_description: Back a VM up into a restore point repository, full or incremental through CBT
+description:
+  - Makes a restore point the way VADP backups are made - a temporary snapshot, the configuration
+    as it was at that snapshot, and per disk the data read through VDDK from the snapshot's files -
+    every allocated area for a full, or the areas CBT reports changed since the last point for an
+    incremental (QueryChangedDiskAreas asked page after page until the disk is covered).
+  - Every point is a logical full in the repository's format (docs/restore-point-format.md) - chunks
+    already stored are not stored again, so an incremental stores only what changed.
+  - When the last point's change id is no longer valid (CBT was reset, the disk resized) the disk is
+    backed up in full and RV(fallback_reasons) says why.
+  - The temporary snapshot is always removed, also when the backup fails. An interrupted backup
+    leaves no visible point; the chunks it stored are reused by the next run.
+  - Check mode reports the kind of backup and the disks, without taking a snapshot.
+version_added: 0.1.0
+author:
+  - vadp.vsphere team (@vadp)
+options:
+  repository:
+    description: The repository's folder (created when it does not exist).
+    type: path
+    required: true
+  type:
+    description:
+      - C(auto) makes an incremental when the VM has an earlier point, a full otherwise; C(full)
+        always reads every allocated area; C(incremental) falls back to a full (and says why) when
+        it cannot be one.
+    type: str
+    default: auto
+    choices: [auto, full, incremental]
+  disks:
+    description: The disks to back up, by device key, label or address (C(scsi0:1)); all by default.
+    type: list
+    elements: str
+  quiesce:
+    description: Quiesce the guest file systems (VMware Tools) for the snapshot.
+    type: bool
+    default: false
+  redact_extra_config:
+    description: C(extraConfig) keys (shell patterns) whose values are not stored in the restore point.
+    type: list
+    elements: str
+    default: ['guestinfo.*']
+  chunk_size:
+    description: The chunk size of a new repository, bytes (fixed for its life).
+    type: int
+    default: 4194304
+  timeout:
+    description: Seconds to wait for each snapshot task.
+    type: int
+    default: 3600
+extends_documentation_fragment:
+  - vadp.vsphere.connection
+  - vadp.vsphere.connection.vm_identity
+  - vadp.vsphere.connection.vddk
+attributes:
+  check_mode:
+    support: full
+    description: Reports what kind of backup would be made, without a snapshot.
+'''
+
+EXAMPLES = r'''
+- name: Nightly backup (incremental after the first)
+  vadp.vsphere.vm_backup:
+    name: web01
+    repository: /backups/vsphere
+    vddk_libdir: /opt/vmware-vix-disklib-distrib
+  register: backup
+
+- name: Report
+  ansible.builtin.debug:
+    msg: "{{ backup.point_id }} ({{ backup.type }}): read {{ backup.bytes_read }} B, stored {{ backup.bytes_stored }} B"
+'''
+
+RETURN = r'''
+point_id: {description: The new restore point's id., returned: success, type: str, sample: 20261125T210000Z-3f9a2c}
+type: {description: C(full) or C(incremental)., returned: always, type: str, sample: incremental}
+time: {description: The point's time (UTC)., returned: success, type: str, sample: "2026-11-25T21:00:00Z"}
+parent: {description: The point the incremental builds on, or null., returned: always, type: str, sample: 20261124T210000Z-a1b2c3}
+fallback_reasons:
+  description: Per disk key, why an incremental became a full.
+  returned: always
+  type: dict
+  sample: {"2000": the last backup's change id is no longer valid}
+bytes_read: {description: Bytes read from the disks., returned: success, type: int, sample: 67108864}
+bytes_stored: {description: Bytes added to the repository (compressed, new chunks only)., returned: success, type: int, sample: 12345678}
+new_chunks: {description: Chunks stored for the first time., returned: success, type: int, sample: 16}
+reused_chunks: {description: Chunks read but already in the repository., returned: success, type: int, sample: 3}
+seconds: {description: Duration of the data transfer., returned: success, type: float, sample: 12.5}
+disks:
+  description: Per disk - key, label, kind, bytes to read and the chunk statistics.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{key: 2000, label: Hard disk 1, kind: incremental, bytes_to_read: 4194304}]
+warnings_vddk:
+  description: A warning about the server thumbprint when it could not be verified, or null.
+  returned: always
+  type: str
+  sample: null
+'''
+
+import datetime
+import os
+
+from ansible_collections.vadp.vsphere.plugins.module_utils import backup
+from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
+    PointNotFoundError,
+    Repository,
+    new_point_id,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of, vm_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+    VM_IDENTITY_ONE_OF,
+    VsphereModule,
+    vddk_argument_spec,
+    vm_identity_argument_spec,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+
+try:
+    from pyVmomi import vim
+except ImportError:
+    pass  # VsphereModule reports the missing library
+
+
+class VmBackupModule(VsphereModule):
+    def __init__(self):
+        spec = vm_identity_argument_spec()
+        spec.update(vddk_argument_spec("hotadd:nbdssl:nbd"))
+        spec.update(
+            repository=dict(type="path", required=True),
+            type=dict(type="str", default="auto", choices=["auto", "full", "incremental"]),
+            disks=dict(type="list", elements="str"),
+            quiesce=dict(type="bool", default=False),
+            redact_extra_config=dict(type="list", elements="str", default=list(backup.DEFAULT_REDACT)),
+            chunk_size=dict(type="int", default=4194304),
+            timeout=dict(type="int", default=3600),
+        )
+        super(VmBackupModule, self).__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
+                                             supports_check_mode=True)
+
+    def _selected(self, config):
+        wanted = self.params["disks"]
+        facts = disks_of(config)
+        chosen = [f for f in facts if not wanted or set(wanted) & {str(f["key"]), f["label"], f["address"]}]
+        if wanted and len(chosen) != len(wanted):
+            self.module.fail_json(msg="disks %s: the VM's disks are %s" % (wanted, ", ".join(
+                "%s (%s, %s)" % (f["key"], f["label"], f["address"]) for f in facts)), error_code="INVALID_ARGUMENT")
+        keys = [f["key"] for f in chosen]
+        return [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk) and d.key in keys]
+
+    def execute(self, client):
+        p = self.params
+        vm = self.find_vm(client)
+        facts = vm_facts(vm)
+        vm_key = facts["vm"]["instance_uuid"]
+        repository = Repository.create(p["repository"], chunk_size=p["chunk_size"])
+        parent = None
+        if p["type"] != "full":
+            try:
+                parent = repository.find_point(vm_key, "latest")
+            except PointNotFoundError:
+                parent = None
+        result = {"changed": True, "vm": facts["vm"], "parent": parent["id"] if parent else None,
+                  "type": "incremental" if parent else "full", "fallback_reasons": {}, "warnings_vddk": None}
+        if p["type"] == "incremental" and parent is None:
+            result["fallback_reasons"]["all"] = "the VM has no earlier restore point"
+        if self.module.check_mode:
+            result["disks"] = [{"key": d.key, "label": d.deviceInfo.label} for d in self._selected(vm.config)]
+            return result
+        now = datetime.datetime.now(datetime.timezone.utc)
+        point_id = new_point_id(now)
+        result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        snapshot = wait_for_task(vm.CreateSnapshot_Task("vadp-backup-" + point_id, "vadp.vsphere backup",
+                                                        False, p["quiesce"]), timeout=p["timeout"])
+        try:
+            self._back_up(client, vm, facts, repository, parent, snapshot, point_id, result)
+        finally:
+            wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=p["timeout"])
+        return result
+
+    def _back_up(self, client, vm, facts, repository, parent, snapshot, point_id, result):
+        p = self.params
+        config = snapshot.config
+        devices_by_key = dict((d.key, d) for d in config.hardware.device)
+        writer = repository.begin_point(facts["vm"]["instance_uuid"], point_id)
+        parent_disks = dict((d["key"], d) for d in parent["disks"]) if parent else {}
+        plans, kinds = [], {}
+        for disk in self._selected(config):
+            parent_disk = parent_disks.get(disk.key)
+            parent_index = os.path.join(repository.point_folder(parent), parent_disk["index"]) if parent_disk else None
+            index_name = "disk-%s.index" % disk.key
+            plan, kind, reason, areas, change_id = backup.disk_plan(
+                vm, snapshot, disk, repository.chunk_size, parent_disk, parent_index, os.path.join(writer.folder, index_name))
+            plan["backup"]["repository"] = repository.path
+            if reason and parent is not None:
+                result["fallback_reasons"][str(disk.key)] = reason
+            plans.append(plan)
+            kinds[disk.key] = (kind, index_name, areas, change_id)
+        vddk, connection, secrets, warning = self.vddk_connection(client, vm._moId, snapshot._moId, read_only=True)
+        result["warnings_vddk"] = warning
+        state_dir = p["state_dir"] or os.path.join(os.path.expanduser("~"), ".vadp", "transfers", facts["vm"]["instance_uuid"] + "-backup")
+        moved = DataMover(state_dir).run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
+        by_id = dict((d["id"], d) for d in moved["status"]["disks"])
+        nvram = backup.download_nvram(client, vm, facts["vm"]["datacenter"])
+        config_value, redacted = backup.config_json(config, p["redact_extra_config"])
+        manifest_disks, totals = [], {"bytes_read": 0, "stored_bytes": 0, "new_chunks": 0, "reused_chunks": 0}
+        for disk in self._selected(config):
+            kind, index_name, areas, change_id = kinds[disk.key]
+            status = by_id[str(disk.key)]
+            for k in totals:
+                totals[k] += status["stats"][k]
+            manifest_disks.append(backup.manifest_disk(disk, devices_by_key, index_name, status["metadata"], change_id,
+                                                       areas, dict(status["stats"], kind=kind)))
+        point_type = "incremental" if parent and all(k[0] == "incremental" for k in kinds.values()) else "full"
+        identity = dict(facts["vm"], moref=vm._moId, vcenter=p["hostname"])
+        manifest = writer.commit({
+            "type": point_type, "parent": parent["id"] if parent else None,
+            "time": result["time"],
+            "vm": dict((k, identity.get(k)) for k in ("name", "uuid", "instance_uuid", "moref", "vcenter", "datacenter",
+                                                       "folder", "host", "cluster", "resource_pool")),
+            "config": {"format": "pyvmomi-json", "value": config_value}, "redacted_extra_config": redacted,
+            "nvram": writer.write_file("nvram", nvram) if nvram is not None else None,
+            "disks": manifest_disks})
+        result.update(point_id=manifest["id"], type=point_type, bytes_read=totals["bytes_read"],
+                      bytes_stored=totals["stored_bytes"], new_chunks=totals["new_chunks"],
+                      reused_chunks=totals["reused_chunks"], seconds=moved["status"]["seconds"],
+                      disks=[{"key": d["key"], "label": d["label"], "kind": d["stats"]["kind"],
+                              "bytes_to_read": sum(n for _o, n in plan["extents"]), "stats": d["stats"]}
+                             for d, plan in zip(manifest_disks, plans)])
+
+
+def main():
+    VmBackupModule().run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""vm_backup and restore_point_info through ansible-playbook against the lab: every point, read
+back through the repository, equals the disk as lab inspect saw it at backup time."""
+import hashlib
+import os
+import threading
+
+import pytest
+
+from conftest import find_vm_by_name, run_module
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository
+
+VM = "DC0_C0_RP0_VM1"
+MIB = 1 << 20
+
+
+def image_sha(repo_path, point_id):
+    """The SHA-256 of the point's first disk image, assembled from its index and chunks."""
+    repo = Repository(repo_path)
+    [manifest] = [m for m in repo.manifests() if m["id"] == point_id]
+    disk = manifest["disks"][0]
+    index = repo.read_index(manifest, disk)
+    digest = hashlib.sha256()
+    for offset, length, chunk in index.extents():
+        digest.update(repo.get_chunk(chunk) if chunk else bytes(length))
+    return digest.hexdigest()
+
+
+def backup(repo, vm=VM, env=None, **args):
+    return run_module("vadp.vsphere.vm_backup", dict(name=vm, repository=str(repo), **args), env=env)
+
+
+def info(repo, **args):
+    return run_module("vadp.vsphere.restore_point_info", dict(repository=str(repo), **args))
+
+
+@pytest.fixture
+def vm(si, lab):
+    [machine] = find_vm_by_name(si, VM)
+    run_module("vadp.vsphere.vm_cbt", {"name": VM, "state": "enabled"})
+    yield machine
+    lab.control("/faults", {"cbt_page_extents": 0})
+    run_module("vadp.vsphere.vm_cbt", {"name": VM, "state": "disabled"})
+
+
+def test_full_then_incremental_each_point_is_the_disk_as_it_was(vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    before = lab.inspect(VM)["disks"][0]["sha256"]
+    full = backup(repo)
+    assert not full.get("failed"), full
+    assert full["type"] == "full" and full["parent"] is None and full["new_chunks"] > 0
+    writes = [(100 * MIB, 65536), (100 * MIB + 512 * 1024, 4096), (150 * MIB + 12345 * 512, 8192)]
+    for i, (offset, length) in enumerate(writes):
+        lab.guest_write(VM, offset=offset, length=length, seed=100 + i)
+    after = lab.inspect(VM)["disks"][0]["sha256"]
+    incremental = backup(repo)
+    assert incremental["type"] == "incremental" and incremental["parent"] == full["point_id"]
+    touched = {o // (4 * MIB) for o, _n in writes}
+    assert incremental["disks"][0]["stats"]["chunks_read"] == len(touched) == incremental["new_chunks"]
+    assert image_sha(str(repo), full["point_id"]) == before
+    assert image_sha(str(repo), incremental["point_id"]) == after
+    assert vm.snapshot is None  # the backup's snapshot is gone
+
+    listed = info(repo, vm=VM)
+    assert [p["id"] for p in listed["points"]] == [full["point_id"], incremental["point_id"]]
+    shown = info(repo, vm=VM, restore_point="latest")
+    assert shown["point"]["id"] == incremental["point_id"] and shown["point"]["disks"][0]["change_id"]
+
+
+def test_an_incremental_with_paged_answers_captures_every_write(vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    backup(repo)
+    lab.control("/faults", {"cbt_page_extents": 1})
+    for i in range(5):
+        lab.guest_write(VM, offset=(20 + 40 * i) * MIB, length=65536, seed=200 + i)
+    after = lab.inspect(VM)["disks"][0]["sha256"]
+    incremental = backup(repo)
+    assert incremental["type"] == "incremental" and incremental["disks"][0]["stats"]["chunks_read"] == 5
+    assert image_sha(str(repo), incremental["point_id"]) == after
+
+
+def test_after_a_cbt_reset_the_backup_is_a_full_and_says_why(vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    backup(repo)
+    run_module("vadp.vsphere.vm_cbt", {"name": VM, "state": "reset"})
+    again = backup(repo, type="incremental")
+    assert again["type"] == "full" and "no longer valid" in list(again["fallback_reasons"].values())[0]
+    assert again["reused_chunks"] > 0 and again["new_chunks"] == 0  # nothing changed: every chunk was stored
+
+
+def test_verify_names_point_disk_and_offset(vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    point = backup(repo)["point_id"]
+    assert info(repo, vm=VM, verify="deep")["verified_ok"] is True
+    store = Repository(str(repo))
+    [manifest] = store.manifests()
+    index = store.read_index(manifest, manifest["disks"][0])
+    chunks = [(i, e) for i, e in enumerate(index.entries) if e]
+    (flip_at, flip), (gone_at, gone) = chunks[0], chunks[1]
+    with open(store.chunk_path(flip), "r+b") as f:
+        f.seek(60)
+        byte = f.read(1)
+        f.seek(60)
+        f.write(bytes([byte[0] ^ 1]))
+    os.remove(store.chunk_path(gone))
+    quick = info(repo, vm=VM, verify="quick")
+    assert [(p["point"], p["offset"]) for p in quick["problems"]] == [(point, gone_at * 4 * MIB)]
+    deep = info(repo, vm=VM, verify="deep")
+    assert sorted((p["disk"], p["offset"]) for p in deep["problems"]) == sorted(
+        [(manifest["disks"][0]["key"], flip_at * 4 * MIB), (manifest["disks"][0]["key"], gone_at * 4 * MIB)])
+    index_file = os.path.join(store.point_folder(manifest), manifest["disks"][0]["index"])
+    with open(index_file, "r+b") as f:
+        f.truncate(100)
+    [truncated] = info(repo, vm=VM, verify="quick")["problems"]
+    assert "truncated" in truncated["problem"] and truncated["offset"] is None
+
+
+def test_an_interrupted_backup_leaves_no_point_no_snapshot_and_its_chunks_are_reused(vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    failed = backup(repo, env={"VDDK_DOUBLE_DROP_AFTER": "6"})
+    assert failed["failed"] and failed["error_code"] == "TRANSFER_FAILED" and "CONNECTION_LOST" in failed["msg"]
+    assert vm.snapshot is None and info(repo, vm=VM)["points"] == []
+    done = backup(repo)
+    assert done["type"] == "full" and done["reused_chunks"] >= 1
+
+
+def test_two_vms_back_up_into_one_repository_at_once(vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    run_module("vadp.vsphere.vm_cbt", {"name": "DC0_H0_VM0", "state": "enabled"})
+    results = {}
+    threads = [threading.Thread(target=lambda name=name: results.update({name: backup(repo, vm=name)}))
+               for name in (VM, "DC0_H0_VM0")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_module("vadp.vsphere.vm_cbt", {"name": "DC0_H0_VM0", "state": "disabled"})
+    assert all(not r.get("failed") for r in results.values()), results
+    checked = info(repo, verify="deep")
+    assert len(checked["points"]) == 2 and checked["verified_ok"] is True
