@@ -10,10 +10,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
+import http.client
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 
 try:
     from pyVmomi import vim, vmodl
@@ -105,14 +104,18 @@ def download_nvram(client, vm, datacenter_name):
     datastore, relative = folder[1:].split("] ", 1) if folder.startswith("[") else (None, folder)
     path = name if name.startswith("[") else "%s/%s" % (relative, name)
     settings = client.settings
-    url = "https://%s:%s/folder/%s?%s" % (settings.hostname, settings.port, urllib.parse.quote(path),
-                                          urllib.parse.urlencode({"dcPath": datacenter_name, "dsName": datastore}))
-    request = urllib.request.Request(url, headers={"Cookie": client.session_cookie})
-    context = make_ssl_context(settings.validate_certs, settings.ca_bundle)
+    query = urllib.parse.urlencode({"dcPath": datacenter_name, "dsName": datastore})
+    connection = http.client.HTTPSConnection(settings.hostname, int(settings.port), timeout=60,
+                                             context=make_ssl_context(settings.validate_certs, settings.ca_bundle))
     try:
-        with urllib.request.urlopen(request, context=context, timeout=60) as response:
-            return response.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise
+        connection.request("GET", "/folder/%s?%s" % (urllib.parse.quote(path), query),
+                           headers={"Cookie": client.session_cookie})
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    if response.status == 404:
+        return None
+    if response.status != 200:
+        raise OSError("downloading the NVRAM file %s failed: HTTP %s" % (path, response.status))
+    return data

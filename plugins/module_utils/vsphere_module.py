@@ -8,6 +8,8 @@ builds on. It turns the client's typed errors into ``fail_json(msg=..., error_co
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -49,6 +51,11 @@ def vm_identity_argument_spec():
 
 
 VM_IDENTITY_ONE_OF = [["name", "uuid", "moid"]]
+
+
+def default_state_dir(name):
+    """Where a transfer keeps its plan, checkpoint and progress when state_dir is not given."""
+    return os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".vadp", "transfers", name)
 
 
 def vddk_argument_spec(default_transports):

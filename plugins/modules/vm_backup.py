@@ -58,6 +58,12 @@ options:
     description: Seconds to wait for each snapshot task.
     type: int
     default: 3600
+  transport:
+    description:
+      - VDDK transport modes to try, in order, separated by colons. HotAdd needs the module to run in
+        a VM of the same vSphere; NBDSSL and NBD work from anywhere.
+    type: str
+    default: hotadd:nbdssl:nbd
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.connection.vm_identity
@@ -85,14 +91,14 @@ RETURN = r'''
 point_id: {description: The new restore point's id., returned: success, type: str, sample: 20261125T210000Z-3f9a2c}
 type: {description: C(full) or C(incremental)., returned: always, type: str, sample: incremental}
 time: {description: The point's time (UTC)., returned: success, type: str, sample: "2026-11-25T21:00:00Z"}
-parent: {description: The point the incremental builds on, or null., returned: always, type: str, sample: 20261124T210000Z-a1b2c3}
+parent: {description: The point the incremental builds on (null for a full)., returned: always, type: str, sample: 20261124T210000Z-a1b2c3}
 fallback_reasons:
   description: Per disk key, why an incremental became a full.
   returned: always
   type: dict
   sample: {"2000": the last backup's change id is no longer valid}
 bytes_read: {description: Bytes read from the disks., returned: success, type: int, sample: 67108864}
-bytes_stored: {description: Bytes added to the repository (compressed, new chunks only)., returned: success, type: int, sample: 12345678}
+bytes_stored: {description: Bytes added to the repository (compressed; new chunks only)., returned: success, type: int, sample: 12345678}
 new_chunks: {description: Chunks stored for the first time., returned: success, type: int, sample: 16}
 reused_chunks: {description: Chunks read but already in the repository., returned: success, type: int, sample: 3}
 seconds: {description: Duration of the data transfer., returned: success, type: float, sample: 12.5}
@@ -123,6 +129,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
+    default_state_dir,
     vddk_argument_spec,
     vm_identity_argument_spec,
 )
@@ -210,7 +217,7 @@ class VmBackupModule(VsphereModule):
             kinds[disk.key] = (kind, index_name, areas, change_id)
         vddk, connection, secrets, warning = self.vddk_connection(client, vm._moId, snapshot._moId, read_only=True)
         result["warnings_vddk"] = warning
-        state_dir = p["state_dir"] or os.path.join(os.path.expanduser("~"), ".vadp", "transfers", facts["vm"]["instance_uuid"] + "-backup")
+        state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-backup")
         moved = DataMover(state_dir).run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
         nvram = backup.download_nvram(client, vm, facts["vm"]["datacenter"])
@@ -225,11 +232,12 @@ class VmBackupModule(VsphereModule):
                                                        areas, dict(status["stats"], kind=kind)))
         point_type = "incremental" if parent and all(k[0] == "incremental" for k in kinds.values()) else "full"
         identity = dict(facts["vm"], moref=vm._moId, vcenter=p["hostname"])
+        vm_fields = ("name", "uuid", "instance_uuid", "moref", "vcenter", "datacenter", "folder", "host", "cluster",
+                     "resource_pool")
         manifest = writer.commit({
             "type": point_type, "parent": parent["id"] if parent else None,
             "time": result["time"],
-            "vm": dict((k, identity.get(k)) for k in ("name", "uuid", "instance_uuid", "moref", "vcenter", "datacenter",
-                                                       "folder", "host", "cluster", "resource_pool")),
+            "vm": dict((k, identity.get(k)) for k in vm_fields),
             "config": {"format": "pyvmomi-json", "value": config_value}, "redacted_extra_config": redacted,
             "nvram": writer.write_file("nvram", nvram) if nvram is not None else None,
             "disks": manifest_disks})

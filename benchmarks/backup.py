@@ -1,0 +1,103 @@
+"""Benchmark: vm_backup's throughput against a plain sequential read of the same disk.
+
+Needs the lab running (tests/lab/lab run -- .venv/bin/python benchmarks/backup.py). Makes a VM
+with a thin disk of --gib GiB full of random data (written through the data mover), then in the
+same run: reads the disk's extent file sequentially in 4 MiB blocks (the baseline: the bytes a
+backup must read, from the same file system), and backs the VM up in full with vm_backup through
+ansible-playbook into an empty repository (read through VDDK, SHA-256, zstd, store). Prints MiB/s
+of both, the ratio, and the repository's size, as a table and as JSON. Random data does not
+compress: this is the worst case for the store side.
+"""
+import argparse
+import glob
+import json
+import os
+import ssl
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+# What `make` sets for the tests: this environment's ansible-playbook, the collection, its config.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections"))
+os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "tests", "ansible.cfg"))
+
+from pyVim.connect import SmartConnect  # noqa: E402
+from pyVmomi import vim  # noqa: E402
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover  # noqa: E402
+from conftest import run_module, wait  # noqa: E402
+
+MIB = 1 << 20
+
+
+def make_vm(si, size):
+    [template] = [v for v in si.content.viewManager.CreateContainerView(
+        si.content.rootFolder, [vim.VirtualMachine], True).view if v.name == "DC0_H0_VM0"]
+    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=size // 1024,
+                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                                         fileName="", diskMode="persistent", thinProvisioned=True))
+    spec = vim.vm.ConfigSpec(name="bench-backup", guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=[
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
+                                     key=-100, busNumber=0, sharedBus="noSharing")),
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk)])
+    return wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gib", type=float, default=1.0)
+    args = parser.parse_args()
+    size = int(args.gib * 1024) * MIB
+    env = os.environ
+    si = SmartConnect(host=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
+                      pwd=env["VMWARE_PASSWORD"], sslContext=ssl.create_default_context(cafile=env["VMWARE_CA_BUNDLE"]))
+    vm = make_vm(si, size)
+    try:
+        disk = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
+        with tempfile.TemporaryDirectory() as work:
+            image = os.path.join(work, "image.raw")
+            with open(image, "wb") as f:
+                for _i in range(size // (16 * MIB)):
+                    f.write(os.urandom(16 * MIB))
+            DataMover(os.path.join(work, "fill")).run({
+                "vddk": {"libdir": env["VDDK_LIBDIR"]}, "disks": [{"id": "0", "path": disk.backing.fileName,
+                                                                   "source": {"type": "raw", "path": image}, "extents": [[0, size]]}],
+                "connection": {"server": env["VMWARE_HOST"], "port": int(env["VMWARE_PORT"]), "user": env["VMWARE_USER"],
+                               "thumbprint": env["LAB_THUMBPRINT_SHA1"], "vm_moref": vm._moId, "transports": "nbdssl"}},
+                {"password": env["VMWARE_PASSWORD"]})
+            os.remove(image)
+            [flat] = glob.glob(os.path.join(os.path.dirname(env["VMWARE_CA_BUNDLE"]), "datastores", "*", "bench-backup",
+                                            "bench-backup-flat.vmdk"))
+            start = time.monotonic()
+            with open(flat, "rb") as f:
+                while f.read(4 * MIB):
+                    pass
+            baseline = time.monotonic() - start
+            run_module("vadp.vsphere.vm_cbt", {"name": "bench-backup", "state": "enabled"})
+            start = time.monotonic()
+            result = run_module("vadp.vsphere.vm_backup", {"name": "bench-backup", "repository": os.path.join(work, "repo")})
+            wall = time.monotonic() - start
+            if result.get("failed"):
+                sys.exit("backup failed: %s" % result["msg"])
+            stored = sum(os.path.getsize(p) for p in glob.glob(os.path.join(work, "repo", "chunks", "*", "*", "*")))
+    finally:
+        wait(vm.Destroy_Task())
+    transfer = result["seconds"]
+    rows = [("sequential read", size / baseline, baseline),
+            ("vm_backup transfer", result["bytes_read"] / transfer, transfer),
+            ("vm_backup whole run", result["bytes_read"] / wall, wall)]
+    print("%-22s %10s %8s %9s" % ("run", "MiB/s", "ratio", "seconds"))
+    for name, rate, seconds in rows:
+        print("%-22s %10.1f %8.2f %9.2f" % (name, rate / MIB, rate / rows[0][1], seconds))
+    print(json.dumps({"gib": args.gib, "bytes_read": result["bytes_read"], "repository_bytes": stored,
+                      "results": [{"run": n, "mib_per_s": round(r / MIB, 1), "ratio": round(r / rows[0][1], 2),
+                                   "seconds": round(s, 3)} for n, r, s in rows]}))
+
+
+if __name__ == "__main__":
+    main()
