@@ -56,6 +56,7 @@ class DataMover(object):
         self.stall_seconds = stall_seconds
         self.extra_env = extra_env or {}
         self.process = None
+        self.stalled = False
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
 
     def paths(self):
@@ -70,9 +71,8 @@ class DataMover(object):
         with os.fdopen(fd, "w") as f:
             json.dump(plan, f)
         os.replace(temporary, paths["plan"])
-        for stale in (paths["status"],):
-            if os.path.exists(stale):
-                os.remove(stale)
+        if os.path.exists(paths["status"]):  # a status from an earlier run would look like progress
+            os.remove(paths["status"])
         libdir = plan["vddk"]["libdir"]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), **self.extra_env)
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (os.path.join(libdir, "lib64"), env.get("LD_LIBRARY_PATH")) if p)
@@ -107,7 +107,6 @@ class DataMover(object):
                 self.process.wait()
                 self.stalled = True
                 return
-        self.stalled = False
 
     def _failure(self, paths, result):
         log = _tail(paths["log"])
@@ -116,7 +115,7 @@ class DataMover(object):
         details = {"vddk_log": (result or {}).get("vddk_log") or log, "checkpoint": checkpoint,
                    "status": status, "state_dir": self.state_dir}
         code = self.process.returncode
-        if getattr(self, "stalled", False):
+        if self.stalled:
             message = ("The data mover made no progress for %s s and was stopped (last: %s of %s bytes). VDDK's last "
                        "log lines: %s" % (self.stall_seconds, status.get("bytes_done"), status.get("bytes_total"),
                                           " | ".join(log[-5:]) or "none"))

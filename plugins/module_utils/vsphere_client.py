@@ -222,5 +222,4 @@ class VsphereClient(object):
 def _describe(exc):
     if HAS_PYVMOMI and isinstance(exc, vmodl.MethodFault):
         return exc.msg or type(exc).__name__
-    text = str(exc) or type(exc).__name__
-    return text
+    return str(exc) or type(exc).__name__

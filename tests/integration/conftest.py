@@ -95,6 +95,14 @@ def eager_vm(si):
     wait(machine.Destroy_Task())
 
 
+def settle(machine):
+    """A test's VM back to how the lab starts it: no snapshots, powered on."""
+    if machine.snapshot is not None:
+        wait(machine.RemoveAllSnapshots_Task())
+    if machine.runtime.powerState != "poweredOn":
+        wait(machine.PowerOnVM_Task())
+
+
 def find_vm_by_name(si, name):
     view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
     try:

@@ -101,17 +101,23 @@ def _run_in_background(mover, plan, secrets):
     return thread, outcome
 
 
+def _first_progress(mover):
+    """The status once the transfer has written something (within 10 s)."""
+    for _i in range(100):
+        status = read_status(mover.paths()["status"])
+        if status and status["bytes_done"]:
+            return status
+        time.sleep(0.1)
+    raise AssertionError("the transfer wrote nothing within 10 s")
+
+
 def test_a_killed_worker_is_a_clear_error_within_seconds(lab, off_vm, tmp_path):
     [disk] = _disks(off_vm)
     image, _digest = _image(tmp_path, "disk.img", 64 * MIB)
     mover = DataMover(str(tmp_path / "state"), extra_env={"VDDK_DOUBLE_SLOW_MS": "100"})
     thread, outcome = _run_in_background(mover, _plan(lab, off_vm, [_disk_plan(disk, image, 64 * MIB)]),
                                          {"password": lab.password})
-    for _i in range(100):
-        status = read_status(mover.paths()["status"])
-        if status and status["bytes_done"]:
-            break
-        time.sleep(0.1)
+    status = _first_progress(mover)
     os.kill(status["pid"], signal.SIGKILL)
     killed_at = time.monotonic()
     thread.join(30)
@@ -164,11 +170,7 @@ def test_transfer_status_shows_progress_while_it_runs(lab, off_vm, tmp_path):
     assert before["finished"] is False and before["summary"] == "not started"
     thread, outcome = _run_in_background(mover, _plan(lab, off_vm, [_disk_plan(disk, image, 16 * MIB)]),
                                          {"password": lab.password})
-    for _i in range(100):
-        status = read_status(mover.paths()["status"])
-        if status and status["bytes_done"]:
-            break
-        time.sleep(0.1)
+    _first_progress(mover)
     running = run_module("vadp.vsphere.transfer_status", {"state_dir": state})
     assert running["finished"] is False and running["status"]["state"] == "running"
     assert 0 < running["status"]["bytes_done"] < 16 * MIB and running["summary"].startswith("running, ")

@@ -5,7 +5,7 @@ import os
 import pytest
 from pyVmomi import vim
 
-from conftest import find_vm_by_name, wait, write_base_disk_directly
+from conftest import find_vm_by_name, settle, wait, write_base_disk_directly
 
 VM = "DC0_C0_RP0_VM0"
 
@@ -26,10 +26,7 @@ def _chain(backing):
 def vm(si, lab):
     [machine] = find_vm_by_name(si, VM)
     yield machine
-    if machine.snapshot is not None:
-        wait(machine.RemoveAllSnapshots_Task())
-    if machine.runtime.powerState != "poweredOn":
-        wait(machine.PowerOnVM_Task())
+    settle(machine)
 
 
 def test_snapshot_moves_the_backing_to_a_delta_and_revert_discards(vm, lab):

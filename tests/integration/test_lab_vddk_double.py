@@ -12,7 +12,7 @@ import pytest
 from pyVmomi import vim
 
 import vddk_ctypes as v
-from conftest import find_vm_by_name, wait
+from conftest import find_vm_by_name, settle, wait
 
 VM = "DC0_C0_RP0_VM0"
 SECTOR = 512
@@ -66,10 +66,7 @@ def double(lab):
 def vm(si):
     [machine] = find_vm_by_name(si, VM)
     yield machine
-    if machine.snapshot is not None:
-        wait(machine.RemoveAllSnapshots_Task())
-    if machine.runtime.powerState != "poweredOn":
-        wait(machine.PowerOnVM_Task())
+    settle(machine)
 
 
 def _leaf(vm):
