@@ -127,6 +127,7 @@ class DataMover(object):
                            " | ".join(log[-5:]) or "none"))
         else:
             details["vddk_error"] = result.get("vddk_error")
+            details["error_type"] = result.get("error_type")
             message = "The transfer failed: %s" % result["error"]
         if checkpoint:
             message += (". What was written is in the checkpoint (%s); running the same transfer again resumes there"

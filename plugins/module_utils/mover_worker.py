@@ -47,16 +47,35 @@ def plan_id(plan):
 
 
 def pieces(extents, piece_bytes, skip_bytes):
-    """(offset, length) pieces of at most piece_bytes, after the first skip_bytes of the plan."""
-    for offset, length in extents:
-        if skip_bytes >= length:
-            skip_bytes -= length
+    """(offset, length, chunk, position in the extent) pieces of at most piece_bytes, after the
+    first skip_bytes of the plan. An extent is [offset, length] or [offset, length, chunk hash]."""
+    for extent in extents:
+        start, total = extent[0], extent[1]
+        chunk = extent[2] if len(extent) > 2 else None
+        if skip_bytes >= total:
+            skip_bytes -= total
             continue
-        offset, length, skip_bytes = offset + skip_bytes, length - skip_bytes, 0
-        while length:
-            n = min(piece_bytes, length)
-            yield offset, n
-            offset, length = offset + n, length - n
+        position, skip_bytes = skip_bytes, 0
+        while position < total:
+            n = min(piece_bytes, total - position)
+            yield start + position, n, chunk, position
+            position += n
+
+
+def zeros_where_allocated(extents, allocated):
+    """The plan with each zero extent ([offset, length, None]) cut to the areas the target holds
+    data in: zeros must overwrite old data, and need not inflate a thin disk elsewhere."""
+    result = []
+    for extent in extents:
+        if len(extent) < 3 or extent[2] is not None:
+            result.append(extent)
+            continue
+        start, end = extent[0], extent[0] + extent[1]
+        for a_start, a_length in allocated:
+            low, high = max(start, a_start), min(end, a_start + a_length)
+            if low < high:
+                result.append([low, high - low, None])
+    return result
 
 
 class Progress(object):
@@ -66,7 +85,7 @@ class Progress(object):
         self.path = plan["status"]
         self.lock = threading.Lock()
         self.started = time.time()
-        self.disks = dict((d["id"], {"id": d["id"], "path": d["path"], "bytes_total": sum(n for _o, n in d["extents"]),
+        self.disks = dict((d["id"], {"id": d["id"], "path": d["path"], "bytes_total": sum(e[1] for e in d["extents"]),
                                      "bytes_done": resumed.get(d["id"], 0), "resumed_from": resumed.get(d["id"], 0),
                                      "state": "queued"}) for d in plan["disks"])
         self.state, self.error = "running", None
@@ -145,28 +164,46 @@ class DiskWriter(object):
             self.free.put(mmap.mmap(-1, self.piece_bytes))
         self.filled = queue.Queue(maxsize=self.in_flight + 1)
 
-    def _read_source(self, skip):
+    def _source_reader(self):
+        """A function (offset, length, chunk, position) -> bytes for the disk's source."""
         source = self.disk_plan["source"]
-        fd = os.open(source["path"], os.O_RDONLY) if source["type"] == "raw" else None
+        if source["type"] == "raw":
+            fd = os.open(source["path"], os.O_RDONLY)
+            self._close_source = lambda: os.close(fd)
+            return lambda offset, length, chunk, position: os.pread(fd, length, offset)
+        if source["type"] == "repository":
+            repository = Repository(source["path"])
+            cache = {}
+
+            def from_chunk(offset, length, chunk, position):
+                if chunk is None:
+                    return bytes(length)
+                if chunk not in cache:  # a chunk is read and checked once, then cut into pieces
+                    cache.clear()
+                    where = " (point %s, disk %s, offset %d)" % (source["point"], source["disk"], offset - position)
+                    cache[chunk] = repository.get_chunk(chunk, where, rehash=source.get("verify", True))
+                return cache[chunk][position:position + length]
+            return from_chunk
+        return lambda offset, length, chunk, position: bytes(length)
+
+    def _read_source(self, skip):
+        self._close_source = lambda: None
         try:
-            for offset, length in pieces(self.disk_plan["extents"], self.piece_bytes, skip):
+            read = self._source_reader()
+            for offset, length, chunk, position in pieces(self.disk_plan["extents"], self.piece_bytes, skip):
                 buffer = self.free.get()
                 if buffer is None:
                     return
-                if fd is None:  # zeros
-                    buffer[:length] = bytes(length)
-                else:
-                    data = os.pread(fd, length, offset)
-                    buffer[:len(data)] = data
-                    if len(data) < length:
-                        buffer[len(data):length] = bytes(length - len(data))
+                data = read(offset, length, chunk, position)
+                buffer[:len(data)] = data
+                if len(data) < length:
+                    buffer[len(data):length] = bytes(length - len(data))
                 self.filled.put((offset, length, buffer))
         except Exception as exc:  # noqa: BLE001 - handed to the writer, which reports it
             self.filled.put(exc)
             return
         finally:
-            if fd is not None:
-                os.close(fd)
+            self._close_source()
         self.filled.put(None)
 
     def _written(self, disk_id, buffer, length, error):
@@ -185,10 +222,14 @@ class DiskWriter(object):
             if skip == 0:
                 for key, value in sorted(self.disk_plan.get("metadata", {}).items()):
                     disk.write_metadata(key, value)  # restore-rules B.3: metadata before data
+            if self.disk_plan.get("zeros_where_allocated"):
+                allocated = [(o * SECTOR_SIZE, n * SECTOR_SIZE) for o, n in disk.allocated_blocks(chunk_sectors=128)]
+                self.disk_plan = dict(self.disk_plan, extents=zeros_where_allocated(self.disk_plan["extents"], allocated))
+                self.progress.set(disk_id, bytes_total=sum(e[1] for e in self.disk_plan["extents"]))
             reader = threading.Thread(target=self._read_source, args=(skip,), name="mover-read", daemon=True)
             reader.start()
             done, unflushed = skip, 0
-            every = self.plan.get("checkpoint_every_bytes", 256 << 20)
+            every = self.plan.get("checkpoint_every_bytes", 64 << 20)
 
             while True:
                 item = self.filled.get()
@@ -336,6 +377,7 @@ def run(plan, secrets):
         message = ("disk %s (%s): %s" % (disk_id, progress.disks[disk_id]["path"], text)) if disk_id else text
         progress.finish("failed", message)
         return {"failed": True, "error": message, "vddk_error": getattr(exc, "name", None),
+                "error_type": type(exc).__name__,
                 "vddk_log": list(lib.recent_log)[-20:], "checkpoint": checkpoint.done, "status": progress.snapshot()}
     checkpoint.remove()
     progress.finish("done")

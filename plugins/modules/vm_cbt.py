@@ -74,27 +74,13 @@ disks:
   sample: [{key: 2000, label: Hard disk 1, change_id: "52 de c0 d9 9b 49 0b 06-8c 52 1d 3e 2a 7f 4b 10/1"}]
 '''
 
+from ansible_collections.vadp.vsphere.plugins.module_utils import vsphere_cbt as cbt
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of, vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
-
-try:
-    from pyVmomi import vim
-except ImportError:
-    pass  # VsphereModule reports the missing library
-
-STUN_SNAPSHOT = "vadp-cbt-stun"
-
-
-def effective(vm):
-    """CBT as it is in effect: on when configured and every disk carries a change id."""
-    configured = bool(vm.config.changeTrackingEnabled)
-    ids = [d["change_id"] for d in disks_of(vm.config)]
-    return configured and all(ids), configured or any(ids)
 
 
 class VmCbtModule(VsphereModule):
@@ -108,24 +94,17 @@ class VmCbtModule(VsphereModule):
     def execute(self, client):
         vm = self.find_vm(client)
         state = self.params["state"]
-        fully_on, partly_on = effective(vm)
+        fully_on, partly_on = cbt.effective(vm)
         wanted = state != "disabled"
         changed = state == "reset" or (fully_on != wanted if wanted else partly_on)
         if changed and not self.module.check_mode:
             if state == "reset":
-                self._apply(vm, False)
-            self._apply(vm, wanted)
+                cbt.reset(vm, self.params["timeout"])
+            else:
+                cbt.apply(vm, wanted, self.params["timeout"])
         return {"changed": changed, "vm": vm_identity(vm),
-                "cbt_enabled": wanted if changed and self.module.check_mode else effective(vm)[0],
+                "cbt_enabled": wanted if changed and self.module.check_mode else cbt.effective(vm)[0],
                 "disks": [{"key": d["key"], "label": d["label"], "change_id": d["change_id"]} for d in disks_of(vm.config)]}
-
-    def _apply(self, vm, enabled):
-        timeout = self.params["timeout"]
-        wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(changeTrackingEnabled=enabled)), timeout=timeout)
-        # vSphere applies the change at the next stun: a snapshot taken and removed at once.
-        snapshot = wait_for_task(vm.CreateSnapshot_Task(STUN_SNAPSHOT, "vadp.vsphere: apply a CBT change", False, False),
-                                 timeout=timeout)
-        wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=timeout)
 
 
 def main():

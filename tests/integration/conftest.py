@@ -8,6 +8,7 @@ import os
 import ssl
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -42,8 +43,11 @@ class LabAccess(object):
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(os.environ["LAB_CONTROL_URL"] + path, data=data,
                                          method="POST" if data else "GET")
-        with urllib.request.urlopen(request, context=self._ssl) as response:
-            return json.load(response)
+        try:
+            with urllib.request.urlopen(request, context=self._ssl) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:  # the lab says why in the body
+            raise AssertionError("lab %s: HTTP %s: %s" % (path, exc.code, exc.read().decode(errors="replace")))
 
     def guest_write(self, vm, offset, length, seed=1, device_key=0):
         return self.control("/guest-write", {"vm": vm, "offset": offset, "length": length, "seed": seed,

@@ -32,11 +32,14 @@ type labMergeJob struct {
 }
 
 var (
-	labNoTools        = map[types.ManagedObjectReference]bool{}
-	labQuestionArmed  = map[types.ManagedObjectReference]string{}
-	labAwaiting       = map[types.ManagedObjectReference]*Task{}
-	labSkipMerge      = map[types.ManagedObjectReference]bool{}
-	labPendingMerges  = map[types.ManagedObjectReference][]labMergeJob{}
+	labNoTools       = map[types.ManagedObjectReference]bool{}
+	labQuestionArmed = map[types.ManagedObjectReference]string{}
+	labAwaiting      = map[types.ManagedObjectReference]*Task{}
+	labSkipMerge     = map[types.ManagedObjectReference]bool{}
+	labPendingMerges = map[types.ManagedObjectReference][]labMergeJob{}
+	// labPowerCycles counts each VM's power tasks: a guest action scheduled before one is void
+	// (a hard power-off ends the guest's own shutdown or reboot).
+	labPowerCycles    = map[types.ManagedObjectReference]int{}
 	labAwaitingAnswer = time.Duration(-1)
 )
 
@@ -94,13 +97,17 @@ func labGuestFault(vm *VirtualMachine) types.BaseMethodFault {
 	return nil
 }
 
+// labLater runs a guest action after LabGuestSeconds, unless a power task came in between.
 func labLater(vm *VirtualMachine, f func()) {
+	cycle := labPowerCycles[vm.Self]
 	go func() {
 		time.Sleep(time.Duration(LabGuestSeconds * float64(time.Second)))
 		Map.WithLock(vm, func() {
 			labMu.Lock()
 			defer labMu.Unlock()
-			f()
+			if labPowerCycles[vm.Self] == cycle {
+				f()
+			}
 		})
 	}()
 }
@@ -177,8 +184,15 @@ func labBeforePowerTask(t *Task, vm *VirtualMachine) bool {
 	return true
 }
 
-// labAfterPowerTask keeps VMware Tools in step with the power state.
-func labAfterPowerTask(vm *VirtualMachine) { labSetToolsState(vm) }
+// labAfterVMTask keeps VMware Tools in step with the power state; a power task voids the guest
+// actions pending from before it.
+func labAfterVMTask(t *Task, vm *VirtualMachine) {
+	switch labTaskMethod(t.Info.Name) {
+	case "poweron", "poweroff", "reset", "suspend":
+		labPowerCycles[vm.Self]++
+	}
+	labSetToolsState(vm)
+}
 
 // AnswerVM (missing from the stock simulator) answers the pending question and lets the waiting
 // power-on go on: Cancel fails it, "I copied it" gives the VM a new BIOS uuid.
@@ -210,7 +224,7 @@ func (vm *VirtualMachine) AnswerVM(req *types.AnswerVM) soap.HasFault {
 		var fault types.BaseMethodFault = &types.RequestCanceled{}
 		if req.AnswerChoice != "0" {
 			res, fault = t.Execute(t)
-			labAfterPowerTask(vm)
+			labAfterVMTask(t, vm)
 		}
 		labComplete(t, res, fault)
 	}

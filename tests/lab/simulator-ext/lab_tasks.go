@@ -75,7 +75,7 @@ func labExecute(t *Task) (types.AnyType, types.BaseMethodFault) {
 		}
 		defer func() {
 			labMu.Lock()
-			labAfterPowerTask(vm)
+			labAfterVMTask(t, vm)
 			labMu.Unlock()
 		}()
 	}

@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Changed block tracking: its effective state, and changes applied with the stun vSphere
+needs. No Ansible imports."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+try:
+    from pyVmomi import vim
+except ImportError:
+    pass  # VsphereClient reports the missing library
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+
+STUN_SNAPSHOT = "vadp-cbt-stun"
+
+
+def effective(vm):
+    """(fully on: configured and every disk has a change id, partly on: configured or any id)."""
+    configured = bool(vm.config.changeTrackingEnabled)
+    ids = [d["change_id"] for d in disks_of(vm.config)]
+    return configured and all(ids), configured or any(ids)
+
+
+def apply(vm, enabled, timeout):
+    """Set changeTrackingEnabled and make it take effect: vSphere applies it at the next stun,
+    so a snapshot is taken and removed at once."""
+    wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(changeTrackingEnabled=enabled)), timeout=timeout)
+    snapshot = wait_for_task(vm.CreateSnapshot_Task(STUN_SNAPSHOT, "vadp.vsphere: apply a CBT change", False, False),
+                             timeout=timeout)
+    wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=timeout)
+
+
+def reset(vm, timeout):
+    """Off, then on: every change id from before is void (restore-rules F, after a restore)."""
+    apply(vm, False, timeout)
+    apply(vm, True, timeout)

@@ -1,0 +1,137 @@
+"""vmdk_restore through ansible-playbook against the lab: restored disks are checked with lab
+inspect against the checksum the disk had when each point was taken."""
+import pytest
+from pyVmomi import vim
+
+from conftest import find_vm_by_name, run_module, settle, wait
+
+VM = "DC0_H0_VM1"
+MIB = 1 << 20
+
+
+@pytest.fixture
+def vm(si, lab):
+    [machine] = find_vm_by_name(si, VM)
+    settle(machine)
+    run_module("vadp.vsphere.vm_cbt", {"name": VM, "state": "enabled"})
+    yield machine
+    settle(machine)
+    run_module("vadp.vsphere.vm_cbt", {"name": VM, "state": "disabled"})
+
+
+def backup(repo):
+    result = run_module("vadp.vsphere.vm_backup", {"name": VM, "repository": str(repo)})
+    assert not result.get("failed"), result
+    return result
+
+
+def restore(repo, env=None, name=VM, **args):
+    return run_module("vadp.vsphere.vmdk_restore", dict(name=name, repository=str(repo), **args), env=env)
+
+
+def sha(lab, name=VM):
+    return lab.inspect(name)["disks"][0]["sha256"]
+
+
+def _leaf(vm):
+    return [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0].backing.fileName
+
+
+def test_every_point_of_a_chain_restores_exactly_in_place(vm, lab, tmp_path):
+    repo, points = tmp_path / "repo", []
+    for round_number in range(3):
+        if round_number:
+            for i in range(3):
+                lab.guest_write(VM, offset=(30 * round_number + 7 * i) * MIB, length=65536, seed=10 * round_number + i)
+        points.append((backup(repo)["point_id"], sha(lab)))
+    lab.guest_write(VM, offset=220 * MIB, length=MIB, seed=99)  # after the last backup: must be undone
+    leaf = _leaf(vm)
+    wait(vm.PowerOffVM_Task())
+    for point_id, expected in points:
+        result = restore(repo, restore_point=point_id, state_dir=str(tmp_path / ("state-" + point_id)))
+        assert not result.get("failed"), result
+        assert result["point"]["id"] == point_id and result["disks"][0]["transport"] == "nbdssl"
+        assert sha(lab) == expected
+    assert _leaf(vm) == leaf  # still the same file
+    assert result["cbt_reset"] is True
+    again = restore(repo, restore_point=points[-1][0], state_dir=str(tmp_path / ("state-" + points[-1][0])))
+    assert again["changed"] is False and sha(lab) == points[-1][1]
+
+
+@pytest.fixture
+def new_vm(si):
+    [template] = find_vm_by_name(si, VM)
+    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=256 * 1024,
+                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                                         fileName="", diskMode="persistent", thinProvisioned=True))
+    spec = vim.vm.ConfigSpec(name="lab-restored", guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=[
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
+                                     key=-100, busNumber=0, sharedBus="noSharing")),
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk)])
+    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    yield machine
+    wait(machine.Destroy_Task())
+
+
+def test_fresh_restore_onto_a_new_thin_disk_stays_thin(vm, new_vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    backup(repo)
+    expected = sha(lab)
+    result = restore(repo, name="lab-restored", source_vm=VM, mode="fresh")
+    assert not result.get("failed"), result
+    disk = lab.inspect("lab-restored")["disks"][0]
+    assert disk["sha256"] == expected
+    written = result["disks"][0]["bytes_written"]
+    assert written == result["disks"][0]["bytes_to_write"] < disk["capacity"]  # the non-zero chunks only
+    assert disk["allocated_bytes"] <= written  # the new thin disk holds no more than the data
+
+
+def test_a_damaged_chunk_stops_the_restore_before_it_is_written(vm, lab, tmp_path):
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository
+    repo = tmp_path / "repo"
+    backup(repo)
+    store = Repository(str(repo))
+    [manifest] = store.manifests()
+    index = store.read_index(manifest, manifest["disks"][0])
+    number, chunk = [(i, e) for i, e in enumerate(index.entries) if e][1]
+    with open(store.chunk_path(chunk), "r+b") as f:
+        f.seek(70)
+        f.write(b"\x00\x01\x02")
+    lab.guest_write(VM, offset=number * 4 * MIB, length=65536, seed=5)  # differs from the backup there
+    wait(vm.PowerOffVM_Task())
+    flat = lab.disk_file(VM, _leaf(vm)).replace(".vmdk", "-flat.vmdk")
+    with open(flat, "rb") as f:
+        f.seek(number * 4 * MIB)
+        before = f.read(4 * MIB)
+    result = restore(repo)
+    assert result["failed"] and result["error_code"] == "CHUNK_CORRUPT"
+    assert "point %s, disk %s, offset %d" % (manifest["id"], manifest["disks"][0]["key"], number * 4 * MIB) in result["msg"]
+    with open(flat, "rb") as f:
+        f.seek(number * 4 * MIB)
+        assert f.read(4 * MIB) == before  # the damaged chunk never reached the disk
+
+
+def test_an_interrupted_restore_resumes_and_then_reports_unchanged(vm, lab, tmp_path):
+    repo, state = tmp_path / "repo", str(tmp_path / "state")
+    backup(repo)
+    expected = sha(lab)
+    for i in range(4):
+        lab.guest_write(VM, offset=(40 + 50 * i) * MIB, length=2 * MIB, seed=40 + i)
+    wait(vm.PowerOffVM_Task())
+    failed = restore(repo, state_dir=state, env={"VDDK_DOUBLE_FAIL_WRITE": "36"})
+    assert failed["failed"] and failed["error_code"] == "TRANSFER_FAILED" and "resumes there" in failed["msg"]
+    resumed = restore(repo, state_dir=state)
+    assert resumed["resumed"] is True and resumed["changed"] is True and sha(lab) == expected
+    assert restore(repo, state_dir=state)["changed"] is False
+
+
+def test_refusals_write_nothing(vm, lab, tmp_path, si):
+    repo = tmp_path / "repo"
+    backup(repo)
+    before = sha(lab)
+    assert restore(repo)["error_code"] == "VM_POWERED_ON"
+    wait(vm.PowerOffVM_Task())
+    assert restore(repo, restore_point="20200101T000000Z-000000")["error_code"] == "POINT_NOT_FOUND"
+    assert restore(repo, transport="san")["error_code"] == "SAN_NEEDS_SNAPSHOT"
+    assert sha(lab) == before
