@@ -29,23 +29,9 @@ from pyVim.connect import SmartConnect  # noqa: E402
 from pyVmomi import vim  # noqa: E402
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover  # noqa: E402
-from conftest import run_module, wait  # noqa: E402
+from conftest import create_vm, run_module, wait  # noqa: E402
 
 MIB = 1 << 20
-
-
-def make_vm(si, size):
-    [template] = [v for v in si.content.viewManager.CreateContainerView(
-        si.content.rootFolder, [vim.VirtualMachine], True).view if v.name == "DC0_H0_VM0"]
-    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=size // 1024,
-                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-                                         fileName="", diskMode="persistent", thinProvisioned=True))
-    spec = vim.vm.ConfigSpec(name="bench-backup", guestId="otherGuest", numCPUs=1, memoryMB=64,
-                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=[
-                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
-                                     key=-100, busNumber=0, sharedBus="noSharing")),
-                                 vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk)])
-    return wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
 
 
 def main():
@@ -56,7 +42,7 @@ def main():
     env = os.environ
     si = SmartConnect(host=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
                       pwd=env["VMWARE_PASSWORD"], sslContext=ssl.create_default_context(cafile=env["VMWARE_CA_BUNDLE"]))
-    vm = make_vm(si, size)
+    vm = create_vm(si, "bench-backup", [size // MIB])
     try:
         disk = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
         with tempfile.TemporaryDirectory() as work:

@@ -78,25 +78,36 @@ def si(lab):
     Disconnect(service_instance)
 
 
-@pytest.fixture
-def eager_vm(si):
-    """A powered-off VM with a thick eager-zeroed disk, made through the API as a user would."""
-    [template] = find_vm_by_name(si, "DC0_C0_RP0_VM0")
-    controller = vim.vm.device.ParaVirtualSCSIController(key=-100, busNumber=0, sharedBus="noSharing")
-    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=64 * 1024,
-                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-                                         fileName="", diskMode="persistent", thinProvisioned=False, eagerlyScrub=True))
-    spec = vim.vm.ConfigSpec(name="lab-eager", guestId="otherGuest", numCPUs=1, memoryMB=64,
-                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
-                             deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=controller),
-                                           vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create",
-                                                                           device=disk)])
-    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
-    yield machine
+def create_vm(si, name, disk_mib, thin=True, eager=False):
+    """A powered-off VM with a PVSCSI controller and one disk of each size in disk_mib, made
+    through CreateVM_Task next to the lab's DC0_H0_VM0, as a user would."""
+    [template] = find_vm_by_name(si, "DC0_H0_VM0")
+    changes = [vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
+        key=-100, busNumber=0, sharedBus="noSharing"))]
+    for unit, mib in enumerate(disk_mib):
+        backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+            fileName="", diskMode="persistent", thinProvisioned=thin, eagerlyScrub=eager)
+        disk = vim.vm.device.VirtualDisk(key=-101 - unit, controllerKey=-100, unitNumber=unit, capacityInKB=mib * 1024,
+                                         backing=backing)
+        changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk))
+    spec = vim.vm.ConfigSpec(name=name, guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=changes)
+    return wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+
+
+def destroy_vm(machine):
     if machine.snapshot is not None:
         wait(machine.snapshot.rootSnapshotList[0].snapshot.RevertToSnapshot_Task())
         wait(machine.RemoveAllSnapshots_Task())
     wait(machine.Destroy_Task())
+
+
+@pytest.fixture
+def eager_vm(si):
+    """A powered-off VM with one thick eager-zeroed disk."""
+    machine = create_vm(si, "lab-eager", [64], thin=False, eager=True)
+    yield machine
+    destroy_vm(machine)
 
 
 def settle(machine):

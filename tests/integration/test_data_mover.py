@@ -8,7 +8,7 @@ import time
 import pytest
 from pyVmomi import vim
 
-from conftest import find_vm_by_name, run_module, wait
+from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, wait
 from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError, read_status
 
 VM = "DC0_C0_RP0_VM1"
@@ -137,18 +137,9 @@ def test_a_hung_worker_is_stopped(lab, off_vm, tmp_path):
 
 @pytest.fixture
 def two_disk_vm(si):
-    [template] = find_vm_by_name(si, VM)
-    devices = [vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
-        key=-100, busNumber=0, sharedBus="noSharing"))]
-    for unit in (0, 1):
-        devices.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=vim.vm.device.VirtualDisk(
-            key=-101 - unit, controllerKey=-100, unitNumber=unit, capacityInKB=32 * 1024,
-            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(fileName="", diskMode="persistent", thinProvisioned=True))))
-    spec = vim.vm.ConfigSpec(name="lab-two-disks", guestId="otherGuest", numCPUs=1, memoryMB=64,
-                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=devices)
-    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    machine = create_vm(si, "lab-two-disks", [32, 32])
     yield machine
-    wait(machine.Destroy_Task())
+    destroy_vm(machine)
 
 
 def test_two_disks_are_written_in_parallel(lab, two_disk_vm, tmp_path):

@@ -3,7 +3,7 @@ inspect against the checksum the disk had when each point was taken."""
 import pytest
 from pyVmomi import vim
 
-from conftest import find_vm_by_name, run_module, settle, wait
+from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, settle, wait
 
 VM = "DC0_H0_VM1"
 MIB = 1 << 20
@@ -60,18 +60,9 @@ def test_every_point_of_a_chain_restores_exactly_in_place(vm, lab, tmp_path):
 
 @pytest.fixture
 def new_vm(si):
-    [template] = find_vm_by_name(si, VM)
-    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=256 * 1024,
-                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-                                         fileName="", diskMode="persistent", thinProvisioned=True))
-    spec = vim.vm.ConfigSpec(name="lab-restored", guestId="otherGuest", numCPUs=1, memoryMB=64,
-                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=[
-                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
-                                     key=-100, busNumber=0, sharedBus="noSharing")),
-                                 vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk)])
-    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    machine = create_vm(si, "lab-restored", [256])
     yield machine
-    wait(machine.Destroy_Task())
+    destroy_vm(machine)
 
 
 def test_fresh_restore_onto_a_new_thin_disk_stays_thin(vm, new_vm, lab, tmp_path):
