@@ -15,13 +15,13 @@ import json
 import urllib.parse
 
 try:
-    from pyVmomi import vim, vmodl
     from pyVmomi.VmomiJSONEncoder import VmomiJSONEncoder
 except ImportError:
     VmomiJSONEncoder = None  # VsphereClient reports the missing library
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disk_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_cbt import ChangeIdInvalidError, changed_areas
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import make_ssl_context
 
 DEFAULT_REDACT = ["guestinfo.*"]
@@ -39,19 +39,6 @@ def config_json(config, redact_patterns):
     return value, redacted
 
 
-def changed_areas(vm, snapshot, key, change_id, capacity):
-    """Every area QueryChangedDiskAreas reports, asked page after page from where the last
-    answer ended until the whole disk is covered (one answer covers only part of a large disk)."""
-    areas, offset = [], 0
-    while offset < capacity:  # asking at the capacity itself is an InvalidArgument on vSphere
-        info = vm.QueryChangedDiskAreas(snapshot=snapshot, deviceKey=key, startOffset=offset, changeId=change_id)
-        areas += [(a.start, a.length) for a in info.changedArea or []]
-        if info.length <= 0:
-            break
-        offset = info.startOffset + info.length
-    return areas
-
-
 def disk_plan(vm, snapshot, disk, chunk_size, parent_disk, parent_index_path, index_out):
     """The disk's part of a backup plan, its kind ('full' / 'incremental') and why it fell back."""
     capacity = disk.capacityInBytes or disk.capacityInKB * 1024
@@ -64,9 +51,8 @@ def disk_plan(vm, snapshot, disk, chunk_size, parent_disk, parent_index_path, in
             try:
                 areas = changed_areas(vm, snapshot, disk.key, parent_disk["change_id"], capacity)
                 kind = "incremental"
-            except (vim.fault.FileFault, vmodl.fault.InvalidArgument) as fault:
-                reason = "the last backup's change id is no longer valid (CBT was reset or turned off): %s" % (
-                    fault.msg or type(fault).__name__)
+            except ChangeIdInvalidError as exc:
+                reason = "the last backup's change id is no longer valid (CBT was reset or turned off): %s" % exc.message
     elif parent_disk is not None:
         reason = "change tracking was not on at the last backup or is not on now"
     if areas is None:

@@ -87,15 +87,17 @@ class Progress(object):
         self.started = time.time()
         self.disks = dict((d["id"], {"id": d["id"], "path": d["path"], "bytes_total": sum(e[1] for e in d["extents"]),
                                      "bytes_done": resumed.get(d["id"], 0), "resumed_from": resumed.get(d["id"], 0),
-                                     "state": "queued"}) for d in plan["disks"])
+                                     "zero_bytes_skipped": 0, "state": "queued"}) for d in plan["disks"])
         self.state, self.error = "running", None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mover-status", daemon=True)
         self._thread.start()
 
-    def add(self, disk_id, n):
+    def add(self, disk_id, n, skipped=False):
         with self.lock:
             self.disks[disk_id]["bytes_done"] += n
+            if skipped:
+                self.disks[disk_id]["zero_bytes_skipped"] += n
 
     def set(self, disk_id, **fields):
         with self.lock:
@@ -171,6 +173,10 @@ class DiskWriter(object):
             fd = os.open(source["path"], os.O_RDONLY)
             self._close_source = lambda: os.close(fd)
             return lambda offset, length, chunk, position: os.pread(fd, length, offset)
+        if source["type"] == "files":  # extents carry [file number, file offset]
+            fds = [os.open(path, os.O_RDONLY) for path in source["paths"]]
+            self._close_source = lambda: [os.close(fd) for fd in fds]
+            return lambda offset, length, where, position: os.pread(fds[where[0]], length, where[1] + position)
         if source["type"] == "repository":
             repository = Repository(source["path"])
             cache = {}
@@ -178,11 +184,12 @@ class DiskWriter(object):
             def from_chunk(offset, length, chunk, position):
                 if chunk is None:
                     return bytes(length)
+                within = offset % repository.chunk_size  # extents may start inside a chunk (changed_only)
                 if chunk not in cache:  # a chunk is read and checked once, then cut into pieces
                     cache.clear()
-                    where = " (point %s, disk %s, offset %d)" % (source["point"], source["disk"], offset - position)
+                    where = " (point %s, disk %s, offset %d)" % (source["point"], source["disk"], offset - within)
                     cache[chunk] = repository.get_chunk(chunk, where, rehash=source.get("verify", True))
-                return cache[chunk][position:position + length]
+                return cache[chunk][within:within + length]
             return from_chunk
         return lambda offset, length, chunk, position: bytes(length)
 
@@ -190,11 +197,16 @@ class DiskWriter(object):
         self._close_source = lambda: None
         try:
             read = self._source_reader()
+            skip_zeros = self.disk_plan["source"].get("skip_zero_pieces")
             for offset, length, chunk, position in pieces(self.disk_plan["extents"], self.piece_bytes, skip):
                 buffer = self.free.get()
                 if buffer is None:
                     return
                 data = read(offset, length, chunk, position)
+                if skip_zeros and data.count(0) == len(data):  # fresh disk: zeros need no write
+                    self.free.put(buffer)
+                    self.filled.put((offset, length, None))
+                    continue
                 buffer[:len(data)] = data
                 if len(data) < length:
                     buffer[len(data):length] = bytes(length - len(data))
@@ -238,6 +250,10 @@ class DiskWriter(object):
                 if isinstance(item, Exception):
                     raise item
                 offset, length, buffer = item
+                if buffer is None:
+                    self.progress.add(disk_id, length, skipped=True)
+                    done += length
+                    continue
                 view = (ctypes.c_char * length).from_buffer(buffer)
                 disk.write_async(offset // SECTOR_SIZE, view, length // SECTOR_SIZE,
                                  on_done=lambda _view, error, n=length, b=buffer: self._written(disk_id, b, n, error))

@@ -34,6 +34,12 @@ class SanNeedsSnapshotError(RestoreRefusedError):
     error_code = "SAN_NEEDS_SNAPSHOT"
 
 
+class ChangedOnlyRefusedError(RestoreRefusedError):
+    """changed_only cannot tell what changed: CBT off, the change id void, the disk resized or
+    not the backed-up one."""
+    error_code = "CHANGED_ONLY_IMPOSSIBLE"
+
+
 def _names(disk):
     names = {str(disk["key"]), disk.get("label")}
     if disk.get("address"):
@@ -70,11 +76,44 @@ def match_disks(manifest, targets, selection=None, disk_map=None):
     return pairs
 
 
-def disk_plan(repository, manifest, source, target, mode, verify):
+def changed_only_check(source, target, in_place):
+    """Refuse changed_only where CBT cannot say what changed since the point."""
+    why = None
+    if not in_place:
+        why = "the target is not the VM the point was taken of"
+    elif not source.get("change_id"):
+        why = "the point has no CBT change id for disk %s (CBT was off at the backup)" % source["key"]
+    elif not target.get("change_id"):
+        why = "CBT is not on for target disk %s now" % target["key"]
+    elif target["capacity_bytes"] != source["capacity_bytes"]:
+        why = "disk %s was resized since the point (%d bytes then, %d now)" % (
+            target["key"], source["capacity_bytes"], target["capacity_bytes"])
+    if why:
+        raise ChangedOnlyRefusedError("mode changed_only: %s; restore with mode full instead." % why)
+
+
+def _within_chunks(index, areas):
+    """[offset, length, chunk hash or None] of areas, cut at chunk borders."""
+    result = []
+    for offset, length in areas:
+        end = offset + length
+        while offset < end:
+            number = offset // index.chunk_size
+            piece_end = min(end, (number + 1) * index.chunk_size)
+            result.append([offset, piece_end - offset, index.entries[number]])
+            offset = piece_end
+    return result
+
+
+def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=None):
     """The mover's plan for one disk: every chunk (full, zeros only where the target holds data),
-    or the non-zero chunks with the VDDK metadata first (fresh)."""
+    the non-zero chunks with the VDDK metadata first (fresh), or the point's data in the areas
+    changed since it (changed_only, zeros included)."""
     index = repository.read_index(manifest, source)
-    extents = [[o, n, h] for o, n, h in index.extents() if h is not None or mode == "full"]
+    if mode == "changed_only":
+        extents = _within_chunks(index, changed_areas)
+    else:
+        extents = [[o, n, h] for o, n, h in index.extents() if h is not None or mode == "full"]
     return {"id": str(target["key"]), "path": target["file_name"], "extents": extents,
             "source": {"type": "repository", "path": repository.path, "point": manifest["id"],
                        "disk": source["key"], "verify": verify},
@@ -82,5 +121,16 @@ def disk_plan(repository, manifest, source, target, mode, verify):
             "metadata": source.get("vddk_metadata") or {} if mode == "fresh" else {}}
 
 
-def plan_id(point_id, mode, disks):
-    return hashlib.sha256(json.dumps([point_id, mode, disks], sort_keys=True).encode()).hexdigest()
+def file_disk_plan(target, capacity, pieces, mode):
+    """The mover's plan for one disk from files (a raw image or a merged chain): each piece read
+    from its file; all-zero pieces skipped in fresh mode (a thin disk stays thin)."""
+    paths = sorted({p[2] for p in pieces})
+    return {"id": str(target["key"]), "path": target["file_name"], "capacity": capacity,
+            "extents": [[o, n, [paths.index(path), file_offset]] for o, n, path, file_offset in pieces],
+            "source": {"type": "files", "paths": paths, "skip_zero_pieces": mode == "fresh"}}
+
+
+def restored_identity(source_id, pairs):
+    """What a finished restore put where: the source, and each source disk's target file."""
+    return hashlib.sha256(json.dumps([source_id, [[s["key"], t["key"], t["file_name"]] for s, t in pairs]],
+                                     sort_keys=True).encode()).hexdigest()

@@ -8,14 +8,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 try:
-    from pyVmomi import vim
+    from pyVmomi import vim, vmodl
 except ImportError:
     pass  # VsphereClient reports the missing library
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
 
 STUN_SNAPSHOT = "vadp-cbt-stun"
+
+
+class ChangeIdInvalidError(VsphereError):
+    """vSphere cannot answer what changed since a change id: CBT was reset or off since."""
+    error_code = "CHANGE_ID_INVALID"
 
 
 def effective(vm):
@@ -38,3 +44,19 @@ def reset(vm, timeout):
     """Off, then on: every change id from before is void (restore-rules F, after a restore)."""
     apply(vm, False, timeout)
     apply(vm, True, timeout)
+
+
+def changed_areas(vm, snapshot, key, change_id, capacity):
+    """Every area QueryChangedDiskAreas reports, asked page after page from where the last
+    answer ended until the whole disk is covered (one answer covers only part of a large disk)."""
+    areas, offset = [], 0
+    while offset < capacity:  # asking at the capacity itself is an InvalidArgument on vSphere
+        try:
+            info = vm.QueryChangedDiskAreas(snapshot=snapshot, deviceKey=key, startOffset=offset, changeId=change_id)
+        except (vim.fault.FileFault, vmodl.fault.InvalidArgument) as fault:
+            raise ChangeIdInvalidError(fault.msg or type(fault).__name__)
+        areas += [(a.start, a.length) for a in info.changedArea or []]
+        if info.length <= 0:
+            break
+        offset = info.startOffset + info.length
+    return areas

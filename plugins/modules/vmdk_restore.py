@@ -19,9 +19,9 @@ description:
   - Every chunk is checked against its SHA-256 before it is written (O(verify)); a damaged chunk stops
     the restore before it reaches the disk, with error_code C(CHUNK_CORRUPT) naming point, disk and
     offset.
-  - An interrupted restore resumes where it stopped when run again with the same O(state_dir); a run
-    after a complete restore of the same point onto the same disks writes nothing and reports
-    C(changed=false).
+  - An interrupted restore resumes where it stopped when run again with the same O(state_dir). A run
+    after a complete restore of the same source onto the same disks writes nothing and reports
+    C(changed=false) when CBT proves no disk was written since; without CBT it cannot know, and restores again.
   - After writing, CBT is reset (O(reset_cbt)); the next backup of the VM must be a full one.
   - Progress can be followed with M(vadp.vsphere.transfer_status) while the module runs asynchronously.
 version_added: 0.1.0
@@ -29,9 +29,10 @@ author:
   - vadp.vsphere team (@vadp)
 options:
   repository:
-    description: The repository's folder.
+    description:
+      - The repository's folder (docs/restore-point-format.md). One of O(repository), O(raw_images) and O(chains)
+        is the source.
     type: path
-    required: true
   restore_point:
     description: The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
     type: str
@@ -41,17 +42,33 @@ options:
       - The VM whose points to restore, by name or instance uuid, when it is not the target VM itself
         (a restore onto another or a new VM).
     type: str
+  raw_images:
+    description:
+      - Raw disk images (another tool's full backups), as target disk (key, label or address such as
+        C(scsi0:0)) to image file. The image's size is the disk's capacity.
+    type: dict
+  chains:
+    description:
+      - Backup chains in the seed's form (a full raw image and incrementals with their changed areas,
+        described by a JSON file, see docs/restore-point-format.md "Other sources"), as target disk to
+        description file. The chain is merged first (newest wins), so every byte is written once.
+    type: dict
   mode:
     description:
       - C(full) writes the point's whole image onto disks that hold data - zero chunks are written
         wherever the target is not already zero (asked of VDDK), or old data would survive.
       - C(fresh) is for newly created disks - the VDDK metadata first, then only the non-zero chunks,
         so a thin disk stays thin.
+      - C(changed_only) (quick rollback) asks the VM's CBT which areas changed since the point was taken
+        and writes only those, from the point. It needs the point to be of this VM, CBT on then and now,
+        the point's change id still valid and the disk not resized; otherwise it refuses with error_code
+        C(CHANGED_ONLY_IMPOSSIBLE) and writes nothing. A restore without O(reset_cbt) leaves CBT
+        misreporting (restore-rules F), so changed_only after such a restore can miss areas.
     type: str
     default: full
-    choices: [full, fresh]
+    choices: [full, fresh, changed_only]
   disks:
-    description: Restore only these source disks (device keys or labels); all by default.
+    description: Restore only these source disks of the point (device keys or labels); all by default.
     type: list
     elements: str
   disk_map:
@@ -97,6 +114,24 @@ EXAMPLES = r'''
     vddk_libdir: /opt/vmware-vix-disklib-distrib
   register: restored
 
+- name: Undo only what changed since the last backup (quick rollback, CBT on)
+  vadp.vsphere.vmdk_restore:
+    name: web01
+    repository: /backups/vsphere
+    mode: changed_only
+
+- name: Restore another tool's raw image onto the first disk, its full+incrementals chain onto the second
+  vadp.vsphere.vmdk_restore:
+    name: db01
+    raw_images:
+      "scsi0:0": /imports/db01-disk0.raw
+  # a second task, as the sources are exclusive
+- name: Restore the chain of the second disk
+  vadp.vsphere.vmdk_restore:
+    name: db01
+    chains:
+      "scsi0:1": /imports/db01-disk1/chain.json
+
 - name: Fill a newly created VM's disks from web01's latest point
   vadp.vsphere.vmdk_restore:
     name: web01-dr
@@ -107,12 +142,14 @@ EXAMPLES = r'''
 
 RETURN = r'''
 point:
-  description: The restore point written (id, time, type).
+  description: The restore point written (id, time, type); for raw images and chains the id and time are null.
   returned: always
   type: dict
   sample: {id: 20261124T230000Z-a1b2c3, time: "2026-11-24T23:00:00Z", type: incremental}
 disks:
-  description: Per disk - source and target keys, the target file, mode, transport, bytes to write and written, seconds, MB/s.
+  description:
+    - Per disk - source and target keys, the target file, mode, transport, bytes to write and written, zero bytes
+      skipped, extents, seconds, MB/s, whether every chunk was verified.
   returned: always
   type: list
   elements: dict
@@ -142,6 +179,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils import restore
 from ansible_collections.vadp.vsphere.plugins.module_utils import vsphere_cbt as cbt
 from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import ChunkCorruptError, PointNotFoundError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
     VM_IDENTITY_ONE_OF,
@@ -157,10 +195,12 @@ class VmdkRestoreModule(VsphereModule):
         spec = vm_identity_argument_spec()
         spec.update(vddk_argument_spec("nbdssl:nbd"))
         spec.update(
-            repository=dict(type="path", required=True),
+            repository=dict(type="path"),
             restore_point=dict(type="str", default="latest"),
             source_vm=dict(type="str"),
-            mode=dict(type="str", default="full", choices=["full", "fresh"]),
+            raw_images=dict(type="dict"),
+            chains=dict(type="dict"),
+            mode=dict(type="str", default="full", choices=["full", "fresh", "changed_only"]),
             disks=dict(type="list", elements="str"),
             disk_map=dict(type="dict"),
             verify=dict(type="bool", default=True),
@@ -168,8 +208,10 @@ class VmdkRestoreModule(VsphereModule):
             snapshot=dict(type="str"),
             timeout=dict(type="int", default=600),
         )
-        super(VmdkRestoreModule, self).__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
-                                                supports_check_mode=True)
+        sources = ["repository", "raw_images", "chains"]
+        super(VmdkRestoreModule, self).__init__(argument_spec=spec, supports_check_mode=True,
+                                                required_one_of=VM_IDENTITY_ONE_OF + [sources],
+                                                mutually_exclusive=[sources])
 
     def _source_key(self, repository, facts):
         wanted = self.params["source_vm"]
@@ -181,6 +223,57 @@ class VmdkRestoreModule(VsphereModule):
                                                                                  ", ".join(keys) or "none"))
         return keys[0]
 
+    def _plan_from_repository(self, vm, facts):
+        """(what the source is, the point for the result, [(source, target)], mover plans)."""
+        p = self.params
+        repository = Repository(p["repository"])
+        point = repository.find_point(self._source_key(repository, facts), p["restore_point"])
+        pairs = restore.match_disks(point, facts["disks"], p["disks"], p["disk_map"])
+        plans = []
+        for source, target in pairs:
+            areas = None
+            if p["mode"] == "changed_only":
+                restore.changed_only_check(source, target, point["vm"]["instance_uuid"] == facts["vm"]["instance_uuid"])
+                try:
+                    areas = cbt.changed_areas(vm, None, target["key"], source["change_id"], target["capacity_bytes"])
+                except cbt.ChangeIdInvalidError as exc:
+                    raise restore.ChangedOnlyRefusedError(
+                        "mode changed_only: vSphere no longer knows what changed on disk %s since point %s (CBT was "
+                        "reset or turned off since: %s); restore with mode full instead." % (target["key"], point["id"], exc.message))
+            plans.append(restore.disk_plan(repository, point, source, target, p["mode"], p["verify"], areas))
+        return point["id"], dict((k, point[k]) for k in ("id", "time", "type")), pairs, plans
+
+    def _plan_from_files(self, facts):
+        """The same for raw images or chains, given as {target disk: file}."""
+        p = self.params
+        kind = "raw_image" if p["raw_images"] else "chain"
+        if p["mode"] == "changed_only":
+            raise restore.RestoreRefusedError("mode changed_only needs a restore point with CBT change ids; a %s has none"
+                                              % kind)
+        pairs, plans, identity = [], [], []
+        for name, path in sorted((p["raw_images"] or p["chains"]).items()):
+            capacity, pieces = chain_map(path) if kind == "chain" else (os.path.getsize(path), raw_image_map(path))
+            source = {"key": str(name), "label": str(name), "capacity_bytes": capacity}
+            [pair] = restore.match_disks({"disks": [source]}, facts["disks"], disk_map={name: name})
+            pairs.append(pair)
+            plans.append(restore.file_disk_plan(pair[1], capacity, pieces, p["mode"]))
+            identity += [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in plans[-1]["source"]["paths"]]
+        return identity, {"id": None, "time": None, "type": kind}, pairs, plans
+
+    def _unchanged_since_restore(self, vm, record, pairs):
+        """Whether CBT proves that no disk was written since the recorded restore. Without CBT
+        nothing is proven and the restore runs again."""
+        for _source, target in pairs:
+            change_id = record.get("change_ids", {}).get(str(target["key"]))
+            if not change_id:
+                return False
+            try:
+                if cbt.changed_areas(vm, None, target["key"], change_id, target["capacity_bytes"]):
+                    return False
+            except cbt.ChangeIdInvalidError:
+                return False
+        return True
+
     def execute(self, client):
         p = self.params
         vm = self.find_vm(client)
@@ -191,22 +284,18 @@ class VmdkRestoreModule(VsphereModule):
         if "san" in p["transport"].split(":") and not p["snapshot"]:
             raise restore.SanNeedsSnapshotError("The SAN transport writes through a snapshot: take one with "
                                                 "vadp.vsphere.temp_snapshot and pass its moref as snapshot.")
-        repository = Repository(p["repository"])
-        point = repository.find_point(self._source_key(repository, facts), p["restore_point"])
-        pairs = restore.match_disks(point, facts["disks"], p["disks"], p["disk_map"])
-        plans = [restore.disk_plan(repository, point, s, t, p["mode"], p["verify"]) for s, t in pairs]
-        identity = restore.plan_id(point["id"], p["mode"], plans)
+        if p["repository"]:
+            source_id, point, pairs, plans = self._plan_from_repository(vm, facts)
+        else:
+            source_id, point, pairs, plans = self._plan_from_files(facts)
+        identity = restore.restored_identity(source_id, pairs)
         state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-restore")
         record_path = os.path.join(state_dir, "restored.json")
         result = {"changed": True, "vm": facts["vm"], "resumed": False, "cbt_reset": False, "warnings_vddk": None,
-                  "point": dict((k, point[k]) for k in ("id", "time", "type")),
-                  "disks": [{"source_key": s["key"], "target_key": t["key"], "target_file": t["file_name"],
-                             "mode": p["mode"], "bytes_to_write": sum(e[1] for e in plan["extents"] if e[2] or p["mode"] == "fresh"),
-                             "zero_chunks_skipped": sum(1 for e in plan["extents"] if not e[2]) if p["mode"] == "fresh" else 0,
-                             "capacity_grows_by": t["capacity_bytes"] - s["capacity_bytes"]}
-                            for (s, t), plan in zip(pairs, plans)]}
-        if _read_json(record_path).get("plan_id") == identity:
-            result["changed"] = False  # this point is already on these disks
+                  "point": point, "disks": [_disk_result(s, t, plan, p["mode"]) for (s, t), plan in zip(pairs, plans)]}
+        record = _read_json(record_path)
+        if record.get("identity") == identity and self._unchanged_since_restore(vm, record, pairs):
+            result["changed"] = False  # this source is on these disks, and CBT shows no write since
             return result
         if self.module.check_mode:
             return result
@@ -222,15 +311,27 @@ class VmdkRestoreModule(VsphereModule):
         seconds = max(moved["status"]["seconds"], 1e-6)
         for disk in result["disks"]:
             status = by_id[str(disk["target_key"])]
-            written = status["bytes_done"] - status["resumed_from"]
+            written = status["bytes_done"] - status["resumed_from"] - status["zero_bytes_skipped"]
             result["resumed"] = result["resumed"] or status["resumed_from"] > 0
             disk.update(transport=status.get("transport"), bytes_written=written, seconds=seconds,
-                        mb_per_s=round(written / seconds / 1e6, 1), verified=p["verify"])
+                        zero_bytes_skipped=disk["zero_bytes_skipped"] + status["zero_bytes_skipped"],
+                        mb_per_s=round(written / seconds / 1e6, 1), verified=p["verify"] and p["repository"] is not None)
         if p["reset_cbt"] and cbt.effective(vm)[1]:
             cbt.reset(vm, p["timeout"])
             result["cbt_reset"] = True
-        _write_json(record_path, {"plan_id": identity, "point": point["id"]})
+        change_ids = dict((str(d["key"]), d["change_id"]) for d in vm_facts(vm)["disks"] if d["change_id"])
+        _write_json(record_path, {"identity": identity, "point": point["id"], "change_ids": change_ids})
         return result
+
+
+def _disk_result(source, target, plan, mode):
+    """A disk's part of the result before writing: what the plan will write and skip."""
+    to_write = sum(e[1] for e in plan["extents"] if e[2] is not None or mode == "changed_only")
+    from_point = plan["source"]["type"] == "repository"
+    return {"source_key": source["key"], "target_key": target["key"], "target_file": target["file_name"], "mode": mode,
+            "bytes_to_write": to_write, "extents": len(plan["extents"]),
+            "zero_bytes_skipped": source["capacity_bytes"] - to_write if mode == "fresh" and from_point else 0,
+            "capacity_grows_by": target["capacity_bytes"] - source["capacity_bytes"]}
 
 
 def _read_json(path):

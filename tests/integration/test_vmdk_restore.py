@@ -126,3 +126,102 @@ def test_refusals_write_nothing(vm, lab, tmp_path, si):
     assert restore(repo, restore_point="20200101T000000Z-000000")["error_code"] == "POINT_NOT_FOUND"
     assert restore(repo, transport="san")["error_code"] == "SAN_NEEDS_SNAPSHOT"
     assert sha(lab) == before
+
+
+def test_changed_only_writes_just_what_the_guest_changed(vm, lab, tmp_path):
+    repo, state = tmp_path / "repo", str(tmp_path / "state")
+    backup(repo)
+    expected = sha(lab)
+    lab.guest_write(VM, offset=10 * MIB + 4096, length=8192, seed=61)  # inside one chunk
+    lab.guest_write(VM, offset=100 * MIB, length=3 * MIB, seed=62)     # across a chunk border
+    wait(vm.PowerOffVM_Task())
+    plan = run_module("vadp.vsphere.vmdk_restore", {"name": VM, "repository": str(repo), "mode": "changed_only",
+                                                    "state_dir": state}, check_mode=True)
+    assert plan["changed"] is True and sha(lab) != expected  # the plan only
+    result = restore(repo, mode="changed_only", state_dir=state)
+    assert not result.get("failed"), result
+    assert sha(lab) == expected
+    written = result["disks"][0]["bytes_written"]
+    assert written == plan["disks"][0]["bytes_to_write"]
+    assert 3 * MIB + 8192 <= written <= 3 * MIB + 8192 + 4 * 65536  # CBT's blocks round it up a little
+    assert result["cbt_reset"] is True
+    assert restore(repo, mode="changed_only", state_dir=state)["changed"] is False
+    # CBT was reset by the restore: the point's change id is void now, and changed_only says so
+    refused = restore(repo, mode="changed_only", state_dir=str(tmp_path / "other"))
+    assert refused["failed"] and refused["error_code"] == "CHANGED_ONLY_IMPOSSIBLE"
+    assert "restore with mode full" in refused["msg"]
+
+
+def test_a_write_after_the_restore_makes_the_rerun_restore_again(vm, lab, tmp_path):
+    repo, state = tmp_path / "repo", str(tmp_path / "state")
+    backup(repo)
+    expected = sha(lab)
+    wait(vm.PowerOffVM_Task())
+    assert restore(repo, state_dir=state)["changed"] is True
+    wait(vm.PowerOnVM_Task())  # the VM is used after the restore
+    lab.guest_write(VM, offset=50 * MIB, length=65536, seed=71)
+    wait(vm.PowerOffVM_Task())
+    again = restore(repo, state_dir=state)
+    assert again["changed"] is True and again["disks"][0]["bytes_written"] > 0 and sha(lab) == expected
+
+
+def _image(path, size, writes):
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for offset, data in writes:
+            f.seek(offset)
+            f.write(data)
+
+
+def _sha_of(path):
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(MIB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_raw_image_and_chain_sources(new_vm, lab, tmp_path):
+    import json
+    import os
+    size = 256 * MIB
+    full = tmp_path / "full.raw"
+    _image(full, size, [(0, os.urandom(MIB)), (200 * MIB, os.urandom(2 * MIB))])
+    result = run_module("vadp.vsphere.vmdk_restore", {"name": "lab-restored", "raw_images": {"scsi0:0": str(full)},
+                                                      "mode": "fresh"})
+    assert not result.get("failed"), result
+    disk = lab.inspect("lab-restored")["disks"][0]
+    assert disk["sha256"] == _sha_of(full)
+    # zeros are skipped per 2 MiB piece: the pieces at 0 and at 200 MiB are written, nothing else
+    assert result["disks"][0]["bytes_written"] == 4 * MIB and disk["allocated_bytes"] <= 4 * MIB
+    # a chain: the full plus a packed incremental that changes two areas, one of them to zeros
+    areas = [[512 * 1024, 65536], [200 * MIB, 65536]]
+    inc = os.urandom(65536) + bytes(65536)
+    (tmp_path / "inc1.bin").write_bytes(inc)
+    (tmp_path / "chain.json").write_text(json.dumps({"capacity": size, "full": "full.raw", "incrementals": [
+        {"data": "inc1.bin", "layout": "packed", "extents": areas}]}))
+    expected = tmp_path / "expected.raw"
+    _image(expected, size, [])
+    with open(full, "rb") as f, open(expected, "r+b") as out:
+        out.write(f.read())
+        for (offset, length), position in zip(areas, (0, 65536)):
+            out.seek(offset)
+            out.write(inc[position:position + length])
+    result = run_module("vadp.vsphere.vmdk_restore", {"name": "lab-restored", "chains": {"2000": str(tmp_path / "chain.json")}})
+    assert not result.get("failed"), result
+    assert lab.inspect("lab-restored")["disks"][0]["sha256"] == _sha_of(expected)
+    assert result["point"]["type"] == "chain" and result["disks"][0]["bytes_written"] == size  # full mode writes all
+
+
+def test_a_target_smaller_than_the_source_is_refused(vm, lab, tmp_path, si):
+    repo = tmp_path / "repo"
+    backup(repo)
+    small = create_vm(si, "lab-small", [128])
+    try:
+        before = lab.inspect("lab-small")["disks"][0]["sha256"]
+        result = restore(repo, name="lab-small", source_vm=VM, mode="fresh")
+        assert result["failed"] and result["error_code"] == "DISK_TOO_SMALL" and "grow it first" in result["msg"]
+        assert lab.inspect("lab-small")["disks"][0]["sha256"] == before
+    finally:
+        destroy_vm(small)
