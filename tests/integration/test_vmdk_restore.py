@@ -208,7 +208,7 @@ def test_raw_image_and_chain_sources(new_vm, lab, tmp_path):
         for (offset, length), position in zip(areas, (0, 65536)):
             out.seek(offset)
             out.write(inc[position:position + length])
-    result = run_module("vadp.vsphere.vmdk_restore", {"name": "lab-restored", "chains": {"2000": str(tmp_path / "chain.json")}})
+    result = run_module("vadp.vsphere.vmdk_restore", {"name": "lab-restored", "chains": {"scsi0:0": str(tmp_path / "chain.json")}})
     assert not result.get("failed"), result
     assert lab.inspect("lab-restored")["disks"][0]["sha256"] == _sha_of(expected)
     assert result["point"]["type"] == "chain" and result["disks"][0]["bytes_written"] == size  # full mode writes all
