@@ -23,6 +23,7 @@ import logging
 import mmap
 import os
 import queue
+import resource
 import sys
 from concurrent.futures import ThreadPoolExecutor
 import threading
@@ -111,6 +112,7 @@ class Progress(object):
         done, total = sum(d["bytes_done"] for d in disks), sum(d["bytes_total"] for d in disks)
         rate = moved / elapsed
         return {"state": self.state, "error": self.error, "pid": os.getpid(), "updated": time.time(),
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 "bytes_done": done, "bytes_total": total, "seconds": round(elapsed, 3),
                 "bytes_per_second": round(rate), "eta_seconds": round((total - done) / rate) if rate > 0 else None,
                 "disks": disks}

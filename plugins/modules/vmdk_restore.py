@@ -155,6 +155,11 @@ disks:
   elements: dict
   sample: [{source_key: 2000, target_key: 2000, target_file: "[ds1] web01/web01.vmdk", mode: full, transport: nbdssl,
             bytes_to_write: 1073741824, bytes_written: 1073741824, zero_chunks_skipped: 10, seconds: 8.2, mb_per_s: 130.9}]
+transfer:
+  description: The data mover's whole run - seconds, bytes per second, and the peak memory of its worker process.
+  returned: when data was written
+  type: dict
+  sample: {seconds: 8.2, bytes_per_second: 130900000, peak_rss_bytes: 61865984}
 resumed:
   description: Whether this run continued an interrupted restore.
   returned: always
@@ -307,6 +312,7 @@ class VmdkRestoreModule(VsphereModule):
                 raise ChunkCorruptError("The restore stopped at a damaged chunk, before writing it: %s" % exc.message,
                                         details=exc.details)
             raise
+        result["transfer"] = dict((k, moved["status"][k]) for k in ("seconds", "bytes_per_second", "peak_rss_bytes"))
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
         seconds = max(moved["status"]["seconds"], 1e-6)
         for disk in result["disks"]:
