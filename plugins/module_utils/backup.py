@@ -10,9 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
-import http.client
 import json
-import urllib.parse
 
 try:
     from pyVmomi.VmomiJSONEncoder import VmomiJSONEncoder
@@ -22,7 +20,6 @@ except ImportError:
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disk_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_cbt import ChangeIdInvalidError, changed_areas
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import make_ssl_context
 
 DEFAULT_REDACT = ["guestinfo.*"]
 REDACTED = "<redacted>"
@@ -79,29 +76,3 @@ def manifest_disk(disk, devices_by_key, index_name, vddk_metadata, change_id, ar
         "rdm": facts["rdm"], "index": index_name, "vddk_metadata": vddk_metadata,
         "change_id": change_id, "changed_extents": areas, "stats": stats,
     }
-
-
-def download_nvram(client, vm, datacenter_name):
-    """The VM's NVRAM file through the datastore HTTP interface (None when it has none)."""
-    files = vm.config.files
-    nvram = [o.value for o in vm.config.extraConfig or [] if o.key == "nvram"]
-    name = nvram[0] if nvram else vm.config.name + ".nvram"  # vSphere's default name
-    folder = files.vmPathName.rsplit("/", 1)[0] if "/" in files.vmPathName else files.vmPathName
-    datastore, relative = folder[1:].split("] ", 1) if folder.startswith("[") else (None, folder)
-    path = name if name.startswith("[") else "%s/%s" % (relative, name)
-    settings = client.settings
-    query = urllib.parse.urlencode({"dcPath": datacenter_name, "dsName": datastore})
-    connection = http.client.HTTPSConnection(settings.hostname, int(settings.port), timeout=60,
-                                             context=make_ssl_context(settings.validate_certs, settings.ca_bundle))
-    try:
-        connection.request("GET", "/folder/%s?%s" % (urllib.parse.quote(path), query),
-                           headers={"Cookie": client.session_cookie})
-        response = connection.getresponse()
-        data = response.read()
-    finally:
-        connection.close()
-    if response.status == 404:
-        return None
-    if response.status != 200:
-        raise OSError("downloading the NVRAM file %s failed: HTTP %s" % (path, response.status))
-    return data

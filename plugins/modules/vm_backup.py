@@ -120,6 +120,7 @@ import os
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import backup
 from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
     PointNotFoundError,
     Repository,
@@ -220,7 +221,7 @@ class VmBackupModule(VsphereModule):
         state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-backup")
         moved = DataMover(state_dir).run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
-        nvram = backup.download_nvram(client, vm, facts["vm"]["datacenter"])
+        nvram = download_nvram(client, vm, facts["vm"]["datacenter"])
         config_value, redacted = backup.config_json(config, p["redact_extra_config"])
         manifest_disks, totals = [], {"bytes_read": 0, "stored_bytes": 0, "new_chunks": 0, "reused_chunks": 0}
         for disk in self._selected(config):

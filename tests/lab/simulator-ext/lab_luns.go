@@ -175,3 +175,19 @@ func labLayoutBacking(disk *types.VirtualDisk) *types.VirtualDiskFlatVer2Backing
 	}
 	return b
 }
+
+// labConfigOptionDescriptors lists the hardware versions an ESXi 7.0U3 host creates and runs
+// (vmx-4 to vmx-19), where the stock simulator offers only vmx-13: restoring a VM of another
+// version must meet the same choice as on a real host.
+func labConfigOptionDescriptors(hosts []types.ManagedObjectReference) []types.VirtualMachineConfigOptionDescriptor {
+	var descriptors []types.VirtualMachineConfigOptionDescriptor
+	for _, v := range []int{4, 7, 8, 9, 10, 11, 13, 14, 15, 17, 18, 19} {
+		key := fmt.Sprintf("vmx-%02d", v)
+		descriptors = append(descriptors, types.VirtualMachineConfigOptionDescriptor{
+			Key: key, Description: "ESXi 7.0 U3 supports " + key, Host: hosts,
+			CreateSupported: types.NewBool(true), DefaultConfigOption: types.NewBool(v == 19),
+			RunSupported: types.NewBool(true), UpgradeSupported: types.NewBool(true),
+		})
+	}
+	return descriptors
+}
