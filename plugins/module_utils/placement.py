@@ -90,10 +90,13 @@ def supported_versions(placement):
     return [d.key for d in browser.QueryConfigOptionDescriptor() or [] if d.createSupported]
 
 
-def config_target_luns(placement):
+def placement_luns(placement):
+    return config_target_luns(*_browser_and_host(placement))
+
+
+def config_target_luns(browser, host):
     """{canonical name and ConfigTarget uuid: {canonical_name, uuid, capacity_bytes}}: the uuid an
     RDM needs is the one QueryConfigTarget reports, never the host's own (restore-rules D)."""
-    browser, host = _browser_and_host(placement)
     luns = {}
     for entry in browser.QueryConfigTarget(host=host).scsiDisk or []:
         lun = {"canonical_name": entry.disk.canonicalName, "uuid": entry.disk.uuid,

@@ -225,10 +225,10 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import loa
 from ansible_collections.vadp.vsphere.plugins.module_utils.nvram import upload_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
     PlacementError,
-    config_target_luns,
     datastore_names,
     find_placement,
     networks_of,
+    placement_luns,
     supported_versions,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import PointNotFoundError, Repository
@@ -292,7 +292,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
                 nvram = f.read()
         return config, unknown, nvram
 
-    def _target(self, content, placement, config):
+    def _target(self, placement, config):
         p = self.params
         wanted = [p["datastore"]] + list((p["datastore_map"] or {}).values())
         available = datastore_names(placement)
@@ -304,7 +304,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
                       for d in config.hardware.device)
         return {"datastore": p["datastore"], "datastore_map": p["datastore_map"] or {},
                 "networks": networks_of(placement["datacenter"]), "versions": supported_versions(placement),
-                "luns": config_target_luns(placement) if has_rdm and p["rdm_policy"] == "remap" else {}}
+                "luns": placement_luns(placement) if has_rdm and p["rdm_policy"] == "remap" else {}}
 
     def execute(self, client):
         p = self.params
@@ -316,7 +316,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
         options["uuid"] = p["bios_uuid"]
         if p["extra_config_deny"] is not None:
             options["extra_config_deny"] = p["extra_config_deny"]
-        builder = SpecBuilder(config, self._target(client.content, placement, config), options)
+        builder = SpecBuilder(config, self._target(placement, config), options)
         spec = builder.build()
         notes = builder.notes + ["extraConfig left out: %s" % ", ".join(builder.dropped_extra_config)] * bool(
             builder.dropped_extra_config) + ["fields this pyVmomi does not know, left out: %s" % ", ".join(unknown)] * bool(unknown)
