@@ -129,6 +129,13 @@ options:
   rdm_map:
     description: Source LUN (its uuid or canonical name) to target LUN (canonical name or ConfigTarget uuid), for O(rdm_policy=remap).
     type: dict
+  state:
+    description:
+      - C(present) creates the VM. C(absent) deletes the VM of that name in the folder, with its disks - only when it
+        is powered off; meant for removing a half-restored VM so a re-run starts clean. The config is not needed then.
+    type: str
+    default: present
+    choices: [present, absent]
   if_exists:
     description: When a VM of that name is in the folder - C(keep) it (unchanged), or C(fail_if_different) when its CPUs, memory, guest or disks differ.
     type: str
@@ -264,12 +271,14 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             extra_config_allow=dict(type="list", elements="str", default=[]),
             rdm_policy=dict(type="str", default="remap", choices=["remap", "as_vmdk", "skip"]),
             rdm_map=dict(type="dict"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
             if_exists=dict(type="str", default="keep", choices=["keep", "fail_if_different"]),
             timeout=dict(type="int", default=600),
         )
         sources = ["config_file", "config", "repository"]
         super(VmCreateFromConfigInfoModule, self).__init__(
-            argument_spec=spec, supports_check_mode=True, required_one_of=[sources], mutually_exclusive=[sources],
+            argument_spec=spec, supports_check_mode=True, mutually_exclusive=[sources],
+            required_if=[("state", "present", sources, True)],
             required_by={"repository": ["source_vm"]})
 
     def _load(self):
@@ -306,13 +315,29 @@ class VmCreateFromConfigInfoModule(VsphereModule):
                 "networks": networks_of(placement["datacenter"]), "versions": supported_versions(placement),
                 "luns": placement_luns(placement) if has_rdm and p["rdm_policy"] == "remap" else {}}
 
+    def _remove(self, client):
+        placement = find_placement(client.content, self.params)
+        existing = [vm for vm in placement["folder"].childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == self.params["name"]]
+        if not existing:
+            return {"changed": False, "notes": [], "disks": [], "nics": []}
+        vm = existing[0]
+        if vm.runtime.powerState != "poweredOff":
+            raise PlacementError("VM %s is %s: power it off before removing it" % (vm.name, vm.runtime.powerState))
+        result = {"changed": True, "vm": vm_identity(vm), "notes": ["VM %s deleted with its disks" % vm.name],
+                  "disks": [], "nics": []}
+        if not self.module.check_mode:
+            wait_for_task(vm.Destroy_Task(), timeout=self.params["timeout"])
+        return result
+
     def execute(self, client):
         p = self.params
+        if p["state"] == "absent":
+            return self._remove(client)
         config, unknown, nvram = self._load()
         check_config(config)
         placement = find_placement(client.content, p)
         options = dict((k, p[k]) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
-                                          "rdm_policy", "rdm_map", "network_map", "extra_config_allow"))
+                                           "rdm_policy", "rdm_map", "network_map", "extra_config_allow"))
         options["uuid"] = p["bios_uuid"]
         if p["extra_config_deny"] is not None:
             options["extra_config_deny"] = p["extra_config_deny"]

@@ -1,0 +1,67 @@
+"""The roles through the job playbooks (playbooks/*.yml), as AWX runs them, against the lab."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import ROOT, find_vm_by_name, settle, wait
+
+VM = "DC0_C0_RP0_VM0"
+
+
+def play(playbook, env=None, **extra_vars):
+    run_env = dict(os.environ, **(env or {}))
+    process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)],
+                             capture_output=True, text=True, env=run_env, cwd=ROOT, check=False)
+    return process.returncode, process.stdout + process.stderr
+
+
+@pytest.fixture
+def vm(si):
+    [machine] = find_vm_by_name(si, VM)
+    settle(machine)
+    yield machine
+    settle(machine)
+
+
+def test_full_restore_after_an_interruption_resumes_to_exact_content(vm, lab, tmp_path):
+    repo, state = str(tmp_path / "repo"), str(tmp_path / "state")
+    code, out = play("backup.yml", backup_vm=VM, backup_repository=repo)
+    assert code == 0, out
+    expected = lab.inspect(VM)["disks"][0]["sha256"]
+    for i in range(8):  # enough data for a checkpoint (every 64 MiB) before the fault
+        lab.guest_write(VM, offset=(20 + 28 * i) * (1 << 20), length=4 << 20, seed=80 + i)
+    args = dict(full_restore_vm=VM, full_restore_repository=repo, full_restore_state_dir=state,
+                full_restore_power_off="powered-off", full_restore_transport="nbd")
+    code, out = play("full_restore.yml", env={"VDDK_DOUBLE_FAIL_WRITE": "36"}, **args)
+    assert code != 0 and "resumes there" in out and "TRANSFER_FAILED" in out
+    assert vm.runtime.powerState == "poweredOff" and vm.snapshot is None  # left stopped, nothing stray
+    code, out = play("full_restore.yml", **args)
+    assert code == 0, out
+    assert "resumed after an interruption" in out and "over nbd" in out
+    assert lab.inspect(VM)["disks"][0]["sha256"] == expected
+    assert vm.runtime.powerState == "poweredOn" and vm.snapshot is None
+
+
+def test_bad_variables_fail_before_any_change(vm, tmp_path):
+    code, out = play("full_restore.yml", full_restore_vm=VM, full_restore_repository=str(tmp_path), full_restore_transport="nbdsll")
+    assert code != 0 and "full_restore_transport" in out and "nbdsll" in out
+    code, out = play("full_restore.yml", full_restore_vm=VM, full_restore_repository=str(tmp_path))
+    assert code != 0 and "is not a restore point repository" in out
+    assert vm.runtime.powerState == "poweredOn"  # nothing was touched
+
+
+def test_disaster_recovery_removes_its_half_created_vm_on_failure(vm, si, tmp_path):
+    repo = str(tmp_path / "repo")
+    assert play("backup.yml", backup_vm=VM, backup_repository=repo)[0] == 0
+    args = dict(disaster_recovery_source_vm=VM, disaster_recovery_repository=repo, disaster_recovery_name="lab-dr",
+                disaster_recovery_host="DC0_H0", disaster_recovery_datastore="LocalDS_0")
+    code, out = play("disaster_recovery.yml", env={"VDDK_DOUBLE_FAIL_WRITE": "2"}, **args)
+    assert code != 0 and 'failed at "Fill the new disks from the point"' in out and "half-created VM was deleted" in out
+    assert not find_vm_by_name(si, "lab-dr")
+    code, out = play("disaster_recovery.yml", **args)
+    assert code == 0, out
+    [created] = find_vm_by_name(si, "lab-dr")
+    wait(created.PowerOffVM_Task())
+    wait(created.Destroy_Task())
