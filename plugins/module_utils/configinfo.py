@@ -14,7 +14,7 @@ __metaclass__ = type
 import base64
 import datetime
 import json
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 try:
     from pyVmomi import vim, VmomiSupport

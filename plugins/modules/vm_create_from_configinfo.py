@@ -26,7 +26,7 @@ description:
     the RDM LUNs - each with a clear message and error_code.
   - Idempotent - a VM with that name in that folder is left as it is (O(if_exists)). Check mode returns
     the ConfigSpec that would be sent.
-  - Returns O(disk_map)-ready output for M(vadp.vsphere.vmdk_restore).
+  - Returns a disk_map ready for the disk_map option of M(vadp.vsphere.vmdk_restore).
 version_added: 0.1.0
 author:
   - vadp.vsphere team (@vadp)
