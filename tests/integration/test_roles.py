@@ -65,3 +65,42 @@ def test_disaster_recovery_removes_its_half_created_vm_on_failure(vm, si, tmp_pa
     [created] = find_vm_by_name(si, "lab-dr")
     wait(created.PowerOffVM_Task())
     wait(created.Destroy_Task())
+
+
+@pytest.fixture
+def eager(si):
+    """A thick eager-zeroed VM (the only kind SAN writes), powered on, CBT off."""
+    from conftest import create_vm, destroy_vm
+    machine = create_vm(si, "lab-roles-eager", [64], thin=False, eager=True)
+    wait(machine.PowerOnVM_Task())
+    yield machine
+    if machine.runtime.powerState == "poweredOn":
+        wait(machine.PowerOffVM_Task())
+    destroy_vm(machine)
+
+
+@pytest.mark.parametrize("transport", ["san", "hotadd", "nbdssl", "nbd"])
+def test_full_restore_by_transport(eager, lab, tmp_path, transport):
+    repo = str(tmp_path / "repo")
+    assert play("backup.yml", backup_vm="lab-roles-eager", backup_repository=repo)[0] == 0
+    expected = lab.inspect("lab-roles-eager")["disks"][0]["sha256"]
+    lab.guest_write("lab-roles-eager", offset=3 << 20, length=1 << 20, seed=91)
+    lab.guest_write("lab-roles-eager", offset=40 << 20, length=65536, seed=92)
+    code, out = play("full_restore.yml", full_restore_vm="lab-roles-eager", full_restore_repository=repo,
+                     full_restore_transport=transport, full_restore_power_off="powered-off")
+    assert code == 0, out
+    assert "over %s" % transport in out
+    assert lab.inspect("lab-roles-eager")["disks"][0]["sha256"] == expected
+    assert eager.snapshot is None and eager.runtime.powerState == "poweredOn"
+    assert eager.config.changeTrackingEnabled is True  # on again after SAN, reset after the others
+
+
+def test_san_refuses_to_remove_the_vm_s_own_snapshots(eager, tmp_path):
+    repo = str(tmp_path / "repo")
+    assert play("backup.yml", backup_vm="lab-roles-eager", backup_repository=repo)[0] == 0
+    wait(eager.CreateSnapshot_Task("user snapshot", "", False, False))
+    code, out = play("full_restore.yml", full_restore_vm="lab-roles-eager", full_restore_repository=repo,
+                     full_restore_transport="san")
+    assert code != 0 and "full_restore_remove_snapshots" in out
+    assert eager.snapshot.rootSnapshotList[0].name == "user snapshot" and eager.runtime.powerState == "poweredOn"
+    wait(eager.RemoveAllSnapshots_Task())

@@ -6,10 +6,11 @@ import os
 import pytest
 from pyVmomi import vim
 
-from conftest import ROOT, create_vm, destroy_vm, find_vm_by_name, run_module
+from conftest import create_vm, destroy_vm, find_vm_by_name, run_module
+from fixtures import configinfo_fixtures
 from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import read_config_file
 
-FIXTURES = os.path.join(ROOT, "..", "shared", "fixtures", "configinfo")
+FIXTURES = configinfo_fixtures()
 DEFAULT_TYPES = (vim.vm.device.VirtualIDEController, vim.vm.device.VirtualPS2Controller, vim.vm.device.VirtualPCIController,
                  vim.vm.device.VirtualSIOController, vim.vm.device.VirtualKeyboard, vim.vm.device.VirtualVMCIDevice,
                  vim.vm.device.VirtualPointingDevice, vim.vm.device.VirtualVideoCard)

@@ -5,3 +5,4 @@ import sys
 # checkout there.
 _COLLECTIONS = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections")
 sys.path.insert(0, os.path.abspath(_COLLECTIONS))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))

@@ -7,9 +7,10 @@ import pytest
 from pyVmomi import vim
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import config_spec
+from fixtures import configinfo_fixtures
 from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import ConfigInfoError, load_config, read_config_file
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "shared", "fixtures", "configinfo")
+FIXTURES = configinfo_fixtures()
 ALP1 = os.path.join(FIXTURES, "glouton_esxi801_vm-10_alp1_all-controllers.xml")
 SNAP = os.path.join(FIXTURES, "nri-vsphere_SDDC_vm-1003_test-snap_delta-chain.xml")
 NETWORKS = {"VM Network": {"name": "VM Network", "type": "standard"},
