@@ -6,19 +6,22 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 
-.PHONY: demo test deps sanity units integration lab-up lab-down
+.PHONY: demo test deps sanity lint units integration lab-up lab-down
 
 demo: deps
 	$(LAB) run -- ansible-playbook playbooks/demo.yml
 
 test: deps
-	$(MAKE) --no-print-directory sanity units integration
+	$(MAKE) --no-print-directory sanity lint units integration
 
 deps:
 	tests/bootstrap.sh
 
 sanity: deps
 	tests/sanity/run.sh
+
+lint: deps
+	ansible-lint roles playbooks
 
 units: deps
 	$(LAB) gotest

@@ -39,7 +39,7 @@ def test_full_restore_after_an_interruption_resumes_to_exact_content(vm, lab, tm
     assert vm.runtime.powerState == "poweredOff" and vm.snapshot is None  # left stopped, nothing stray
     code, out = play("full_restore.yml", **args)
     assert code == 0, out
-    assert "resumed after an interruption" in out and "over nbd" in out
+    assert "Resumed after an interruption" in out and "over nbd" in out
     assert lab.inspect(VM)["disks"][0]["sha256"] == expected
     assert vm.runtime.powerState == "poweredOn" and vm.snapshot is None
 
