@@ -38,7 +38,10 @@ options:
     default: auto
     choices: [auto, full, incremental]
   disks:
-    description: The disks to back up, by device key, label or address (C(scsi0:1)); all by default.
+    description:
+      - The disks to back up, by device key, label or address (C(scsi0:1)); by default every disk a snapshot covers.
+      - Physical-mode RDMs and independent disks are not in snapshots; they are skipped (listed in skipped_disks), and
+        naming one here is an error (error_code C(DISK_NOT_SNAPSHOTTED)).
     type: list
     elements: str
   quiesce:
@@ -108,6 +111,12 @@ disks:
   type: list
   elements: dict
   sample: [{key: 2000, label: Hard disk 1, kind: incremental, bytes_to_read: 4194304}]
+skipped_disks:
+  description: Disks left out because vSphere does not snapshot them (physical-mode RDMs, independent disks), with why.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{key: 2001, label: Hard disk 2, why: "physical-mode RDM or independent disk: not in snapshots"}]
 warnings_vddk:
   description: A warning about the server thumbprint when it could not be verified, or null.
   returned: always
@@ -142,6 +151,12 @@ except ImportError:
     pass  # VsphereModule reports the missing library
 
 
+def _outside_snapshots(disk):
+    """vSphere does not snapshot these, so a backup cannot read them through its snapshot."""
+    physical_rdm = disk["rdm"] is not None and disk["rdm"].get("compatibility_mode") == "physicalMode"
+    return physical_rdm or (disk["disk_mode"] or "").startswith("independent")
+
+
 class VmBackupModule(VsphereModule):
     def __init__(self):
         spec = vm_identity_argument_spec()
@@ -165,7 +180,17 @@ class VmBackupModule(VsphereModule):
         if wanted and len(chosen) != len(wanted):
             self.module.fail_json(msg="disks %s: the VM's disks are %s" % (wanted, ", ".join(
                 "%s (%s, %s)" % (f["key"], f["label"], f["address"]) for f in facts)), error_code="INVALID_ARGUMENT")
-        keys = [f["key"] for f in chosen]
+        unsnapshotted = [f for f in chosen if _outside_snapshots(f)]
+        if wanted and unsnapshotted:
+            self.module.fail_json(msg="disks %s cannot be backed up: vSphere leaves physical-mode RDMs and independent "
+                                      "disks out of snapshots, so there is no frozen copy to read" % ", ".join(
+                                          "%s (%s)" % (f["key"], f["label"]) for f in unsnapshotted), error_code="DISK_NOT_SNAPSHOTTED")
+        self.skipped = [{"key": f["key"], "label": f["label"], "why": "physical-mode RDM or independent disk: not in snapshots"}
+                        for f in unsnapshotted]
+        keys = [f["key"] for f in chosen if f not in unsnapshotted]
+        if not keys:
+            self.module.fail_json(msg="%s has no disk a snapshot covers (physical-mode RDMs and independent disks are left "
+                                      "out of snapshots)" % config.name, error_code="DISK_NOT_SNAPSHOTTED")
         return [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk) and d.key in keys]
 
     def execute(self, client):
@@ -184,8 +209,10 @@ class VmBackupModule(VsphereModule):
                   "type": "incremental" if parent else "full", "fallback_reasons": {}, "warnings_vddk": None}
         if p["type"] == "incremental" and parent is None:
             result["fallback_reasons"]["all"] = "the VM has no earlier restore point"
+        selected = self._selected(vm.config)  # bad selections are refused before the snapshot
+        result["skipped_disks"] = self.skipped
         if self.module.check_mode:
-            result["disks"] = [{"key": d.key, "label": d.deviceInfo.label} for d in self._selected(vm.config)]
+            result["disks"] = [{"key": d.key, "label": d.deviceInfo.label} for d in selected]
             return result
         now = datetime.datetime.now(datetime.timezone.utc)
         point_id = new_point_id(now)

@@ -104,3 +104,40 @@ def test_san_refuses_to_remove_the_vm_s_own_snapshots(eager, tmp_path):
     assert code != 0 and "full_restore_remove_snapshots" in out
     assert eager.snapshot.rootSnapshotList[0].name == "user snapshot" and eager.runtime.powerState == "poweredOn"
     wait(eager.RemoveAllSnapshots_Task())
+
+
+def test_disaster_recovery_remaps_an_rdm_to_another_lun(si, lab, tmp_path):
+    """The source maps LUN A (physical mode: not in the backup); the recovered VM maps LUN B,
+    with the uuid QueryConfigTarget gives, and its virtual disk has the point's bytes."""
+    from pyVmomi import vim
+    from conftest import create_vm, destroy_vm, run_module
+    source = create_vm(si, "lab-rdm-source", [32])
+    luns = source.environmentBrowser.QueryConfigTarget(host=source.runtime.host).scsiDisk
+    lun_a, lun_b = luns[2].disk, luns[3].disk
+    try:
+        assert not run_module("vadp.vsphere.rdm_disk", {"name": "lab-rdm-source", "lun": lun_a.canonicalName}).get("failed")
+        wait(source.PowerOnVM_Task())
+        lab.guest_write("lab-rdm-source", offset=1 << 20, length=1 << 20, seed=7)
+        repo = str(tmp_path / "repo")
+        code, out = play("backup.yml", backup_vm="lab-rdm-source", backup_repository=repo)
+        assert code == 0 and "physical-mode RDM" not in out, out
+        expected = lab.inspect("lab-rdm-source")["disks"][0]["sha256"]
+        code, out = play("disaster_recovery.yml", disaster_recovery_source_vm="lab-rdm-source", disaster_recovery_repository=repo,
+                         disaster_recovery_name="lab-rdm-recovered", disaster_recovery_host="DC0_H0",
+                         disaster_recovery_datastore="LocalDS_0", disaster_recovery_rdm_map={lun_a.canonicalName: lun_b.canonicalName})
+        assert code == 0, out
+        [recovered] = find_vm_by_name(si, "lab-rdm-recovered")
+        rdms = [d.backing for d in recovered.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)
+                and isinstance(d.backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)]
+        assert [(b.deviceName, b.lunUuid, b.compatibilityMode) for b in rdms] == [(lun_b.canonicalName, lun_b.uuid, "physicalMode")]
+        assert lab.inspect("lab-rdm-recovered")["disks"][0]["sha256"] == expected
+    finally:
+        for name in ("lab-rdm-source", "lab-rdm-recovered"):
+            for vm in find_vm_by_name(si, name):
+                if vm.runtime.powerState == "poweredOn":
+                    wait(vm.PowerOffVM_Task())
+                for disk in [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)
+                             and isinstance(d.backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)]:
+                    wait(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
+                        operation="remove", fileOperation="destroy", device=disk)])))
+                destroy_vm(vm)
