@@ -88,7 +88,8 @@ class Progress(object):
         self.started = time.time()
         self.disks = dict((d["id"], {"id": d["id"], "path": d["path"], "bytes_total": sum(e[1] for e in d["extents"]),
                                      "bytes_done": resumed.get(d["id"], 0), "resumed_from": resumed.get(d["id"], 0),
-                                     "zero_bytes_skipped": 0, "state": "queued"}) for d in plan["disks"])
+                                     "zero_bytes_skipped": 0, "bytes_verified": 0,
+                                     "state": "queued"}) for d in plan["disks"])
         self.state, self.error = "running", None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mover-status", daemon=True)
@@ -99,6 +100,10 @@ class Progress(object):
             self.disks[disk_id]["bytes_done"] += n
             if skipped:
                 self.disks[disk_id]["zero_bytes_skipped"] += n
+
+    def verified(self, disk_id, n):
+        with self.lock:
+            self.disks[disk_id]["bytes_verified"] += n
 
     def set(self, disk_id, **fields):
         with self.lock:
@@ -153,6 +158,10 @@ class Checkpoint(object):
             os.remove(self.path)
         except OSError:
             pass
+
+
+class ReadBackMismatchError(Exception):
+    """A written piece read back through VDDK differs from its source: the disk did not keep it."""
 
 
 class DiskWriter(object):
@@ -220,6 +229,27 @@ class DiskWriter(object):
             self._close_source()
         self.filled.put(None)
 
+    def _read_back(self, disk, disk_id):
+        """Read every piece of the plan back through VDDK and compare it with its source."""
+        self._close_source = lambda: None
+        read = self._source_reader()
+        buffer = mmap.mmap(-1, self.piece_bytes)  # page aligned, as direct I/O needs
+        self.progress.set(disk_id, state="verifying")
+        try:
+            for offset, length, chunk, position in pieces(self.disk_plan["extents"], self.piece_bytes, 0):
+                view = (ctypes.c_char * length).from_buffer(buffer)
+                disk.read(offset // SECTOR_SIZE, view, length // SECTOR_SIZE)
+                del view
+                expected = read(offset, length, chunk, position)
+                if buffer[:length] != expected + bytes(length - len(expected)):
+                    self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
+                    raise ReadBackMismatchError("the disk does not hold what was written at offset %d (%d bytes): read back "
+                                                "through VDDK, it differs from the source" % (offset, length))
+                self.progress.verified(disk_id, length)
+        finally:
+            buffer.close()
+            self._close_source()
+
     def _written(self, disk_id, buffer, length, error):
         """VDDK completed a write (on its thread): count it and free its buffer."""
         if error is None:
@@ -268,6 +298,8 @@ class DiskWriter(object):
                     unflushed = 0
             disk.flush()
             self.checkpoint.save(disk_id, done)
+            if self.disk_plan.get("verify_after_write"):
+                self._read_back(disk, disk_id)
         except BaseException:
             self.free.put(None)  # let the reader stop
             raise

@@ -34,6 +34,10 @@ class SanNeedsSnapshotError(RestoreRefusedError):
     error_code = "SAN_NEEDS_SNAPSHOT"
 
 
+class ReadBackMismatchError(VsphereError):
+    error_code = "READ_BACK_MISMATCH"
+
+
 class ChangedOnlyRefusedError(RestoreRefusedError):
     """changed_only cannot tell what changed: CBT off, the change id void, the disk resized or
     not the backed-up one."""

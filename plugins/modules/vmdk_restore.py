@@ -80,6 +80,13 @@ options:
     description: Re-hash every chunk against its name before writing it (the stored checksum is always checked).
     type: bool
     default: true
+  verify_after_write:
+    description:
+      - After a disk is written and flushed, read every written piece back through VDDK and compare it with the source;
+        a difference fails the restore with error_code C(READ_BACK_MISMATCH) naming the offset. It reads the disk once
+        more, so it takes about as long again.
+    type: bool
+    default: false
   reset_cbt:
     description: Reset changed block tracking after the restore, when it is on.
     type: bool
@@ -149,7 +156,7 @@ point:
 disks:
   description:
     - Per disk - source and target keys, the target file, mode, transport, bytes to write and written, zero bytes
-      skipped, extents, seconds, MB/s, whether every chunk was verified.
+      skipped, extents, seconds, MB/s, whether every chunk was verified, bytes read back (O(verify_after_write)).
   returned: always
   type: list
   elements: dict
@@ -209,6 +216,7 @@ class VmdkRestoreModule(VsphereModule):
             disks=dict(type="list", elements="str"),
             disk_map=dict(type="dict"),
             verify=dict(type="bool", default=True),
+            verify_after_write=dict(type="bool", default=False),
             reset_cbt=dict(type="bool", default=True),
             snapshot=dict(type="str"),
             timeout=dict(type="int", default=600),
@@ -304,6 +312,8 @@ class VmdkRestoreModule(VsphereModule):
             return result
         if self.module.check_mode:
             return result
+        for plan in plans:
+            plan["verify_after_write"] = p["verify_after_write"]
         vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, p["snapshot"])
         try:
             moved = DataMover(state_dir).run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
@@ -311,6 +321,9 @@ class VmdkRestoreModule(VsphereModule):
             if exc.details.get("error_type") == "ChunkCorruptError":
                 raise ChunkCorruptError("The restore stopped at a damaged chunk, before writing it: %s" % exc.message,
                                         details=exc.details)
+            if exc.details.get("error_type") == "ReadBackMismatchError":
+                raise restore.ReadBackMismatchError("The restore was written but does not read back: %s. Run it again; if "
+                                                    "it recurs, suspect the storage." % exc.message, details=exc.details)
             raise
         result["transfer"] = dict((k, moved["status"][k]) for k in ("seconds", "bytes_per_second", "peak_rss_bytes"))
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
@@ -321,7 +334,8 @@ class VmdkRestoreModule(VsphereModule):
             result["resumed"] = result["resumed"] or status["resumed_from"] > 0
             disk.update(transport=status.get("transport"), bytes_written=written, seconds=seconds,
                         zero_bytes_skipped=disk["zero_bytes_skipped"] + status["zero_bytes_skipped"],
-                        mb_per_s=round(written / seconds / 1e6, 1), verified=p["verify"] and p["repository"] is not None)
+                        mb_per_s=round(written / seconds / 1e6, 1), verified=p["verify"] and p["repository"] is not None,
+                        bytes_read_back=status["bytes_verified"])
         if p["reset_cbt"] and cbt.effective(vm)[1]:
             cbt.reset(vm, p["timeout"])
             result["cbt_reset"] = True

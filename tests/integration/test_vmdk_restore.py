@@ -225,3 +225,19 @@ def test_a_target_smaller_than_the_source_is_refused(vm, lab, tmp_path, si):
         assert lab.inspect("lab-small")["disks"][0]["sha256"] == before
     finally:
         destroy_vm(small)
+
+
+def test_read_back_verification_catches_a_write_the_disk_did_not_keep(vm, lab, tmp_path):
+    repo, state = tmp_path / "repo", str(tmp_path / "state")
+    backup(repo)
+    expected = sha(lab)
+    lab.guest_write(VM, offset=60 * MIB, length=MIB, seed=33)
+    wait(vm.PowerOffVM_Task())
+    # the double's 3rd write succeeds but lands with one byte flipped: only reading back can tell
+    damaged = restore(repo, state_dir=state, verify_after_write=True, env={"VDDK_DOUBLE_CORRUPT_WRITE": "3"})
+    assert damaged["failed"] and damaged["error_code"] == "READ_BACK_MISMATCH" and "at offset" in damaged["msg"]
+    assert sha(lab) != expected
+    result = restore(repo, state_dir=state, verify_after_write=True)
+    assert not result.get("failed"), result
+    assert sha(lab) == expected
+    assert result["disks"][0]["bytes_read_back"] == result["disks"][0]["bytes_written"] > 0

@@ -26,7 +26,8 @@ const (
 	sectorSize     = vdisk.SectorSize
 )
 
-var writeCount int64 // per process, for VDDK_DOUBLE_FAIL_WRITE
+var writeCount int64   // per process, for VDDK_DOUBLE_FAIL_WRITE
+var corruptCount int64 // per process, for VDDK_DOUBLE_CORRUPT_WRITE
 
 type asyncOp struct {
 	write  bool
@@ -198,6 +199,12 @@ func (h *handle) checkIO(start, count uint64, buf unsafe.Pointer, write bool) er
 
 func (h *handle) io(write bool, start, count uint64, buf []byte) error {
 	if write {
+		if faults.corruptWriteAt > 0 && atomic.AddInt64(&corruptCount, 1) == faults.corruptWriteAt && len(buf) > 0 {
+			// silent corruption: the write succeeds, one byte on the disk differs (the caller's buffer does not)
+			damaged := append([]byte(nil), buf...)
+			damaged[len(damaged)/2] ^= 0xff
+			buf = damaged
+		}
 		return h.chain.WriteAt(buf, int64(start)*sectorSize)
 	}
 	return h.chain.ReadAt(buf, int64(start)*sectorSize)

@@ -70,15 +70,17 @@ func unregister(token unsafe.Pointer) {
 //	VDDK_DOUBLE_FAIL_WRITE=N[:CODE]   the Nth write (counted per process) fails (default code 7)
 //	VDDK_DOUBLE_FAIL_OPEN=CODE        every Open fails with CODE
 //	VDDK_DOUBLE_DROP_AFTER=N          after N reads and writes the connection is lost (code 36)
+//	VDDK_DOUBLE_CORRUPT_WRITE=N       the Nth write succeeds but one byte of it lands flipped (silent corruption)
 //	VDDK_DOUBLE_SLOW_MS=MS            every read and write takes MS milliseconds longer
 //	VDDK_DOUBLE_RECORD=PATH           ConnectEx writes the ConnectParams it read to PATH (JSON)
 type faultConfig struct {
-	failWriteAt   int64
-	failWriteCode uint64
-	failOpenCode  uint64
-	dropAfter     int64
-	slowMillis    int64
-	recordPath    string
+	failWriteAt    int64
+	failWriteCode  uint64
+	failOpenCode   uint64
+	dropAfter      int64
+	slowMillis     int64
+	corruptWriteAt int64
+	recordPath     string
 }
 
 var faults faultConfig
@@ -95,4 +97,5 @@ func readFaultConfig() {
 	faults.failOpenCode, _ = strconv.ParseUint(os.Getenv("VDDK_DOUBLE_FAIL_OPEN"), 10, 64)
 	faults.dropAfter, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_DROP_AFTER"), 10, 64)
 	faults.slowMillis, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_SLOW_MS"), 10, 64)
+	faults.corruptWriteAt, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CORRUPT_WRITE"), 10, 64)
 }
