@@ -147,6 +147,17 @@ def wait_for_guest_restart(vm, timeout, clock=time.monotonic, sleep=time.sleep):
         sleep(1)
 
 
+def wait_for_tools(vm, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Seconds until VMware Tools ran in the guest (the guest booted), or ToolsNotRunningError."""
+    start = clock()
+    while not tools_running(vm):
+        if clock() - start >= timeout:
+            raise ToolsNotRunningError("VMware Tools did not start in %s within %s s of power-on: the guest may not boot "
+                                       "(open its console), or has no Tools installed." % (vm.name, timeout))
+        sleep(1)
+    return round(clock() - start, 1)
+
+
 def reboot_guest(vm, timeout, force_after_timeout):
     """Restart the guest through VMware Tools and return when it runs again (a hard reset
     without Tools, if allowed)."""

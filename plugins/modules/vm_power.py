@@ -45,6 +45,12 @@ options:
         has not shut down within O(timeout), power off (or reset) hard instead of failing.
     type: bool
     default: false
+  wait_for_tools:
+    description:
+      - For C(powered-on), C(restarted) and C(reboot-guest) - return only once VMware Tools runs in the guest (a boot
+        check), failing with error_code C(TOOLS_NOT_RUNNING) after O(timeout). Also checked when the VM was on already.
+    type: bool
+    default: false
   answer_questions:
     description:
       - Answers to questions vSphere asks while the VM powers on, by message id. An answer is the
@@ -109,6 +115,11 @@ forced:
   returned: always
   type: str
   sample: the guest did not shut down within 300 s - powered off hard
+tools_seconds:
+  description: With O(wait_for_tools), the seconds until VMware Tools ran in the guest.
+  returned: when wait_for_tools is true and the VM ends powered on
+  type: float
+  sample: 42.0
 answered_questions:
   description: The questions answered on the way, with the answer given.
   returned: always
@@ -150,6 +161,7 @@ class VmPowerModule(VsphereModule):
             state=dict(type="str", required=True, choices=sorted(_TARGETS)),
             timeout=dict(type="int", default=300),
             force_after_timeout=dict(type="bool", default=False),
+            wait_for_tools=dict(type="bool", default=False),
             answer_questions=dict(type="dict", default=dict(power.DEFAULT_ANSWERS)),
         )
         super(VmPowerModule, self).__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
@@ -163,10 +175,13 @@ class VmPowerModule(VsphereModule):
         result = {"vm": vm_identity(vm), "power_state_before": before, "forced": None, "answered_questions": []}
         always_acts = state in ("restarted", "reboot-guest")
         result["changed"] = always_acts or before != _TARGETS[state]
-        if self.module.check_mode or not result["changed"]:
+        if self.module.check_mode:
             result["power_state"] = _TARGETS[state] if result["changed"] else before
             return result
-        self._act(vm, state, before, result)
+        if result["changed"]:
+            self._act(vm, state, before, result)
+        if self.params["wait_for_tools"] and _TARGETS[state] == power.POWERED_ON:
+            result["tools_seconds"] = power.wait_for_tools(vm, self.params["timeout"])
         result["power_state"] = vm.runtime.powerState
         return result
 

@@ -124,7 +124,8 @@ def test_disaster_recovery_remaps_an_rdm_to_another_lun(si, lab, tmp_path):
         expected = lab.inspect("lab-rdm-source")["disks"][0]["sha256"]
         code, out = play("disaster_recovery.yml", disaster_recovery_source_vm="lab-rdm-source", disaster_recovery_repository=repo,
                          disaster_recovery_name="lab-rdm-recovered", disaster_recovery_host="DC0_H0",
-                         disaster_recovery_datastore="LocalDS_0", disaster_recovery_rdm_map={lun_a.canonicalName: lun_b.canonicalName})
+                         disaster_recovery_datastore="LocalDS_0", disaster_recovery_rdm_map={lun_a.canonicalName: lun_b.canonicalName},
+                         disaster_recovery_boot_check=True)
         assert code == 0, out
         [recovered] = find_vm_by_name(si, "lab-rdm-recovered")
         rdms = [d.backing for d in recovered.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)

@@ -110,3 +110,14 @@ def test_a_question_without_an_answer_stops_with_the_question(vm, lab):
     answered = power("powered-on")  # a later run answers the question the earlier power-on left
     assert answered["answered_questions"][0]["message_id"] == "msg.uuid.altered"
     assert vm.runtime.powerState == "poweredOn" and vm.runtime.question is None
+
+
+def test_wait_for_tools_is_a_boot_check(vm, lab):
+    wait(vm.PowerOffVM_Task())
+    booted = power("powered-on", wait_for_tools=True, timeout=30)
+    assert not booted.get("failed") and booted["tools_seconds"] >= 0 and vm.runtime.powerState == "poweredOn"
+    lab.configure_vm(VM, tools_installed=False)  # a guest that never brings Tools up
+    wait(vm.PowerOffVM_Task())
+    stuck = power("powered-on", wait_for_tools=True, timeout=3)
+    assert stuck["failed"] and stuck["error_code"] == "TOOLS_NOT_RUNNING" and "within 3 s" in stuck["msg"]
+    assert vm.runtime.powerState == "poweredOn"  # powered on; only the check failed
