@@ -33,6 +33,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Dis
 from ansible_collections.vadp.vsphere.plugins.module_utils.vddk import SECTOR_SIZE, VddkError, VixDiskLib
 
 PLAN_VERSION = 1
+ACCESS_IDENTITY = "vadp.vsphere"  # PrepareForAccess/EndAccess: at most 50 characters
 
 
 def write_json_atomically(path, value):
@@ -393,7 +394,11 @@ def run(plan, secrets):
                                 password=secrets.get("password"), cookie=secrets.get("cookie"),
                                 thumbprint=c.get("thumbprint"), vm_moref=c.get("vm_moref"))
     errors = []
+    prepared = False
     try:
+        if c.get("vm_moref"):  # no Storage vMotion of the VM's disks while the transfer holds them
+            params.prepare_for_access(ACCESS_IDENTITY)
+            prepared = True
         connection = params.connect(read_only=bool(c.get("read_only")), snapshot_ref=c.get("snapshot_ref"),
                                     transports=c.get("transports"))
         try:
@@ -420,6 +425,11 @@ def run(plan, secrets):
     except Exception as exc:  # noqa: BLE001
         errors.append((None, exc))
     finally:
+        if prepared:
+            try:
+                params.end_access(ACCESS_IDENTITY)
+            except VddkError as exc:
+                errors.append((None, exc))
         params.free()
     if errors:
         disk_id, exc = errors[0]

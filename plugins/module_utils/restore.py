@@ -125,11 +125,11 @@ def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=
             "metadata": source.get("vddk_metadata") or {} if mode == "fresh" else {}}
 
 
-def file_disk_plan(target, capacity, pieces, mode):
+def file_disk_plan(target, pieces, mode):
     """The mover's plan for one disk from files (a raw image or a merged chain): each piece read
     from its file; all-zero pieces skipped in fresh mode (a thin disk stays thin)."""
     paths = sorted({p[2] for p in pieces})
-    return {"id": str(target["key"]), "path": target["file_name"], "capacity": capacity,
+    return {"id": str(target["key"]), "path": target["file_name"],
             "extents": [[o, n, [paths.index(path), file_offset]] for o, n, path, file_offset in pieces],
             "source": {"type": "files", "paths": paths, "skip_zero_pieces": mode == "fresh"}}
 

@@ -190,7 +190,12 @@ import os
 from ansible_collections.vadp.vsphere.plugins.module_utils import restore
 from ansible_collections.vadp.vsphere.plugins.module_utils import vsphere_cbt as cbt
 from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import ChunkCorruptError, PointNotFoundError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
+    ChunkCorruptError,
+    PointNotFoundError,
+    Repository,
+    RepositoryError,
+)
 from ansible_collections.vadp.vsphere.plugins.module_utils.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
@@ -265,11 +270,14 @@ class VmdkRestoreModule(VsphereModule):
                                               % kind)
         pairs, plans, identity = [], [], []
         for name, path in sorted((p["raw_images"] or p["chains"]).items()):
-            capacity, pieces = chain_map(path) if kind == "chain" else (os.path.getsize(path), raw_image_map(path))
+            try:
+                capacity, pieces = chain_map(path) if kind == "chain" else (os.path.getsize(path), raw_image_map(path))
+            except (OSError, ValueError, KeyError) as exc:
+                raise RepositoryError("cannot read the %s %s: %s" % (kind.replace("_", " "), path, exc))
             source = {"key": str(name), "label": str(name), "capacity_bytes": capacity}
             [pair] = restore.match_disks({"disks": [source]}, facts["disks"], disk_map={name: name})
             pairs.append(pair)
-            plans.append(restore.file_disk_plan(pair[1], capacity, pieces, p["mode"]))
+            plans.append(restore.file_disk_plan(pair[1], pieces, p["mode"]))
             identity += [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in plans[-1]["source"]["paths"]]
         return identity, {"id": None, "time": None, "type": kind}, pairs, plans
 

@@ -212,6 +212,8 @@ def test_raw_image_and_chain_sources(new_vm, lab, tmp_path):
     assert not result.get("failed"), result
     assert lab.inspect("lab-restored")["disks"][0]["sha256"] == _sha_of(expected)
     assert result["point"]["type"] == "chain" and result["disks"][0]["bytes_written"] == size  # full mode writes all
+    missing = run_module("vadp.vsphere.vmdk_restore", {"name": "lab-restored", "raw_images": {"scsi0:0": str(tmp_path / "no.raw")}})
+    assert missing["failed"] and missing["error_code"] == "REPOSITORY_ERROR" and "no.raw" in missing["msg"]
 
 
 def test_a_target_smaller_than_the_source_is_refused(vm, lab, tmp_path, si):
@@ -241,3 +243,24 @@ def test_read_back_verification_catches_a_write_the_disk_did_not_keep(vm, lab, t
     assert not result.get("failed"), result
     assert sha(lab) == expected
     assert result["disks"][0]["bytes_read_back"] == result["disks"][0]["bytes_written"] > 0
+
+
+def test_storage_vmotion_is_disabled_while_the_restore_holds_the_disks(vm, lab, tmp_path):
+    """PrepareForAccess before the transfer, EndAccess after: vCenter lists RelocateVM_Task in
+    the VM's disabledMethod meanwhile (the lab does what vCenter does)."""
+    import threading
+    import time
+    repo = tmp_path / "repo"
+    backup(repo)
+    wait(vm.PowerOffVM_Task())
+    assert "RelocateVM_Task" not in (vm.disabledMethod or [])
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(restore(repo, env={"VDDK_DOUBLE_SLOW_MS": "100"})))
+    worker.start()
+    seen = False
+    while worker.is_alive() and not seen:
+        seen = "RelocateVM_Task" in (vm.disabledMethod or [])
+        time.sleep(0.2)
+    worker.join()
+    assert not outcome.get("failed"), outcome
+    assert seen and "RelocateVM_Task" not in (vm.disabledMethod or [])

@@ -58,6 +58,9 @@ func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/lab/guest-write":
 		serveGuestWrite(w, r)
 		return
+	case "/lab/access":
+		serveAccess(w, r)
+		return
 	case "/lab/inspect":
 		serveJSON(w)(simulator.LabInspect(r.URL.Query().Get("vm")))
 		return
@@ -157,6 +160,19 @@ func serveGuestWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveJSON(w)(simulator.LabGuestWrite(req.VM, req.DeviceKey, req.Offset, req.Length, req.Seed))
+}
+
+// serveAccess is what the VDDK double calls for PrepareForAccess ({"prepare": true}) and EndAccess.
+func serveAccess(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		VM      string `json:"vm"`
+		Prepare bool   `json:"prepare"`
+	}
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil || req.VM == "" {
+		http.Error(w, "expected POST of JSON {\"vm\": MOREF, \"prepare\": BOOL}", http.StatusBadRequest)
+		return
+	}
+	serveJSON(w)(simulator.LabSetAccess(req.VM, req.Prepare))
 }
 
 // serveJSON answers with the value as JSON, or with the error as a 409 and {"error": text}.

@@ -63,7 +63,7 @@ func checkInitialized() error {
 	return nil
 }
 
-func prepareOrEnd(p *C.VixDiskLibConnectParams, identity *C.char) error {
+func prepareOrEnd(p *C.VixDiskLibConnectParams, identity *C.char, prepare bool) error {
 	if err := checkInitialized(); err != nil {
 		return err
 	}
@@ -77,18 +77,20 @@ func prepareOrEnd(p *C.VixDiskLibConnectParams, identity *C.char) error {
 	if !strings.HasPrefix(params.VmxSpec, "moref=") {
 		return fail(vixInvalidArg, "PrepareForAccess and EndAccess need vmxSpec moref=vm-N")
 	}
-	_, err := login(params)
-	return err
+	if _, err := login(params); err != nil {
+		return err
+	}
+	return setAccess(params, prepare)
 }
 
 //export VixDiskLib_PrepareForAccess
 func VixDiskLib_PrepareForAccess(p *C.VixDiskLibConnectParams, identity *C.char) C.VixError {
-	return C.VixError(result(prepareOrEnd(p, identity)))
+	return C.VixError(result(prepareOrEnd(p, identity, true)))
 }
 
 //export VixDiskLib_EndAccess
 func VixDiskLib_EndAccess(p *C.VixDiskLibConnectParams, identity *C.char) C.VixError {
-	return C.VixError(result(prepareOrEnd(p, identity)))
+	return C.VixError(result(prepareOrEnd(p, identity, false)))
 }
 
 //export VixDiskLib_ConnectEx
