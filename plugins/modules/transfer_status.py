@@ -13,8 +13,8 @@ description:
   - Reads the status file the data mover keeps in a transfer's state folder and returns it - bytes
     done and total, rate, estimated time left, per disk.
   - Run the transfer with C(async) and C(poll) set to 0, then call this module in an C(until) loop on
-    RV(finished); each retry prints the progress in the play output. The transfer's own result comes
-    from C(ansible.builtin.async_status).
+    RV(finished); with C(-vvv) each retry prints RV(summary) in the play output (the default output shows
+    only the retry count). The transfer's own result comes from C(ansible.builtin.async_status).
   - It reads a local file and does not connect to vSphere. It accepts the connection options so that
     C(module_defaults) for the C(vadp.vsphere.vsphere) group apply to it as to every module.
 version_added: 0.1.0
@@ -26,6 +26,12 @@ options:
       - The transfer's state folder (the C(state_dir) given to the module that runs the transfer).
     type: path
     required: true
+  job_results_file:
+    description:
+      - The C(results_file) an C(async) task with C(poll=0) returns. With it, RV(finished) means the job has ended
+        (whatever its outcome, even one that failed before its transfer started, or a status file left by an
+        earlier run); without it, that the status file says done or failed.
+    type: path
 extends_documentation_fragment:
   - vadp.vsphere.connection
 attributes:
@@ -35,7 +41,7 @@ attributes:
 '''
 
 EXAMPLES = r'''
-# vmdk_restore is the coming restore module; any module that takes state_dir is polled the same way.
+# Any module that takes state_dir (vmdk_restore, vm_backup) is polled the same way.
 - name: Restore in the background
   vadp.vsphere.vmdk_restore:
     name: web01
@@ -46,9 +52,10 @@ EXAMPLES = r'''
   poll: 0
   register: restore_job
 
-- name: Show progress until the transfer ends
+- name: Show progress until the restore ends (-vvv prints each retry's summary)
   vadp.vsphere.transfer_status:
     state_dir: /var/lib/vadp/web01
+    job_results_file: "{{ restore_job.results_file }}"
   register: progress
   until: progress.finished
   retries: 720
@@ -89,6 +96,7 @@ status:
     disks: {description: "Per disk: id, path, bytes_done, bytes_total, resumed_from, transport, state.", type: list, elements: dict, sample: []}
 '''
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -121,13 +129,27 @@ def summarize(status):
     return text
 
 
+def _job_ended(results_file):
+    """Whether the async job behind results_file has ended: async_wrapper first writes
+    {"started": 1, "finished": 0}, and the module's own result when it ends."""
+    try:
+        with open(results_file) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return False  # not written yet, or being written
+    return not result.get("started") or bool(result.get("finished"))
+
+
 def main():
     spec = connection_argument_spec()
-    spec.update(state_dir=dict(type="path", required=True))
+    spec.update(state_dir=dict(type="path", required=True), job_results_file=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     status = read_status(os.path.join(module.params["state_dir"], "status.json"))
-    module.exit_json(changed=False, status=status, finished=bool(status and status.get("state") in ("done", "failed")),
-                     summary=summarize(status))
+    if module.params["job_results_file"]:
+        finished = _job_ended(module.params["job_results_file"])
+    else:
+        finished = bool(status and status.get("state") in ("done", "failed"))
+    module.exit_json(changed=False, status=status, finished=finished, summary=summarize(status))
 
 
 if __name__ == "__main__":

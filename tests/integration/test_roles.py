@@ -10,9 +10,10 @@ from conftest import ROOT, find_vm_by_name, settle, wait
 VM = "DC0_C0_RP0_VM0"
 
 
-def play(playbook, env=None, **extra_vars):
+def play(playbook, env=None, verbose=False, **extra_vars):
     run_env = dict(os.environ, **(env or {}))
-    process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)],
+    process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)]
+                             + (["-vvv"] if verbose else []),
                              capture_output=True, text=True, env=run_env, cwd=ROOT, check=False)
     return process.returncode, process.stdout + process.stderr
 
@@ -142,3 +143,12 @@ def test_disaster_recovery_remaps_an_rdm_to_another_lun(si, lab, tmp_path):
                     wait(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
                         operation="remove", fileOperation="destroy", device=disk)])))
                 destroy_vm(vm)
+
+
+def test_full_restore_shows_progress_while_the_disks_are_written(vm, tmp_path):
+    repo = str(tmp_path / "repo")
+    assert play("backup.yml", backup_vm=VM, backup_repository=repo)[0] == 0
+    code, out = play("full_restore.yml", env={"VDDK_DOUBLE_SLOW_MS": "100"}, verbose=True, full_restore_vm=VM,
+                     full_restore_repository=repo, full_restore_power_off="powered-off", full_restore_poll_seconds=1)
+    assert code == 0, out
+    assert "Follow the transfer" in out and '"summary": "running, ' in out and "MiB/s" in out
