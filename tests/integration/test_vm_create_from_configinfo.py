@@ -160,3 +160,35 @@ def test_disaster_recovery_from_a_restore_point(si, lab, tmp_path):
                 if vm.runtime.powerState == "poweredOn":
                     WaitForTask(vm.PowerOffVM_Task())
                 destroy_vm(vm)
+
+
+def test_an_efi_vm_gets_its_nvram_back(si, lab, tmp_path):
+    """An EFI guest boots only with its own NVRAM (its boot entries): the backup saves it, the
+    recovered VM gets the same bytes."""
+    import os as _os
+    from pyVim.task import WaitForTask
+    source = create_vm(si, "fx-efi-source", [16])
+    try:
+        WaitForTask(source.ReconfigVM_Task(vim.vm.ConfigSpec(firmware="efi")))
+        nvram = lab.disk_file("fx-efi-source", "[LocalDS_0] fx-efi-source/fx-efi-source.nvram")
+        variables = _os.urandom(8192)
+        with open(nvram, "wb") as f:
+            f.write(variables)
+        WaitForTask(source.PowerOnVM_Task())
+        repo = str(tmp_path / "repo")
+        assert not run_module("vadp.vsphere.vm_backup", {"name": "fx-efi-source", "repository": repo}).get("failed")
+        created = run_module("vadp.vsphere.vm_create_from_configinfo", {
+            "name": "fx-efi-target", "repository": repo, "source_vm": "fx-efi-source", "datastore": "LocalDS_0",
+            "host": "DC0_H0"})
+        assert not created.get("failed"), created
+        assert "NVRAM restored from the point (EFI)" in created["notes"]
+        [target] = find_vm_by_name(si, "fx-efi-target")
+        assert target.config.firmware == "efi"
+        with open(lab.disk_file("fx-efi-target", "[LocalDS_0] fx-efi-target/fx-efi-target.nvram"), "rb") as f:
+            assert f.read() == variables
+    finally:
+        for name in ("fx-efi-source", "fx-efi-target"):
+            for vm in find_vm_by_name(si, name):
+                if vm.runtime.powerState == "poweredOn":
+                    WaitForTask(vm.PowerOffVM_Task())
+                destroy_vm(vm)
