@@ -50,7 +50,13 @@ def test_bad_variables_fail_before_any_change(vm, tmp_path):
     assert code != 0 and "full_restore_transport" in out and "nbdsll" in out
     code, out = play("full_restore.yml", full_restore_vm=VM, full_restore_repository=str(tmp_path))
     assert code != 0 and "is not a restore point repository" in out
-    assert vm.runtime.powerState == "poweredOn"  # nothing was touched
+    repo = str(tmp_path / "repo")
+    assert play("backup.yml", backup_vm=VM, backup_repository=repo)[0] == 0
+    code, out = play("full_restore.yml", full_restore_vm="no-such-vm", full_restore_repository=repo)
+    assert code != 0 and "'no-such-vm' matches 0 VMs" in out
+    code, out = play("full_restore.yml", full_restore_vm=VM, full_restore_repository=repo, full_restore_point="19990101T000000Z-000000")
+    assert code != 0 and "POINT_NOT_FOUND" in out
+    assert vm.runtime.powerState == "poweredOn" and vm.snapshot is None  # nothing was touched
 
 
 def test_disaster_recovery_removes_its_half_created_vm_on_failure(vm, si, tmp_path):
