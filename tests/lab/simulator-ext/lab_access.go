@@ -29,3 +29,10 @@ func LabSetAccess(vmID string, prepare bool) (map[string]interface{}, error) {
 	})
 	return map[string]interface{}{"vm": vm.Name, "disabled_methods": methods}, nil
 }
+
+// LabSessionValid says whether a session cookie belongs to a live session. vCenter's /folder
+// file access (NVRAM, logs) needs one; the stock simulator served the datastores to anyone.
+func LabSessionValid(key string) bool {
+	_, ok := Map.SessionManager().getSession(key)
+	return ok
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/vmware/govmomi/simulator"
@@ -48,6 +49,13 @@ func wrapHandler(server *simulator.Server) *labControl {
 }
 
 func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/folder/") {
+		cookie, err := r.Cookie(soap.SessionCookieName)
+		if err != nil || !simulator.LabSessionValid(cookie.Value) {
+			http.Error(w, "401 Unauthorized: datastore file access needs a vSphere session cookie", http.StatusUnauthorized)
+			return
+		}
+	}
 	switch r.URL.Path {
 	case "/lab/faults":
 		c.serveFaults(w, r)
