@@ -12,6 +12,7 @@ process's sys.path, so it imports the same module_utils. No Ansible imports.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import fcntl
 import json
 import os
 import signal
@@ -28,6 +29,10 @@ WORKER = "ansible_collections.vadp.vsphere.plugins.module_utils.mover_worker"
 
 class TransferFailedError(VsphereError):
     error_code = "TRANSFER_FAILED"
+
+
+class TransferBusyError(VsphereError):
+    error_code = "TRANSFER_BUSY"
 
 
 def read_status(path):
@@ -58,6 +63,35 @@ class DataMover(object):
         self.process = None
         self.stalled = False
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        self._lock = self._take_lock()
+
+    def _take_lock(self):
+        """One run per state folder: two transfers of the same VM at once (two jobs, a backup
+        during a restore) would overwrite each other's plan, checkpoint and status. Held until
+        close(), or while this object lives (the file closes with it)."""
+        lock = open(os.path.join(self.state_dir, "lock"), "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
+            raise TransferBusyError("Another transfer (process %s) is using %s: a backup or restore of this VM is running. "
+                                    "Wait for it, or give this one its own state_dir." % (holder, self.state_dir))
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        return lock
+
+    def close(self):
+        """Release the state folder (also when this object goes away)."""
+        self._lock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def paths(self):
         return dict((name, os.path.join(self.state_dir, name + ext)) for name, ext in
@@ -92,6 +126,10 @@ class DataMover(object):
         if self.process.returncode != 0 or result is None or result.get("failed"):
             raise self._failure(paths, result)
         return result
+
+    def access(self, vddk, connection, secrets, prepare):
+        """PrepareForAccess (prepare) or EndAccess for the connection's VM, in a worker of its own."""
+        self.run({"vddk": vddk, "connection": connection, "disks": [], "access": "prepare" if prepare else "end"}, secrets)
 
     def _watch(self, paths):
         """Wait for the worker; kill it when no write completes for stall_seconds."""

@@ -384,19 +384,37 @@ class DiskReader(object):
         self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)
 
 
+def _connect_params(plan, secrets):
+    lib = VixDiskLib.load(plan["vddk"]["libdir"], plan["vddk"].get("config_file"))
+    c = plan["connection"]
+    return lib, lib.connect_params(server=c.get("server"), port=c.get("port", 443), user=c.get("user"),
+                                   password=secrets.get("password"), cookie=secrets.get("cookie"),
+                                   thumbprint=c.get("thumbprint"), vm_moref=c.get("vm_moref"))
+
+
+def access(plan, secrets):
+    """PrepareForAccess or EndAccess alone, for a caller that brackets more than one transfer
+    (a backup: before its snapshot is taken, after it is removed)."""
+    _lib, params = _connect_params(plan, secrets)
+    try:
+        if plan["access"] == "prepare":
+            params.prepare_for_access(ACCESS_IDENTITY)
+        else:
+            params.end_access(ACCESS_IDENTITY)
+    finally:
+        params.free()
+    return {"failed": False, "status": {}}
+
+
 def run(plan, secrets):
-    libdir = plan["vddk"]["libdir"]
-    lib = VixDiskLib.load(libdir, plan["vddk"].get("config_file"))
+    lib, params = _connect_params(plan, secrets)
     c = plan["connection"]
     checkpoint = Checkpoint(plan)
     progress = Progress(plan, checkpoint.done)
-    params = lib.connect_params(server=c.get("server"), port=c.get("port", 443), user=c.get("user"),
-                                password=secrets.get("password"), cookie=secrets.get("cookie"),
-                                thumbprint=c.get("thumbprint"), vm_moref=c.get("vm_moref"))
     errors = []
     prepared = False
     try:
-        if c.get("vm_moref"):  # no Storage vMotion of the VM's disks while the transfer holds them
+        if c.get("vm_moref") and not plan.get("access_managed"):  # no Storage vMotion while the transfer runs
             params.prepare_for_access(ACCESS_IDENTITY)
             prepared = True
         connection = params.connect(read_only=bool(c.get("read_only")), snapshot_ref=c.get("snapshot_ref"),
@@ -456,7 +474,7 @@ def main():
         result = {"failed": True, "error": "plan version %r, this worker runs version %d" % (plan.get("version"), PLAN_VERSION)}
     else:
         try:
-            result = run(plan, secrets)
+            result = access(plan, secrets) if plan.get("access") else run(plan, secrets)
         except VddkError as exc:
             result = {"failed": True, "error": str(exc), "vddk_error": exc.name}
     sys.stdout.write(json.dumps(result))

@@ -128,7 +128,7 @@ import datetime
 import os
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import backup
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError
 from ansible_collections.vadp.vsphere.plugins.module_utils.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
     PointNotFoundError,
@@ -217,16 +217,32 @@ class VmBackupModule(VsphereModule):
         now = datetime.datetime.now(datetime.timezone.utc)
         point_id = new_point_id(now)
         result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        snapshot = wait_for_task(vm.CreateSnapshot_Task("vadp-backup-" + point_id, "vadp.vsphere backup",
-                                                        False, p["quiesce"]), timeout=p["timeout"])
-        try:
-            self._back_up(client, vm, facts, repository, parent, snapshot, point_id, result)
-        finally:
-            wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=p["timeout"])
+        vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, read_only=True)
+        with DataMover(p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-backup")) as mover:
+            mover.access(vddk, connection, secrets, prepare=True)  # restore-rules F: before the snapshot
+            try:
+                snapshot = wait_for_task(vm.CreateSnapshot_Task("vadp-backup-" + point_id, "vadp.vsphere backup",
+                                                                False, p["quiesce"]), timeout=p["timeout"])
+                try:
+                    self._back_up(client, vm, facts, repository, parent, snapshot, point_id, result,
+                                  (mover, vddk, dict(connection, snapshot_ref=snapshot._moId), secrets))
+                finally:
+                    wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=p["timeout"])
+            finally:
+                self._end_access(mover, vddk, connection, secrets)
         return result
 
-    def _back_up(self, client, vm, facts, repository, parent, snapshot, point_id, result):
+    def _end_access(self, mover, vddk, connection, secrets):
+        """EndAccess after the snapshot is gone; a failure here must not hide the backup's own."""
+        try:
+            mover.access(vddk, connection, secrets, prepare=False)
+        except TransferFailedError as exc:
+            self.module.warn("EndAccess failed, so vCenter may still refuse Storage vMotion of this VM until the next "
+                             "backup or restore ends: %s" % exc.message)
+
+    def _back_up(self, client, vm, facts, repository, parent, snapshot, point_id, result, transfer):
         p = self.params
+        mover, vddk, connection, secrets = transfer
         config = snapshot.config
         devices_by_key = dict((d.key, d) for d in config.hardware.device)
         writer = repository.begin_point(facts["vm"]["instance_uuid"], point_id)
@@ -243,10 +259,7 @@ class VmBackupModule(VsphereModule):
                 result["fallback_reasons"][str(disk.key)] = reason
             plans.append(plan)
             kinds[disk.key] = (kind, index_name, areas, change_id)
-        vddk, connection, secrets, warning = self.vddk_connection(client, vm._moId, snapshot._moId, read_only=True)
-        result["warnings_vddk"] = warning
-        state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-backup")
-        moved = DataMover(state_dir).run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
+        moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans, "access_managed": True}, secrets)
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
         nvram = download_nvram(client, vm, facts["vm"]["datacenter"])
         config_value, redacted = backup.config_json(config, p["redact_extra_config"])

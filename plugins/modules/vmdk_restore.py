@@ -324,7 +324,8 @@ class VmdkRestoreModule(VsphereModule):
             plan["verify_after_write"] = p["verify_after_write"]
         vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, p["snapshot"])
         try:
-            moved = DataMover(state_dir).run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
+            with DataMover(state_dir) as mover:
+                moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
         except TransferFailedError as exc:
             if exc.details.get("error_type") == "ChunkCorruptError":
                 raise ChunkCorruptError("The restore stopped at a damaged chunk, before writing it: %s" % exc.message,

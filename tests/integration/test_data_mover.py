@@ -74,8 +74,8 @@ def test_a_failed_write_stops_with_a_checkpoint_and_the_next_run_resumes(lab, of
     image, digest = _image(tmp_path, "disk.img", disk.capacityInBytes)
     plan = _plan(lab, off_vm, [_disk_plan(disk, image, disk.capacityInBytes)])
     state = str(tmp_path / "state")
-    with pytest.raises(TransferFailedError) as caught:
-        DataMover(state, extra_env={"VDDK_DOUBLE_FAIL_WRITE": "100"}).run(plan, {"password": lab.password})
+    with DataMover(state, extra_env={"VDDK_DOUBLE_FAIL_WRITE": "100"}) as mover, pytest.raises(TransferFailedError) as caught:
+        mover.run(plan, {"password": lab.password})
     error = caught.value
     assert error.error_code == "TRANSFER_FAILED" and "VIX_E_FILE_ERROR" in str(error)
     assert "injected failure of write number 100" in str(error) and "resumes there" in str(error)

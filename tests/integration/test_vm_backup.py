@@ -137,3 +137,31 @@ def test_two_vms_back_up_into_one_repository_at_once(vm, lab, tmp_path):
     assert all(not r.get("failed") for r in results.values()), results
     checked = info(repo, verify="deep")
     assert len(checked["points"]) == 2 and checked["verified_ok"] is True
+
+
+def test_storage_vmotion_is_refused_whenever_the_backup_snapshot_exists(vm, lab, tmp_path):
+    """PrepareForAccess comes before the backup's snapshot and EndAccess after its removal
+    (restore-rules F): whenever the snapshot exists, the lab shows RelocateVM_Task disabled."""
+    import time
+    lab.control("/faults", {"tasks": [{"method": "CreateSnapshot_Task", "delay_seconds": 2, "times": 1},
+                                      {"method": "RemoveSnapshot_Task", "delay_seconds": 2, "times": 1}]})
+    seen, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append((vm.snapshot is not None, "RelocateVM_Task" in (vm.disabledMethod or [])))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = backup(tmp_path / "repo")
+    finally:
+        done.set()
+        watcher.join()
+        lab.control("/faults", {"tasks": []})
+    assert not result.get("failed"), result
+    with_snapshot = [disabled for has_snapshot, disabled in seen if has_snapshot]
+    assert with_snapshot and all(with_snapshot), seen
+    assert (False, True) in seen  # disabled while no snapshot exists yet (or any more)
+    assert "RelocateVM_Task" not in (vm.disabledMethod or [])

@@ -264,3 +264,22 @@ def test_storage_vmotion_is_disabled_while_the_restore_holds_the_disks(vm, lab, 
     worker.join()
     assert not outcome.get("failed"), outcome
     assert seen and "RelocateVM_Task" not in (vm.disabledMethod or [])
+
+
+def test_a_second_restore_of_the_same_vm_at_once_is_refused(vm, lab, tmp_path):
+    import threading
+    import time
+    repo = tmp_path / "repo"
+    backup(repo)
+    expected = sha(lab)
+    lab.guest_write(VM, offset=70 * MIB, length=MIB, seed=44)
+    wait(vm.PowerOffVM_Task())
+    first = {}
+    worker = threading.Thread(target=lambda: first.update(restore(repo, env={"VDDK_DOUBLE_SLOW_MS": "100"})))
+    worker.start()
+    time.sleep(3)  # the first one holds the VM's state folder now
+    second = restore(repo)
+    worker.join()
+    assert second["failed"] and second["error_code"] == "TRANSFER_BUSY" and "is using" in second["msg"]
+    assert not first.get("failed"), first
+    assert sha(lab) == expected
