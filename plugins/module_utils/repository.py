@@ -149,12 +149,16 @@ class Repository(object):
                         "hash": "sha256", "compression": "zstd" if HAS_ZSTD else "none",
                         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "mode": mode}
+            # written whole beside it, then linked into place: a second backup starting at the same
+            # moment finds either no file or a complete one, never a half-written one
+            temporary = os.path.join(path, "repository.json.tmp.%s" % secrets.token_hex(6))
+            _write_atomically(temporary, json.dumps(settings, indent=2).encode())
             try:
-                fd = os.open(os.path.join(path, "repository.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    json.dump(settings, f, indent=2)
+                os.link(temporary, os.path.join(path, "repository.json"))
             except FileExistsError:
                 pass  # another backup created it first
+            finally:
+                os.remove(temporary)
         return cls(path)
 
     # chunks -------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ description:
   - Everything is checked before anything is created - the config (missing hardware, unknown types, a
     controllerKey no device defines), the placement, the networks (O(network_map)), the hardware version,
     the RDM LUNs - each with a clear message and error_code.
+  - When a step after CreateVM fails (the video card, the NVRAM), the error (C(VM_HALF_CREATED)) is marked changed,
+    names the VM and says how to go on; O(state=absent) removes it.
   - Idempotent - a VM with that name in that folder is left as it is (O(if_exists)). Check mode returns
     the ConfigSpec that would be sent.
   - Returns a disk_map ready for the disk_map option of M(vadp.vsphere.vmdk_restore).
@@ -240,8 +242,13 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import PointNotFoundError, Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import VsphereModule
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+
+
+class VmHalfCreatedError(VsphereError):
+    error_code = "VM_HALF_CREATED"
 
 
 class VmCreateFromConfigInfoModule(VsphereModule):
@@ -343,8 +350,11 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             options["extra_config_deny"] = p["extra_config_deny"]
         builder = SpecBuilder(config, self._target(placement, config), options)
         spec = builder.build()
-        notes = builder.notes + ["extraConfig left out: %s" % ", ".join(builder.dropped_extra_config)] * bool(
-            builder.dropped_extra_config) + ["fields this pyVmomi does not know, left out: %s" % ", ".join(unknown)] * bool(unknown)
+        notes = list(builder.notes)
+        if builder.dropped_extra_config:
+            notes.append("extraConfig left out: %s" % ", ".join(builder.dropped_extra_config))
+        if unknown:
+            notes.append("fields this pyVmomi does not know, left out: %s" % ", ".join(unknown))
         result = {"changed": False, "notes": notes, "disks": builder.disks, "nics": builder.nics}
         existing = [vm for vm in placement["folder"].childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == p["name"]]
         if existing:
@@ -354,13 +364,23 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             return result
         vm = wait_for_task(placement["folder"].CreateVM_Task(config=spec, pool=placement["resource_pool"], host=placement["host"]),
                            timeout=p["timeout"])
+        try:
+            self._finish(client, vm, config, nvram, placement, notes)
+        except (VsphereError, OSError) as exc:
+            raise VmHalfCreatedError(
+                "VM %s was created, but %s. It is powered off and its disks are empty: delete it (state: absent) and "
+                "run again, or fix the cause and run again (the VM is kept)." % (vm.name, exc),
+                details={"changed": True, "vm": vm_identity(vm)})
+        return self._describe(vm, config, result)
+
+    def _finish(self, client, vm, config, nvram, placement, notes):
+        """What CreateVM cannot do: the video card's settings, the NVRAM of an EFI VM."""
         edit = video_card_edit(config, vm)
         if edit is not None:
-            wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[edit])), timeout=p["timeout"])
+            wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[edit])), timeout=self.params["timeout"])
         if nvram is not None and config.firmware == "efi":
             upload_nvram(client, vm, placement["datacenter"].name, nvram)
             notes.append("NVRAM restored from the point (EFI)")
-        return self._describe(vm, config, result)
 
     def _existing(self, vm, config, result):
         differences = _differences(config, vm.config)

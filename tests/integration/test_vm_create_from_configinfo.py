@@ -192,3 +192,31 @@ def test_an_efi_vm_gets_its_nvram_back(si, lab, tmp_path):
                 if vm.runtime.powerState == "poweredOn":
                     WaitForTask(vm.PowerOffVM_Task())
                 destroy_vm(vm)
+
+
+def test_a_failure_after_create_vm_says_the_vm_exists_and_how_to_go_on(si, lab, tmp_path):
+    """The source's video card settings are applied by a reconfigure after CreateVM: when that
+    fails, the result says the VM exists (changed) and how to remove it, and state absent does."""
+    import json
+    with open(os.path.join(FIXTURES, "govmomi_765d72e1_virtualMachineConfigInfo.json")) as f:
+        config = json.load(f)
+    [video] = [d for d in config["hardware"]["device"] if d["_typeName"] == "VirtualMachineVideoCard"]
+    video["videoRamSizeInKB"] = 65536  # not the new VM's default: an edit follows CreateVM
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    args = {"name": "fx-half", "config_file": str(tmp_path / "config.json"), "datastore": "LocalDS_0", "host": "DC0_H0",
+            "hardware_version": "lower"}
+    lab.control("/faults", {"tasks": [{"method": "ReconfigVM_Task", "fault": "GenericVmConfigFault",
+                                       "message": "injected by the test", "times": 1}]})
+    try:
+        result = run_module("vadp.vsphere.vm_create_from_configinfo", args)
+    finally:
+        lab.control("/faults", {"tasks": []})
+    try:
+        assert result["failed"] and result["error_code"] == "VM_HALF_CREATED" and result["changed"] is True, result
+        assert "state: absent" in result["msg"] and result["vm"]["name"] == "fx-half"
+        assert find_vm_by_name(si, "fx-half")
+        removed = run_module("vadp.vsphere.vm_create_from_configinfo", {"name": "fx-half", "host": "DC0_H0", "state": "absent"})
+        assert removed["changed"] is True and not find_vm_by_name(si, "fx-half")
+    finally:
+        for vm in find_vm_by_name(si, "fx-half"):
+            destroy_vm(vm)

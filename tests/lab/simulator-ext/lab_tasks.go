@@ -35,11 +35,12 @@ func LabSetTaskRules(rules []*LabTaskRule) {
 	labTaskRules = rules
 }
 
-// labTaskMethod folds the SOAP method name ("PowerOffVM_Task") and the task's own name
-// ("PowerOff") to one key.
+// labTaskMethod folds the SOAP method name ("PowerOffVM_Task", "ReconfigVM_Task") and the
+// task's own name ("powerOff", "reconfigVm") to one key.
 func labTaskMethod(name string) string {
-	name = strings.TrimSuffix(strings.TrimSuffix(name, "_Task"), "Task")
-	return strings.ToLower(strings.TrimSuffix(name, "VM"))
+	name = strings.ToLower(name)
+	name = strings.TrimSuffix(strings.TrimSuffix(name, "_task"), "task")
+	return strings.TrimSuffix(name, "vm")
 }
 
 // labRuleFor consumes a use of the first rule matching the task, if any.

@@ -118,3 +118,29 @@ def test_an_unknown_format_version_is_refused(tmp_path):
     (folder / "repository.json").write_text('{"format": "vadp-restore-points", "version": 2, "chunk_size": 65536}')
     with pytest.raises(RepositoryError, match="version 2"):
         Repository(str(folder))
+
+
+def _create(path, results):
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository
+    try:
+        Repository.create(path)
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(repr(exc))
+
+
+def test_backups_starting_together_on_a_new_repository_all_open_it(tmp_path):
+    """Eight processes create the same new repository at once, 300 times: none may read a
+    half-written repository.json (the old O_EXCL-then-write did, a few times in a hundred)."""
+    import multiprocessing
+    failures = []
+    for attempt in range(300):
+        results = multiprocessing.Queue()
+        path = str(tmp_path / ("repo-%d" % attempt))
+        workers = [multiprocessing.Process(target=_create, args=(path, results)) for _i in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        failures += [r for r in (results.get() for _w in workers) if r != "ok"]
+    assert failures == []

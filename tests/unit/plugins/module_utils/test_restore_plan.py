@@ -41,4 +41,3 @@ def test_the_record_of_a_restore_names_source_and_target_files():
     assert restore.restored_identity("p1", [pair]) == restore.restored_identity("p1", [pair])
     assert restore.restored_identity("p1", [pair]) != restore.restored_identity("p2", [pair])
     assert restore.restored_identity("p1", [pair]) != restore.restored_identity("p1", [moved])
-
