@@ -158,3 +158,4 @@ def test_full_restore_shows_progress_while_the_disks_are_written(vm, tmp_path):
                      full_restore_repository=repo, full_restore_power_off="powered-off", full_restore_poll_seconds=1)
     assert code == 0, out
     assert "Follow the transfer" in out and '"summary": "running, ' in out and "MiB/s" in out
+    assert os.environ["VMWARE_PASSWORD"] not in out  # -vvv shows module arguments: the password must not be among them
