@@ -12,24 +12,12 @@ import argparse
 import glob
 import json
 import os
-import ssl
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-# What `make` sets for the tests: this environment's ansible-playbook, the collection, its config.
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
-os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections"))
-os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "tests", "ansible.cfg"))
-
-from pyVim.connect import SmartConnect  # noqa: E402
-from pyVmomi import vim  # noqa: E402
-
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover  # noqa: E402
-from conftest import create_vm, run_module, wait  # noqa: E402
+from lab_bench import fill_disk  # sets the paths and environment first
+from conftest import LabAccess, create_vm, destroy_vm, run_module  # noqa: E402
 
 MIB = 1 << 20
 
@@ -39,26 +27,17 @@ def main():
     parser.add_argument("--gib", type=float, default=1.0)
     args = parser.parse_args()
     size = int(args.gib * 1024) * MIB
-    env = os.environ
-    si = SmartConnect(host=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
-                      pwd=env["VMWARE_PASSWORD"], sslContext=ssl.create_default_context(cafile=env["VMWARE_CA_BUNDLE"]))
-    vm = create_vm(si, "bench-backup", [size // MIB])
+    lab = LabAccess()
+    vm = create_vm(lab.connect(), "bench-backup", [size // MIB])
     try:
-        disk = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
         with tempfile.TemporaryDirectory() as work:
             image = os.path.join(work, "image.raw")
             with open(image, "wb") as f:
                 for _i in range(size // (16 * MIB)):
                     f.write(os.urandom(16 * MIB))
-            DataMover(os.path.join(work, "fill")).run({
-                "vddk": {"libdir": env["VDDK_LIBDIR"]}, "disks": [{"id": "0", "path": disk.backing.fileName,
-                                                                   "source": {"type": "raw", "path": image}, "extents": [[0, size]]}],
-                "connection": {"server": env["VMWARE_HOST"], "port": int(env["VMWARE_PORT"]), "user": env["VMWARE_USER"],
-                               "thumbprint": env["LAB_THUMBPRINT_SHA1"], "vm_moref": vm._moId, "transports": "nbdssl"}},
-                {"password": env["VMWARE_PASSWORD"]})
+            fill_disk(vm, image, [[0, size]], os.path.join(work, "fill"))
             os.remove(image)
-            [flat] = glob.glob(os.path.join(os.path.dirname(env["VMWARE_CA_BUNDLE"]), "datastores", "*", "bench-backup",
-                                            "bench-backup-flat.vmdk"))
+            flat = lab.disk_file("bench-backup", "[LocalDS_0] bench-backup/bench-backup-flat.vmdk")
             start = time.monotonic()
             with open(flat, "rb") as f:
                 while f.read(4 * MIB):
@@ -72,7 +51,7 @@ def main():
                 sys.exit("backup failed: %s" % result["msg"])
             stored = sum(os.path.getsize(p) for p in glob.glob(os.path.join(work, "repo", "chunks", "*", "*", "*")))
     finally:
-        wait(vm.Destroy_Task())
+        destroy_vm(vm)
     transfer = result["seconds"]
     rows = [("sequential read", size / baseline, baseline),
             ("vm_backup transfer", result["bytes_read"] / transfer, transfer),

@@ -17,25 +17,13 @@ Then:
 Every restore is checked against the point's SHA-256 from lab inspect. Prints a table and JSON.
 """
 import argparse
-import glob
 import json
 import os
-import ssl
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
-os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections"))
-os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "tests", "ansible.cfg"))
-
-from pyVim.connect import SmartConnect  # noqa: E402
-from pyVmomi import vim  # noqa: E402
-
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover  # noqa: E402
+from lab_bench import fill_disk  # sets the paths and environment first
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository  # noqa: E402
 from conftest import LabAccess, create_vm, destroy_vm, run_module, wait  # noqa: E402
@@ -45,22 +33,14 @@ VM, DR_VM = "bench-restore", "bench-restore-dr"
 
 
 def _fill_a_quarter(vm, size, work):
-    """Random data in every fourth 16 MiB block, written through the mover (not seen by CBT;
-    the full backup reads the allocated areas)."""
-    env = os.environ
-    disk = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
+    """Random data in every fourth 16 MiB block (the full backup reads the allocated areas)."""
     image, extents = os.path.join(work, "fill.raw"), [[o, 16 * MIB] for o in range(0, size, 64 * MIB)]
     with open(image, "wb") as f:
         f.truncate(size)
         for offset, length in extents:
             f.seek(offset)
             f.write(os.urandom(length))
-    DataMover(os.path.join(work, "fill")).run({
-        "vddk": {"libdir": env["VDDK_LIBDIR"]},
-        "disks": [{"id": "0", "path": disk.backing.fileName, "source": {"type": "raw", "path": image}, "extents": extents}],
-        "connection": {"server": env["VMWARE_HOST"], "port": int(env["VMWARE_PORT"]), "user": env["VMWARE_USER"],
-                       "thumbprint": env["LAB_THUMBPRINT_SHA1"], "vm_moref": vm._moId, "transports": "nbdssl"}},
-        {"password": env["VMWARE_PASSWORD"]})
+    fill_disk(vm, image, extents, os.path.join(work, "fill"))
     os.remove(image)
 
 
@@ -103,9 +83,8 @@ def main():
     parser.add_argument("--gib", type=float, default=4.0)
     args = parser.parse_args()
     size = int(args.gib * 1024) * MIB
-    env, lab = os.environ, LabAccess()
-    si = SmartConnect(host=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
-                      pwd=env["VMWARE_PASSWORD"], sslContext=ssl.create_default_context(cafile=env["VMWARE_CA_BUNDLE"]))
+    lab = LabAccess()
+    si = lab.connect()
     vm, dr_vm = create_vm(si, VM, [size // MIB]), create_vm(si, DR_VM, [size // MIB])
     try:
         with tempfile.TemporaryDirectory() as work:
@@ -126,7 +105,7 @@ def main():
             chunk = indexes[-1].chunk_size
             forward = sum(n for _o, n, h in indexes[0].extents() if h is not None)  # the full, then each incremental
             forward += sum(n for m in manifests[1:] for _o, n in align(m["disks"][0]["changed_extents"], chunk, size))
-            [flat] = glob.glob(os.path.join(os.path.dirname(env["VMWARE_CA_BUNDLE"]), "datastores", "*", VM, VM + "-flat.vmdk"))
+            flat = lab.disk_file(VM, "[LocalDS_0] %s/%s-flat.vmdk" % (VM, VM))
             wait(vm.PowerOffVM_Task())
             baseline = _baseline_copy(flat, unique, os.path.join(work, "baseline.raw"))
 

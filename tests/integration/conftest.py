@@ -97,10 +97,42 @@ def create_vm(si, name, disk_mib, thin=True, eager=False):
 
 
 def destroy_vm(machine):
+    """Delete a test's VM whatever state it was left in: powered off, its RDMs detached (the
+    LUNs are free again), no snapshots."""
+    if machine.runtime.powerState != "poweredOff":
+        wait(machine.PowerOffVM_Task())
+    remove_rdms(machine)
     if machine.snapshot is not None:
         wait(machine.snapshot.rootSnapshotList[0].snapshot.RevertToSnapshot_Task())
         wait(machine.RemoveAllSnapshots_Task())
     wait(machine.Destroy_Task())
+
+
+def destroy_vms(si, *names):
+    for name in names:
+        for machine in find_vm_by_name(si, name):
+            destroy_vm(machine)
+
+
+def rdm_disks(machine):
+    return [d for d in machine.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)
+            and isinstance(d.backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)]
+
+
+def remove_rdms(machine):
+    for disk in rdm_disks(machine):
+        wait(machine.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
+            operation="remove", fileOperation="destroy", device=disk)])))
+
+
+@pytest.fixture
+def rdm_vms(si):
+    """DC0_H0_VM0 and DC0_H0_VM1, their RDMs removed afterwards."""
+    [first] = find_vm_by_name(si, "DC0_H0_VM0")
+    [second] = find_vm_by_name(si, "DC0_H0_VM1")
+    yield first, second
+    for machine in (first, second):
+        remove_rdms(machine)
 
 
 @pytest.fixture

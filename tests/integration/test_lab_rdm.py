@@ -4,7 +4,7 @@ import os
 import pytest
 from pyVmomi import vim
 
-from conftest import find_vm_by_name, wait
+from conftest import rdm_disks, wait
 
 
 def _scsi_controller(vm):
@@ -21,24 +21,8 @@ def _rdm_spec(vm, lun, uuid, unit):
     return vim.vm.ConfigSpec(deviceChange=[change])
 
 
-def _rdms(vm):
-    return [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)
-            and isinstance(d.backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)]
-
-
-@pytest.fixture
-def vms(si):
-    [first] = find_vm_by_name(si, "DC0_H0_VM0")
-    [second] = find_vm_by_name(si, "DC0_H0_VM1")
-    yield first, second
-    for vm in (first, second):
-        for disk in _rdms(vm):
-            wait(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
-                operation="remove", fileOperation="destroy", device=disk)])))
-
-
-def test_luns_are_listed_with_a_config_target_uuid_that_differs_from_the_host_s(vms):
-    vm = vms[0]
+def test_luns_are_listed_with_a_config_target_uuid_that_differs_from_the_host_s(rdm_vms):
+    vm = rdm_vms[0]
     target = vm.environmentBrowser.QueryConfigTarget(host=vm.runtime.host)
     assert len(target.scsiDisk) >= 2
     lun = target.scsiDisk[0]
@@ -49,18 +33,18 @@ def test_luns_are_listed_with_a_config_target_uuid_that_differs_from_the_host_s(
     assert host_luns[lun.disk.canonicalName] != lun.disk.uuid
 
 
-def test_rdm_needs_the_config_target_uuid_and_a_free_lun(vms, lab):
-    first, second = vms
+def test_rdm_needs_the_config_target_uuid_and_a_free_lun(rdm_vms, lab):
+    first, second = rdm_vms
     lun = first.environmentBrowser.QueryConfigTarget(host=first.runtime.host).scsiDisk[1]
     host_uuid = [d.uuid for d in first.runtime.host.config.storageDevice.scsiLun
                  if d.canonicalName == lun.disk.canonicalName][0]
 
     with pytest.raises(vim.fault.InvalidDeviceBacking):  # the host's own uuid: refused
         wait(first.ReconfigVM_Task(_rdm_spec(first, lun, host_uuid, unit=1)))
-    assert _rdms(first) == []
+    assert rdm_disks(first) == []
 
     wait(first.ReconfigVM_Task(_rdm_spec(first, lun, lun.disk.uuid, unit=1)))
-    [rdm] = _rdms(first)
+    [rdm] = rdm_disks(first)
     assert rdm.backing.lunUuid == lun.disk.uuid and rdm.backing.compatibilityMode == "physicalMode"
     assert rdm.capacityInBytes == lun.capacity
     mapping = lab.disk_file("DC0_H0_VM0", rdm.backing.fileName)
@@ -74,4 +58,4 @@ def test_rdm_needs_the_config_target_uuid_and_a_free_lun(vms, lab):
     wait(first.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
         operation="remove", fileOperation="destroy", device=rdm)])))
     wait(second.ReconfigVM_Task(_rdm_spec(second, lun, lun.disk.uuid, unit=1)))  # free again
-    assert len(_rdms(second)) == 1
+    assert len(rdm_disks(second)) == 1

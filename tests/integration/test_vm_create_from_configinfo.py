@@ -1,12 +1,13 @@
 """vm_create_from_configinfo against the lab: every real config in ../shared/fixtures/configinfo
 becomes a VM whose devices match the source's, read back with plain pyVmomi."""
 import collections
+import json
 import os
 
 import pytest
 from pyVmomi import vim
 
-from conftest import create_vm, destroy_vm, find_vm_by_name, run_module
+from conftest import create_vm, destroy_vm, destroy_vms, find_vm_by_name, run_module, wait
 from fixtures import configinfo_fixtures
 from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import read_config_file
 
@@ -139,8 +140,7 @@ def test_disaster_recovery_from_a_restore_point(si, lab, tmp_path):
     """A backup of a lab VM, a new VM from the point's config, its disks filled: the same bytes."""
     source = create_vm(si, "fx-dr-source", [64, 32])
     try:
-        from pyVim.task import WaitForTask
-        WaitForTask(source.PowerOnVM_Task())
+        wait(source.PowerOnVM_Task())
         lab.guest_write("fx-dr-source", offset=5 << 20, length=1 << 20, seed=3)
         repo = str(tmp_path / "repo")
         assert not run_module("vadp.vsphere.vm_backup", {"name": "fx-dr-source", "repository": repo}).get("failed")
@@ -155,26 +155,20 @@ def test_disaster_recovery_from_a_restore_point(si, lab, tmp_path):
         assert not restored.get("failed"), restored
         assert [d["sha256"] for d in lab.inspect("fx-dr-target")["disks"]] == expected
     finally:
-        for name in ("fx-dr-source", "fx-dr-target"):
-            for vm in find_vm_by_name(si, name):
-                if vm.runtime.powerState == "poweredOn":
-                    WaitForTask(vm.PowerOffVM_Task())
-                destroy_vm(vm)
+        destroy_vms(si, "fx-dr-source", "fx-dr-target")
 
 
 def test_an_efi_vm_gets_its_nvram_back(si, lab, tmp_path):
     """An EFI guest boots only with its own NVRAM (its boot entries): the backup saves it, the
     recovered VM gets the same bytes."""
-    import os as _os
-    from pyVim.task import WaitForTask
     source = create_vm(si, "fx-efi-source", [16])
     try:
-        WaitForTask(source.ReconfigVM_Task(vim.vm.ConfigSpec(firmware="efi")))
+        wait(source.ReconfigVM_Task(vim.vm.ConfigSpec(firmware="efi")))
         nvram = lab.disk_file("fx-efi-source", "[LocalDS_0] fx-efi-source/fx-efi-source.nvram")
-        variables = _os.urandom(8192)
+        variables = os.urandom(8192)
         with open(nvram, "wb") as f:
             f.write(variables)
-        WaitForTask(source.PowerOnVM_Task())
+        wait(source.PowerOnVM_Task())
         repo = str(tmp_path / "repo")
         assert not run_module("vadp.vsphere.vm_backup", {"name": "fx-efi-source", "repository": repo}).get("failed")
         created = run_module("vadp.vsphere.vm_create_from_configinfo", {
@@ -187,17 +181,12 @@ def test_an_efi_vm_gets_its_nvram_back(si, lab, tmp_path):
         with open(lab.disk_file("fx-efi-target", "[LocalDS_0] fx-efi-target/fx-efi-target.nvram"), "rb") as f:
             assert f.read() == variables
     finally:
-        for name in ("fx-efi-source", "fx-efi-target"):
-            for vm in find_vm_by_name(si, name):
-                if vm.runtime.powerState == "poweredOn":
-                    WaitForTask(vm.PowerOffVM_Task())
-                destroy_vm(vm)
+        destroy_vms(si, "fx-efi-source", "fx-efi-target")
 
 
 def test_a_failure_after_create_vm_says_the_vm_exists_and_how_to_go_on(si, lab, tmp_path):
     """The source's video card settings are applied by a reconfigure after CreateVM: when that
     fails, the result says the VM exists (changed) and how to remove it, and state absent does."""
-    import json
     with open(os.path.join(FIXTURES, "govmomi_765d72e1_virtualMachineConfigInfo.json")) as f:
         config = json.load(f)
     [video] = [d for d in config["hardware"]["device"] if d["_typeName"] == "VirtualMachineVideoCard"]
@@ -218,5 +207,4 @@ def test_a_failure_after_create_vm_says_the_vm_exists_and_how_to_go_on(si, lab, 
         removed = run_module("vadp.vsphere.vm_create_from_configinfo", {"name": "fx-half", "host": "DC0_H0", "state": "absent"})
         assert removed["changed"] is True and not find_vm_by_name(si, "fx-half")
     finally:
-        for vm in find_vm_by_name(si, "fx-half"):
-            destroy_vm(vm)
+        destroy_vms(si, "fx-half")

@@ -1,0 +1,20 @@
+"""The README's first command runs playbooks/demo.yml on the lab; this runs it the same way."""
+import os
+import subprocess
+
+from conftest import ROOT, destroy_vms, find_vm_by_name, run_module, settle
+
+
+def test_the_demo_restores_and_recovers_with_every_checksum_matching(si, tmp_path):
+    env = dict(os.environ, DEMO_REPOSITORY=str(tmp_path / "repo"))
+    try:
+        process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", "demo.yml")], capture_output=True,
+                                 text=True, env=env, cwd=ROOT, check=False)
+        out = process.stdout + process.stderr
+        assert process.returncode == 0, out
+        assert "SHA-256 of every disk matches its restore point" in out and "(incremental, " in out
+    finally:
+        destroy_vms(si, "DC0_H0_VM1-recovered")
+        [vm] = find_vm_by_name(si, "DC0_H0_VM1")
+        run_module("vadp.vsphere.vm_cbt", {"name": "DC0_H0_VM1", "state": "disabled"})
+        settle(vm)
