@@ -30,6 +30,7 @@ import threading
 import time
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import DiskIndex, Repository, write_index_file
+from ansible_collections.vadp.vsphere.plugins.module_utils.restore import ReadBackMismatchError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vddk import SECTOR_SIZE, VddkError, VixDiskLib
 
 PLAN_VERSION = 1
@@ -159,10 +160,6 @@ class Checkpoint(object):
             os.remove(self.path)
         except OSError:
             pass
-
-
-class ReadBackMismatchError(Exception):
-    """A written piece read back through VDDK differs from its source: the disk did not keep it."""
 
 
 class DiskWriter(object):

@@ -35,6 +35,7 @@ class SanNeedsSnapshotError(RestoreRefusedError):
 
 
 class ReadBackMismatchError(VsphereError):
+    """A written piece read back through VDDK differs from its source: the disk did not keep it."""
     error_code = "READ_BACK_MISMATCH"
 
 
