@@ -4,9 +4,8 @@ import os
 import subprocess
 
 import pytest
-from pyVmomi import vim
 
-from conftest import ROOT, create_vm, destroy_vm, destroy_vms, find_vm_by_name, run_module, settle, wait
+from conftest import ROOT, create_vm, destroy_vm, destroy_vms, find_vm_by_name, rdm_disks, run_module, settle, wait
 
 VM = "DC0_C0_RP0_VM0"
 
@@ -129,9 +128,18 @@ def test_disaster_recovery_remaps_an_rdm_to_another_lun(si, lab, tmp_path):
                          disaster_recovery_boot_check=True)
         assert code == 0, out
         [recovered] = find_vm_by_name(si, "lab-rdm-recovered")
-        rdms = [d.backing for d in recovered.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)
-                and isinstance(d.backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)]
+        rdms = [d.backing for d in rdm_disks(recovered)]
         assert [(b.deviceName, b.lunUuid, b.compatibilityMode) for b in rdms] == [(lun_b.canonicalName, lun_b.uuid, "physicalMode")]
         assert lab.inspect("lab-rdm-recovered")["disks"][0]["sha256"] == expected
     finally:
         destroy_vms(si, "lab-rdm-source", "lab-rdm-recovered")
+
+
+def test_full_restore_shows_progress_while_the_disks_are_written(vm, tmp_path):
+    repo = str(tmp_path / "repo")
+    assert play("backup.yml", backup_vm=VM, backup_repository=repo)[0] == 0
+    code, out = play("full_restore.yml", env={"VDDK_DOUBLE_SLOW_MS": "100"}, verbose=True, full_restore_vm=VM,
+                     full_restore_repository=repo, full_restore_power_off="powered-off", full_restore_poll_seconds=1)
+    assert code == 0, out
+    assert "Follow the transfer" in out and '"summary": "running, ' in out and "MiB/s" in out
+    assert os.environ["VMWARE_PASSWORD"] not in out  # -vvv shows module arguments: the password must not be among them
