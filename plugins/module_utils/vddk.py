@@ -23,6 +23,8 @@ import threading
 LOG = logging.getLogger("vadp.vddk")
 
 SECTOR_SIZE = 512
+MAX_CHUNKS_PER_QUERY = 512 * 1024  # QueryAllocatedBlocks answers at most this many chunks a call
+NOT_SUPPORTED, DISK_NOTSUPPORTED = 6, 16013
 VIX_ASYNC = 25000
 OPEN_UNBUFFERED, OPEN_SINGLE_LINK, OPEN_READ_ONLY = 1, 2, 4
 CRED_UID, CRED_SESSIONID = 1, 2
@@ -413,18 +415,35 @@ class Disk(object):
     def write_metadata(self, key, value):
         self.lib.call("WriteMetadata", self.handle, key.encode(), value.encode())
 
-    def allocated_blocks(self, chunk_sectors=2048, start_sector=0, count=None):
-        """[(start_sector, sectors)] of the allocated chunks, queried in spans VDDK accepts."""
-        count = count if count is not None else self.info()["capacity_sectors"] - start_sector
-        count -= count % chunk_sectors
-        blocks, span = [], chunk_sectors * 512 * 1024
-        for first in range(start_sector, start_sector + count, span):
+    def allocated_blocks(self, chunk_sectors=2048):
+        """[(start_sector, sectors)] of the disk's allocated chunks, or None when this VDDK cannot
+        tell (no QueryAllocatedBlocks before 6.7, or NOT_SUPPORTED from the host or datastore):
+        the caller must then treat the whole disk as allocated.
+
+        VDDK answers whole chunks only. A disk whose capacity is not a multiple of the chunk has
+        a partial last chunk: the range is rounded up to whole chunks, as VDDK accepts (nbdkit's
+        VDDK plugin relies on it), and the answer is clipped at the capacity. Dropping that tail
+        would leave old data there after a full restore."""
+        if not self.lib.has("QueryAllocatedBlocks"):
+            return None
+        capacity = self.info()["capacity_sectors"]
+        end = -(-capacity // chunk_sectors) * chunk_sectors
+        blocks, span = [], chunk_sectors * MAX_CHUNKS_PER_QUERY
+        for first in range(0, end, span):
             pointer = P(BlockList)()
-            self.lib.call("QueryAllocatedBlocks", self.handle, first, min(span, start_sector + count - first),
-                          chunk_sectors, ctypes.byref(pointer))
+            try:
+                self.lib.call("QueryAllocatedBlocks", self.handle, first, min(span, end - first), chunk_sectors,
+                              ctypes.byref(pointer))
+            except VddkError as exc:
+                if exc.code & 0xFFFF in (NOT_SUPPORTED, DISK_NOTSUPPORTED):
+                    return None
+                raise
             try:
                 listed = ctypes.cast(ctypes.addressof(pointer.contents.blocks), P(Block))
-                blocks += [(listed[i].offset, listed[i].length) for i in range(pointer.contents.numBlocks)]
+                for i in range(pointer.contents.numBlocks):
+                    offset, length = listed[i].offset, min(listed[i].length, capacity - listed[i].offset)
+                    if length > 0:
+                        blocks.append((offset, length))
             finally:
                 self.lib.call("FreeBlockList", pointer)
         return blocks

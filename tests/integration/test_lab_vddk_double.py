@@ -90,8 +90,12 @@ def test_connection_errors_and_access_calls(double, vm):
     lib = double.lib
     assert lib.VixDiskLib_ListTransportModes() == b"file:san:hotadd:nbdssl:nbd"
     assert double.connect(vm._moId, password="wrong")[0] == 35  # AUTHENTICATION_FAIL
-    assert double.connect(vm._moId, thumbprint="AA:" * 19 + "AA")[0] == 18000  # thumbprint mismatch
-    assert double.connect(vm._moId, transports=b"san")[0] == NOT_SUPPORTED  # SAN needs a snapshot
+    # a wrong thumbprint is found where VDDK finds it: when Open first reaches the host, not at ConnectEx
+    error, connection = double.connect(vm._moId, thumbprint="AA:" * 19 + "AA")
+    assert error == 0
+    assert double.open(connection, _leaf(vm))[0] == 18000  # CANNOT_CONNECT_TO_HOST
+    lib.VixDiskLib_Disconnect(connection)
+    assert double.connect(vm._moId, transports=b"tape")[0] == INVALID_ARG  # no such mode
     assert double.connect("vm-999999")[0] == 25  # OBJECT_NOT_FOUND
     params = double.params(vm._moId)
     assert lib.VixDiskLib_PrepareForAccess(params, b"vadp.vsphere test") == 0
@@ -191,14 +195,18 @@ def info_capacity(lib, handle):
     return capacity
 
 
-def test_open_and_close_from_another_thread_are_refused(double, vm):
+def test_open_and_close_from_several_threads_one_at_a_time(double, vm):
+    """nbdkit opens and closes from each connection's thread under its own lock, as the real
+    library allows: not thread safe means never two at once, not always the same thread."""
     wait(vm.PowerOffVM_Task())
     error, connection = double.connect(vm._moId)
     results = []
-    thread = threading.Thread(target=lambda: results.append(double.open(connection, _leaf(vm))[0]))
+    thread = threading.Thread(target=lambda: results.append(double.open(connection, _leaf(vm))))
     thread.start()
     thread.join()
-    assert results == [1]  # VIX_E_FAIL: Open and Close must all come from one thread
+    [(error, handle)] = results
+    assert error == 0
+    assert double.lib.VixDiskLib_Close(handle) == 0  # closed from the main thread
     double.lib.VixDiskLib_Disconnect(connection)
 
 
@@ -207,8 +215,54 @@ def test_san_writes_only_thick_eager_zeroed_disks_without_cbt(double, vm):
     snapshot = wait(vm.CreateSnapshot_Task("san", "", False, False))
     error, connection = double.connect(vm._moId, snapshot=snapshot._moId, transports=b"san")
     assert error == 0
-    assert double.open(connection, _leaf(vm))[0] == NOT_SUPPORTED  # the lab's stock disks are thin
+    base = [d for d in snapshot.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0].backing.fileName
+    assert double.open(connection, base)[0] == NOT_SUPPORTED  # the lab's stock disks are thin
     double.lib.VixDiskLib_Disconnect(connection)
+    # the transport is chosen at each Open: SAN refuses this disk, VDDK falls back to the next mode
+    error, connection = double.connect(vm._moId, snapshot=snapshot._moId, transports=b"san:nbd")
+    error, handle = double.open(connection, _leaf(vm))
+    assert error == 0 and double.lib.VixDiskLib_GetTransportMode(handle) == b"nbd"
+    assert double.lib.VixDiskLib_Close(handle) == 0
+    double.lib.VixDiskLib_Disconnect(connection)
+    assert any(b"transport san cannot open" in m for m in double.messages)
+
+
+def test_hotadd_writes_a_powered_off_vm_without_a_snapshot(double, vm):
+    """The restore snapshot is optional for every transport but SAN: HotAdd attaches a powered-off
+    VM's disks directly, so a restore writes each sector once."""
+    wait(vm.PowerOffVM_Task())
+    error, connection = double.connect(vm._moId, transports=b"hotadd")
+    assert error == 0
+    error, handle = double.open(connection, _leaf(vm))
+    assert error == 0 and double.lib.VixDiskLib_GetTransportMode(handle) == b"hotadd"
+    assert double.lib.VixDiskLib_Close(handle) == 0
+    double.lib.VixDiskLib_Disconnect(connection)
+
+
+def test_allocation_query_covers_a_partial_last_chunk(double, tmp_path):
+    """nbdkit rounds a QueryAllocatedBlocks range up to whole chunks; the library answers up to
+    the end of the last, partial chunk (and no further)."""
+    lib = double.lib
+    local = v.ConnectParams()
+    connection = ctypes.c_void_p()
+    assert lib.VixDiskLib_ConnectEx(ctypes.byref(local), 0, None, b"file", ctypes.byref(connection)) == 0
+    path = str(tmp_path / "odd.vmdk").encode()
+    params = v.CreateParams(diskType=2, adapterType=3, hwVersion=13, capacity=2000)  # 1000 KiB
+    assert lib.VixDiskLib_Create(connection, path, ctypes.byref(params), None, None) == 0
+    handle = ctypes.c_void_p()
+    assert lib.VixDiskLib_Open(connection, path, 0, ctypes.byref(handle)) == 0
+    assert lib.VixDiskLib_Write(handle, 1992, 8, ctypes.create_string_buffer(b"z" * 4096, 4096)) == 0
+    blocks = ctypes.POINTER(v.BlockList)()
+    assert lib.VixDiskLib_QueryAllocatedBlocks(handle, 0, 2048, 128, ctypes.byref(blocks)) == 0  # rounded up
+    listed = ctypes.cast(ctypes.addressof(blocks.contents.blocks), ctypes.POINTER(v.Block))
+    assert [(listed[i].offset, listed[i].length) for i in range(blocks.contents.numBlocks)] == [(1920, 128)]
+    assert lib.VixDiskLib_FreeBlockList(blocks) == 0
+    assert v.code(lib.VixDiskLib_QueryAllocatedBlocks(handle, 0, 2048 + 128, 128, ctypes.byref(blocks))) == 16007
+    info = ctypes.POINTER(v.Info)()
+    assert lib.VixDiskLib_GetInfo(handle, ctypes.byref(info)) == 0
+    assert info.contents.logicalSectorSize == SECTOR  # filled whatever major version InitEx asked for
+    lib.VixDiskLib_FreeInfo(info)
+    assert lib.VixDiskLib_Close(handle) == 0 and lib.VixDiskLib_Disconnect(connection) == 0
 
 
 def test_error_text_names_the_error(double):
@@ -281,11 +335,11 @@ def test_san_writes_land_in_the_base_disk_under_the_snapshot(double, eager_vm, l
     snapshot = wait(eager_vm.CreateSnapshot_Task("san-restore", "", False, False))
     error, connection = double.connect(eager_vm._moId, snapshot=snapshot._moId, transports=b"san")
     assert error == 0
-    error, handle = double.open(connection, _leaf(eager_vm))  # opened by its current leaf name
+    assert double.open(connection, _leaf(eager_vm))[0] == NOT_SUPPORTED  # SAN does not write redo logs
+    error, handle = double.open(connection, base)  # the base disk beneath the snapshot
     assert error == 0 and double.lib.VixDiskLib_GetTransportMode(handle) == b"san"
-    aligned = (ctypes.c_char * 8192).from_address((ctypes.addressof(ctypes.create_string_buffer(12288)) + 4095) // 4096 * 4096)
-    unaligned = ctypes.create_string_buffer(4096 + 1)
-    assert v.code(double.lib.VixDiskLib_Write(handle, 0, 8, ctypes.byref(unaligned, 1))) == INVALID_ARG
+    keep = ctypes.create_string_buffer(12288)
+    aligned = (ctypes.c_char * 8192).from_address((ctypes.addressof(keep) + 4095) // 4096 * 4096)
     ctypes.memset(aligned, 0x5A, 4096)
     assert double.lib.VixDiskLib_Write(handle, 0, 8, aligned) == 0
     assert double.lib.VixDiskLib_Close(handle) == 0
@@ -298,5 +352,5 @@ def test_san_writes_land_in_the_base_disk_under_the_snapshot(double, eager_vm, l
     wait(eager_vm.ReconfigVM_Task(vim.vm.ConfigSpec(changeTrackingEnabled=True)))
     wait(snapshot.RevertToSnapshot_Task())  # a stun: CBT is now on
     error, connection = double.connect(eager_vm._moId, snapshot=snapshot._moId, transports=b"san")
-    assert double.open(connection, _leaf(eager_vm))[0] == NOT_SUPPORTED  # SAN refuses while CBT is on
+    assert double.open(connection, base)[0] == NOT_SUPPORTED  # SAN refuses while CBT is on
     double.lib.VixDiskLib_Disconnect(connection)

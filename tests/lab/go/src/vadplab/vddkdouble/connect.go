@@ -34,13 +34,15 @@ import (
 const allTransports = "file:san:hotadd:nbdssl:nbd"
 
 type connection struct {
-	vm          types.ManagedObjectReference // empty for a local connection
-	readOnly    bool
-	snapshotRef string
-	transport   string
-	client      *vim25.Client
-	datastores  map[string]string // name -> local folder
-	ioCount     int64
+	vm           types.ManagedObjectReference // empty for a local connection
+	readOnly     bool
+	snapshotRef  string
+	modes        []string // the caller's transport modes, in order: Open chooses among them
+	params       connectParams
+	thumbprintOK bool
+	client       *vim25.Client
+	datastores   map[string]string // name -> local folder
+	ioCount      int64
 }
 
 type connectParams struct {
@@ -130,15 +132,29 @@ func checkThumbprint(address, thumbprint string) error {
 	return nil
 }
 
-func login(params connectParams) (*vim25.Client, error) {
+func serverAddress(params connectParams) string {
 	port := params.Port
 	if port == 0 {
 		port = 443
 	}
-	address := net.JoinHostPort(params.ServerName, strconv.Itoa(int(port)))
-	if err := checkThumbprint(address, params.ThumbPrint); err != nil {
-		return nil, err
+	return net.JoinHostPort(params.ServerName, strconv.Itoa(int(port)))
+}
+
+// checkHostThumbprint is where VDDK verifies the thumbprint: when Open first reaches the host
+// for data (NFC), not at ConnectEx, which only logs in to the vSphere API.
+func (c *connection) checkHostThumbprint() error {
+	if c.vm.Value == "" || c.thumbprintOK {
+		return nil
 	}
+	if err := checkThumbprint(serverAddress(c.params), c.params.ThumbPrint); err != nil {
+		return err
+	}
+	c.thumbprintOK = true
+	return nil
+}
+
+func login(params connectParams) (*vim25.Client, error) {
+	address := serverAddress(params)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	u := &url.URL{Scheme: "https", Host: address, Path: "/sdk"}
@@ -240,45 +256,43 @@ func (c *connection) localPath(name string) (string, error) {
 	return filepath.Join(folder, rel), nil
 }
 
-// chooseTransport picks the first of the requested modes that can serve this connection.
-func chooseTransport(modes string, local bool, snapshotRef string) (string, error) {
+// transportModes is the caller's colon-separated list (all modes when empty), checked for
+// names VDDK knows; which one serves a disk is chosen at each Open.
+func transportModes(modes string, local bool) ([]string, error) {
 	if modes == "" {
 		modes = allTransports
 	}
+	var usable []string
 	for _, mode := range strings.Split(modes, ":") {
 		switch mode {
 		case "file":
 			if local {
-				return mode, nil
+				usable = append(usable, mode)
 			}
-		case "san", "hotadd":
-			if !local && snapshotRef != "" {
-				return mode, nil
-			}
-		case "nbdssl", "nbd":
+		case "san", "hotadd", "nbdssl", "nbd":
 			if !local {
-				return mode, nil
+				usable = append(usable, mode)
 			}
+		default:
+			return nil, fail(vixInvalidArg, "unknown transport mode %q in %q", mode, modes)
 		}
 	}
-	reason := ""
-	if !local && snapshotRef == "" {
-		reason = " (san and hotadd need a snapshotRef)"
+	if len(usable) == 0 {
+		return nil, fail(vixNotSupported, "none of the transport modes %q can serve this connection", modes)
 	}
-	return "", fail(vixNotSupported, "none of the transport modes %q can be used%s", modes, reason)
+	return usable, nil
 }
 
 func connect(p *C.VixDiskLibConnectParams, readOnly bool, snapshotRef, modes string) (*connection, error) {
 	params := readConnectParams(p)
 	params.ReadOnly = readOnly
 	recordParams(params)
-	c := &connection{readOnly: readOnly, snapshotRef: snapshotRef}
+	c := &connection{readOnly: readOnly, snapshotRef: snapshotRef, params: params}
 	local := params.ServerName == "" && params.VmxSpec == ""
-	transport, err := chooseTransport(modes, local, snapshotRef)
-	if err != nil {
+	var err error
+	if c.modes, err = transportModes(modes, local); err != nil {
 		return nil, err
 	}
-	c.transport = transport
 	if local {
 		return c, nil
 	}

@@ -7,10 +7,10 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -44,24 +44,28 @@ type handle struct {
 	aligned    bool // SAN and UNBUFFERED I/O is O_DIRECT: 4 KiB aligned buffers and lengths
 	transport  *C.char
 	busy       int32
+	unaligned  int64 // direct I/O calls that were not 4 KiB aligned
 	pending    sync.WaitGroup
 	queue      chan asyncOp
 	queueMutex sync.Mutex
 }
 
-// checkOpenCloseThread enforces VDDK's rule that Open and Close all come from one thread.
-func checkOpenCloseThread(call string) error {
-	tid := syscall.Gettid()
+// enterOpenClose enforces VDDK's rule that Open and Close are not thread safe: callers may use
+// any thread (nbdkit calls them from each connection's thread, under its own lock), but never
+// two at once. The returned function ends the call.
+func enterOpenClose(call string) (func(), error) {
 	stateMu.Lock()
 	defer stateMu.Unlock()
-	if openCloseThread == 0 {
-		openCloseThread = tid
+	if openCloseBusy != "" {
+		return nil, fail(vixFail, "%s while %s is still running on another thread: VixDiskLib_Open and "+
+			"VixDiskLib_Close are not thread safe, serialise them", call, openCloseBusy)
 	}
-	if tid != openCloseThread {
-		return fail(vixFail, "%s from thread %d, but Open and Close must all come from one thread (%d): VixDiskLib_Open "+
-			"and VixDiskLib_Close are not thread safe", call, tid, openCloseThread)
-	}
-	return nil
+	openCloseBusy = call
+	return func() {
+		stateMu.Lock()
+		openCloseBusy = ""
+		stateMu.Unlock()
+	}, nil
 }
 
 func findDisk(info *vmInfo, name string) *types.VirtualDisk {
@@ -86,17 +90,23 @@ func isLeaf(disk *types.VirtualDisk, name string) bool {
 }
 
 func openDisk(c *connection, name string, flags uint32) (*handle, error) {
-	if err := checkOpenCloseThread("VixDiskLib_Open"); err != nil {
+	leave, err := enterOpenClose("VixDiskLib_Open")
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if faults.failOpenCode != 0 {
 		return nil, fail(faults.failOpenCode, "injected failure of Open (VDDK_DOUBLE_FAIL_OPEN)")
+	}
+	if err := c.checkHostThumbprint(); err != nil {
+		return nil, err
 	}
 	readOnly := c.readOnly || flags&flagReadOnly != 0
 	path, err := c.localPath(name)
 	if err != nil {
 		return nil, err
 	}
+	transport := "file"
 	if c.vm.Value != "" {
 		info, err := c.queryVM()
 		if err != nil {
@@ -116,52 +126,98 @@ func openDisk(c *connection, name string, flags uint32) (*handle, error) {
 					"disks through a snapshot (snapshotRef) and the snapshot's files", name, c.vm.Value)
 			}
 		}
-		if c.transport == "san" && !readOnly {
-			if path, err = sanTarget(c, info, disk, name, path); err != nil {
-				return nil, err
-			}
+		if transport, err = c.chooseTransport(info, disk, name, readOnly); err != nil {
+			return nil, err
 		}
 	}
 	chain, err := vdisk.Open(path, readOnly, flags&flagSingleLink != 0)
 	if err != nil {
 		return nil, err
 	}
-	h := &handle{conn: c, chain: chain, readOnly: readOnly, transport: C.CString(c.transport),
-		aligned: c.transport == "san" || flags&flagUnbuffered != 0}
-	logMessage("opened " + name + " with transport " + c.transport)
+	h := &handle{conn: c, chain: chain, readOnly: readOnly, transport: C.CString(transport),
+		aligned: transport == "san" || flags&flagUnbuffered != 0}
+	logMessage("opened " + name + " with transport " + transport)
 	return h, nil
 }
 
-// sanTarget is the file a SAN-mode write lands in: the base disk, on the LUN, beneath any
-// snapshot. SAN writes need a thick eager-zeroed disk and change tracking off.
-func sanTarget(c *connection, info *vmInfo, disk *types.VirtualDisk, name, path string) (string, error) {
+// chooseTransport is VDDK's choice at Open: the first of the connection's modes that can serve
+// this disk, falling back to the next one; when none can, the last refusal is the error.
+func (c *connection) chooseTransport(info *vmInfo, disk *types.VirtualDisk, name string, readOnly bool) (string, error) {
+	var refusal error
+	for _, mode := range c.modes {
+		switch mode {
+		case "san":
+			refusal = sanRefusal(c, info, disk, name, readOnly)
+		case "hotadd":
+			refusal = nil
+			// HotAdd attaches the VM's disks to the proxy: a running VM's disks through a snapshot,
+			// a powered-off VM's (a restore) directly
+			if c.snapshotRef == "" && info.powerState != types.VirtualMachinePowerStatePoweredOff {
+				refusal = fail(vixNotSupported, "hotadd needs a snapshotRef for a VM that is not powered off")
+			}
+		case "nbdssl", "nbd":
+			refusal = nil
+		default:
+			refusal = fail(vixNotSupported, "transport mode %q cannot serve a vCenter connection", mode)
+		}
+		if refusal == nil {
+			return mode, nil
+		}
+		logMessage(fmt.Sprintf("transport %s cannot open %s: %v; trying the next mode", mode, name, refusal))
+	}
+	return "", refusal
+}
+
+// sanRefusal says why SAN cannot open this disk, or nil. SAN reads and writes the LUN directly:
+// it needs a snapshotRef, and writes only base disks (no redo logs: VDDK's SAN transport does not
+// write child disks), thick eager-zeroed, with change tracking off.
+func sanRefusal(c *connection, info *vmInfo, disk *types.VirtualDisk, name string, readOnly bool) error {
+	if c.snapshotRef == "" {
+		return fail(vixNotSupported, "san needs a snapshotRef")
+	}
+	if readOnly {
+		return nil
+	}
 	if disk == nil {
-		return "", fail(vixFileNotFound, "%s is not a disk of %s", name, c.vm.Value)
+		return fail(vixFileNotFound, "%s is not a disk of %s", name, c.vm.Value)
 	}
 	b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
 	if !ok {
-		return "", fail(vixNotSupported, "SAN transport writes only flat disks")
+		return fail(vixNotSupported, "SAN transport writes only flat disks")
 	}
 	for b.Parent != nil {
+		if b.FileName == name {
+			return fail(vixNotSupported, "SAN transport does not write redo logs: %s is a snapshot's delta disk "+
+				"(open the base disk beneath the snapshot, %s)", name, baseOf(b).FileName)
+		}
 		b = b.Parent
 	}
 	thin := b.ThinProvisioned != nil && *b.ThinProvisioned
 	eager := b.EagerlyScrub != nil && *b.EagerlyScrub
 	if thin || !eager {
-		return "", fail(vixNotSupported, "SAN transport writes only thick eager-zeroed disks; %s is %s (use nbdssl, nbd "+
+		return fail(vixNotSupported, "SAN transport writes only thick eager-zeroed disks; %s is %s (use nbdssl, nbd "+
 			"or hotadd)", b.FileName, map[bool]string{true: "thin", false: "lazy-zeroed thick"}[thin])
 	}
 	if info.cbt {
-		return "", fail(vixNotSupported, "SAN transport cannot write while change tracking is on for %s (disable CBT "+
+		return fail(vixNotSupported, "SAN transport cannot write while change tracking is on for %s (disable CBT "+
 			"for the restore)", c.vm.Value)
 	}
-	return c.localPath(b.FileName)
+	return nil
+}
+
+func baseOf(b *types.VirtualDiskFlatVer2BackingInfo) *types.VirtualDiskFlatVer2BackingInfo {
+	for b.Parent != nil {
+		b = b.Parent
+	}
+	return b
 }
 
 func (h *handle) close() error {
-	if err := checkOpenCloseThread("VixDiskLib_Close"); err != nil {
+	leave, err := enterOpenClose("VixDiskLib_Close")
+	if err != nil {
 		return err
 	}
+	defer leave()
 	h.pending.Wait()
 	h.queueMutex.Lock()
 	if h.queue != nil {
@@ -178,8 +234,12 @@ func (h *handle) checkIO(start, count uint64, buf unsafe.Pointer, write bool) er
 		return fail(vixInvalidArg, "NULL buffer")
 	}
 	if h.aligned && (uintptr(buf)%4096 != 0 || count%8 != 0 || start%8 != 0) {
-		return fail(vixInvalidArg, "this handle does direct I/O (SAN or UNBUFFERED): buffers must be 4 KiB aligned and "+
-			"offsets and lengths multiples of 8 sectors (got buffer %#x, start %d, %d sectors)", uintptr(buf), start, count)
+		// direct I/O (SAN, UNBUFFERED) wants 4 KiB alignment for speed; VDDK copies unaligned I/O
+		// through a bounce buffer rather than failing it, so the double counts it and says so once
+		if atomic.AddInt64(&h.unaligned, 1) == 1 {
+			logWarning(fmt.Sprintf("unaligned direct I/O (SAN or UNBUFFERED): buffer %#x, start %d, %d sectors; "+
+				"4 KiB aligned buffers, offsets and lengths are faster", uintptr(buf), start, count))
+		}
 	}
 	if write && h.readOnly {
 		return fail(vixFileReadOnly, "the disk was opened read-only (or through a read-only connection)")

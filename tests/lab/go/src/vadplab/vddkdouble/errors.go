@@ -77,6 +77,9 @@ func result(err error) uint64 {
 	lastDetail[code] = err.Error()
 	detailMu.Unlock()
 	logWarning(fmt.Sprintf("%s: %s", errorNames[code], err.Error()))
+	if code == vixFail {
+		return code // the library returns plain VIX_E_FAIL where callers (nbdkit) compare it whole
+	}
 	return code | highBits
 }
 

@@ -28,7 +28,7 @@ func VixDiskLib_InitEx(major, minor C.uint32_t, log, warn, panicFunc *C.VixDiskL
 	stateMu.Lock()
 	defer stateMu.Unlock()
 	if initialized {
-		return C.VixError(vixFail | highBits)
+		return C.VixError(vixFail)
 	}
 	initialized, libMajor, logInfo, logWarn = true, uint32(major), log, warn
 	readFaultConfig()
@@ -40,7 +40,6 @@ func VixDiskLib_Exit() {
 	stateMu.Lock()
 	defer stateMu.Unlock()
 	initialized, logInfo, logWarn = false, nil, nil
-	openCloseThread = 0 // a new InitEx may use another thread for Open and Close
 }
 
 //export VixDiskLib_ListTransportModes
@@ -300,9 +299,9 @@ func VixDiskLib_GetInfo(h C.VixDiskLibHandle, out **C.VixDiskLibInfo) C.VixError
 		info.parentFileNameHint = C.CString(leaf.ParentFileNameHint)
 	}
 	info.uuid = C.CString(leaf.DDB["uuid"])
-	if libMajor >= 7 {
-		info.logicalSectorSize, info.physicalSectorSize = sectorSize, sectorSize
-	}
+	// the library (7.0+) fills these whatever version InitEx asked for; callers of older
+	// versions simply do not read them
+	info.logicalSectorSize, info.physicalSectorSize = sectorSize, sectorSize
 	*out = info
 	return vixOK
 }
@@ -336,13 +335,20 @@ func VixDiskLib_QueryAllocatedBlocks(h C.VixDiskLibHandle, start, count, chunk C
 		return C.VixError(result(fail(vixInvalidArg, "QueryAllocatedBlocks needs a handle and an output pointer")))
 	}
 	first, n, size := uint64(start), uint64(count), uint64(chunk)
+	capacity := uint64(disk.chain.Capacity()) / sectorSize
 	switch {
+	case faults.noAllocated:
+		err = fail(vixNotSupported, "QueryAllocatedBlocks is not supported here (VDDK_DOUBLE_QUERY_ALLOCATED)")
 	case size < 128 || size > 131072:
 		err = fail(vixInvalidArg, "chunkSize %d is outside 128..131072 sectors", size)
 	case first%size != 0 || n%size != 0:
 		err = fail(vixInvalidArg, "startSector %d and numSectors %d must be multiples of chunkSize %d", first, n, size)
-	case (first+n)*sectorSize > uint64(disk.chain.Capacity()):
-		err = &vdisk.Error{Code: vdisk.CodeOutOfRange, Text: "the range is beyond the disk's capacity"}
+	case n/size > 512*1024:
+		err = fail(vixInvalidArg, "more than 524288 chunks in one query")
+	case first+n > (capacity+size-1)/size*size:
+		// whole chunks only: a disk whose capacity is not a multiple of the chunk is queried up to
+		// the end of its last, partial chunk (nbdkit rounds up so), and no further
+		err = &vdisk.Error{Code: vdisk.CodeOutOfRange, Text: "the range is beyond the disk's last chunk"}
 	}
 	if err != nil {
 		return C.VixError(result(err))

@@ -23,9 +23,9 @@ var (
 	// objects maps the opaque pointers handed to callers (C allocations, so C may keep them)
 	// to connections and handles.
 	objects = map[uintptr]interface{}{}
-	// openCloseThread is the thread of the first Open: VDDK's Open and Close must all come
-	// from one thread.
-	openCloseThread int
+	// openCloseBusy names the Open or Close running now: they are not thread safe, so two at
+	// once is an error (one after the other from different threads is fine).
+	openCloseBusy string
 )
 
 func logMessage(message string) {
@@ -73,6 +73,7 @@ func unregister(token unsafe.Pointer) {
 //	VDDK_DOUBLE_CORRUPT_WRITE=N       the Nth write succeeds but one byte of it lands flipped (silent corruption)
 //	VDDK_DOUBLE_SLOW_MS=MS            every read and write takes MS milliseconds longer
 //	VDDK_DOUBLE_RECORD=PATH           ConnectEx writes the ConnectParams it read to PATH (JSON)
+//	VDDK_DOUBLE_QUERY_ALLOCATED=unsupported   QueryAllocatedBlocks answers NOT_SUPPORTED (older hosts, some datastores)
 type faultConfig struct {
 	failWriteAt    int64
 	failWriteCode  uint64
@@ -81,6 +82,7 @@ type faultConfig struct {
 	slowMillis     int64
 	corruptWriteAt int64
 	recordPath     string
+	noAllocated    bool
 }
 
 var faults faultConfig
@@ -98,4 +100,5 @@ func readFaultConfig() {
 	faults.dropAfter, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_DROP_AFTER"), 10, 64)
 	faults.slowMillis, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_SLOW_MS"), 10, 64)
 	faults.corruptWriteAt, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CORRUPT_WRITE"), 10, 64)
+	faults.noAllocated = os.Getenv("VDDK_DOUBLE_QUERY_ALLOCATED") == "unsupported"
 }
