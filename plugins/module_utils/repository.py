@@ -27,6 +27,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import
 
 FORMAT_VERSION = 1
 DEFAULT_CHUNK_SIZE = 4 << 20
+MAX_CHUNK_SIZE = 64 << 20  # a chunk is held whole in memory while it is stored or restored
 CHUNK_MAGIC, INDEX_MAGIC = b"VADPCHK1", b"VADPIDX1"
 CHUNK_HEADER = struct.Struct("<8sB3xI32s")  # magic, compression, plain length, sha256(payload)
 INDEX_HEADER = struct.Struct("<8sQQQ")  # magic, chunk size, capacity, entries
@@ -44,6 +45,11 @@ class PointNotFoundError(RepositoryError):
 
 class ChunkCorruptError(RepositoryError):
     error_code = "CHUNK_CORRUPT"
+
+
+class PointDamagedError(RepositoryError):
+    """A point's manifest exists but cannot be read: the point is damaged, never merely absent."""
+    error_code = "POINT_DAMAGED"
 
 
 def _write_atomically(path, data, mode=0o600):
@@ -76,6 +82,38 @@ def write_index_file(path, index):
 
 def _utc(text):
     return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
+
+
+def _read_manifest(path):
+    """A manifest that exists must read whole: a damaged newest point must never vanish and let
+    an older one stand in for it."""
+    try:
+        with open(path, "rb") as f:
+            manifest = json.loads(f.read().decode("utf-8"))
+        if not isinstance(manifest, dict) or not all(k in manifest for k in ("id", "time", "vm", "disks")):
+            raise ValueError("it lacks id, time, vm or disks")
+        return manifest
+    except (OSError, ValueError) as exc:
+        raise PointDamagedError("the manifest %s is damaged and cannot be read (%s): the point it describes cannot be "
+                                "used; restore another point by id, or repair or remove that folder" % (path, exc))
+
+
+# what Repository.create itself leaves in a folder it is creating (a concurrent create's files)
+_CREATE_LEFTOVERS = re.compile(r"^(chunks|repository\.json\.tmp\.[0-9a-f]+(\.tmp\.[0-9a-f]+)?)$")
+
+
+def _refuse_foreign_folder(path):
+    """A repository is made only in a new or empty folder: never adopt another tool's data."""
+    try:
+        entries = [e for e in os.listdir(path) if not _CREATE_LEFTOVERS.match(e)]
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise RepositoryError("%s is a file, not a folder: a repository needs a new or empty folder" % path)
+    if entries and not os.path.exists(os.path.join(path, "repository.json")):  # (another backup may just have made it)
+        raise RepositoryError("%s is not a restore point repository (no repository.json) and is not empty: it holds %s. "
+                              "Give a new or empty folder for a new repository" % (path, ", ".join(sorted(entries)[:5])
+                                                                                  + (" ..." if len(entries) > 5 else "")))
 
 
 def new_point_id(now=None):
@@ -138,11 +176,15 @@ class Repository(object):
         self.mode = int(self.settings.get("mode", "0700"), 8)
 
     @classmethod
-    def create(cls, path, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700"):
-        """Open the repository at path, creating it when the folder has none."""
+    def create(cls, path, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False):
+        """Open the repository at path, creating it when the folder has none. With dry_run
+        nothing is written: the checks run and None stands for the repository to be created."""
         if not os.path.exists(os.path.join(path, "repository.json")):
-            if chunk_size < 65536 or chunk_size & (chunk_size - 1):
-                raise RepositoryError("chunk_size must be a power of two of at least 64 KiB, not %d" % chunk_size)
+            _refuse_foreign_folder(path)
+            if chunk_size < 65536 or chunk_size > MAX_CHUNK_SIZE or chunk_size & (chunk_size - 1):
+                raise RepositoryError("chunk_size must be a power of two from 64 KiB to 64 MiB, not %d" % chunk_size)
+            if dry_run:
+                return None
             _makedirs(os.path.join(path, "chunks"), int(mode, 8))
             os.chmod(path, int(mode, 8))
             settings = {"format": "vadp-restore-points", "version": FORMAT_VERSION, "chunk_size": chunk_size,
@@ -232,11 +274,10 @@ class Repository(object):
         for key in vms:
             folder = self.vm_folder(key)
             for point in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-                try:
-                    with open(os.path.join(folder, point, "manifest.json")) as f:
-                        found.append(json.load(f))
-                except (OSError, ValueError):
+                path = os.path.join(folder, point, "manifest.json")
+                if not os.path.exists(path):
                     continue  # no manifest: an unfinished backup, not a point
+                found.append(_read_manifest(path))
         return sorted(found, key=lambda m: (m["time"], m["id"]))
 
     def find_point(self, vm_key, selector="latest"):
@@ -244,7 +285,10 @@ class Repository(object):
         points = self.manifests(vm_key)
         if not points:
             raise PointNotFoundError("%s has no restore points for VM %s" % (self.path, vm_key))
-        if selector in (None, "", "latest"):
+        if not selector or not selector.strip():
+            # an unset variable must not quietly mean "the newest point"
+            raise PointNotFoundError("restore_point is empty: name a point id, an ISO 8601 time, or latest")
+        if selector == "latest":
             return points[-1]
         for manifest in points:
             if manifest["id"] == selector:

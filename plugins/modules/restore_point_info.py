@@ -110,7 +110,7 @@ def main():
                      if not p["vm"] or p["vm"] in (m["vm"]["name"], m["vm"]["instance_uuid"])]
         result = {"changed": False, "points": [_summary(m) for m in manifests]}
         checked = manifests
-        if p["restore_point"]:
+        if p["restore_point"] is not None:
             keys = sorted({m["vm"]["instance_uuid"] for m in manifests})
             if len(keys) != 1:
                 module.fail_json(msg="vm %r matches %d VMs in the repository (%s): give the instance uuid" % (

@@ -144,3 +144,56 @@ def test_backups_starting_together_on_a_new_repository_all_open_it(tmp_path):
             worker.join()
         failures += [r for r in (results.get() for _w in workers) if r != "ok"]
     assert failures == []
+
+
+def test_a_damaged_newest_manifest_is_an_error_never_a_missing_point(repo):
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository import PointDamagedError
+    writer, manifest = _point(repo, [b"a" * CHUNK], "2026-11-01T00:00:00Z", "20261101T000000Z-aaaaaa")
+    writer.commit(manifest)
+    writer, manifest = _point(repo, [b"b" * CHUNK], "2026-11-02T00:00:00Z", "20261102T000000Z-bbbbbb")
+    newest = writer.commit(manifest)
+    path = os.path.join(repo.point_folder(newest), "manifest.json")
+    with open(path, "r+b") as f:
+        f.truncate(40)  # a torn copy, a disk error
+    with pytest.raises(PointDamagedError, match="manifest.json is damaged") as caught:
+        repo.find_point(VM, "latest")  # never the previous point in its place
+    assert caught.value.error_code == "POINT_DAMAGED" and path in caught.value.message
+    with pytest.raises(PointDamagedError):
+        repo.manifests()
+    os.makedirs(os.path.join(repo.vm_folder(VM), "20261103T000000Z-cccccc"))  # a backup still running: no manifest
+    os.remove(path)
+    assert [m["id"] for m in repo.manifests()] == ["20261101T000000Z-aaaaaa"]
+
+
+def test_an_empty_point_selector_is_refused_not_taken_for_latest(repo):
+    writer, manifest = _point(repo, [b"a" * CHUNK], "2026-11-01T00:00:00Z", "20261101T000000Z-aaaaaa")
+    writer.commit(manifest)
+    for empty in ("", "  "):
+        with pytest.raises(PointNotFoundError, match="restore_point is empty"):
+            repo.find_point(VM, empty)
+    assert repo.find_point(VM, "latest")["id"] == "20261101T000000Z-aaaaaa"
+
+
+def test_a_repository_is_created_only_in_a_new_or_empty_folder(tmp_path):
+    foreign = tmp_path / "borg"
+    foreign.mkdir()
+    (foreign / "config").write_text("[repository]\nversion = 1\n")
+    (foreign / "data").mkdir()
+    with pytest.raises(RepositoryError, match="not empty: it holds config, data"):
+        Repository.create(str(foreign))
+    assert sorted(os.listdir(str(foreign))) == ["config", "data"]  # nothing added
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RepositoryError, match="is a file"):
+        Repository.create(str(tmp_path / "file"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert Repository.create(str(empty)).chunk_size == 4 << 20
+
+
+def test_a_dry_run_checks_and_writes_nothing(tmp_path):
+    assert Repository.create(str(tmp_path / "new"), dry_run=True) is None
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(RepositoryError, match="64 KiB to 64 MiB"):
+        Repository.create(str(tmp_path / "new"), chunk_size=128 << 20, dry_run=True)
+    existing = Repository.create(str(tmp_path / "repo"))
+    assert Repository.create(existing.path, dry_run=True).path == existing.path  # an existing one is opened
