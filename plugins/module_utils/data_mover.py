@@ -52,40 +52,59 @@ def _tail(path, lines=20):
         return []
 
 
+def default_lock_dir():
+    """Where the per-VM transfer locks live on this machine."""
+    return os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".vadp", "locks")
+
+
+def _take_lock(path, what, advice):
+    """An exclusive flock on path, held while the returned file is open; the holder's pid is
+    written in it so a refusal can name it. A crashed holder's lock goes with its process."""
+    lock = open(path, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise TransferBusyError("Another transfer (process %s) %s: a backup or restore of this VM is running. Wait for "
+                                "it; %s." % (holder, what, advice))
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
 class DataMover(object):
     """Runs one plan. ``state_dir`` holds the plan, checkpoint, status and VDDK log files;
     keep it across runs to resume."""
 
-    def __init__(self, state_dir, stall_seconds=120, extra_env=None):
+    def __init__(self, state_dir, stall_seconds=120, extra_env=None, vm_key=None, lock_dir=None):
         self.state_dir = state_dir
         self.stall_seconds = stall_seconds
         self.extra_env = extra_env or {}
         self.process = None
         self.stalled = False
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        self._lock = self._take_lock()
-
-    def _take_lock(self):
-        """One run per state folder: two transfers of the same VM at once (two jobs, a backup
-        during a restore) would overwrite each other's plan, checkpoint and status. Held until
-        close(), or while this object lives (the file closes with it)."""
-        lock = open(os.path.join(self.state_dir, "lock"), "a+")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.seek(0)
-            holder = lock.read().strip() or "unknown"
-            lock.close()
-            raise TransferBusyError("Another transfer (process %s) is using %s: a backup or restore of this VM is running. "
-                                    "Wait for it, or give this one its own state_dir." % (holder, self.state_dir))
-        lock.truncate(0)
-        lock.write(str(os.getpid()))
-        lock.flush()
-        return lock
+        self._locks = [_take_lock(os.path.join(state_dir, "lock"), "is using %s" % state_dir,
+                                  "give this one its own state_dir")]
+        if vm_key:
+            # one transfer per VM whatever the operation and state folder: a backup reading while a
+            # restore writes the same disks would store a torn point
+            lock_dir = lock_dir or default_lock_dir()
+            os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+            try:
+                self._locks.append(_take_lock(os.path.join(lock_dir, vm_key + ".lock"), "is moving the disks of VM %s"
+                                              % vm_key, "a VM's backups and restores run one at a time"))
+            except TransferBusyError:
+                self.close()
+                raise
 
     def close(self):
-        """Release the state folder (also when this object goes away)."""
-        self._lock.close()
+        """Release the locks (also when this object goes away)."""
+        for lock in self._locks:
+            lock.close()
+        self._locks = []
 
     def __enter__(self):
         return self

@@ -143,12 +143,28 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import
     vddk_argument_spec,
     vm_identity_argument_spec,
 )
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_snapshots import all_snapshots, summary
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
 
 try:
     from pyVmomi import vim
 except ImportError:
     pass  # VsphereModule reports the missing library
+
+
+BACKUP_SNAPSHOT_PREFIX = "vadp-backup-"
+BACKUP_SNAPSHOT_DESCRIPTION = "vadp.vsphere backup"
+
+
+class SnapshotLeftError(VsphereError):
+    """The point is stored, but the backup's snapshot could not be removed."""
+    error_code = "BACKUP_SNAPSHOT_LEFT"
+
+
+def _is_backup_snapshot(node):
+    """A snapshot this module took (its name and description), never one of the user's."""
+    return node.name.startswith(BACKUP_SNAPSHOT_PREFIX) and node.description == BACKUP_SNAPSHOT_DESCRIPTION
 
 
 def _outside_snapshots(disk):
@@ -198,9 +214,9 @@ class VmBackupModule(VsphereModule):
         vm = self.find_vm(client)
         facts = vm_facts(vm)
         vm_key = facts["vm"]["instance_uuid"]
-        repository = Repository.create(p["repository"], chunk_size=p["chunk_size"])
+        repository = Repository.create(p["repository"], chunk_size=p["chunk_size"], dry_run=self.module.check_mode)
         parent = None
-        if p["type"] != "full":
+        if p["type"] != "full" and repository is not None:
             try:
                 parent = repository.find_point(vm_key, "latest")
             except PointNotFoundError:
@@ -211,26 +227,49 @@ class VmBackupModule(VsphereModule):
             result["fallback_reasons"]["all"] = "the VM has no earlier restore point"
         selected = self._selected(vm.config)  # bad selections are refused before the snapshot
         result["skipped_disks"] = self.skipped
+        leftovers = [n for n in all_snapshots(vm) if _is_backup_snapshot(n)]
+        result["leftover_snapshots_removed"] = [summary(n) for n in leftovers]
         if self.module.check_mode:
             result["disks"] = [{"key": d.key, "label": d.deviceInfo.label} for d in selected]
             return result
+        for node in leftovers:  # an earlier backup could not remove its own snapshot: do it now
+            wait_for_task(node.snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=p["timeout"])
         now = datetime.datetime.now(datetime.timezone.utc)
         point_id = new_point_id(now)
         result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, read_only=True)
-        with DataMover(p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-backup")) as mover:
+        with DataMover(p["state_dir"] or default_state_dir(vm_key + "-backup"), vm_key=vm_key) as mover:
             mover.access(vddk, connection, secrets, prepare=True)  # restore-rules F: before the snapshot
             try:
-                snapshot = wait_for_task(vm.CreateSnapshot_Task("vadp-backup-" + point_id, "vadp.vsphere backup",
+                snapshot = wait_for_task(vm.CreateSnapshot_Task(BACKUP_SNAPSHOT_PREFIX + point_id, BACKUP_SNAPSHOT_DESCRIPTION,
                                                                 False, p["quiesce"]), timeout=p["timeout"])
                 try:
                     self._back_up(client, vm, facts, repository, parent, snapshot, point_id, result,
                                   (mover, vddk, dict(connection, snapshot_ref=snapshot._moId), secrets))
                 finally:
-                    wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=p["timeout"])
+                    self._remove_backup_snapshot(snapshot, point_id, result)
             finally:
                 self._end_access(mover, vddk, connection, secrets)
         return result
+
+    def _remove_backup_snapshot(self, snapshot, point_id, result):
+        """Remove the backup's snapshot. If that fails once the point is stored, the point is good
+        and the run changed the repository: say so, name the snapshot left behind, and leave its
+        removal to the next backup. If the backup itself failed, its own error stays the one raised."""
+        try:
+            wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=self.params["timeout"])
+        except VsphereError as exc:
+            if "point_id" not in result:
+                self.module.warn("The backup snapshot %s%s (%s) could not be removed either: %s. The next backup removes "
+                                 "it." % (BACKUP_SNAPSHOT_PREFIX, point_id, snapshot._moId, exc.message))
+                return
+            raise SnapshotLeftError(
+                "Point %s is stored and complete, but the backup snapshot %s%s (%s) could not be removed: %s. It stays "
+                "on the VM and grows until removed: the next backup removes it first, or remove it now with "
+                "vadp.vsphere.temp_snapshot (state: absent, snapshot_moref: %s)." % (
+                    point_id, BACKUP_SNAPSHOT_PREFIX, point_id, snapshot._moId, exc.message, snapshot._moId),
+                details=dict(result, changed=True, leftover_snapshot={"name": BACKUP_SNAPSHOT_PREFIX + point_id,
+                                                                      "moref": snapshot._moId}))
 
     def _end_access(self, mover, vddk, connection, secrets):
         """EndAccess after the snapshot is gone; a failure here must not hide the backup's own."""
