@@ -90,7 +90,7 @@ class Progress(object):
         self.started = time.time()
         self.disks = dict((d["id"], {"id": d["id"], "path": d["path"], "bytes_total": sum(e[1] for e in d["extents"]),
                                      "bytes_done": resumed.get(d["id"], 0), "resumed_from": resumed.get(d["id"], 0),
-                                     "zero_bytes_skipped": 0, "bytes_verified": 0,
+                                     "zero_bytes_skipped": 0, "bytes_verified": 0, "writes_started": False,
                                      "state": "queued"}) for d in plan["disks"])
         self.state, self.error = "running", None
         self._stop = threading.Event()
@@ -182,10 +182,19 @@ class DiskWriter(object):
             fd = os.open(source["path"], os.O_RDONLY)
             self._close_source = lambda: os.close(fd)
             return lambda offset, length, chunk, position: os.pread(fd, length, offset)
-        if source["type"] == "files":  # extents carry [file number, file offset]
+        if source["type"] == "files":  # extents carry [file number, file offset], or None for zeros
             fds = [os.open(path, os.O_RDONLY) for path in source["paths"]]
             self._close_source = lambda: [os.close(fd) for fd in fds]
-            return lambda offset, length, where, position: os.pread(fds[where[0]], length, where[1] + position)
+
+            def from_file(offset, length, where, position):
+                if where is None:
+                    return bytes(length)
+                data = os.pread(fds[where[0]], length, where[1] + position)
+                if len(data) != length:  # the file shrank since it was planned: never write a short piece
+                    raise OSError("%s: %d bytes at offset %d, %d expected" % (
+                        source["paths"][where[0]], len(data), where[1] + position, length))
+                return data
+            return from_file
         if source["type"] == "repository":
             repository = Repository(source["path"])
             cache = {}
@@ -200,7 +209,7 @@ class DiskWriter(object):
                     cache[chunk] = repository.get_chunk(chunk, where, rehash=source.get("verify", True))
                 return cache[chunk][within:within + length]
             return from_chunk
-        return lambda offset, length, chunk, position: bytes(length)
+        raise ValueError("unknown source type %r in the plan of disk %s" % (source["type"], self.disk_plan["id"]))
 
     def _read_source(self, skip):
         self._close_source = lambda: None
@@ -216,9 +225,7 @@ class DiskWriter(object):
                     self.free.put(buffer)
                     self.filled.put((offset, length, None))
                     continue
-                buffer[:len(data)] = data
-                if len(data) < length:
-                    buffer[len(data):length] = bytes(length - len(data))
+                buffer[:length] = data
                 self.filled.put((offset, length, buffer))
         except Exception as exc:  # noqa: BLE001 - handed to the writer, which reports it
             self.filled.put(exc)
@@ -239,7 +246,7 @@ class DiskWriter(object):
                 disk.read(offset // SECTOR_SIZE, view, length // SECTOR_SIZE)
                 del view
                 expected = read(offset, length, chunk, position)
-                if buffer[:length] != expected + bytes(length - len(expected)):
+                if buffer[:length] != expected:
                     self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
                     raise ReadBackMismatchError("the disk does not hold what was written at offset %d (%d bytes): read back "
                                                 "through VDDK, it differs from the source" % (offset, length))
@@ -263,11 +270,17 @@ class DiskWriter(object):
             self.progress.set(disk_id, transport=disk.transport_mode)
             if skip == 0:
                 for key, value in sorted(self.disk_plan.get("metadata", {}).items()):
-                    disk.write_metadata(key, value)  # restore-rules B.3: metadata before data
+                    self.progress.set(disk_id, writes_started=True)
+                    disk.write_metadata(key, value)  # metadata before data, as VDDK's restore sequence has it
             if self.disk_plan.get("zeros_where_allocated"):
-                allocated = [(o * SECTOR_SIZE, n * SECTOR_SIZE) for o, n in disk.allocated_blocks(chunk_sectors=128)]
-                self.disk_plan = dict(self.disk_plan, extents=zeros_where_allocated(self.disk_plan["extents"], allocated))
-                self.progress.set(disk_id, bytes_total=sum(e[1] for e in self.disk_plan["extents"]))
+                blocks = disk.allocated_blocks(chunk_sectors=128)
+                if blocks is None:  # VDDK cannot tell: every zero of the point is written, nothing is left unknown
+                    self.progress.set(disk_id, allocation_known=False)
+                else:
+                    allocated = [(o * SECTOR_SIZE, n * SECTOR_SIZE) for o, n in blocks]
+                    self.disk_plan = dict(self.disk_plan, extents=zeros_where_allocated(self.disk_plan["extents"], allocated))
+                    self.progress.set(disk_id, allocation_known=True,
+                                      bytes_total=sum(e[1] for e in self.disk_plan["extents"]))
             reader = threading.Thread(target=self._read_source, args=(skip,), name="mover-read", daemon=True)
             reader.start()
             done, unflushed = skip, 0
@@ -285,6 +298,7 @@ class DiskWriter(object):
                     done += length
                     continue
                 view = (ctypes.c_char * length).from_buffer(buffer)
+                self.progress.set(disk_id, writes_started=True)  # from here a failure leaves the disk changed
                 disk.write_async(offset // SECTOR_SIZE, view, length // SECTOR_SIZE,
                                  on_done=lambda _view, error, n=length, b=buffer: self._written(disk_id, b, n, error))
                 del view

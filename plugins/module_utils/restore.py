@@ -11,6 +11,7 @@ __metaclass__ = type
 import hashlib
 import json
 
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import ChunkCorruptError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
 
 
@@ -32,6 +33,21 @@ class DiskNotFoundError(RestoreRefusedError):
 
 class SanNeedsSnapshotError(RestoreRefusedError):
     error_code = "SAN_NEEDS_SNAPSHOT"
+
+
+class SanNotPossibleError(RestoreRefusedError):
+    """SAN cannot write these disks (thin or lazy-zeroed, CBT on, other snapshots)."""
+    error_code = "SAN_NOT_POSSIBLE"
+
+
+class SourceUnalignedError(RestoreRefusedError):
+    """A raw image or chain area does not fall on 512-byte sectors: VDDK writes whole sectors."""
+    error_code = "SOURCE_UNALIGNED"
+
+
+class SourceTooSmallError(RestoreRefusedError):
+    """A raw image or chain is shorter than the disk it is to fill."""
+    error_code = "SOURCE_TOO_SMALL"
 
 
 class ReadBackMismatchError(VsphereError):
@@ -110,7 +126,65 @@ def _within_chunks(index, areas):
     return result
 
 
-def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=None):
+SECTOR = 512
+# Descriptor keys that describe the target disk as it was created (its controller, provisioning and
+# hardware version), not the data: replaying the source's values would make them untrue after a
+# remapped controller, another provisioning or a lowered hardware version.
+TARGET_DEFINED_METADATA = ("adapterType", "thinProvisioned", "virtualHWVersion", "geometry.")
+
+
+def replayable_metadata(saved):
+    """The saved VDDK metadata a fresh disk should receive."""
+    return dict((k, v) for k, v in (saved or {}).items() if not k.startswith(TARGET_DEFINED_METADATA))
+
+
+def san_check(vm_name, disks, cbt_enabled, snapshot_morefs, snapshot_moref):
+    """Refuse SAN before anything changes when it cannot write these disks. Without a snapshot
+    (a preflight, before the restore snapshot exists and CBT is turned off) only what no later
+    step will change is checked: the provisioning."""
+    problems = ["disk %s (%s) is %s: the SAN transport writes only thick eager-zeroed disks" % (
+        d["key"], d["base_file_name"], (d["provisioning"] or d["backing_type"]).replace("_", "-"))
+        for d in disks if d["provisioning"] != "eager_zeroed"]
+    if snapshot_moref:
+        others = [m for m in snapshot_morefs if m != snapshot_moref]
+        if others:
+            problems.append("%s has snapshots other than the restore snapshot (%s): SAN writes the base disk, so every "
+                            "other snapshot must be removed first" % (vm_name, ", ".join(others)))
+        if cbt_enabled:
+            problems.append("CBT is on for %s: SAN cannot write while it is on (vadp.vsphere.vm_cbt state: disabled)"
+                            % vm_name)
+    if problems:
+        raise SanNotPossibleError("A SAN restore of %s is not possible: %s. Use nbdssl or hotadd, or fix this first; "
+                                  "nothing was changed." % (vm_name, "; ".join(problems)))
+
+
+def file_source_extents(kind, path, capacity, pieces, target_capacity, short_source):
+    """The extents of a raw image or a merged chain, [offset, length, (path, file offset) or None
+    for zeros], after the checks that keep them exact: whole sectors only (VDDK writes sectors,
+    so an area at byte 1000 cannot be written without shifting it), and a source shorter than the
+    disk refused unless the caller chose to zero or keep the rest."""
+    if capacity % SECTOR:
+        raise SourceUnalignedError("the %s %s is %d bytes, not a whole number of 512-byte sectors: it cannot be written "
+                                   "exactly" % (kind, path, capacity))
+    for offset, length, _file, _file_offset in pieces:
+        if offset % SECTOR or length % SECTOR:
+            raise SourceUnalignedError("the %s %s has an area at byte %d of %d bytes, not on 512-byte sectors: VDDK "
+                                       "writes whole sectors, so it cannot be written without shifting data" % (
+                                           kind, path, offset, length))
+    extents = [[o, n, (f, fo)] for o, n, f, fo in pieces]
+    rest = target_capacity - capacity
+    if rest > 0:
+        if short_source == "refuse":
+            raise SourceTooSmallError(
+                "the %s %s holds %d bytes, %d fewer than the target disk's %d: the rest of the disk would keep its old "
+                "data. Set short_source to zero_rest (the rest reads as zeros) or keep_rest (it keeps what it holds), "
+                "or give the whole image" % (kind, path, capacity, rest, target_capacity))
+        if short_source == "zero_rest":
+            extents.append([capacity, rest, None])
+    return extents
+
+
+def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=None, path=None):
     """The mover's plan for one disk: every chunk (full, zeros only where the target holds data),
     the non-zero chunks with the VDDK metadata first (fresh), or the point's data in the areas
     changed since it (changed_only, zeros included)."""
@@ -119,20 +193,27 @@ def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=
         extents = _within_chunks(index, changed_areas)
     else:
         extents = [[o, n, h] for o, n, h in index.extents() if h is not None or mode == "full"]
-    return {"id": str(target["key"]), "path": target["file_name"], "extents": extents,
+    missing = sorted({h for _o, _n, h in extents if h is not None and not repository.has_chunk(h)})
+    if missing:  # found now, before the first write, not after tens of MiB
+        raise ChunkCorruptError("point %s disk %s needs %d chunk(s) the repository does not have (first: %s): nothing "
+                                "was written. Verify the repository, or restore another point" % (
+                                    manifest["id"], source["key"], len(missing), repository.chunk_path(missing[0])))
+    return {"id": str(target["key"]), "path": path or target["file_name"], "extents": extents,
             "source": {"type": "repository", "path": repository.path, "point": manifest["id"],
                        "disk": source["key"], "verify": verify},
             "zeros_where_allocated": mode == "full",
-            "metadata": source.get("vddk_metadata") or {} if mode == "fresh" else {}}
+            "metadata": replayable_metadata(source.get("vddk_metadata")) if mode == "fresh" else {}}
 
 
-def file_disk_plan(target, pieces, mode):
-    """The mover's plan for one disk from files (a raw image or a merged chain): each piece read
-    from its file; all-zero pieces skipped in fresh mode (a thin disk stays thin)."""
-    paths = sorted({p[2] for p in pieces})
-    return {"id": str(target["key"]), "path": target["file_name"],
-            "extents": [[o, n, [paths.index(path), file_offset]] for o, n, path, file_offset in pieces],
-            "source": {"type": "files", "paths": paths, "skip_zero_pieces": mode == "fresh"}}
+def file_disk_plan(target, extents, mode, path=None):
+    """The mover's plan for one disk from files (a raw image or a merged chain, extents from
+    file_source_extents): each piece read from its file; all-zero pieces skipped in fresh mode (a
+    thin disk stays thin); zeros for the rest of the disk only where the target holds data."""
+    paths = sorted({e[2][0] for e in extents if e[2] is not None})
+    return {"id": str(target["key"]), "path": path or target["file_name"],
+            "extents": [[o, n, [paths.index(where[0]), where[1]] if where else None] for o, n, where in extents],
+            "source": {"type": "files", "paths": paths, "skip_zero_pieces": mode == "fresh"},
+            "zeros_where_allocated": mode == "full"}
 
 
 def restored_identity(source_id, pairs):

@@ -6,6 +6,7 @@ and a chain in the seed's form (a full raw image plus incrementals, each with th
 QueryChangedDiskAreas reported), merged newest-wins so every byte is read from one place and
 written once. No Ansible imports.
 
+Areas must lie on 512-byte sectors (VDDK writes whole sectors); others are refused, never shifted.
 A chain is described by a JSON file (docs/restore-point-format.md, "Other sources"):
     {"capacity": 268435456, "full": "full.raw",
      "incrementals": [{"data": "inc1.bin", "layout": "packed", "extents": [[offset, length], ...]},
@@ -24,6 +25,7 @@ import os
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import layer, normalize
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.restore import SECTOR, SourceUnalignedError
 
 
 def raw_image_map(path, capacity=None):
@@ -68,6 +70,10 @@ def chain_map(description_path):
         extents = normalize(_extents(inc["extents"], base))
         if any(o + n > capacity for o, n in extents):
             raise RepositoryError("incremental %d of %s has areas beyond the capacity" % (number, description_path))
+        unaligned = [(o, n) for o, n in extents if o % SECTOR or n % SECTOR]
+        if unaligned:  # VDDK writes whole sectors: such an area could only be written shifted
+            raise SourceUnalignedError("incremental %d of %s has an area at byte %d of %d bytes, not on 512-byte sectors: "
+                                       "it cannot be written exactly" % ((number, description_path) + unaligned[0]))
         if inc.get("layout", "packed") == "packed":
             starts, position = [], 0
             for offset, length in extents:  # where each area's bytes begin in the packed file

@@ -45,14 +45,26 @@ options:
   raw_images:
     description:
       - Raw disk images (another tool's full backups), as target disk (key, label or address such as
-        C(scsi0:0)) to image file. The image's size is the disk's capacity.
+        C(scsi0:0)) to image file. The image's size must be a whole number of 512-byte sectors
+        (error_code C(SOURCE_UNALIGNED)); an image shorter than the disk is refused unless
+        O(short_source) says what the rest of the disk should hold.
     type: dict
   chains:
     description:
-      - Backup chains in the seed's form (a full raw image and incrementals with their changed areas,
+      - Backup chains of other VADP tools (a full raw image and incrementals with their changed areas,
         described by a JSON file, see docs/restore-point-format.md "Other sources"), as target disk to
         description file. The chain is merged first (newest wins), so every byte is written once.
+      - Every changed area must start and end on a 512-byte sector; an area that does not is refused
+        with error_code C(SOURCE_UNALIGNED) (VDDK writes whole sectors, so it could only be written shifted).
     type: dict
+  short_source:
+    description:
+      - What the part of the target disk beyond a shorter O(raw_images) image or O(chains) chain should hold.
+      - C(refuse) fails with error_code C(SOURCE_TOO_SMALL) before writing; C(zero_rest) makes it read as
+        zeros (written only where the disk holds data); C(keep_rest) leaves what the disk holds there.
+    type: str
+    default: refuse
+    choices: [refuse, zero_rest, keep_rest]
   mode:
     description:
       - C(full) writes the point's whole image onto disks that hold data - zero chunks are written
@@ -92,10 +104,20 @@ options:
     type: bool
     default: true
   snapshot:
-    description: The moref of the temporary snapshot for the SAN and HotAdd transports (from M(vadp.vsphere.temp_snapshot)).
+    description:
+      - The moref of the restore snapshot (from M(vadp.vsphere.temp_snapshot)). Required for C(san), which
+        writes the base disk beneath it; the snapshot must be the VM's only one and CBT must be off.
+      - Optional for the other transports. With a snapshot, C(hotadd) and C(nbdssl) write into the snapshot's
+        delta and the data is written a second time when the snapshot is removed (consolidated) - twice
+        the I/O and datastore space equal to the restore. Without one, every sector is written once.
     type: str
   transport:
-    description: VDDK transport modes to try, in order, separated by colons.
+    description:
+      - VDDK transport modes to try, in order, separated by colons; VDDK chooses per disk when it opens it.
+      - C(san) stands alone - it opens the base disk beneath the restore snapshot while the others open the
+        VM's current leaf, so a list that could fall back from one to the other is refused. In check mode
+        without O(snapshot), C(san) checks what it can before anything changes (thick eager-zeroed disks;
+        error_code C(SAN_NOT_POSSIBLE)), so a role can refuse before removing snapshots or turning CBT off.
     type: str
     default: nbdssl:nbd
   timeout:
@@ -139,6 +161,13 @@ EXAMPLES = r'''
     chains:
       "scsi0:1": /imports/db01-disk1/chain.json
 
+- name: Restore over SAN (thick eager-zeroed disks, CBT off, the restore snapshot the VM's only one)
+  vadp.vsphere.vmdk_restore:
+    name: db02
+    repository: /backups/vsphere
+    transport: san
+    snapshot: "{{ restore_snapshot.snapshot.moref }}"
+
 - name: Fill a newly created VM's disks from web01's latest point
   vadp.vsphere.vmdk_restore:
     name: web01-dr
@@ -157,6 +186,8 @@ disks:
   description:
     - Per disk - source and target keys, the target file, mode, transport, bytes to write and written, zero bytes
       skipped, extents, seconds, MB/s, whether every chunk was verified, bytes read back (O(verify_after_write)).
+    - C(allocation_known) is false where VDDK could not say which areas of the target hold data; every zero
+      of the point was then written (exact, but a thin disk becomes fully allocated).
   returned: always
   type: list
   elements: dict
@@ -198,6 +229,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import InvalidSettingsError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_snapshots import all_snapshots
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
@@ -222,6 +255,7 @@ class VmdkRestoreModule(VsphereModule):
             disk_map=dict(type="dict"),
             verify=dict(type="bool", default=True),
             verify_after_write=dict(type="bool", default=False),
+            short_source=dict(type="str", default="refuse", choices=["refuse", "zero_rest", "keep_rest"]),
             reset_cbt=dict(type="bool", default=True),
             snapshot=dict(type="str"),
             timeout=dict(type="int", default=600),
@@ -258,7 +292,8 @@ class VmdkRestoreModule(VsphereModule):
                     raise restore.ChangedOnlyRefusedError(
                         "mode changed_only: vSphere no longer knows what changed on disk %s since point %s (CBT was "
                         "reset or turned off since: %s); restore with mode full instead." % (target["key"], point["id"], exc.message))
-            plans.append(restore.disk_plan(repository, point, source, target, p["mode"], p["verify"], areas))
+            plans.append(restore.disk_plan(repository, point, source, target, p["mode"], p["verify"], areas,
+                                           path=self._target_file(target)))
         return point["id"], dict((k, point[k]) for k in ("id", "time", "type")), pairs, plans
 
     def _plan_from_files(self, facts):
@@ -276,10 +311,32 @@ class VmdkRestoreModule(VsphereModule):
                 raise RepositoryError("cannot read the %s %s: %s" % (kind.replace("_", " "), path, exc))
             source = {"key": str(name), "label": str(name), "capacity_bytes": capacity}
             [pair] = restore.match_disks({"disks": [source]}, facts["disks"], disk_map={name: name})
+            extents = restore.file_source_extents(kind.replace("_", " "), path, capacity, pieces,
+                                                  pair[1]["capacity_bytes"], p["short_source"])
             pairs.append(pair)
-            plans.append(restore.file_disk_plan(pair[1], pieces, p["mode"]))
+            plans.append(restore.file_disk_plan(pair[1], extents, p["mode"], path=self._target_file(pair[1])))
             identity += [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in plans[-1]["source"]["paths"]]
         return identity, {"id": None, "time": None, "type": kind}, pairs, plans
+
+    def _target_file(self, target):
+        """The file to open: the base disk beneath the restore snapshot for SAN (SAN does not
+        write redo logs), the VM's current leaf for every other transport."""
+        return target["base_file_name"] if self.params["transport"] == "san" else target["file_name"]
+
+    def _check_transport(self, vm, facts):
+        p = self.params
+        modes = p["transport"].split(":")
+        if "san" in modes and len(modes) > 1:
+            raise InvalidSettingsError("transport %r: san cannot be combined with other modes for a restore - it writes the "
+                                       "base disk beneath the restore snapshot, the others the current leaf, and VDDK "
+                                       "would fall back from one to the other per disk. Give san alone." % p["transport"])
+        if modes != ["san"]:
+            return
+        if not p["snapshot"] and not self.module.check_mode:
+            raise restore.SanNeedsSnapshotError("The SAN transport writes through a snapshot: take one with "
+                                                "vadp.vsphere.temp_snapshot and pass its moref as snapshot.")
+        restore.san_check(vm.name, facts["disks"], facts["vm"]["cbt_enabled"],
+                          [n.snapshot._moId for n in all_snapshots(vm)], p["snapshot"])
 
     def _unchanged_since_restore(self, vm, record, pairs):
         """Whether CBT proves that no disk was written since the recorded restore. Without CBT
@@ -302,9 +359,7 @@ class VmdkRestoreModule(VsphereModule):
         if facts["vm"]["power_state"] != "poweredOff":
             raise restore.VmPoweredOnError("%s is %s: VDDK cannot write the disks of a running VM. Power it off first "
                                            "(vadp.vsphere.vm_power state: shutdown-guest)." % (vm.name, facts["vm"]["power_state"]))
-        if "san" in p["transport"].split(":") and not p["snapshot"]:
-            raise restore.SanNeedsSnapshotError("The SAN transport writes through a snapshot: take one with "
-                                                "vadp.vsphere.temp_snapshot and pass its moref as snapshot.")
+        self._check_transport(vm, facts)
         if p["repository"]:
             source_id, point, pairs, plans = self._plan_from_repository(vm, facts)
         else:
@@ -324,16 +379,10 @@ class VmdkRestoreModule(VsphereModule):
             plan["verify_after_write"] = p["verify_after_write"]
         vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, p["snapshot"])
         try:
-            with DataMover(state_dir) as mover:
+            with DataMover(state_dir, vm_key=facts["vm"]["instance_uuid"]) as mover:
                 moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
         except TransferFailedError as exc:
-            if exc.details.get("error_type") == "ChunkCorruptError":
-                raise ChunkCorruptError("The restore stopped at a damaged chunk, before writing it: %s" % exc.message,
-                                        details=exc.details)
-            if exc.details.get("error_type") == "ReadBackMismatchError":
-                raise restore.ReadBackMismatchError("The restore was written but does not read back: %s. Run it again; if "
-                                                    "it recurs, suspect the storage." % exc.message, details=exc.details)
-            raise
+            raise _after_failure(exc, result)
         result["transfer"] = dict((k, moved["status"][k]) for k in ("seconds", "bytes_per_second", "peak_rss_bytes"))
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
         seconds = max(moved["status"]["seconds"], 1e-6)
@@ -345,12 +394,40 @@ class VmdkRestoreModule(VsphereModule):
                         zero_bytes_skipped=disk["zero_bytes_skipped"] + status["zero_bytes_skipped"],
                         mb_per_s=round(written / seconds / 1e6, 1), verified=p["verify"] and p["repository"] is not None,
                         bytes_read_back=status["bytes_verified"])
+            if status.get("allocation_known") is False:
+                disk["allocation_known"] = False
+                self.module.warn("VDDK could not say which areas of %s hold data (QueryAllocatedBlocks is missing or "
+                                 "not supported there), so every zero of the point was written: the restore is exact, "
+                                 "but a thin disk is now fully allocated." % disk["target_file"])
         if p["reset_cbt"] and cbt.effective(vm)[1]:
             cbt.reset(vm, p["timeout"])
             result["cbt_reset"] = True
         change_ids = dict((str(d["key"]), d["change_id"]) for d in vm_facts(vm)["disks"] if d["change_id"])
         _write_json(record_path, {"identity": identity, "point": point["id"], "change_ids": change_ids})
         return result
+
+
+def _after_failure(exc, result):
+    """The error to report for a failed transfer. Once anything was written the disks are no
+    longer what they were: changed is true, and the message says what they hold now."""
+    status = exc.details.get("status") or {}
+    touched = [d for d in status.get("disks", []) if d.get("writes_started")]
+    details = dict(exc.details, changed=bool(touched), vm=result["vm"], point=result["point"])
+    message = exc.message
+    if exc.details.get("error_type") == "ChunkCorruptError":
+        cls, message = ChunkCorruptError, "The restore stopped at a damaged chunk, before writing it: " + message
+    elif exc.details.get("error_type") == "ReadBackMismatchError":
+        cls, message = restore.ReadBackMismatchError, ("The restore was written but does not read back: %s. Run it "
+                                                       "again; if it recurs, suspect the storage." % message)
+    else:
+        cls = TransferFailedError
+    if touched:
+        details["disks_partially_restored"] = [{"target_key": d["id"], "target_file": d["path"],
+                                                "bytes_written": d["bytes_done"] - d["zero_bytes_skipped"]} for d in touched]
+        message += (". PARTIALLY RESTORED: %s now hold part of the point and part of their old data; run the same restore "
+                    "again to resume it, or restore another point before using the VM" % ", ".join(
+                        d["path"] for d in touched))
+    return cls(message, details=details)
 
 
 def _disk_result(source, target, plan, mode):

@@ -80,7 +80,8 @@ def si(lab):
 
 
 def create_vm(si, name, disk_mib, thin=True, eager=False):
-    """A powered-off VM with a PVSCSI controller and one disk of each size in disk_mib, made
+    """A powered-off VM with a PVSCSI controller and one disk of each size in disk_mib (fractions of a
+    MiB give capacities that are not whole MiB, as imported disks have), made
     through CreateVM_Task next to the lab's DC0_H0_VM0, as a user would."""
     [template] = find_vm_by_name(si, "DC0_H0_VM0")
     changes = [vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
@@ -88,7 +89,7 @@ def create_vm(si, name, disk_mib, thin=True, eager=False):
     for unit, mib in enumerate(disk_mib):
         backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
             fileName="", diskMode="persistent", thinProvisioned=thin, eagerlyScrub=eager)
-        disk = vim.vm.device.VirtualDisk(key=-101 - unit, controllerKey=-100, unitNumber=unit, capacityInKB=mib * 1024,
+        disk = vim.vm.device.VirtualDisk(key=-101 - unit, controllerKey=-100, unitNumber=unit, capacityInKB=int(mib * 1024),
                                          backing=backing)
         changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk))
     spec = vim.vm.ConfigSpec(name=name, guestId="otherGuest", numCPUs=1, memoryMB=64,
