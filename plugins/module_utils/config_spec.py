@@ -63,6 +63,40 @@ class RdmPolicyError(ConfigSpecError):
     error_code = "RDM_POLICY"
 
 
+class MapKeyUnknownError(ConfigSpecError):
+    """A network_map or datastore_map key matches nothing in the config: a misspelling would
+    otherwise leave a NIC on the production network, or disks on the production datastore."""
+    error_code = "MAP_KEY_UNKNOWN"
+
+
+# The mark a recreated VM carries: which source it is the recovery of (its extraConfig), so a
+# later run can tell its own recovery from an unrelated VM of the same name.
+RECOVERY_MARK_KEY = "vadp.recoveredFrom"
+
+
+def _source_network(nic):
+    """A NIC's network as network_map names it: the port group's name, or a DVS port group's key."""
+    backing = nic.backing
+    if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
+        return backing.port.portgroupKey if backing.port else None
+    return getattr(backing, "deviceName", None)
+
+
+def check_map_keys(config, network_map, datastore_map):
+    """Refuse map keys that name no network or datastore of the config, listing what it has."""
+    networks = {_source_network(d) for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)}
+    paths = [config.files.vmPathName if config.files else None] + [
+        getattr(d.backing, "fileName", None) for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+    datastores = {_datastore_of(p) for p in paths if p}
+    for option, given, present in (("network_map", network_map, networks), ("datastore_map", datastore_map, datastores)):
+        unknown = sorted(set(given or {}) - present)
+        if unknown:
+            raise MapKeyUnknownError("%s names %s, which the saved configuration does not use: it has %s. Check the "
+                                     "spelling; nothing was created" % (
+                                         option, ", ".join(map(repr, unknown)),
+                                         ", ".join(sorted(repr(n) for n in present if n)) or "none"))
+
+
 def _kind(obj):
     return type(obj).__name__.split(".")[-1]
 
@@ -161,6 +195,7 @@ class SpecBuilder(object):
     def build(self):
         config, options = self.config, self.options
         check_config(config)
+        check_map_keys(config, options.get("network_map"), self.target.get("datastore_map"))
         spec = vim.vm.ConfigSpec(name=options["name"])
         version, note = hardware_version(config.version, self.target.get("versions"), options.get("hardware_version", "refuse"))
         spec.version = version
@@ -182,6 +217,9 @@ class SpecBuilder(object):
         spec.vAppConfig = vapp_spec(config.vAppConfig)
         spec.extraConfig, self.dropped_extra_config = extra_config(
             config.extraConfig, options.get("extra_config_deny", DEFAULT_EXTRA_CONFIG_DENY), options.get("extra_config_allow") or [])
+        if options.get("recovery_of"):
+            spec.extraConfig = [o for o in spec.extraConfig or [] if o.key != RECOVERY_MARK_KEY] + [
+                vim.option.OptionValue(key=RECOVERY_MARK_KEY, value=options["recovery_of"])]
         spec.deviceChange = self._device_changes()
         return spec
 
@@ -287,12 +325,9 @@ class SpecBuilder(object):
         return device
 
     def _nic(self, source, device):
-        backing, networks = source.backing, self.target.get("networks") or {}
+        networks = self.target.get("networks") or {}
         network_map = self.options.get("network_map") or {}
-        if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
-            source_name = backing.port.portgroupKey if backing.port else None
-        else:
-            source_name = getattr(backing, "deviceName", None)
+        source_name = _source_network(source)
         wanted = network_map.get(source_name, source_name)
         network = networks.get(wanted)
         if network is None:

@@ -26,19 +26,25 @@ class PlacementError(VsphereError):
     error_code = "PLACEMENT_INVALID"
 
 
-def find_placement(content, params):
-    """{datacenter, folder, host (or None), resource_pool, compute} from the module's options:
-    host, cluster or resource_pool (a host or cluster also gives the pool), else the datacenter's
-    only compute resource."""
-    if params.get("datacenter"):
-        datacenter = find_datacenter(content, params["datacenter"])
+def find_vm_folder(content, datacenter_name=None, folder_path=None):
+    """(datacenter, VM folder): the named datacenter or the only one, the named folder or its VM folder."""
+    if datacenter_name:
+        datacenter = find_datacenter(content, datacenter_name)
     else:
         datacenters = [dc for dc, _p in collect_properties(content, vim.Datacenter, ["name"])]
         if len(datacenters) != 1:
             raise PlacementError("%d datacenters (%s): name one with datacenter" % (
                 len(datacenters), ", ".join(sorted(dc.name for dc in datacenters))))
         datacenter = datacenters[0]
-    folder = find_folder(content, params["folder"], datacenter.name) if params.get("folder") else datacenter.vmFolder
+    folder = find_folder(content, folder_path, datacenter.name) if folder_path else datacenter.vmFolder
+    return datacenter, folder
+
+
+def find_placement(content, params):
+    """{datacenter, folder, host (or None), resource_pool, compute} from the module's options:
+    host, cluster or resource_pool (a host or cluster also gives the pool), else the datacenter's
+    only compute resource."""
+    datacenter, folder = find_vm_folder(content, params.get("datacenter"), params.get("folder"))
     host = find_by_name(content, "host", params["host"], datacenter.name) if params.get("host") else None
     if params.get("resource_pool"):
         pool = find_by_name(content, "resource_pool", params["resource_pool"], datacenter.name)

@@ -26,8 +26,11 @@ description:
     the RDM LUNs - each with a clear message and error_code.
   - When a step after CreateVM fails (the video card, the NVRAM), the error (C(VM_HALF_CREATED)) is marked changed,
     names the VM and says how to go on; O(state=absent) removes it.
-  - Idempotent - a VM with that name in that folder is left as it is (O(if_exists)). Check mode returns
-    the ConfigSpec that would be sent.
+  - Every VM it creates carries a mark in its extraConfig (C(vadp.recoveredFrom)) naming the source it
+    recreates. A VM of that name that exists already is used only when it carries the mark of the same
+    source (a re-run); any other VM of that name - an unrelated production VM above all - is refused with
+    error_code C(VM_EXISTS_UNRELATED) and left untouched (O(if_exists)). Check mode returns the ConfigSpec
+    that would be sent.
   - Returns a disk_map ready for the disk_map option of M(vadp.vsphere.vmdk_restore).
 version_added: 0.1.0
 author:
@@ -134,15 +137,22 @@ options:
   state:
     description:
       - C(present) creates the VM. C(absent) deletes the VM of that name in the folder, with its disks - only when it
-        is powered off; meant for removing a half-restored VM so a re-run starts clean. The config is not needed then.
+        is powered off and carries this module's recovery mark (a VM it created; any other is refused with error_code
+        C(VM_EXISTS_UNRELATED)); meant for removing a half-restored VM so a re-run starts clean. Neither the config nor
+        a host or cluster is needed then, only the datacenter (when there are several) and the folder.
     type: str
     default: present
     choices: [present, absent]
   if_exists:
-    description: When a VM of that name is in the folder - C(keep) it (unchanged), or C(fail_if_different) when its CPUs, memory, guest or disks differ.
+    description:
+      - When a VM of that name is in the folder and carries this module's mark for the same source - C(keep) it
+        (unchanged, RV(created) false), C(fail_if_different) when its CPUs, memory, guest or disks differ, or C(fail)
+        always (error_code C(VM_EXISTS)).
+      - A VM of that name without the mark, or marked as the recovery of another source, is always refused
+        (error_code C(VM_EXISTS_UNRELATED)).
     type: str
     default: keep
-    choices: [keep, fail_if_different]
+    choices: [keep, fail_if_different, fail]
   timeout:
     description: Seconds to wait for the create and reconfigure tasks.
     type: int
@@ -189,6 +199,16 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+created:
+  description: Whether this run created the VM (false - it existed already as a recovery of the same source).
+  returned: always
+  type: bool
+  sample: true
+recovery_of:
+  description: The source the VM is marked as the recovery of (the point's VM instance uuid, or the config's uuid).
+  returned: always
+  type: str
+  sample: 5003c1c4-8d2a-4f4e-9a6f-0c1d2e3f4a5b
 vm:
   description: The VM created or found (name, moid, instance and BIOS uuid, folder, datacenter, power state).
   returned: unless check mode
@@ -229,13 +249,20 @@ try:
 except ImportError:
     pass  # VsphereModule reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.config_spec import SpecBuilder, check_config, new_disk_map, video_card_edit
+from ansible_collections.vadp.vsphere.plugins.module_utils.config_spec import (
+    RECOVERY_MARK_KEY,
+    SpecBuilder,
+    check_config,
+    new_disk_map,
+    video_card_edit,
+)
 from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import load_config, read_config_file
 from ansible_collections.vadp.vsphere.plugins.module_utils.nvram import upload_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
     PlacementError,
     datastore_names,
     find_placement,
+    find_vm_folder,
     networks_of,
     placement_luns,
     supported_versions,
@@ -279,7 +306,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             rdm_policy=dict(type="str", default="remap", choices=["remap", "as_vmdk", "skip"]),
             rdm_map=dict(type="dict"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
-            if_exists=dict(type="str", default="keep", choices=["keep", "fail_if_different"]),
+            if_exists=dict(type="str", default="keep", choices=["keep", "fail_if_different", "fail"]),
             timeout=dict(type="int", default=600),
         )
         sources = ["config_file", "config", "repository"]
@@ -289,12 +316,12 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             required_by={"repository": ["source_vm"]})
 
     def _load(self):
-        """(ConfigInfo, fields unknown to pyVmomi, the point's NVRAM or None)."""
+        """(ConfigInfo, fields unknown to pyVmomi, the point's NVRAM or None, the source's identity)."""
         p = self.params
-        if p["config_file"]:
-            return read_config_file(p["config_file"], p["config_vm"]) + (None,)
-        if p["config"] is not None:
-            return load_config(p["config"], p["config_vm"]) + (None,)
+        if p["config_file"] or p["config"] is not None:
+            config, unknown = (read_config_file(p["config_file"], p["config_vm"]) if p["config_file"]
+                               else load_config(p["config"], p["config_vm"]))
+            return config, unknown, None, config.instanceUuid or config.uuid or config.name
         repository = Repository(p["repository"])
         keys = sorted({m["vm"]["instance_uuid"] for m in repository.manifests()
                        if p["source_vm"] in (m["vm"]["name"], m["vm"]["instance_uuid"])})
@@ -306,7 +333,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
         if point.get("nvram"):
             with open(os.path.join(repository.point_folder(point), point["nvram"]), "rb") as f:
                 nvram = f.read()
-        return config, unknown, nvram
+        return config, unknown, nvram, point["vm"]["instance_uuid"]
 
     def _target(self, placement, config):
         p = self.params
@@ -323,11 +350,16 @@ class VmCreateFromConfigInfoModule(VsphereModule):
                 "luns": placement_luns(placement) if has_rdm and p["rdm_policy"] == "remap" else {}}
 
     def _remove(self, client):
-        placement = find_placement(client.content, self.params)
-        existing = [vm for vm in placement["folder"].childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == self.params["name"]]
+        p = self.params
+        _datacenter, folder = find_vm_folder(client.content, p["datacenter"], p["folder"])
+        existing = [vm for vm in folder.childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == p["name"]]
         if not existing:
             return {"changed": False, "notes": [], "disks": [], "nics": []}
         vm = existing[0]
+        if not [o for o in vm.config.extraConfig or [] if o.key == RECOVERY_MARK_KEY]:
+            raise VmExistsUnrelatedError("VM %s (%s) was not created by this module (it has no recovery mark): state "
+                                         "absent deletes only VMs this module made; it is left untouched" % (
+                                             vm.name, vm._moId), details={"vm": vm_identity(vm)})
         if vm.runtime.powerState != "poweredOff":
             raise PlacementError("VM %s is %s: power it off before removing it" % (vm.name, vm.runtime.powerState))
         result = {"changed": True, "vm": vm_identity(vm), "notes": ["VM %s deleted with its disks" % vm.name],
@@ -340,12 +372,12 @@ class VmCreateFromConfigInfoModule(VsphereModule):
         p = self.params
         if p["state"] == "absent":
             return self._remove(client)
-        config, unknown, nvram = self._load()
+        config, unknown, nvram, source = self._load()
         check_config(config)
         placement = find_placement(client.content, p)
         options = dict((k, p[k]) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
                                            "rdm_policy", "rdm_map", "network_map", "extra_config_allow"))
-        options["uuid"] = p["bios_uuid"]
+        options.update(uuid=p["bios_uuid"], recovery_of=source)
         if p["extra_config_deny"] is not None:
             options["extra_config_deny"] = p["extra_config_deny"]
         builder = SpecBuilder(config, self._target(placement, config), options)
@@ -355,11 +387,12 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             notes.append("extraConfig left out: %s" % ", ".join(builder.dropped_extra_config))
         if unknown:
             notes.append("fields this pyVmomi does not know, left out: %s" % ", ".join(unknown))
-        result = {"changed": False, "notes": notes, "disks": builder.disks, "nics": builder.nics}
+        result = {"changed": False, "created": False, "recovery_of": source, "notes": notes, "disks": builder.disks,
+                  "nics": builder.nics}
         existing = [vm for vm in placement["folder"].childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == p["name"]]
         if existing:
-            return self._existing(existing[0], config, result)
-        result.update(changed=True, config_spec=json.loads(json.dumps(spec, cls=VmomiJSONEncoder)))
+            return self._existing(existing[0], config, source, result)
+        result.update(changed=True, created=True, config_spec=json.loads(json.dumps(spec, cls=VmomiJSONEncoder)))
         if self.module.check_mode:
             return result
         vm = wait_for_task(placement["folder"].CreateVM_Task(config=spec, pool=placement["resource_pool"], host=placement["host"]),
@@ -382,7 +415,17 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             upload_nvram(client, vm, placement["datacenter"].name, nvram)
             notes.append("NVRAM restored from the point (EFI)")
 
-    def _existing(self, vm, config, result):
+    def _existing(self, vm, config, source, result):
+        marks = [o.value for o in vm.config.extraConfig or [] if o.key == RECOVERY_MARK_KEY]
+        if marks != [source]:
+            whose = ("it is marked as the recovery of %s" % marks[0]) if marks else "it was not made by this module"
+            raise VmExistsUnrelatedError(
+                "A VM named %s exists in that folder (%s), and %s, not of %s: it is left untouched. Give another name, "
+                "or remove that VM yourself if it really is to be replaced." % (vm.name, vm._moId, whose, source),
+                details={"vm": vm_identity(vm)})
+        if self.params["if_exists"] == "fail":
+            raise VmExistsError("VM %s (%s) exists already, a recovery of %s from an earlier run; if_exists is fail" % (
+                vm.name, vm._moId, source), details={"vm": vm_identity(vm)})
         differences = _differences(config, vm.config)
         if differences and self.params["if_exists"] == "fail_if_different":
             raise PlacementError("VM %s exists in that folder and differs from the saved configuration: %s" % (
@@ -404,6 +447,16 @@ class VmCreateFromConfigInfoModule(VsphereModule):
                 self.module.warn("NIC %s: vCenter gave MAC %s, not the kept %s" % (key, mac, entry["mac"]))
         result.update(vm=vm_identity(vm), disk_map=disk_map)
         return result
+
+
+class VmExistsError(VsphereError):
+    """A recovery of the same source from an earlier run exists, and if_exists is fail."""
+    error_code = "VM_EXISTS"
+
+
+class VmExistsUnrelatedError(VmExistsError):
+    """A VM of the wanted name exists that is not this module's recovery of the source."""
+    error_code = "VM_EXISTS_UNRELATED"
 
 
 def _differences(config, current):

@@ -20,7 +20,8 @@ NETWORKS = {"VM Network": {"name": "VM Network", "type": "standard"},
 def build(path=ALP1, target=None, **options):
     config, _unknown = read_config_file(path)
     options.setdefault("name", "new")
-    options.setdefault("network_map", {"dvportgroup-46": "Restore"})  # SNAP's NIC is on a distributed port group
+    if path == SNAP:
+        options.setdefault("network_map", {"dvportgroup-46": "Restore"})  # SNAP's NIC is on a distributed port group
     builder = config_spec.SpecBuilder(config, dict({"datastore": "ds2", "networks": NETWORKS}, **(target or {})), options)
     return config, builder.build(), builder
 
@@ -193,3 +194,21 @@ def test_every_format_reads_the_same_kind_of_config():
             assert isinstance(config, vim.vm.ConfigInfo) and config.hardware.device and config.name
     with pytest.raises(ConfigInfoError, match="2 VM configs .*config_vm"):
         read_config_file(os.path.join(FIXTURES, "pyvmomi_827747f_test_json_vm_explode_type_match.json"))
+
+
+def test_a_map_key_that_names_nothing_in_the_config_is_refused():
+    """A misspelt key must not leave a NIC on the production network or a disk on its datastore."""
+    with pytest.raises(config_spec.MapKeyUnknownError, match="network_map names 'dvportgroup-64'.*it has 'dvportgroup-46'"):
+        build(SNAP, network_map={"dvportgroup-64": "Restore"})
+    config, _spec, _b = build(SNAP)
+    [datastore] = {config_spec._datastore_of(config.files.vmPathName)}
+    with pytest.raises(config_spec.MapKeyUnknownError, match="datastore_map names 'no-such-ds'") as caught:
+        build(SNAP, target={"datastore_map": {"no-such-ds": "ds2"}})
+    assert repr(datastore) in caught.value.message and caught.value.error_code == "MAP_KEY_UNKNOWN"
+    build(SNAP, target={"datastore_map": {datastore: "ds2"}})  # a key the config uses is fine
+
+
+def test_a_recreated_vm_carries_the_recovery_mark():
+    _config, spec, _b = build(recovery_of="5003-source")
+    assert [(o.key, o.value) for o in spec.extraConfig if o.key == config_spec.RECOVERY_MARK_KEY] == [
+        (config_spec.RECOVERY_MARK_KEY, "5003-source")]
