@@ -356,10 +356,12 @@ class VmdkRestoreModule(VsphereModule):
         p = self.params
         vm = self.find_vm(client)
         facts = vm_facts(vm)
-        if facts["vm"]["power_state"] != "poweredOff":
+        self._check_transport(vm, facts)
+        if facts["vm"]["power_state"] != "poweredOff" and self.module.check_mode:
+            self.module.warn("%s is %s: the restore itself needs it powered off" % (vm.name, facts["vm"]["power_state"]))
+        elif facts["vm"]["power_state"] != "poweredOff":
             raise restore.VmPoweredOnError("%s is %s: VDDK cannot write the disks of a running VM. Power it off first "
                                            "(vadp.vsphere.vm_power state: shutdown-guest)." % (vm.name, facts["vm"]["power_state"]))
-        self._check_transport(vm, facts)
         if p["repository"]:
             source_id, point, pairs, plans = self._plan_from_repository(vm, facts)
         else:
@@ -434,7 +436,7 @@ def _disk_result(source, target, plan, mode):
     """A disk's part of the result before writing: what the plan will write and skip."""
     to_write = sum(e[1] for e in plan["extents"] if e[2] is not None or mode == "changed_only")
     from_point = plan["source"]["type"] == "repository"
-    return {"source_key": source["key"], "target_key": target["key"], "target_file": target["file_name"], "mode": mode,
+    return {"source_key": source["key"], "target_key": target["key"], "target_file": plan["path"], "mode": mode,
             "bytes_to_write": to_write, "extents": len(plan["extents"]),
             "zero_bytes_skipped": source["capacity_bytes"] - to_write if mode == "fresh" and from_point else 0,
             "capacity_grows_by": target["capacity_bytes"] - source["capacity_bytes"]}

@@ -92,6 +92,9 @@ def test_full_restore_by_transport(eager, lab, tmp_path, transport):
                      full_restore_transport=transport, full_restore_power_off="powered-off")
     assert code == 0, out
     assert "over %s" % transport in out
+    # every transport writes the base disk itself, each sector once: SAN beneath its restore snapshot (it does not
+    # write redo logs), the others directly, with no snapshot delta to consolidate afterwards
+    assert "lab-roles-eager/lab-roles-eager.vmdk: full" in out
     assert lab.inspect("lab-roles-eager")["disks"][0]["sha256"] == expected
     assert eager.snapshot is None and eager.runtime.powerState == "poweredOn"
     assert eager.config.changeTrackingEnabled is True  # on again after SAN, reset after the others
@@ -106,6 +109,45 @@ def test_san_refuses_to_remove_the_vm_s_own_snapshots(eager, tmp_path):
     assert code != 0 and "full_restore_remove_snapshots" in out
     assert eager.snapshot.rootSnapshotList[0].name == "user snapshot" and eager.runtime.powerState == "poweredOn"
     wait(eager.RemoveAllSnapshots_Task())
+
+
+def test_san_is_refused_before_snapshots_or_cbt_are_touched(si, lab, tmp_path):
+    """A thin disk cannot be written over SAN: the role must find out before it removes the
+    VM's snapshots and turns CBT off, and leave the VM exactly as it was."""
+    thin = create_vm(si, "lab-roles-thin", [64])
+    try:
+        assert not run_module("vadp.vsphere.vm_cbt", {"name": "lab-roles-thin", "state": "enabled"}).get("failed")
+        wait(thin.PowerOnVM_Task())
+        repo = str(tmp_path / "repo")
+        assert play("backup.yml", backup_vm="lab-roles-thin", backup_repository=repo)[0] == 0
+        wait(thin.CreateSnapshot_Task("user snapshot", "", False, False))
+        code, out = play("full_restore.yml", full_restore_vm="lab-roles-thin", full_restore_repository=repo,
+                         full_restore_transport="san", full_restore_remove_snapshots=True)
+        assert code != 0 and "SAN_NOT_POSSIBLE" in out and "thick eager-zeroed" in out
+        assert [n.name for n in thin.snapshot.rootSnapshotList] == ["user snapshot"]
+        assert thin.config.changeTrackingEnabled is True and thin.runtime.powerState == "poweredOn"
+    finally:
+        destroy_vm(thin)
+
+
+def test_disaster_recovery_never_writes_an_existing_vm_of_that_name(vm, si, lab, tmp_path):
+    """disaster_recovery_name given as an existing, unrelated VM: the recovery refuses it and
+    that VM's disk keeps every byte."""
+    repo = str(tmp_path / "repo")
+    assert play("backup.yml", backup_vm=VM, backup_repository=repo)[0] == 0
+    bystander = create_vm(si, "lab-production", [256])
+    try:
+        before = lab.inspect("lab-production")["disks"][0]["sha256"]
+        code, out = play("disaster_recovery.yml", disaster_recovery_source_vm=VM, disaster_recovery_repository=repo,
+                         disaster_recovery_name="lab-production", disaster_recovery_host="DC0_H0",
+                         disaster_recovery_datastore="LocalDS_0", disaster_recovery_reuse_existing=True)
+        assert code != 0 and "VM_EXISTS_UNRELATED" in out and "left untouched" in out
+        assert lab.inspect("lab-production")["disks"][0]["sha256"] == before
+        assert find_vm_by_name(si, "lab-production") == [bystander]  # not deleted by the rescue either
+        refused = run_module("vadp.vsphere.vm_create_from_configinfo", {"name": "lab-production", "state": "absent"})
+        assert refused["failed"] and refused["error_code"] == "VM_EXISTS_UNRELATED"
+    finally:
+        destroy_vm(bystander)
 
 
 def test_disaster_recovery_remaps_an_rdm_to_another_lun(si, lab, tmp_path):

@@ -165,3 +165,41 @@ def test_storage_vmotion_is_refused_whenever_the_backup_snapshot_exists(vm, lab,
     assert with_snapshot and all(with_snapshot), seen
     assert (False, True) in seen  # disabled while no snapshot exists yet (or any more)
     assert "RelocateVM_Task" not in (vm.disabledMethod or [])
+
+
+def test_check_mode_writes_nothing(vm, tmp_path):
+    new = tmp_path / "new-repo"
+    result = run_module("vadp.vsphere.vm_backup", {"name": VM, "repository": str(new)}, check_mode=True)
+    assert not result.get("failed"), result
+    assert result["type"] == "full" and not new.exists()  # no repository.json, no chunks/
+    assert vm.snapshot is None
+
+
+def test_a_snapshot_left_after_a_stored_point_is_reported_and_removed_next_time(vm, lab, tmp_path):
+    repo = tmp_path / "repo"
+    lab.control("/faults", {"tasks": [{"method": "RemoveSnapshot_Task", "fault": "FileLocked",
+                                       "message": "the snapshot file is locked", "times": 1}]})
+    try:
+        left = backup(repo)
+    finally:
+        lab.control("/faults", {"tasks": []})
+    assert left["failed"] and left["error_code"] == "BACKUP_SNAPSHOT_LEFT" and left["changed"] is True
+    assert left["point_id"] in left["msg"] and left["leftover_snapshot"]["name"] == "vadp-backup-" + left["point_id"]
+    assert image_sha(str(repo), left["point_id"])  # the point is complete and readable
+    assert [n.name for n in vm.snapshot.rootSnapshotList] == [left["leftover_snapshot"]["name"]]
+    following = backup(repo)
+    assert not following.get("failed"), following
+    assert [s["name"] for s in following["leftover_snapshots_removed"]] == [left["leftover_snapshot"]["name"]]
+    assert vm.snapshot is None
+
+
+def test_a_backup_while_a_restore_moves_the_same_vm_is_refused(vm, tmp_path):
+    """The restore and the backup keep different state folders; the per-VM lock still meets."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover
+    restoring = DataMover(str(tmp_path / "restore-state"), vm_key=vm.config.instanceUuid)  # what a running restore holds
+    try:
+        refused = backup(tmp_path / "repo")
+    finally:
+        restoring.close()
+    assert refused["failed"] and refused["error_code"] == "TRANSFER_BUSY" and vm.config.instanceUuid in refused["msg"]
+    assert vm.snapshot is None
