@@ -6,7 +6,9 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 
-.PHONY: demo test deps sanity lint units integration lab-up lab-down
+.PHONY: demo test deps sanity lint units integration fuzz lab-up lab-down
+SCENARIOS ?= 500
+FIRST_SEED ?= 1
 
 demo: deps
 	$(LAB) run -- ansible-playbook playbooks/demo.yml
@@ -29,6 +31,11 @@ units: deps
 
 integration: deps
 	$(LAB) run -- python -m pytest -q tests/integration
+
+# The randomized restore check, as many scenarios as asked (make test runs 24 of them).
+fuzz: deps
+	$(LAB) run -- env RESTORE_MODEL_SCENARIOS=$(SCENARIOS) RESTORE_MODEL_FIRST_SEED=$(FIRST_SEED) \
+		python -m pytest -q tests/integration/test_restore_model.py
 
 lab-up:
 	$(LAB) up
