@@ -29,6 +29,7 @@ except ImportError:
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import (
     AuthenticationError,
     ConnectionFailedError,
+    ConnectionTimeoutError,
     InvalidSettingsError,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import make_ssl_context, tls_failure
@@ -37,6 +38,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import ma
 CONNECT_PROBE_TIMEOUT = 15
 # Per-request socket timeout: generous, so a busy vCenter is waited for, but never infinite.
 REQUEST_TIMEOUT = 300
+# The API version discovery before login: a vCenter answers it at once, a wrong service never.
+DISCOVERY_TIMEOUT = 60
 # vCenter expires idle sessions after 30 minutes by default; ping well before that.
 DEFAULT_KEEPALIVE_INTERVAL = 300
 
@@ -169,15 +172,25 @@ class VsphereClient(object):
         settings = self.settings
         self._probe_tcp()
         context = make_ssl_context(settings.validate_certs, settings.ca_bundle)
+        # pyVmomi's version discovery opens its connections without a timeout: a server that
+        # accepts and never answers would hang the module forever. Its sockets take the default.
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DISCOVERY_TIMEOUT)
         try:
             soap_stub = SmartStubAdapter(
                 host=settings.hostname, port=int(settings.port), sslContext=context,
                 httpProxyHost=settings.proxy_host, httpProxyPort=settings.proxy_port or 80,
                 httpConnectionTimeout=REQUEST_TIMEOUT)
+        except (socket.timeout, TimeoutError) as exc:
+            raise ConnectionTimeoutError("%s accepted the connection but did not answer the vSphere API's version "
+                                         "discovery within %d s (%s): is it a vCenter or ESXi at that port?" % (
+                                             settings.endpoint, DISCOVERY_TIMEOUT, _describe(exc)))
         except ssl.SSLCertVerificationError as exc:
             raise tls_failure(settings.hostname, settings.port, exc)
         except (OSError, ssl.SSLError, http.client.HTTPException, vmodl.MethodFault, ValueError) as exc:
             raise ConnectionFailedError("Cannot talk to the vSphere API at %s: %s" % (settings.endpoint, _describe(exc)))
+        finally:
+            socket.setdefaulttimeout(previous)
 
         stub = _ReloginStub(soap_stub, self._login_method())
         stub.ensure_login()

@@ -28,6 +28,11 @@ class ConnectionFailedError(VsphereError):
     error_code = "CONNECTION_FAILED"
 
 
+class ConnectionTimeoutError(ConnectionFailedError):
+    """The server accepted the connection but never answered."""
+    error_code = "CONNECTION_TIMEOUT"
+
+
 class TlsVerificationError(VsphereError):
     error_code = "TLS_VERIFY_FAILED"
 

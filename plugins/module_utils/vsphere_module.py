@@ -78,6 +78,9 @@ class VsphereModule(object):
         spec.update(argument_spec)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
+        negative = sorted(k for k, v in self.params.items() if k.endswith("timeout") and isinstance(v, int) and v < 0)
+        if negative:
+            self.module.fail_json(msg="%s must not be negative" % ", ".join(negative), error_code="INVALID_ARGUMENT")
         if not HAS_PYVMOMI:
             self.module.fail_json(msg=missing_required_lib("pyvmomi"), error_code="MISSING_LIBRARY")
 
