@@ -111,9 +111,9 @@ def _refuse_foreign_folder(path):
     except NotADirectoryError:
         raise RepositoryError("%s is a file, not a folder: a repository needs a new or empty folder" % path)
     if entries and not os.path.exists(os.path.join(path, "repository.json")):  # (another backup may just have made it)
+        listed = ", ".join(sorted(entries)[:5]) + (" ..." if len(entries) > 5 else "")
         raise RepositoryError("%s is not a restore point repository (no repository.json) and is not empty: it holds %s. "
-                              "Give a new or empty folder for a new repository" % (path, ", ".join(sorted(entries)[:5])
-                                                                                  + (" ..." if len(entries) > 5 else "")))
+                              "Give a new or empty folder for a new repository" % (path, listed))
 
 
 def new_point_id(now=None):
