@@ -10,6 +10,7 @@ by the caller. No Ansible imports.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import copy
 import fnmatch
 import re
 
@@ -206,6 +207,7 @@ class SpecBuilder(object):
                 setattr(spec, field, getattr(config, field))
         for field, hardware_field in HARDWARE_FIELDS.items():
             setattr(spec, field, getattr(config.hardware, hardware_field, None))
+        spec.bootOptions = _boot_options_without_device_keys(config.bootOptions)
         spec.powerOpInfo = config.defaultPowerOps
         spec.files = vim.vm.FileInfo(vmPathName="[%s]" % (self.target.get("datastore") or _datastore_of(config.files.vmPathName)))
         spec.changeTrackingEnabled = False  # restore-rules C.2: CBT off while the disks are filled
@@ -380,6 +382,60 @@ def new_disk_map(source_config, new_config):
             details[disk.key] = {"key": match.key, "file_name": match.backing.fileName,
                                  "address": "%s%s:%s" % (prefix, bus, disk.unitNumber)}
     return disk_map, details
+
+
+def _keyed(entry):
+    """A boot order entry that names a device by key (a disk or a NIC)."""
+    return isinstance(entry, (vim.vm.BootOptions.BootableDiskDevice, vim.vm.BootOptions.BootableEthernetDevice))
+
+
+def _boot_options_without_device_keys(options):
+    """The source's boot options for CreateVM, without the boot order entries that name devices by
+    the source's keys (they would name other devices, or none, in the new VM); boot_order_spec puts
+    them back with the new keys once the VM exists."""
+    if options is None:
+        return None
+    copied = copy.deepcopy(options)
+    copied.bootOrder = [e for e in options.bootOrder or [] if not _keyed(e)]
+    return copied
+
+
+def _nic_map(source_config, new_config):
+    """{source NIC key: new NIC key}: by PCI slot where both have one, else in device order."""
+    def nics(config):
+        return [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    source, new = nics(source_config), nics(new_config)
+    slot = dict((d.slotInfo.pciSlotNumber, d) for d in new if getattr(d.slotInfo, "pciSlotNumber", None) is not None)
+    mapped = {}
+    for position, nic in enumerate(source):
+        match = slot.get(getattr(nic.slotInfo, "pciSlotNumber", None)) if nic.slotInfo is not None else None
+        if match is None and position < len(new):
+            match = new[position]
+        if match is not None:
+            mapped[nic.key] = match.key
+    return mapped
+
+
+def boot_order_spec(source_config, new_config):
+    """BootOptions whose boot order names the new VM's disks and NICs where the source named its
+    own (by device key), or None when the source's order names no device by key. An entry whose
+    device the new VM lacks (an RDM left out) is dropped."""
+    order = (source_config.bootOptions.bootOrder or []) if source_config.bootOptions else []
+    if not any(_keyed(e) for e in order):
+        return None
+    disks = dict((int(k), v) for k, v in new_disk_map(source_config, new_config)[0].items())
+    nics = _nic_map(source_config, new_config)
+    remapped = []
+    for entry in order:
+        if isinstance(entry, vim.vm.BootOptions.BootableDiskDevice):
+            if entry.deviceKey in disks:
+                remapped.append(vim.vm.BootOptions.BootableDiskDevice(deviceKey=disks[entry.deviceKey]))
+        elif isinstance(entry, vim.vm.BootOptions.BootableEthernetDevice):
+            if entry.deviceKey in nics:
+                remapped.append(vim.vm.BootOptions.BootableEthernetDevice(deviceKey=nics[entry.deviceKey]))
+        else:
+            remapped.append(entry)
+    return vim.vm.BootOptions(bootOrder=remapped)
 
 
 def video_card_edit(source_config, vm):

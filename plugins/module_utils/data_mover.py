@@ -131,7 +131,10 @@ class DataMover(object):
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (os.path.join(libdir, "lib64"), env.get("LD_LIBRARY_PATH")) if p)
         stdout_path = os.path.join(self.state_dir, "worker.out")
         with open(stdout_path, "w") as out, open(os.path.join(self.state_dir, "worker.err"), "w") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", WORKER, paths["plan"]], stdin=subprocess.PIPE,
+            # -S: no site customisation. Under ansible-core the module's sys.path (handed on as
+            # PYTHONPATH, so the worker imports the same module_utils) can hold a sitecustomize that
+            # is not the worker's business, and whose errors would blur a crash report.
+            self.process = subprocess.Popen([sys.executable, "-S", "-m", WORKER, paths["plan"]], stdin=subprocess.PIPE,
                                             stdout=out, stderr=err, env=env, cwd=self.state_dir)
             self.process.stdin.write(json.dumps(secrets).encode())
             self.process.stdin.close()

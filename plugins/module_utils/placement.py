@@ -96,6 +96,34 @@ def supported_versions(placement):
     return [d.key for d in browser.QueryConfigOptionDescriptor() or [] if d.createSupported]
 
 
+class RdmError(VsphereError):
+    error_code = "RDM_INVALID"
+
+
+class LunNotFoundError(RdmError):
+    error_code = "LUN_NOT_FOUND"
+
+
+class LunInUseError(RdmError):
+    error_code = "LUN_IN_USE"
+
+
+def is_rdm(device):
+    return isinstance(device, vim.vm.device.VirtualDisk) and isinstance(
+        device.backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)
+
+
+def lun_users(content, lun, this_vm=None):
+    """The names of the VMs (other than this_vm) whose RDMs map the LUN."""
+    users = []
+    for other, props in collect_properties(content, vim.VirtualMachine, ["name", "config.hardware.device"]):
+        if other == this_vm:
+            continue
+        if any(is_rdm(d) and d.backing.lunUuid == lun["uuid"] for d in props.get("config.hardware.device") or []):
+            users.append(props["name"])
+    return users
+
+
 def placement_luns(placement):
     return config_target_luns(*_browser_and_host(placement))
 

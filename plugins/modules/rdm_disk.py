@@ -101,10 +101,15 @@ try:
 except ImportError:
     pass  # VsphereModule reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.placement import config_target_luns
+from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
+    LunInUseError,
+    LunNotFoundError,
+    RdmError,
+    config_target_luns,
+    is_rdm,
+    lun_users,
+)
 from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import collect_properties
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
@@ -113,22 +118,6 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
 
 FREE_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller's own
-
-
-class RdmError(VsphereError):
-    error_code = "RDM_INVALID"
-
-
-class LunNotFoundError(RdmError):
-    error_code = "LUN_NOT_FOUND"
-
-
-class LunInUseError(RdmError):
-    error_code = "LUN_IN_USE"
-
-
-def _is_rdm(device):
-    return isinstance(device, vim.vm.device.VirtualDisk) and isinstance(device.backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)
 
 
 def _address(vm, disk):
@@ -168,15 +157,6 @@ class RdmDiskModule(VsphereModule):
         raise LunNotFoundError("LUN %s is not one VM %s can map (QueryConfigTarget offers: %s)" % (
             wanted, vm.name, ", ".join(names) or "none"))
 
-    def _users(self, content, lun, this_vm):
-        users = []
-        for other, props in collect_properties(content, vim.VirtualMachine, ["name", "config.hardware.device"]):
-            if other == this_vm:
-                continue
-            if any(_is_rdm(d) and d.backing.lunUuid == lun["uuid"] for d in props.get("config.hardware.device") or []):
-                users.append(props["name"])
-        return users
-
     def _placement(self, vm):
         """(controller key, unit, [controller add spec]) for a new disk."""
         p = self.params
@@ -214,7 +194,7 @@ class RdmDiskModule(VsphereModule):
         p = self.params
         vm = self.find_vm(client)
         lun = self._lun(vm)
-        attached = [d for d in vm.config.hardware.device if _is_rdm(d) and d.backing.lunUuid == lun["uuid"]]
+        attached = [d for d in vm.config.hardware.device if is_rdm(d) and d.backing.lunUuid == lun["uuid"]]
         result = {"changed": False, "vm": vm_identity(vm)}
         if p["state"] == "absent":
             if attached:
@@ -225,7 +205,7 @@ class RdmDiskModule(VsphereModule):
             return result
         if attached:
             return self._update(vm, attached[0], lun, result)
-        users = self._users(client.content, lun, vm)
+        users = lun_users(client.content, lun, vm)
         if users:
             raise LunInUseError("LUN %s is mapped by VM %s already" % (lun["canonical_name"], ", ".join(users)))
         controller_key, unit, extra = self._placement(vm)
@@ -239,7 +219,7 @@ class RdmDiskModule(VsphereModule):
             return result
         changes = extra + [vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk)]
         wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=changes)), timeout=p["timeout"])
-        [new] = [d for d in vm.config.hardware.device if _is_rdm(d) and d.backing.lunUuid == lun["uuid"]]
+        [new] = [d for d in vm.config.hardware.device if is_rdm(d) and d.backing.lunUuid == lun["uuid"]]
         result["disk"] = self._describe(vm, new, lun)
         return result
 

@@ -252,6 +252,7 @@ except ImportError:
 from ansible_collections.vadp.vsphere.plugins.module_utils.config_spec import (
     RECOVERY_MARK_KEY,
     SpecBuilder,
+    boot_order_spec,
     check_config,
     new_disk_map,
     video_card_edit,
@@ -259,10 +260,12 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.config_spec import (
 from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import load_config, read_config_file
 from ansible_collections.vadp.vsphere.plugins.module_utils.nvram import upload_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
+    LunInUseError,
     PlacementError,
     datastore_names,
     find_placement,
     find_vm_folder,
+    lun_users,
     networks_of,
     placement_luns,
     supported_versions,
@@ -392,6 +395,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
         existing = [vm for vm in placement["folder"].childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == p["name"]]
         if existing:
             return self._existing(existing[0], config, source, result)
+        self._check_luns_free(client, builder.disks, builder.target.get("luns") or {})
         result.update(changed=True, created=True, config_spec=json.loads(json.dumps(spec, cls=VmomiJSONEncoder)))
         if self.module.check_mode:
             return result
@@ -406,11 +410,25 @@ class VmCreateFromConfigInfoModule(VsphereModule):
                 details={"changed": True, "vm": vm_identity(vm)})
         return self._describe(vm, config, result)
 
+    def _check_luns_free(self, client, disks, luns):
+        """Before CreateVM, as rdm_disk does: a LUN another VM maps is refused, naming that VM."""
+        for disk in disks:
+            if disk.get("lun") and luns.get(disk["lun"]):
+                users = lun_users(client.content, luns[disk["lun"]])
+                if users:
+                    raise LunInUseError("LUN %s (for source disk %s) is mapped by VM %s already: map the RDM to a free LUN "
+                                        "with rdm_map; nothing was created" % (disk["lun"], disk["source_key"], ", ".join(users)))
+
     def _finish(self, client, vm, config, nvram, placement, notes):
-        """What CreateVM cannot do: the video card's settings, the NVRAM of an EFI VM."""
+        """What CreateVM cannot do: the video card's settings, the boot order by the new device keys,
+        the NVRAM of an EFI VM."""
         edit = video_card_edit(config, vm)
         if edit is not None:
             wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[edit])), timeout=self.params["timeout"])
+        boot = boot_order_spec(config, vm.config)
+        if boot is not None:  # the source's boot order, naming the new VM's device keys
+            wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(bootOptions=boot)), timeout=self.params["timeout"])
+            notes.append("boot order restored with the new VM's device keys")
         if nvram is not None and config.firmware == "efi":
             upload_nvram(client, vm, placement["datacenter"].name, nvram)
             notes.append("NVRAM restored from the point (EFI)")

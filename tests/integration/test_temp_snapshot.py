@@ -129,8 +129,8 @@ def _san_write(lab, vm, path, snapshot_moref):
 def test_the_san_restore_sequence(eager_vm, lab):
     name = eager_vm.name
     temp = snap(vm_name=name, snapshot_name="vadp-restore")
-    leaf = temp["disks"][0]["file_name"]
-    _san_write(lab, eager_vm, leaf, temp["snapshot"]["moref"])  # opened by its current leaf name
+    # SAN writes the base disk beneath the restore snapshot (it does not write redo logs)
+    _san_write(lab, eager_vm, temp["disks"][0]["base_file_name"], temp["snapshot"]["moref"])
 
     without_revert = snap("absent", vm_name=name, snapshot_name="vadp-restore")
     assert without_revert["failed"] and without_revert["error_code"] == "CID_MISMATCH"

@@ -129,6 +129,8 @@ def test_refusals_create_nothing(si):
          "HW_VERSION_UNSUPPORTED"),
         (dict(base, config_file=YAVIJAVA, datastore="NoSuchDS"), "PLACEMENT_INVALID"),
         (dict(base, config={"_typeName": "VirtualMachineConfigInfo", "name": "x"}), "CONFIG_INVALID"),
+        # a misspelt key would leave the NIC on the production port group
+        (dict(base, config_file=YAVIJAVA, network_map={"dvportgroup-65": "DC0_DVPG0"}), "MAP_KEY_UNKNOWN"),
     ]
     for args, code in cases:
         result = run_module("vadp.vsphere.vm_create_from_configinfo", args)
@@ -140,6 +142,9 @@ def test_disaster_recovery_from_a_restore_point(si, lab, tmp_path):
     """A backup of a lab VM, a new VM from the point's config, its disks filled: the same bytes."""
     source = create_vm(si, "fx-dr-source", [64, 32])
     try:
+        second = [d for d in source.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][1]
+        wait(source.ReconfigVM_Task(vim.vm.ConfigSpec(bootOptions=vim.vm.BootOptions(bootOrder=[
+            vim.vm.BootOptions.BootableDiskDevice(deviceKey=second.key)]))))  # boots from its second disk
         wait(source.PowerOnVM_Task())
         lab.guest_write("fx-dr-source", offset=5 << 20, length=1 << 20, seed=3)
         repo = str(tmp_path / "repo")
@@ -154,8 +159,36 @@ def test_disaster_recovery_from_a_restore_point(si, lab, tmp_path):
                                                             "disk_map": created["disk_map"]})
         assert not restored.get("failed"), restored
         assert [d["sha256"] for d in lab.inspect("fx-dr-target")["disks"]] == expected
+        [target] = find_vm_by_name(si, "fx-dr-target")
+        assert [e.deviceKey for e in target.config.bootOptions.bootOrder] == [created["disk_map"][str(second.key)]]
+        # the recovered VM is marked, so a re-run knows it; an unmarked VM of that name would be refused
+        assert [o.value for o in target.config.extraConfig if o.key == "vadp.recoveredFrom"] == [created["recovery_of"]]
+        again = run_module("vadp.vsphere.vm_create_from_configinfo", {
+            "name": "fx-dr-target", "repository": repo, "source_vm": "fx-dr-source", "datastore": "LocalDS_0",
+            "host": "DC0_H0", "bios_uuid": "new"})
+        assert again["changed"] is False and again["created"] is False and again["vm"]["moid"] == created["vm"]["moid"]
     finally:
         destroy_vms(si, "fx-dr-source", "fx-dr-target")
+
+
+def test_a_lun_another_vm_maps_is_refused_before_the_vm_is_created(si, lab, tmp_path):
+    source = create_vm(si, "fx-rdm-source", [32])
+    holder = create_vm(si, "fx-rdm-holder", [32])
+    luns = source.environmentBrowser.QueryConfigTarget(host=source.runtime.host).scsiDisk
+    lun_a, lun_b = luns[0].disk.canonicalName, luns[1].disk.canonicalName
+    try:
+        for vm, lun in (("fx-rdm-source", lun_a), ("fx-rdm-holder", lun_b)):
+            assert not run_module("vadp.vsphere.rdm_disk", {"name": vm, "lun": lun}).get("failed")
+        repo = str(tmp_path / "repo")
+        wait(source.PowerOnVM_Task())
+        assert not run_module("vadp.vsphere.vm_backup", {"name": "fx-rdm-source", "repository": repo}).get("failed")
+        refused = run_module("vadp.vsphere.vm_create_from_configinfo", {
+            "name": "fx-rdm-target", "repository": repo, "source_vm": "fx-rdm-source", "datastore": "LocalDS_0",
+            "host": "DC0_H0", "rdm_map": {lun_a: lun_b}})
+        assert refused["failed"] and refused["error_code"] == "LUN_IN_USE" and "fx-rdm-holder" in refused["msg"]
+        assert not find_vm_by_name(si, "fx-rdm-target")
+    finally:
+        destroy_vms(si, "fx-rdm-source", "fx-rdm-holder", "fx-rdm-target")
 
 
 def test_an_efi_vm_gets_its_nvram_back(si, lab, tmp_path):

@@ -95,7 +95,7 @@ def test_vapp_properties_are_carried_over():
 
 def test_firmware_boot_options_and_identity():
     config, spec, _b = build(SNAP)
-    assert spec.firmware == config.firmware == "efi" and spec.bootOptions == config.bootOptions
+    assert spec.firmware == config.firmware == "efi" and repr(spec.bootOptions) == repr(config.bootOptions)
     assert spec.uuid == config.uuid and spec.instanceUuid is None  # defaults: BIOS uuid kept, instance uuid new
     _c, renewed, _b = build(SNAP, uuid="new")
     assert renewed.uuid is None
@@ -212,3 +212,26 @@ def test_a_recreated_vm_carries_the_recovery_mark():
     _config, spec, _b = build(recovery_of="5003-source")
     assert [(o.key, o.value) for o in spec.extraConfig if o.key == config_spec.RECOVERY_MARK_KEY] == [
         (config_spec.RECOVERY_MARK_KEY, "5003-source")]
+
+
+def test_the_boot_order_names_the_new_vm_s_devices():
+    """CreateVM gets no boot entry that names a device by the source's key; afterwards the order
+    is put back with the keys the new VM's disks and NICs have."""
+    config, _unknown = read_config_file(ALP1)
+    disks = [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+    nics = [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    config.bootOptions.bootOrder = [vim.vm.BootOptions.BootableDiskDevice(deviceKey=disks[-1].key),
+                                    vim.vm.BootOptions.BootableCdromDevice(),
+                                    vim.vm.BootOptions.BootableEthernetDevice(deviceKey=nics[0].key)]
+    spec = config_spec.SpecBuilder(config, {"datastore": "ds2", "networks": NETWORKS}, {"name": "new"}).build()
+    assert [type(e).__name__ for e in spec.bootOptions.bootOrder] == ["vim.vm.BootOptions.BootableCdromDevice"]
+    assert config.bootOptions.bootOrder[0].deviceKey == disks[-1].key  # the saved config is not changed
+    created = copy.deepcopy(config)  # the new VM: the same devices under keys the host chose
+    for device in created.hardware.device:
+        device.key += 1000
+        if device.controllerKey is not None:
+            device.controllerKey += 1000
+    boot = config_spec.boot_order_spec(config, created)
+    assert [getattr(e, "deviceKey", None) for e in boot.bootOrder] == [disks[-1].key + 1000, None, nics[0].key + 1000]
+    config.bootOptions.bootOrder = config.bootOptions.bootOrder[1:2]
+    assert config_spec.boot_order_spec(config, created) is None  # nothing keyed: nothing to do

@@ -23,3 +23,18 @@ def test_one_transfer_at_a_time_per_vm_whatever_the_state_folder(tmp_path):
     # the refused mover released its state folder: once the VM is free it can run
     restore.close()
     DataMover(str(tmp_path / "backup"), vm_key="vm-uuid-1", lock_dir=locks).close()
+
+
+def test_the_worker_ignores_a_sitecustomize_on_the_module_s_path(tmp_path, monkeypatch):
+    """ansible-core's module environment can put a sitecustomize on sys.path; the worker, which
+    inherits that path, must neither run it nor quote its errors in a failure."""
+    import sys
+    from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import TransferFailedError
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "sitecustomize.py").write_text("this is not python (\n")
+    monkeypatch.setattr(sys, "path", [str(odd)] + sys.path)
+    mover = DataMover(str(tmp_path / "state"))
+    with pytest.raises(TransferFailedError, match="no libvixDiskLib"):
+        mover.run({"vddk": {"libdir": str(tmp_path / "no-vddk")}, "connection": {}, "disks": []}, {})
+    assert "sitecustomize" not in (tmp_path / "state" / "worker.err").read_text()
