@@ -173,7 +173,7 @@ class DataMover(object):
         status = read_status(paths["status"]) or {}
         checkpoint = read_status(paths["checkpoint"])
         details = {"vddk_log": (result or {}).get("vddk_log") or log, "checkpoint": checkpoint,
-                   "status": status, "state_dir": self.state_dir}
+                   "status": status, "state_dir": self.state_dir, "worker_crashed": self.stalled or result is None}
         code = self.process.returncode
         if self.stalled:
             message = ("The data mover made no progress for %s s and was stopped (last: %s of %s bytes). VDDK's last "

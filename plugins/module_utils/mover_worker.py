@@ -93,6 +93,7 @@ class Progress(object):
                                      "zero_bytes_skipped": 0, "bytes_verified": 0, "writes_started": False,
                                      "state": "queued"}) for d in plan["disks"])
         self.state, self.error = "running", None
+        self.cleanup = None  # VixDiskLib_Cleanup's answer at the start: leftovers of a killed run
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mover-status", daemon=True)
         self._thread.start()
@@ -111,6 +112,15 @@ class Progress(object):
         with self.lock:
             self.disks[disk_id].update(fields)
 
+    def writing(self, disk_id):
+        """The first write (or metadata write) of a disk is about to be issued: say so in the
+        status file at once, so that even a killed worker leaves the truth that the disk changed."""
+        with self.lock:
+            if self.disks[disk_id]["writes_started"]:
+                return
+            self.disks[disk_id]["writes_started"] = True
+        write_json_atomically(self.path, self.snapshot())
+
     def snapshot(self):
         with self.lock:
             disks = [dict(d) for d in self.disks.values()]
@@ -119,6 +129,7 @@ class Progress(object):
         done, total = sum(d["bytes_done"] for d in disks), sum(d["bytes_total"] for d in disks)
         rate = moved / elapsed
         return {"state": self.state, "error": self.error, "pid": os.getpid(), "updated": time.time(),
+                "vddk_cleanup": self.cleanup,
                 "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 "bytes_done": done, "bytes_total": total, "seconds": round(elapsed, 3),
                 "bytes_per_second": round(rate), "eta_seconds": round((total - done) / rate) if rate > 0 else None,
@@ -270,7 +281,7 @@ class DiskWriter(object):
             self.progress.set(disk_id, transport=disk.transport_mode)
             if skip == 0:
                 for key, value in sorted(self.disk_plan.get("metadata", {}).items()):
-                    self.progress.set(disk_id, writes_started=True)
+                    self.progress.writing(disk_id)
                     disk.write_metadata(key, value)  # metadata before data, as VDDK's restore sequence has it
             if self.disk_plan.get("zeros_where_allocated"):
                 blocks = disk.allocated_blocks(chunk_sectors=128)
@@ -298,7 +309,7 @@ class DiskWriter(object):
                     done += length
                     continue
                 view = (ctypes.c_char * length).from_buffer(buffer)
-                self.progress.set(disk_id, writes_started=True)  # from here a failure leaves the disk changed
+                self.progress.writing(disk_id)  # from here a failure leaves the disk changed
                 disk.write_async(offset // SECTOR_SIZE, view, length // SECTOR_SIZE,
                                  on_done=lambda _view, error, n=length, b=buffer: self._written(disk_id, b, n, error))
                 del view
@@ -425,6 +436,9 @@ def run(plan, secrets):
     errors = []
     prepared = False
     try:
+        if c.get("server"):
+            # what a killed earlier worker left (hot-added disks, mounts) is released before this one starts
+            progress.cleanup = dict(zip(("cleaned", "remaining"), params.cleanup()))
         if c.get("vm_moref") and not plan.get("access_managed"):  # no Storage vMotion while the transfer runs
             params.prepare_for_access(ACCESS_IDENTITY)
             prepared = True
@@ -451,6 +465,8 @@ def run(plan, secrets):
                 t.join()
         finally:
             connection.disconnect()
+            if c.get("server"):
+                params.cleanup()  # VDDK: Cleanup after Disconnect
     except Exception as exc:  # noqa: BLE001
         errors.append((None, exc))
     finally:
@@ -488,6 +504,8 @@ def main():
             result = access(plan, secrets) if plan.get("access") else run(plan, secrets)
         except VddkError as exc:
             result = {"failed": True, "error": str(exc), "vddk_error": exc.name}
+    if VixDiskLib._instance is not None:
+        VixDiskLib._instance.exit()  # VDDK: Exit at the end
     sys.stdout.write(json.dumps(result))
     sys.stdout.flush()
     os._exit(1 if result["failed"] else 0)  # not sys.exit: VDDK's threads must not hold the exit up

@@ -75,8 +75,17 @@ def chain_map(description_path):
             raise SourceUnalignedError("incremental %d of %s has an area at byte %d of %d bytes, not on 512-byte sectors: "
                                        "it cannot be written exactly" % ((number, description_path) + unaligned[0]))
         if inc.get("layout", "packed") == "packed":
+            # the packed file holds the areas back to back in the order listed, not sorted: positions
+            # follow that order, and overlapping areas (which bytes would be whose?) are refused
+            listed = [(o, n) for o, n in _extents(inc["extents"], base) if n > 0]
+            ordered = sorted(listed)
+            for (o1, n1), (o2, _n2) in zip(ordered, ordered[1:]):
+                if o2 < o1 + n1:
+                    raise RepositoryError("incremental %d of %s has overlapping areas (%d+%d and %d) in a packed layout: "
+                                          "which bytes belong to which area is ambiguous" % (
+                                              number, description_path, o1, n1, o2))
             starts, position = [], 0
-            for offset, length in extents:  # where each area's bytes begin in the packed file
+            for offset, length in listed:  # where each area's bytes begin in the packed file
                 starts.append((offset, length, position))
                 position += length
             if os.path.getsize(data) < position:

@@ -194,10 +194,13 @@ disks:
   sample: [{source_key: 2000, target_key: 2000, target_file: "[ds1] web01/web01.vmdk", mode: full, transport: nbdssl,
             bytes_to_write: 1073741824, bytes_written: 1073741824, zero_chunks_skipped: 10, seconds: 8.2, mb_per_s: 130.9}]
 transfer:
-  description: The data mover's whole run - seconds, bytes per second, and the peak memory of its worker process.
+  description:
+    - The data mover's whole run - seconds, bytes per second, the peak memory of its worker process, and
+      C(vddk_cleanup) - what VixDiskLib_Cleanup released before the transfer (C(cleaned) - hot-added disks or
+      mounts a killed earlier run had left; C(remaining)).
   returned: when data was written
   type: dict
-  sample: {seconds: 8.2, bytes_per_second: 130900000, peak_rss_bytes: 61865984}
+  sample: {seconds: 8.2, bytes_per_second: 130900000, peak_rss_bytes: 61865984, vddk_cleanup: {cleaned: 0, remaining: 0}}
 resumed:
   description: Whether this run continued an interrupted restore.
   returned: always
@@ -385,7 +388,11 @@ class VmdkRestoreModule(VsphereModule):
                 moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
         except TransferFailedError as exc:
             raise _after_failure(exc, result)
-        result["transfer"] = dict((k, moved["status"][k]) for k in ("seconds", "bytes_per_second", "peak_rss_bytes"))
+        result["transfer"] = dict((k, moved["status"][k]) for k in ("seconds", "bytes_per_second", "peak_rss_bytes",
+                                                                   "vddk_cleanup"))
+        if (moved["status"].get("vddk_cleanup") or {}).get("cleaned"):
+            self.module.warn("VDDK released %d disk(s) an earlier, killed transfer had left hot-added to this host "
+                             "(VixDiskLib_Cleanup)" % moved["status"]["vddk_cleanup"]["cleaned"])
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
         seconds = max(moved["status"]["seconds"], 1e-6)
         for disk in result["disks"]:
@@ -413,7 +420,9 @@ def _after_failure(exc, result):
     """The error to report for a failed transfer. Once anything was written the disks are no
     longer what they were: changed is true, and the message says what they hold now."""
     status = exc.details.get("status") or {}
-    touched = [d for d in status.get("disks", []) if d.get("writes_started")]
+    # a killed or stalled worker may have written more than its last status says: any disk it opened counts
+    crashed = exc.details.get("worker_crashed")
+    touched = [d for d in status.get("disks", []) if d.get("writes_started") or (crashed and d.get("state") != "queued")]
     details = dict(exc.details, changed=bool(touched), vm=result["vm"], point=result["point"])
     message = exc.message
     if exc.details.get("error_type") == "ChunkCorruptError":

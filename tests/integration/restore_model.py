@@ -140,8 +140,11 @@ def build_chain(s, folder):
     for number in range(s.rng.randrange(1, 4)):
         aligned = s.rng.random() > 0.15
         unaligned = unaligned or not aligned
-        areas = sorted(s.areas(s.capacity, s.rng.randrange(1, 4), max(SECTOR, s.capacity // 10), aligned=aligned))
-        areas = [a for i, a in enumerate(areas) if i == 0 or a[0] >= areas[i - 1][0] + areas[i - 1][1]]  # disjoint
+        areas = []
+        for area in sorted(s.areas(s.capacity, s.rng.randrange(1, 4), max(SECTOR, s.capacity // 10), aligned=aligned)):
+            if not areas or area[0] >= areas[-1][0] + areas[-1][1]:  # disjoint, as CBT reports them
+                areas.append(area)
+        s.rng.shuffle(areas)  # a packed file follows its list's order, sorted or not
         layout = s.rng.choice(["packed", "sparse"])
         name = "inc%d.%s" % (number, layout)
         if layout == "packed":

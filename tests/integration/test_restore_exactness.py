@@ -175,3 +175,21 @@ def test_a_fresh_restore_keeps_the_target_disk_s_own_descriptor_facts(odd_vm, la
         assert "ddb.uuid" in descriptor and 'ddb.thinProvisioned = "1"' not in descriptor
     finally:
         destroy_vm(thick)
+
+
+def test_a_killed_hotadd_restore_leaves_disks_the_next_run_releases(backed_up, odd_vm, lab, tmp_path):
+    """VDDK's lifecycle: a HotAdd worker killed mid-transfer leaves the target's disk attached to
+    the proxy; the next run calls VixDiskLib_Cleanup first, which releases it, then completes."""
+    repo, point = backed_up
+    state = str(tmp_path / "state")
+    killed = _restore("lab-odd", repository=str(repo), transport="hotadd", state_dir=state,
+                      env={"VDDK_DOUBLE_CRASH_AFTER_WRITES": "2"})
+    assert killed["failed"] and killed["error_code"] == "TRANSFER_FAILED" and "SIGKILL" in killed["msg"]
+    assert killed["changed"] is True and "PARTIALLY RESTORED" in killed["msg"]
+    leaf = [d for d in odd_vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0].backing.fileName
+    assert lab.control("/hotadd")["attached"] == {odd_vm._moId: [leaf]}  # left on the proxy
+    again = _restore("lab-odd", repository=str(repo), transport="hotadd", state_dir=state)
+    assert not again.get("failed"), again
+    assert again["transfer"]["vddk_cleanup"] == {"cleaned": 1, "remaining": 0}
+    assert any("VixDiskLib_Cleanup" in w for w in again.get("warnings", []))
+    assert lab.control("/hotadd")["attached"] == {} and _sha(lab, "lab-odd") == point

@@ -69,6 +69,9 @@ func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/lab/access":
 		serveAccess(w, r)
 		return
+	case "/lab/hotadd":
+		serveHotAdd(w, r)
+		return
 	case "/lab/inspect":
 		serveJSON(w)(simulator.LabInspect(r.URL.Query().Get("vm")))
 		return

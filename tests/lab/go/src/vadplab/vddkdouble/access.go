@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -15,21 +13,42 @@ import (
 // of the VM is disabled, or enabled again. vCenter's own call is internal API; the lab offers
 // POST /lab/access on the same server (login has already checked its thumbprint).
 func setAccess(params connectParams, prepare bool) error {
-	port := params.Port
-	if port == 0 {
-		port = 443
-	}
-	body, _ := json.Marshal(map[string]interface{}{"vm": strings.TrimPrefix(params.VmxSpec, "moref="), "prepare": prepare})
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the thumbprint was checked at login
-	url := "https://" + net.JoinHostPort(params.ServerName, strconv.Itoa(int(port))) + "/lab/access"
-	response, err := client.Post(url, "application/json", bytes.NewReader(body))
+	_, err := labPost(params, "/lab/access", map[string]interface{}{
+		"vm": strings.TrimPrefix(params.VmxSpec, "moref="), "prepare": prepare})
+	return err
+}
+
+// setHotAdd tells the lab that a HotAdd Open attached a disk to the proxy, or that Close
+// detached it; cleanupHotAdd is VixDiskLib_Cleanup: leftovers of killed processes released.
+func setHotAdd(params connectParams, disk string, attach bool) error {
+	_, err := labPost(params, "/lab/hotadd", map[string]interface{}{
+		"vm": strings.TrimPrefix(params.VmxSpec, "moref="), "disk": disk, "attach": attach})
+	return err
+}
+
+func cleanupHotAdd(params connectParams) (cleaned, remaining uint32, err error) {
+	answer, err := labPost(params, "/lab/hotadd", map[string]interface{}{"cleanup": true})
 	if err != nil {
-		return fail(vixCannotConnect, "PrepareForAccess/EndAccess could not reach %s: %v", url, err)
+		return 0, 0, err
+	}
+	return uint32(answer["cleaned"].(float64)), uint32(answer["remaining"].(float64)), nil
+}
+
+// labPost is a call to the lab's control endpoint on the same server (vCenter's own calls for
+// these are internal API).
+func labPost(params connectParams, path string, body map[string]interface{}) (map[string]interface{}, error) {
+	data, _ := json.Marshal(body)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the lab's own endpoint
+	url := "https://" + serverAddress(params) + path
+	response, err := client.Post(url, "application/json", bytes.NewReader(data))
+	if err != nil {
+		return nil, fail(vixCannotConnect, "%s could not be reached: %v", url, err)
 	}
 	defer response.Body.Close()
-	if response.StatusCode != http.StatusOK {
-		return fail(vixFail, "PrepareForAccess/EndAccess for %s was refused (HTTP %d)", params.VmxSpec, response.StatusCode)
+	var answer map[string]interface{}
+	if response.StatusCode != http.StatusOK || json.NewDecoder(response.Body).Decode(&answer) != nil {
+		return nil, fail(vixFail, "%s refused %v (HTTP %d)", url, body, response.StatusCode)
 	}
-	return nil
+	return answer, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -28,6 +29,7 @@ const (
 
 var writeCount int64   // per process, for VDDK_DOUBLE_FAIL_WRITE
 var corruptCount int64 // per process, for VDDK_DOUBLE_CORRUPT_WRITE
+var crashCount int64   // per process, for VDDK_DOUBLE_CRASH_AFTER_WRITES
 
 type asyncOp struct {
 	write  bool
@@ -45,6 +47,7 @@ type handle struct {
 	transport  *C.char
 	busy       int32
 	unaligned  int64 // direct I/O calls that were not 4 KiB aligned
+	name       string
 	pending    sync.WaitGroup
 	queue      chan asyncOp
 	queueMutex sync.Mutex
@@ -134,8 +137,14 @@ func openDisk(c *connection, name string, flags uint32) (*handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handle{conn: c, chain: chain, readOnly: readOnly, transport: C.CString(transport),
+	h := &handle{conn: c, chain: chain, readOnly: readOnly, transport: C.CString(transport), name: name,
 		aligned: transport == "san" || flags&flagUnbuffered != 0}
+	if transport == "hotadd" { // attached to the proxy until Close (or, after a crash, Cleanup)
+		if err := setHotAdd(c.params, name, true); err != nil {
+			chain.Close()
+			return nil, err
+		}
+	}
 	logMessage("opened " + name + " with transport " + transport)
 	return h, nil
 }
@@ -225,6 +234,11 @@ func (h *handle) close() error {
 		h.queue = nil
 	}
 	h.queueMutex.Unlock()
+	if C.GoString(h.transport) == "hotadd" {
+		if err := setHotAdd(h.conn.params, h.name, false); err != nil {
+			return err
+		}
+	}
 	C.free(unsafe.Pointer(h.transport))
 	return h.chain.Close()
 }
@@ -247,6 +261,9 @@ func (h *handle) checkIO(start, count uint64, buf unsafe.Pointer, write bool) er
 	n := atomic.AddInt64(&h.conn.ioCount, 1)
 	if faults.dropAfter > 0 && n > faults.dropAfter {
 		return fail(vixConnectionLost, "the connection to the host was lost (VDDK_DOUBLE_DROP_AFTER)")
+	}
+	if write && faults.crashAfterWrites > 0 && atomic.AddInt64(&crashCount, 1) > faults.crashAfterWrites {
+		_ = syscall.Kill(syscall.Getpid(), syscall.SIGKILL) // the process dies mid-transfer, as under kill -9
 	}
 	if write && faults.failWriteAt > 0 && atomic.AddInt64(&writeCount, 1) == faults.failWriteAt {
 		return fail(faults.failWriteCode, "injected failure of write number %d (VDDK_DOUBLE_FAIL_WRITE)", faults.failWriteAt)

@@ -120,11 +120,20 @@ func VixDiskLib_Disconnect(conn C.VixDiskLibConnection) C.VixError {
 
 //export VixDiskLib_Cleanup
 func VixDiskLib_Cleanup(p *C.VixDiskLibConnectParams, cleaned, remaining *C.uint32_t) C.VixError {
+	var done, left uint32
+	if p != nil {
+		if params := readConnectParams(p); params.ServerName != "" {
+			var err error
+			if done, left, err = cleanupHotAdd(params); err != nil {
+				return C.VixError(result(err))
+			}
+		}
+	}
 	if cleaned != nil {
-		*cleaned = 0
+		*cleaned = C.uint32_t(done)
 	}
 	if remaining != nil {
-		*remaining = 0
+		*remaining = C.uint32_t(left)
 	}
 	return vixOK
 }

@@ -74,15 +74,17 @@ func unregister(token unsafe.Pointer) {
 //	VDDK_DOUBLE_SLOW_MS=MS            every read and write takes MS milliseconds longer
 //	VDDK_DOUBLE_RECORD=PATH           ConnectEx writes the ConnectParams it read to PATH (JSON)
 //	VDDK_DOUBLE_QUERY_ALLOCATED=unsupported   QueryAllocatedBlocks answers NOT_SUPPORTED (older hosts, some datastores)
+//	VDDK_DOUBLE_CRASH_AFTER_WRITES=N  the process is killed (SIGKILL) at its (N+1)th write
 type faultConfig struct {
-	failWriteAt    int64
-	failWriteCode  uint64
-	failOpenCode   uint64
-	dropAfter      int64
-	slowMillis     int64
-	corruptWriteAt int64
-	recordPath     string
-	noAllocated    bool
+	failWriteAt      int64
+	failWriteCode    uint64
+	failOpenCode     uint64
+	dropAfter        int64
+	slowMillis       int64
+	corruptWriteAt   int64
+	recordPath       string
+	noAllocated      bool
+	crashAfterWrites int64
 }
 
 var faults faultConfig
@@ -101,4 +103,5 @@ func readFaultConfig() {
 	faults.slowMillis, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_SLOW_MS"), 10, 64)
 	faults.corruptWriteAt, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CORRUPT_WRITE"), 10, 64)
 	faults.noAllocated = os.Getenv("VDDK_DOUBLE_QUERY_ALLOCATED") == "unsupported"
+	faults.crashAfterWrites, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CRASH_AFTER_WRITES"), 10, 64)
 }
