@@ -388,11 +388,12 @@ class VmdkRestoreModule(VsphereModule):
                 moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
         except TransferFailedError as exc:
             raise _after_failure(exc, result)
-        result["transfer"] = dict((k, moved["status"][k]) for k in ("seconds", "bytes_per_second", "peak_rss_bytes",
-                                                                   "vddk_cleanup"))
-        if (moved["status"].get("vddk_cleanup") or {}).get("cleaned"):
+        transfer_fields = ("seconds", "bytes_per_second", "peak_rss_bytes", "vddk_cleanup")
+        result["transfer"] = dict((k, moved["status"][k]) for k in transfer_fields)
+        cleaned = (moved["status"]["vddk_cleanup"] or {}).get("cleaned")
+        if cleaned:
             self.module.warn("VDDK released %d disk(s) an earlier, killed transfer had left hot-added to this host "
-                             "(VixDiskLib_Cleanup)" % moved["status"]["vddk_cleanup"]["cleaned"])
+                             "(VixDiskLib_Cleanup)" % cleaned)
         by_id = dict((d["id"], d) for d in moved["status"]["disks"])
         seconds = max(moved["status"]["seconds"], 1e-6)
         for disk in result["disks"]:
