@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 module: rdm_disk
 short_description: Attach or detach a Raw Device Mapping (RDM) disk, with the LUN uuid vSphere accepts
 description:
-  - Looks the LUN up in the VM's C(QueryConfigTarget) (restore-rules D) - deviceName is the LUN's canonical name and
+  - Looks the LUN up in the VM's C(QueryConfigTarget) - deviceName is the LUN's canonical name and
     lunUuid the uuid C(ConfigTarget.scsiDisk[].disk.uuid) reports. The uuid in the ESXi host's own storage config is a
     different value and makes the reconfiguration fail; given one, the module says so instead of trying.
   - Refuses a LUN another VM already maps, naming that VM (error_code C(LUN_IN_USE)).

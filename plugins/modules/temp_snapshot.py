@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 module: temp_snapshot
 short_description: Create, revert to and remove the snapshots a backup or restore works through
 description:
-  - Manages the temporary snapshot of a restore or backup (restore-rules A and C) and returns
+  - Manages the temporary snapshot of a restore or backup and returns
     what the next step needs - the snapshot's moref (a SAN or HotAdd connection's C(snapshotRef))
     and every disk's B(current leaf file name) and parent chain (what vmdk_restore must open).
   - Snapshots are found by name in every branch of the tree; two with the same name is an error

@@ -239,7 +239,7 @@ class VmBackupModule(VsphereModule):
         result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, read_only=True)
         with DataMover(p["state_dir"] or default_state_dir(vm_key + "-backup"), vm_key=vm_key) as mover:
-            mover.access(vddk, connection, secrets, prepare=True)  # restore-rules F: before the snapshot
+            mover.access(vddk, connection, secrets, prepare=True)  # VDDK: PrepareForAccess before the snapshot
             try:
                 snapshot = wait_for_task(vm.CreateSnapshot_Task(BACKUP_SNAPSHOT_PREFIX + point_id, BACKUP_SNAPSHOT_DESCRIPTION,
                                                                 False, p["quiesce"]), timeout=p["timeout"])

@@ -11,7 +11,7 @@ module: vm_cbt
 short_description: Enable, disable or reset a VM's changed block tracking (CBT)
 description:
   - Incremental backups ask CBT which areas changed since the last backup; after a restore CBT
-    misreports and must be reset, and the next backup must be a full one (restore-rules F).
+    misreports and must be reset, and the next backup must be a full one.
   - vSphere applies a change of C(changeTrackingEnabled) only at the VM's next stun. The module
     reconfigures the VM and then takes and removes a temporary snapshot, so CBT is really on (every
     disk has a change id) or off when it returns.

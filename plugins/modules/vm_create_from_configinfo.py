@@ -11,7 +11,7 @@ module: vm_create_from_configinfo
 short_description: Recreate a VM from a saved VirtualMachineConfigInfo, its disks new and empty
 description:
   - Builds a VirtualMachineConfigSpec from a saved configuration and creates the VM with CreateVM_Task
-    (restore-rules B, D, E) - default devices left out, every added device under a temporary negative key
+    - default devices left out, every added device under a temporary negative key
     with controllerKey pointing at its controller's, controllers' device lists dropped, disks created as
     new base disks (parent null) with the source's capacity and provisioning, cpuFeatureMask entries
     added as CpuIdInfoSpec, vApp properties, firmware and boot options carried over, CBT off (turn it on

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 module: vmdk_restore
 short_description: Write a restore point into a VM's virtual disks through VDDK, every chunk verified
 description:
-  - Restores the disks of a restore point onto a VM's disks (restore-rules A, B, F). Every point is a
+  - Restores the disks of a restore point onto a VM's disks. Every point is a
     logical full, so any point of a chain restores by writing each sector once.
   - Opens each target by its B(current) leaf file name, read from the VM now (after snapshots the VM
     writes to C(disk-000002.vmdk), not to the name saved at backup time).
@@ -75,7 +75,7 @@ options:
         and writes only those, from the point. It needs the point to be of this VM, CBT on then and now,
         the point's change id still valid and the disk not resized; otherwise it refuses with error_code
         C(CHANGED_ONLY_IMPOSSIBLE) and writes nothing. A restore without O(reset_cbt) leaves CBT
-        misreporting (restore-rules F), so changed_only after such a restore can miss areas.
+        misreporting, so changed_only after such a restore can miss areas.
     type: str
     default: full
     choices: [full, fresh, changed_only]
