@@ -2,9 +2,9 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A VirtualMachineConfigSpec for CreateVM_Task from a saved VirtualMachineConfigInfo
-(restore-rules E), with the overrides a restore elsewhere needs. Pure logic on pyVmomi objects:
-what the target offers (datastores, networks, LUNs, hardware versions) is handed in as plain data
-by the caller. No Ansible imports.
+with the overrides a restore elsewhere needs. Pure logic on pyVmomi objects: what the target
+offers (datastores, networks, LUNs, hardware versions) is handed in as plain data by the caller.
+No Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,7 +21,7 @@ except ImportError:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
 
-# Devices every new VM has: a spec that adds them fails (restore-rules E). The video card is one
+# Devices every new VM has: a spec that adds them fails. The video card is one
 # too on ESXi and in the simulator; its settings are applied to the new VM's own card afterwards.
 DEFAULT_DEVICE_TYPES = ("VirtualIDEController", "VirtualPS2Controller", "VirtualPCIController", "VirtualSIOController",
                         "VirtualKeyboard", "VirtualVMCIDevice", "VirtualPointingDevice", "VirtualVideoCard")
@@ -210,7 +210,7 @@ class SpecBuilder(object):
         spec.bootOptions = _boot_options_without_device_keys(config.bootOptions)
         spec.powerOpInfo = config.defaultPowerOps
         spec.files = vim.vm.FileInfo(vmPathName="[%s]" % (self.target.get("datastore") or _datastore_of(config.files.vmPathName)))
-        spec.changeTrackingEnabled = False  # restore-rules C.2: CBT off while the disks are filled
+        spec.changeTrackingEnabled = False  # CBT off while the disks are filled
         if options.get("uuid", "keep") == "keep":
             spec.uuid = config.uuid
         if options.get("instance_uuid", "new") == "keep":
@@ -250,7 +250,7 @@ class SpecBuilder(object):
         if source.controllerKey is not None:
             device.controllerKey = self._keys.get(source.controllerKey, source.controllerKey)  # default ones keep theirs
         if isinstance(device, vim.vm.device.VirtualController):
-            device.device = []  # restore-rules E: the controllers' device lists are dropped
+            device.device = []  # the controllers' device lists are dropped
         if source.connectable is not None:
             device.connectable = vim.vm.device.VirtualDevice.ConnectInfo(
                 startConnected=source.connectable.startConnected, allowGuestControl=source.connectable.allowGuestControl,

@@ -130,7 +130,7 @@ def placement_luns(placement):
 
 def config_target_luns(browser, host):
     """{canonical name and ConfigTarget uuid: {canonical_name, uuid, capacity_bytes}}: the uuid an
-    RDM needs is the one QueryConfigTarget reports, never the host's own (restore-rules D)."""
+    RDM needs is the one QueryConfigTarget reports, never the host's own."""
     luns = {}
     for entry in browser.QueryConfigTarget(host=host).scsiDisk or []:
         lun = {"canonical_name": entry.disk.canonicalName, "uuid": entry.disk.uuid,

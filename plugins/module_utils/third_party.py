@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sources from other VADP tools, as extent maps a restore can write from: a raw disk image,
-and a chain in the seed's form (a full raw image plus incrementals, each with the changed areas
+and a chain of another VADP tool (a full raw image plus incrementals, each with the changed areas
 QueryChangedDiskAreas reported), merged newest-wins so every byte is read from one place and
 written once. No Ansible imports.
 

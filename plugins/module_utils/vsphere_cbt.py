@@ -41,7 +41,7 @@ def apply(vm, enabled, timeout):
 
 
 def reset(vm, timeout):
-    """Off, then on: every change id from before is void (restore-rules F, after a restore)."""
+    """Off, then on: every change id from before is void (after a restore CBT misreports until reset)."""
     apply(vm, False, timeout)
     apply(vm, True, timeout)
 

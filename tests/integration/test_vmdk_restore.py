@@ -267,19 +267,23 @@ def test_storage_vmotion_is_disabled_while_the_restore_holds_the_disks(vm, lab, 
 
 
 def test_a_second_restore_of_the_same_vm_at_once_is_refused(vm, lab, tmp_path):
-    import threading
-    import time
-    repo = tmp_path / "repo"
+    """A transfer of the VM is under way (its locks held, as a running restore holds them): a second
+    restore is refused before it writes, by the state folder's lock and by the VM's whatever the
+    folder; once the first is over it runs."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover
+    repo, state = tmp_path / "repo", str(tmp_path / "state")
     backup(repo)
     expected = sha(lab)
     lab.guest_write(VM, offset=70 * MIB, length=MIB, seed=44)
     wait(vm.PowerOffVM_Task())
-    first = {}
-    worker = threading.Thread(target=lambda: first.update(restore(repo, env={"VDDK_DOUBLE_SLOW_MS": "100"})))
-    worker.start()
-    time.sleep(3)  # the first one holds the VM's state folder now
-    second = restore(repo)
-    worker.join()
-    assert second["failed"] and second["error_code"] == "TRANSFER_BUSY" and "is using" in second["msg"]
-    assert not first.get("failed"), first
-    assert sha(lab) == expected
+    changed = sha(lab)
+    running = DataMover(state, vm_key=vm.config.instanceUuid)
+    try:
+        same_folder = restore(repo, state_dir=state)
+        other_folder = restore(repo, state_dir=str(tmp_path / "other"))
+    finally:
+        running.close()
+    assert same_folder["failed"] and same_folder["error_code"] == "TRANSFER_BUSY" and "is using" in same_folder["msg"]
+    assert other_folder["failed"] and other_folder["error_code"] == "TRANSFER_BUSY"
+    assert vm.config.instanceUuid in other_folder["msg"] and sha(lab) == changed  # nothing written
+    assert not restore(repo, state_dir=state).get("failed") and sha(lab) == expected
