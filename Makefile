@@ -6,7 +6,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 
-.PHONY: demo test deps sanity lint units integration fuzz lab-up lab-down
+.PHONY: demo test deps sanity lint units integration fuzz faults lab-up lab-down
 SCENARIOS ?= 500
 FIRST_SEED ?= 1
 
@@ -29,13 +29,20 @@ units: deps
 	$(LAB) gotest
 	python -m pytest -q tests/unit
 
+# A passing test's temporary files go at once: the suite's disks and repositories would fill a small disk.
+PYTEST := python -m pytest -q -o tmp_path_retention_policy=failed
+
 integration: deps
-	$(LAB) run -- python -m pytest -q tests/integration
+	$(LAB) run -- $(PYTEST) tests/integration
+
+# The fault matrix alone (make test runs it too).
+faults: deps
+	$(LAB) run -- $(PYTEST) tests/integration/test_fault_matrix.py
 
 # The randomized restore check, as many scenarios as asked (make test runs 24 of them).
 fuzz: deps
 	$(LAB) run -- env RESTORE_MODEL_SCENARIOS=$(SCENARIOS) RESTORE_MODEL_FIRST_SEED=$(FIRST_SEED) \
-		python -m pytest -q tests/integration/test_restore_model.py
+		$(PYTEST) tests/integration/test_restore_model.py
 
 lab-up:
 	$(LAB) up

@@ -19,9 +19,8 @@ CASES = {
     "glouton_esxi801_vm-10_alp1_all-controllers.xml": {},
     "glouton_esxi801_vm-8_lunar_serial-floppy.xml": {},
     "nri-vsphere_SDDC_vm-1003_test-snap_delta-chain.xml": {"network_map": {"dvportgroup-46": "DC0_DVPG0"}},
-    # 715 GiB of eager-zeroed disks do not fit here: created thin, the rest compared as in the source
-    "nri-vsphere_SDDC_vm-20_vcsa_eager-thick-3xLSI.xml": {"network_map": {"dvportgroup-47": "VM Network"},
-                                                          "disk_provisioning": "thin"},
+    # 715 GiB of eager-zeroed disks: thick in the lab's accounting, sparse on the host
+    "nri-vsphere_SDDC_vm-20_vcsa_eager-thick-3xLSI.xml": {"network_map": {"dvportgroup-47": "VM Network"}},
     "yavijava_RetrievePropertiesResponse_vm-51_Web-2.xml": {"network_map": {"dvportgroup-56": "DC0_DVPG0"}},
     "pyvmomi_827747f_test_json_vm_explode_type_match.json": {"config_vm": "Jenkins02"},
     # vmx-20 is newer than the lab's ESXi 7.0U3 (vmx-19 at most)
@@ -173,7 +172,7 @@ def test_disaster_recovery_from_a_restore_point(si, lab, tmp_path):
 
 def test_a_lun_another_vm_maps_is_refused_before_the_vm_is_created(si, lab, tmp_path):
     source = create_vm(si, "fx-rdm-source", [32])
-    holder = create_vm(si, "fx-rdm-holder", [32])
+    create_vm(si, "fx-rdm-holder", [32])
     luns = source.environmentBrowser.QueryConfigTarget(host=source.runtime.host).scsiDisk
     lun_a, lun_b = luns[0].disk.canonicalName, luns[1].disk.canonicalName
     try:

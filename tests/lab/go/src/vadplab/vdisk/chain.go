@@ -308,12 +308,15 @@ func sortRanges(r [][2]int64) {
 	}
 }
 
-// AllocatedBytes is the space the chain's extents take on the file system.
+// AllocatedBytes is the space the chain takes on its datastore: a thick base its whole
+// capacity (the lab keeps it sparse on the host), the rest what their extents hold.
 func (c *Chain) AllocatedBytes() int64 {
 	var total int64
 	for _, l := range c.links {
 		var st syscall.Stat_t
-		if syscall.Fstat(int(l.extent.Fd()), &st) == nil {
+		if l.bitmap == nil && l.desc.DDB["thinProvisioned"] != "1" {
+			total += l.desc.Capacity()
+		} else if syscall.Fstat(int(l.extent.Fd()), &st) == nil {
 			total += st.Blocks * 512
 		}
 	}
