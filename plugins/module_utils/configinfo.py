@@ -199,7 +199,10 @@ def load_config(value, select=None):
     """(vim.vm.ConfigInfo, [fields left out as unknown]) from text (JSON or XML) or a parsed
     JSON value. select names the VM when the input holds several."""
     if isinstance(value, (bytes, str)):
-        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        try:
+            text = value.decode("utf-8") if isinstance(value, bytes) else value
+        except UnicodeDecodeError as exc:
+            raise ConfigInfoError("the config is not text (%s): give JSON or XML as vCenter or pyVmomi wrote it" % exc)
         stripped = text.lstrip()
         if stripped.startswith(("{", "[")):
             try:

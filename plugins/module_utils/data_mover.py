@@ -25,6 +25,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.mover_worker import P
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
 
 WORKER = "ansible_collections.vadp.vsphere.plugins.module_utils.mover_worker"
+# the worker's error codes a caller can act on better than on TRANSFER_FAILED
+CODES_KEPT_FROM_WORKER = ("REPOSITORY_FULL", "REPOSITORY_READ_ONLY")
 
 
 class TransferFailedError(VsphereError):
@@ -33,6 +35,10 @@ class TransferFailedError(VsphereError):
 
 class TransferBusyError(VsphereError):
     error_code = "TRANSFER_BUSY"
+
+
+class StateDirError(VsphereError):
+    error_code = "STATE_DIR_UNUSABLE"
 
 
 def read_status(path):
@@ -85,7 +91,11 @@ class DataMover(object):
         self.extra_env = extra_env or {}
         self.process = None
         self.stalled = False
-        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        except OSError as exc:  # a file in the way, a read-only or full file system
+            raise StateDirError("the transfer's state folder %s cannot be made: %s; give a writable folder as state_dir"
+                                % (state_dir, exc.strerror or exc))
         self._locks = [_take_lock(os.path.join(state_dir, "lock"), "is using %s" % state_dir,
                                   "give this one its own state_dir")]
         if vm_key:
@@ -192,4 +202,7 @@ class DataMover(object):
         if checkpoint:
             message += (". What was written is in the checkpoint (%s); running the same transfer again resumes there"
                         % paths["checkpoint"])
-        return TransferFailedError(message, details=details)
+        error = TransferFailedError(message, details=details)
+        if (result or {}).get("error_code") in CODES_KEPT_FROM_WORKER:
+            error.error_code = result["error_code"]  # the repository's own cause says more than "transfer failed"
+        return error

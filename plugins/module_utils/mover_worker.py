@@ -32,6 +32,7 @@ import time
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import DiskIndex, Repository, write_index_file
 from ansible_collections.vadp.vsphere.plugins.module_utils.restore import ReadBackMismatchError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vddk import SECTOR_SIZE, VddkError, VixDiskLib
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
 
 PLAN_VERSION = 1
 ACCESS_IDENTITY = "vadp.vsphere"  # PrepareForAccess/EndAccess: at most 50 characters
@@ -478,11 +479,11 @@ def run(plan, secrets):
         params.free()
     if errors:
         disk_id, exc = errors[0]
-        text = str(exc) if isinstance(exc, (VddkError, OSError)) else "%s: %s" % (type(exc).__name__, exc)
+        text = str(exc) if isinstance(exc, (VddkError, OSError, VsphereError)) else "%s: %s" % (type(exc).__name__, exc)
         message = ("disk %s (%s): %s" % (disk_id, progress.disks[disk_id]["path"], text)) if disk_id else text
         progress.finish("failed", message)
         return {"failed": True, "error": message, "vddk_error": getattr(exc, "name", None),
-                "error_type": type(exc).__name__,
+                "error_type": type(exc).__name__, "error_code": getattr(exc, "error_code", None),
                 "vddk_log": list(lib.recent_log)[-20:], "checkpoint": checkpoint.done, "status": progress.snapshot()}
     checkpoint.remove()
     progress.finish("done")

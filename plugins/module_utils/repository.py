@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import errno
 import hashlib
 import json
 import os
@@ -52,13 +53,44 @@ class PointDamagedError(RepositoryError):
     error_code = "POINT_DAMAGED"
 
 
+class RepositoryFullError(RepositoryError):
+    error_code = "REPOSITORY_FULL"
+
+
+class RepositoryReadOnlyError(RepositoryError):
+    error_code = "REPOSITORY_READ_ONLY"
+
+
+def storage_error(exc, path):
+    """The repository's own error for an OSError met while writing path (full, read-only), or None."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RepositoryFullError("the repository's file system is full (or over its quota) while writing %s: free "
+                                   "space there or back up into another repository, then run the backup again" % path)
+    if exc.errno == errno.EROFS:
+        return RepositoryReadOnlyError("the repository's file system is read-only (writing %s): a backup needs a "
+                                       "writable repository" % path)
+    return None
+
+
+def _write_new_file(temporary, data, mode):
+    """Write a new file whole and to disk; on any failure nothing of it is left."""
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        raise storage_error(exc, temporary) or exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        os.unlink(temporary)
+        raise storage_error(exc, temporary) or exc
+
+
 def _write_atomically(path, data, mode=0o600):
     temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    _write_new_file(temporary, data, mode)
     os.replace(temporary, path)
 
 
@@ -73,6 +105,8 @@ def _makedirs(path, mode):
             os.mkdir(folder, mode)
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise storage_error(exc, folder) or exc
         os.chmod(folder, mode)
 
 
@@ -109,7 +143,7 @@ def _refuse_foreign_folder(path):
     except FileNotFoundError:
         return
     except NotADirectoryError:
-        raise RepositoryError("%s is a file, not a folder: a repository needs a new or empty folder" % path)
+        raise RepositoryError("%s, or a folder above it, is a file: a repository needs a new or empty folder" % path)
     if entries and not os.path.exists(os.path.join(path, "repository.json")):  # (another backup may just have made it)
         listed = ", ".join(sorted(entries)[:5]) + (" ..." if len(entries) > 5 else "")
         raise RepositoryError("%s is not a restore point repository (no repository.json) and is not empty: it holds %s. "
@@ -186,7 +220,10 @@ class Repository(object):
             if dry_run:
                 return None
             _makedirs(os.path.join(path, "chunks"), int(mode, 8))
-            os.chmod(path, int(mode, 8))
+            try:
+                os.chmod(path, int(mode, 8))
+            except OSError as exc:
+                raise storage_error(exc, path) or RepositoryError("%s: %s" % (path, exc))
             settings = {"format": "vadp-restore-points", "version": FORMAT_VERSION, "chunk_size": chunk_size,
                         "hash": "sha256", "compression": "zstd" if HAS_ZSTD else "none",
                         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -202,6 +239,12 @@ class Repository(object):
             finally:
                 os.remove(temporary)
         return cls(path)
+
+    def check_writable(self):
+        """Fail before a backup touches the VM when nothing can be written here."""
+        probe = os.path.join(self.path, "write-probe.tmp.%s" % secrets.token_hex(6))
+        _write_new_file(probe, b"", 0o600)
+        os.unlink(probe)
 
     # chunks -------------------------------------------------------------------------------
     def chunk_path(self, digest):
@@ -226,11 +269,7 @@ class Repository(object):
         folder = os.path.dirname(path)
         _makedirs(folder, self.mode)
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(stored)
-            f.flush()
-            os.fsync(f.fileno())
+        _write_new_file(temporary, stored, 0o600)
         try:
             os.link(temporary, path)  # write-once: never replaces a chunk another writer stored
         except FileExistsError:
@@ -365,6 +404,18 @@ class PointWriter(object):
     def write_file(self, name, data):
         _write_atomically(os.path.join(self.folder, name), data)
         return name
+
+    def abandon(self):
+        """Remove what this unfinished point wrote (it has no manifest, so nothing refers to it),
+        and its VM's folder if this was its first point. Chunks stay: other points may share
+        them, and the next backup reuses them."""
+        for name in os.listdir(self.folder) if os.path.isdir(self.folder) else []:
+            os.unlink(os.path.join(self.folder, name))
+        for folder in (self.folder, os.path.dirname(self.folder), os.path.dirname(os.path.dirname(self.folder))):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break  # not empty: another point lives there
 
     def commit(self, manifest):
         manifest = dict(manifest, format="vadp-restore-point", version=FORMAT_VERSION, id=self.id)

@@ -215,6 +215,8 @@ class VmBackupModule(VsphereModule):
         facts = vm_facts(vm)
         vm_key = facts["vm"]["instance_uuid"]
         repository = Repository.create(p["repository"], chunk_size=p["chunk_size"], dry_run=self.module.check_mode)
+        if repository is not None and not self.module.check_mode:
+            repository.check_writable()  # a read-only repository is refused before the VM is touched
         parent = None
         if p["type"] != "full" and repository is not None:
             try:
@@ -280,11 +282,18 @@ class VmBackupModule(VsphereModule):
                              "backup or restore ends: %s" % exc.message)
 
     def _back_up(self, client, vm, facts, repository, parent, snapshot, point_id, result, transfer):
+        writer = repository.begin_point(facts["vm"]["instance_uuid"], point_id)
+        try:
+            self._fill_point(client, vm, facts, repository, parent, snapshot, writer, result, transfer)
+        except BaseException:
+            writer.abandon()  # no manifest, so nothing refers to what it holds: a failed run leaves no folder
+            raise
+
+    def _fill_point(self, client, vm, facts, repository, parent, snapshot, writer, result, transfer):
         p = self.params
         mover, vddk, connection, secrets = transfer
         config = snapshot.config
         devices_by_key = dict((d.key, d) for d in config.hardware.device)
-        writer = repository.begin_point(facts["vm"]["instance_uuid"], point_id)
         parent_disks = dict((d["key"], d) for d in parent["disks"]) if parent else {}
         plans, kinds = [], {}
         for disk in self._selected(config):

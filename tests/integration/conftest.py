@@ -3,6 +3,7 @@
 Run them with `make integration` (or `tests/lab/lab run -- pytest tests/integration`), which
 starts the lab and exports its VMWARE_* and LAB_* variables.
 """
+import hashlib
 import json
 import os
 import ssl
@@ -19,6 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 
 from pyVim.connect import Disconnect, SmartConnect  # noqa: E402
 from pyVmomi import vim  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +76,14 @@ class LabAccess(object):
 
 @pytest.fixture
 def si(lab):
+    service_instance = lab.connect()
+    yield service_instance
+    Disconnect(service_instance)
+
+
+@pytest.fixture(scope="module")
+def module_si(lab):
+    """A connection for a module's own fixtures (a VM set up once for all its tests)."""
     service_instance = lab.connect()
     yield service_instance
     Disconnect(service_instance)
@@ -209,3 +219,44 @@ def write_base_disk_directly(descriptor_path, offset, data):
         text = f.read()
     with open(descriptor_path, "w") as f:
         f.write(re.sub(r"^CID=\w+$", "CID=" + secrets.token_hex(4), text, flags=re.M))
+
+
+def play(playbook, env=None, verbose=False, **extra_vars):
+    run_env = dict(os.environ, **(env or {}))
+    process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)]
+                             + (["-vvv"] if verbose else []),
+                             capture_output=True, text=True, env=run_env, cwd=ROOT, check=False)
+    return process.returncode, process.stdout + process.stderr
+
+
+def image_sha(repo_path, point_id):
+    """The SHA-256 of the point's first disk image, assembled from its index and chunks."""
+    repo = Repository(repo_path)
+    [manifest] = [m for m in repo.manifests() if m["id"] == point_id]
+    disk = manifest["disks"][0]
+    index = repo.read_index(manifest, disk)
+    digest = hashlib.sha256()
+    for offset, length, chunk in index.extents():
+        digest.update(repo.get_chunk(chunk) if chunk else bytes(length))
+    return digest.hexdigest()
+
+
+def mount_small_filesystem(mount_point, size="6m"):
+    """A real file system of its own at mount_point (tmpfs), for a real ENOSPC or EROFS."""
+    os.makedirs(mount_point)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", str(mount_point)], check=False).returncode:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+
+
+def remount(mount_point, options):
+    subprocess.run(["mount", "-o", "remount," + options, str(mount_point)], check=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault matrix's cells as a table, when any ran (test_fault_matrix.py)."""
+    matrix = sys.modules.get("test_fault_matrix")
+    if not matrix or not matrix.ROWS:
+        return
+    terminalreporter.section("fault matrix: one fault per run, then the same job again")
+    for cell, outcome in matrix.ROWS:
+        terminalreporter.write_line("%-18s %-28s %-28s %s" % (cell.job, cell.step, cell.fault, outcome))

@@ -1,21 +1,11 @@
 """The roles through the job playbooks (playbooks/*.yml), as AWX runs them, against the lab."""
-import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import ROOT, create_vm, destroy_vm, destroy_vms, find_vm_by_name, rdm_disks, run_module, settle, wait
+from conftest import create_vm, destroy_vm, destroy_vms, find_vm_by_name, play, rdm_disks, run_module, settle, wait
 
 VM = "DC0_C0_RP0_VM0"
-
-
-def play(playbook, env=None, verbose=False, **extra_vars):
-    run_env = dict(os.environ, **(env or {}))
-    process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)]
-                             + (["-vvv"] if verbose else []),
-                             capture_output=True, text=True, env=run_env, cwd=ROOT, check=False)
-    return process.returncode, process.stdout + process.stderr
 
 
 @pytest.fixture

@@ -1,28 +1,16 @@
 """vm_backup and restore_point_info through ansible-playbook against the lab: every point, read
 back through the repository, equals the disk as lab inspect saw it at backup time."""
-import hashlib
 import os
+import subprocess
 import threading
 
 import pytest
 
-from conftest import find_vm_by_name, run_module
+from conftest import find_vm_by_name, image_sha, mount_small_filesystem, remount, run_module
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository
 
 VM = "DC0_C0_RP0_VM1"
 MIB = 1 << 20
-
-
-def image_sha(repo_path, point_id):
-    """The SHA-256 of the point's first disk image, assembled from its index and chunks."""
-    repo = Repository(repo_path)
-    [manifest] = [m for m in repo.manifests() if m["id"] == point_id]
-    disk = manifest["disks"][0]
-    index = repo.read_index(manifest, disk)
-    digest = hashlib.sha256()
-    for offset, length, chunk in index.extents():
-        digest.update(repo.get_chunk(chunk) if chunk else bytes(length))
-    return digest.hexdigest()
 
 
 def backup(repo, vm=VM, env=None, **args):
@@ -121,6 +109,47 @@ def test_an_interrupted_backup_leaves_no_point_no_snapshot_and_its_chunks_are_re
     assert vm.snapshot is None and info(repo, vm=VM)["points"] == []
     done = backup(repo)
     assert done["type"] == "full" and done["reused_chunks"] >= 1
+
+
+def files_under(folder):
+    return sorted(os.path.relpath(os.path.join(root, name), folder)
+                  for root, _dirs, names in os.walk(folder) for name in names)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    mount_point = tmp_path / "small"
+    mount_small_filesystem(mount_point)
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_repository_is_reported_as_such_and_leaves_nothing_behind(vm, lab, small_filesystem):
+    repo = small_filesystem / "repo"
+    for i in range(3):  # 12 MiB that do not compress, in three chunks of their own
+        lab.guest_write(VM, offset=(40 + 4 * i) * MIB, length=4 * MIB, seed=300 + i)
+    full = backup(repo)
+    assert full["failed"] and full["error_code"] == "REPOSITORY_FULL", full
+    assert "is full" in full["msg"] and str(repo) in full["msg"]
+    assert vm.snapshot is None and info(repo, vm=VM)["points"] == []
+    left = files_under(str(repo))
+    assert not [f for f in left if ".tmp." in f or not (f == "repository.json" or f.startswith("chunks/"))], left
+    assert not os.path.exists(repo / "vms" / vm.config.instanceUuid)  # no empty point folder
+    # with room again the same backup goes through, reusing the chunks the failed run stored
+    remount(small_filesystem, "size=400m")
+    done = backup(repo)
+    assert not done.get("failed"), done
+    assert done["reused_chunks"] >= 1 and image_sha(str(repo), done["point_id"]) == lab.inspect(VM)["disks"][0]["sha256"]
+
+
+def test_a_read_only_repository_is_refused_before_the_vm_is_touched(vm, small_filesystem):
+    repo = small_filesystem / "repo"
+    remount(small_filesystem, "size=400m")
+    assert not backup(repo).get("failed")
+    remount(small_filesystem, "ro")
+    refused = backup(repo)
+    assert refused["failed"] and refused["error_code"] == "REPOSITORY_READ_ONLY" and str(repo) in refused["msg"]
+    assert vm.snapshot is None and len(info(repo, vm=VM)["points"]) == 1
 
 
 def test_two_vms_back_up_into_one_repository_at_once(vm, lab, tmp_path):

@@ -180,6 +180,8 @@ def test_malformed_configs_are_refused_naming_the_field():
             "_typeName": "VirtualHardware", "device": [{"_typeName": "VirtualTeleporter", "key": 1}]}})
     with pytest.raises(ConfigInfoError, match="numCPU: 'many' is not a valid int"):
         load_config({"_typeName": "VirtualMachineConfigInfo", "hardware": {"_typeName": "VirtualHardware", "numCPU": "many"}})
+    with pytest.raises(ConfigInfoError, match="not text"):
+        load_config(b"\x89PNG\r\n\x1a\n\xff\xfe")  # a binary file given as config_file
     config = copy.deepcopy(read_config_file(ALP1)[0])
     [disk] = [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][:1]
     disk.controllerKey = 4242

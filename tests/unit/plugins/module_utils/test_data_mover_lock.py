@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferBusyError
+from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, StateDirError, TransferBusyError
 
 
 def test_one_transfer_at_a_time_per_state_folder(tmp_path):
@@ -38,3 +38,10 @@ def test_the_worker_ignores_a_sitecustomize_on_the_module_s_path(tmp_path, monke
     with pytest.raises(TransferFailedError, match="no libvixDiskLib"):
         mover.run({"vddk": {"libdir": str(tmp_path / "no-vddk")}, "connection": {}, "disks": []}, {})
     assert "sitecustomize" not in (tmp_path / "state" / "worker.err").read_text()
+
+
+def test_a_state_folder_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(StateDirError, match="a-file/state cannot be made") as raised:
+        DataMover(str(tmp_path / "a-file" / "state"))
+    assert raised.value.error_code == "STATE_DIR_UNUSABLE"

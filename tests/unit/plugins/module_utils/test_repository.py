@@ -1,7 +1,9 @@
 """The restore point repository on real files (docs/restore-point-format.md)."""
 import hashlib
 import os
+import random
 import stat
+import subprocess
 
 import pytest
 
@@ -11,6 +13,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
     PointNotFoundError,
     Repository,
     RepositoryError,
+    RepositoryFullError,
+    RepositoryReadOnlyError,
 )
 
 CHUNK = 64 * 1024
@@ -197,3 +201,42 @@ def test_a_dry_run_checks_and_writes_nothing(tmp_path):
         Repository.create(str(tmp_path / "new"), chunk_size=128 << 20, dry_run=True)
     existing = Repository.create(str(tmp_path / "repo"))
     assert Repository.create(existing.path, dry_run=True).path == existing.path  # an existing one is opened
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real 1 MiB file system (tmpfs): ENOSPC and EROFS for real."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=False).returncode:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_file_system_is_repository_full_and_leaves_no_temporary_file(small_filesystem):
+    repo = Repository.create(str(small_filesystem / "repo"), chunk_size=CHUNK)
+    with pytest.raises(RepositoryFullError) as raised:
+        for i in range(40):  # 40 chunks of 64 KiB that do not compress: more than 1 MiB
+            repo.put_chunk(random.Random(i).randbytes(CHUNK))
+    assert raised.value.error_code == "REPOSITORY_FULL" and str(small_filesystem) in str(raised.value)
+    assert not [n for _r, _d, names in os.walk(str(small_filesystem)) for n in names if ".tmp." in n]
+
+
+def test_a_read_only_file_system_is_refused_before_writing(small_filesystem):
+    repo = Repository.create(str(small_filesystem / "repo"), chunk_size=CHUNK)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_filesystem)], check=True)
+    with pytest.raises(RepositoryReadOnlyError):
+        repo.check_writable()
+
+
+def test_an_abandoned_point_leaves_no_folder_and_keeps_its_neighbours(repo):
+    kept, manifest = _point(repo, [b"a" * CHUNK], "2026-01-01T00:00:00Z", "20260101T000000Z-000001")
+    kept.commit(manifest)
+    unfinished, _manifest = _point(repo, [b"b" * CHUNK], "2026-01-02T00:00:00Z", "20260102T000000Z-000002")
+    unfinished.abandon()
+    assert os.listdir(repo.vm_folder(VM)) == ["20260101T000000Z-000001"]
+    alone = repo.begin_point("another-vm")
+    alone.write_file("nvram", b"x")
+    alone.abandon()  # that VM's first point: its folders go too
+    assert os.listdir(os.path.join(repo.path, "vms")) == [VM]
