@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -24,7 +25,15 @@ type labControl struct {
 	logins             int
 	terminateAfter     int // terminate all sessions before the Nth SOAP call from now; 0 = off
 	sessionsTerminated int
+	changes            []string // the calls that change vCenter's state, in order (check mode must make none)
 }
+
+// soapMethod is the first element in a SOAP body: the method called.
+var soapMethod = regexp.MustCompile(`<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)`)
+
+// changingMethods are the state-changing vSphere methods that are not tasks (every *_Task changes).
+var changingMethods = map[string]bool{"AnswerVM": true, "MakeDirectory": true, "RenameSnapshot": true,
+	"SetCustomValue": true, "SetField": true, "MarkAsTemplate": true, "DeleteFile": true}
 
 type faultRequest struct {
 	TerminateSessionsAfterCalls int                               `json:"terminate_sessions_after_calls"`
@@ -54,6 +63,11 @@ func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil || !simulator.LabSessionValid(cookie.Value) {
 			http.Error(w, "401 Unauthorized: datastore file access needs a vSphere session cookie", http.StatusUnauthorized)
 			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			c.mu.Lock()
+			c.changes = append(c.changes, r.Method+" "+r.URL.Path)
+			c.mu.Unlock()
 		}
 	}
 	switch r.URL.Path {
@@ -90,6 +104,11 @@ func (c *labControl) observeSOAP(r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.soapCalls++
+	if m := soapMethod.FindSubmatch(body); m != nil {
+		if method := string(m[1]); strings.HasSuffix(method, "_Task") || changingMethods[method] {
+			c.changes = append(c.changes, method)
+		}
+	}
 	if bytes.Contains(body, []byte("<Login ")) || bytes.Contains(body, []byte("<Login>")) {
 		c.logins++
 	}
@@ -151,12 +170,13 @@ func (c *labControl) serveFaults(w http.ResponseWriter, r *http.Request) {
 
 func (c *labControl) serveStats(w http.ResponseWriter) {
 	c.mu.Lock()
-	stats := map[string]int{
+	stats := map[string]interface{}{
 		"soap_calls":          c.soapCalls,
 		"logins":              c.logins,
 		"sessions_terminated": c.sessionsTerminated,
 		"terminate_after":     c.terminateAfter,
 		"cbt_page_extents":    simulator.LabCBTPageExtents,
+		"changes":             append([]string{}, c.changes...),
 	}
 	c.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
