@@ -30,6 +30,7 @@ const (
 var writeCount int64   // per process, for VDDK_DOUBLE_FAIL_WRITE
 var corruptCount int64 // per process, for VDDK_DOUBLE_CORRUPT_WRITE
 var crashCount int64   // per process, for VDDK_DOUBLE_CRASH_AFTER_WRITES
+var readCount int64    // per process, for VDDK_DOUBLE_CRASH_AFTER_READS
 
 type asyncOp struct {
 	write  bool
@@ -262,7 +263,8 @@ func (h *handle) checkIO(start, count uint64, buf unsafe.Pointer, write bool) er
 	if faults.dropAfter > 0 && n > faults.dropAfter {
 		return fail(vixConnectionLost, "the connection to the host was lost (VDDK_DOUBLE_DROP_AFTER)")
 	}
-	if write && faults.crashAfterWrites > 0 && atomic.AddInt64(&crashCount, 1) > faults.crashAfterWrites {
+	if write && faults.crashAfterWrites > 0 && atomic.AddInt64(&crashCount, 1) > faults.crashAfterWrites ||
+		!write && faults.crashAfterReads > 0 && atomic.AddInt64(&readCount, 1) > faults.crashAfterReads {
 		_ = syscall.Kill(syscall.Getpid(), syscall.SIGKILL) // the process dies mid-transfer, as under kill -9
 	}
 	if write && faults.failWriteAt > 0 && atomic.AddInt64(&writeCount, 1) == faults.failWriteAt {

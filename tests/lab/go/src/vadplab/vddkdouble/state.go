@@ -75,6 +75,7 @@ func unregister(token unsafe.Pointer) {
 //	VDDK_DOUBLE_RECORD=PATH           ConnectEx writes the ConnectParams it read to PATH (JSON)
 //	VDDK_DOUBLE_QUERY_ALLOCATED=unsupported   QueryAllocatedBlocks answers NOT_SUPPORTED (older hosts, some datastores)
 //	VDDK_DOUBLE_CRASH_AFTER_WRITES=N  the process is killed (SIGKILL) at its (N+1)th write
+//	VDDK_DOUBLE_CRASH_AFTER_READS=N   the process is killed (SIGKILL) at its (N+1)th read
 type faultConfig struct {
 	failWriteAt      int64
 	failWriteCode    uint64
@@ -85,6 +86,7 @@ type faultConfig struct {
 	recordPath       string
 	noAllocated      bool
 	crashAfterWrites int64
+	crashAfterReads  int64
 }
 
 var faults faultConfig
@@ -104,4 +106,5 @@ func readFaultConfig() {
 	faults.corruptWriteAt, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CORRUPT_WRITE"), 10, 64)
 	faults.noAllocated = os.Getenv("VDDK_DOUBLE_QUERY_ALLOCATED") == "unsupported"
 	faults.crashAfterWrites, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CRASH_AFTER_WRITES"), 10, 64)
+	faults.crashAfterReads, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CRASH_AFTER_READS"), 10, 64)
 }
