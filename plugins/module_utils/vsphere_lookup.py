@@ -11,6 +11,8 @@ A name or uuid that matches several objects is an error listing them all: a rest
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 try:
     from pyVmomi import vim, vmodl
 except ImportError:
@@ -24,6 +26,17 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import
 )
 
 _PAGE_SIZE = 1000
+# vCenter keeps '%', '/' and '\\' in entity names escaped, so that inventory paths stay unambiguous
+_ESCAPED_NAME_CHARACTER = re.compile(r"%(25|2[fF]|5[cC])")
+
+
+def _name_matches(stored, wanted):
+    return stored == wanted or entity_name(stored) == wanted
+
+
+def entity_name(stored):
+    """A name as the user typed it, from the form vCenter stores it in ('web%2f01' is 'web/01')."""
+    return _ESCAPED_NAME_CHARACTER.sub(lambda m: {"25": "%", "2f": "/", "5c": "\\"}[m.group(1).lower()], stored or "")
 
 
 def _vim_types():
@@ -133,7 +146,7 @@ def find_vm(content, name=None, folder=None, uuid=None, use_instance_uuid=False,
         described = "%s uuid %s" % ("instance" if use_instance_uuid else "BIOS", uuid)
     elif name:
         matches = [vm for vm, props in collect_properties(content, vim.VirtualMachine, ["name"], container)
-                   if props.get("name") == name]
+                   if _name_matches(props.get("name"), name)]
         described = "name %r" % name
         if folder:
             wanted_folder = normalize_folder(folder, datacenter)
@@ -160,7 +173,7 @@ def find_by_name(content, kind, name, datacenter=None):
     vim_type = _vim_types()[kind]
     container = find_datacenter(content, datacenter) if datacenter and kind != "datacenter" else None
     matches = [obj for obj, props in collect_properties(content, vim_type, ["name"], container)
-               if props.get("name") == name]
+               if _name_matches(props.get("name"), name)]
     label = kind.replace("_", " ")
     if not matches:
         where = " in datacenter %s" % datacenter if container else ""

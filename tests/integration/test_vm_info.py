@@ -2,7 +2,7 @@
 import pytest
 from pyVmomi import vim
 
-from conftest import find_vm_by_name, run_module, wait
+from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, wait
 
 VM = "DC0_H0_VM0"
 
@@ -93,3 +93,15 @@ def test_two_vms_with_one_name_is_an_error_listing_both(si):
     finally:
         wait(copy.Destroy_Task())
         wait(folder.Destroy_Task())
+
+
+def test_a_name_with_a_slash_is_found_as_typed_and_as_vcenter_keeps_it(si):
+    """vCenter stores '/', '\\' and '%' in names escaped (web%2f01); users type web/01."""
+    vm = create_vm(si, "lab/slash 100%", [1])
+    try:
+        assert vm.name == "lab%2fslash 100%25"
+        for typed in ("lab/slash 100%", "lab%2fslash 100%25"):
+            found = run_module("vadp.vsphere.vm_info", {"name": typed})
+            assert not found.get("failed") and found["vm"]["moid"] == vm._moId, (typed, found)
+    finally:
+        destroy_vm(vm)

@@ -1,7 +1,7 @@
 """Folder path normalisation (pure); lookups themselves are tested against the lab."""
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import normalize_folder
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import entity_name, normalize_folder
 
 
 @pytest.mark.parametrize("folder, datacenter, expected", [
@@ -14,3 +14,15 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import
 ])
 def test_normalize_folder(folder, datacenter, expected):
     assert normalize_folder(folder, datacenter) == expected
+
+
+@pytest.mark.parametrize("stored, typed", [
+    ("web01", "web01"),
+    ("web%2f01", "web/01"),
+    ("web%2F01", "web/01"),
+    ("a%5cb", "a\\b"),
+    ("100%25", "100%"),
+    ("100%252f", "100%2f"),  # an escaped '%' followed by '2f' is not a '/'
+])
+def test_names_as_vcenter_stores_them_match_names_as_typed(stored, typed):
+    assert entity_name(stored) == typed
