@@ -260,3 +260,28 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("fault matrix: one fault per run, then the same job again")
     for cell, outcome in matrix.ROWS:
         terminalreporter.write_line("%-18s %-28s %-28s %s" % (cell.job, cell.step, cell.fault, outcome))
+
+
+def read_vddk_trace(path):
+    """The VDDK double's trace (VDDK_DOUBLE_TRACE): {file: [event, ...]} in the order they happened."""
+    events = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                event = json.loads(line)
+                events.setdefault(event["file"], []).append(event)
+    return events
+
+
+def sectors_written(events):
+    """(sectors written, distinct sectors written) of one file's trace: equal when each sector is
+    written once."""
+    total, distinct, covered = 0, 0, []
+    for e in (e for e in events if e["call"] == "write"):
+        total += e["count"]
+        covered.append((e["sector"], e["sector"] + e["count"]))
+    end = 0
+    for start, stop in sorted(covered):
+        distinct += max(0, stop - max(start, end))
+        end = max(end, stop)
+    return total, distinct

@@ -8,7 +8,7 @@ import os
 import pytest
 from pyVmomi import vim
 
-from conftest import create_vm, destroy_vm, run_module, wait
+from conftest import create_vm, destroy_vm, read_vddk_trace, run_module, sectors_written, wait
 
 MIB = 1 << 20
 ODD_MIB = 64 + 32 / 1024  # 64 MiB + 32 KiB: the last 64 KiB allocation chunk is half outside the disk
@@ -162,13 +162,23 @@ def test_unaligned_sources_are_refused_never_shifted(odd_vm, lab, tmp_path):
 def test_a_fresh_restore_keeps_the_target_disk_s_own_descriptor_facts(odd_vm, lab, si, tmp_path):
     """The point's disk was thin; the new disk is thick: its descriptor must keep saying so."""
     repo = tmp_path / "repo"
+    lab.guest_write("lab-odd", offset=MIB, length=3 * MIB, seed=31)
     assert not run_module("vadp.vsphere.vm_backup", {"name": "lab-odd", "repository": str(repo)}).get("failed")
     point = _sha(lab, "lab-odd")
     thick = create_vm(si, "lab-thick", [ODD_MIB], thin=False)
     try:
-        result = _restore("lab-thick", repository=str(repo), source_vm="lab-odd", mode="fresh")
+        trace = str(tmp_path / "trace.jsonl")
+        result = _restore("lab-thick", repository=str(repo), source_vm="lab-odd", mode="fresh",
+                          env={"VDDK_DOUBLE_TRACE": trace})
         assert not result.get("failed"), result
         assert _sha(lab, "lab-thick") == point
+        [events] = list(read_vddk_trace(trace).values())
+        calls = [e["call"] for e in events]
+        # VDDK's restore order: the saved metadata first, then the data, each sector once
+        assert "metadata" in calls and "write" in calls and calls.index("write") > max(
+            i for i, c in enumerate(calls) if c == "metadata"), calls
+        total, distinct = sectors_written(events)
+        assert total == distinct and total * 512 == result["disks"][0]["bytes_written"]
         disk = [d for d in thick.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
         with open(lab.disk_file("lab-thick", disk.backing.fileName)) as f:
             descriptor = f.read()

@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from conftest import create_vm, destroy_vm, destroy_vms, find_vm_by_name, play, rdm_disks, run_module, settle, wait
+from conftest import (create_vm, destroy_vm, destroy_vms, find_vm_by_name, play, rdm_disks, read_vddk_trace, run_module,
+                      sectors_written, settle, wait)
 
 VM = "DC0_C0_RP0_VM0"
 
@@ -78,10 +79,14 @@ def test_full_restore_by_transport(eager, lab, tmp_path, transport):
     expected = lab.inspect("lab-roles-eager")["disks"][0]["sha256"]
     lab.guest_write("lab-roles-eager", offset=3 << 20, length=1 << 20, seed=91)
     lab.guest_write("lab-roles-eager", offset=40 << 20, length=65536, seed=92)
-    code, out = play("full_restore.yml", full_restore_vm="lab-roles-eager", full_restore_repository=repo,
-                     full_restore_transport=transport, full_restore_power_off="powered-off")
+    trace = str(tmp_path / "trace.jsonl")
+    code, out = play("full_restore.yml", env={"VDDK_DOUBLE_TRACE": trace}, full_restore_vm="lab-roles-eager",
+                     full_restore_repository=repo, full_restore_transport=transport, full_restore_power_off="powered-off")
     assert code == 0, out
     assert "over %s" % transport in out
+    written = dict((name, sectors_written(events)) for name, events in read_vddk_trace(trace).items())
+    assert [name.rsplit("/", 1)[-1] for name, (total, _d) in written.items() if total] == ["lab-roles-eager.vmdk"], written
+    assert all(total == distinct for total, distinct in written.values()), written  # write amplification 1.00
     # every transport writes the base disk itself, each sector once: SAN beneath its restore snapshot (it does not
     # write redo logs), the others directly, with no snapshot delta to consolidate afterwards
     assert "lab-roles-eager/lab-roles-eager.vmdk: full" in out

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,6 +148,7 @@ func openDisk(c *connection, name string, flags uint32) (*handle, error) {
 		}
 	}
 	logMessage("opened " + name + " with transport " + transport)
+	traceEvent(map[string]interface{}{"call": "open", "file": name, "transport": transport, "pid": os.Getpid()})
 	return h, nil
 }
 
@@ -284,6 +286,7 @@ func (h *handle) io(write bool, start, count uint64, buf []byte) error {
 			damaged[len(damaged)/2] ^= 0xff
 			buf = damaged
 		}
+		traceEvent(map[string]interface{}{"call": "write", "file": h.name, "sector": start, "count": count})
 		return h.chain.WriteAt(buf, int64(start)*sectorSize)
 	}
 	return h.chain.ReadAt(buf, int64(start)*sectorSize)
@@ -348,6 +351,7 @@ func (h *handle) writeMetadata(key, value string) error {
 	if h.readOnly {
 		return fail(vixFileReadOnly, "the disk was opened read-only")
 	}
+	traceEvent(map[string]interface{}{"call": "metadata", "file": h.name, "key": key})
 	leaf := h.chain.Leaf()
 	leaf.DDB[strings.TrimPrefix(key, "ddb.")] = value
 	return leaf.Write(h.chain.LeafPath())
