@@ -4,6 +4,7 @@ import ctypes
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -354,3 +355,27 @@ def test_san_writes_land_in_the_base_disk_under_the_snapshot(double, eager_vm, l
     error, connection = double.connect(eager_vm._moId, snapshot=snapshot._moId, transports=b"san")
     assert double.open(connection, base)[0] == NOT_SUPPORTED  # SAN refuses while CBT is on
     double.lib.VixDiskLib_Disconnect(connection)
+
+
+FORK_THEN_INIT = """
+import ctypes, os, sys
+lib = ctypes.CDLL(os.path.join(sys.argv[1], "lib64", "libvixDiskLib.so.8"))  # loaded before the fork
+pid = os.fork()
+if pid == 0:  # as nbdkit in daemon mode: InitEx only in the forked child
+    lib.VixDiskLib_ListTransportModes.restype = ctypes.c_char_p
+    ok = lib.VixDiskLib_InitEx(8, 0, None, None, None, None, None) == 0 and lib.VixDiskLib_ListTransportModes()
+    lib.VixDiskLib_Exit()
+    os._exit(0 if ok else 3)
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_a_client_that_forks_between_loading_and_init_ex_works():
+    """The real library starts its threads in InitEx; the double's Go part is loaded only then,
+    by its C front, so a fork before InitEx finds no runtime to lose (it used to hang)."""
+    process = subprocess.Popen([sys.executable, "-c", FORK_THEN_INIT, os.environ["VDDK_LIBDIR"]], start_new_session=True)
+    try:
+        assert process.wait(timeout=120) == 0  # the bound only turns a hang into a failure
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the forked child too
+        raise AssertionError("VixDiskLib_InitEx after a fork hangs")

@@ -29,6 +29,8 @@ VCSIM_BIN = os.path.join(BUILD_DIR, "vcsim")
 # The VDDK double, laid out as a VDDK distribution: <libdir>/lib64/libvixDiskLib.so.8.
 VDDK_LIBDIR = os.path.join(BUILD_DIR, "vddk")
 VDDK_LIBRARY = os.path.join(VDDK_LIBDIR, "lib64", "libvixDiskLib.so.8")
+VDDK_GO_PART = os.path.join(VDDK_LIBDIR, "lib64", "libvadp-vddk-double.so")
+VDDK_FRONT = os.path.join(GO_PATH, "front", "vixdisklib_front.c")
 DEBIAN_GOPATH = "/usr/share/gocode"
 LAB_USER = "administrator@vsphere.local"
 START_TIMEOUT = 30
@@ -46,7 +48,7 @@ OVERLAY = os.path.join(BUILD_DIR, "overlay")
 
 def _newest_source_mtime():
     newest = 0.0
-    for top in (os.path.join(GO_PATH, "src"), SIMULATOR_EXT):
+    for top in (os.path.join(GO_PATH, "src"), os.path.dirname(VDDK_FRONT), SIMULATOR_EXT):
         for root, _dirs, files in os.walk(top):
             for name in files:
                 newest = max(newest, os.path.getmtime(os.path.join(root, name)))
@@ -105,10 +107,14 @@ def build(force=False):
     if subprocess.run(["go", "build", "-o", VCSIM_BIN, "vadplab/vcsim"], env=env, check=False).returncode != 0:
         _fail("building the simulator failed (the compiler's words are above)")
     os.makedirs(os.path.dirname(VDDK_LIBRARY), exist_ok=True)
-    if subprocess.run(["go", "build", "-buildmode=c-shared", "-o", VDDK_LIBRARY, "vadplab/vddkdouble"],
+    # the Go part, loaded by the C front at InitEx (a client may fork between loading and InitEx)
+    if subprocess.run(["go", "build", "-buildmode=c-shared", "-o", VDDK_GO_PART, "vadplab/vddkdouble"],
                       env=env, check=False).returncode != 0:
         _fail("building the VDDK double failed (the compiler's words are above)")
-    os.remove(VDDK_LIBRARY[:-len(".so.8")] + ".so.h")  # cgo's generated header: not part of the ABI
+    os.remove(VDDK_GO_PART[:-len(".so")] + ".h")  # cgo's generated header: not part of the ABI
+    if subprocess.run(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-o", VDDK_LIBRARY, VDDK_FRONT, "-ldl", "-lpthread"],
+                      check=False).returncode != 0:
+        _fail("building the VDDK double's front library failed (the compiler's words are above)")
 
 
 def _read_state():
