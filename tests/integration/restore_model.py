@@ -7,10 +7,12 @@ scenario draws, from its seed alone:
 - a disk capacity in whole KiB, rarely a multiple of 64 KiB or 1 MiB, thin, lazy- or eager-zeroed;
 - random old content on the target (and a target sometimes larger than the source);
 - a source: a point of a chain of restore points with random changes (zeros included), a raw
-  image (sometimes unaligned or shorter than the disk), or a third-party chain of incrementals
-  (sometimes with areas off the 512-byte sectors);
-- a mode (full, or fresh onto a new disk), a transport (nbd, nbdssl, hotadd, or san with its
-  restore snapshot on an eager-zeroed disk), a repository chunk size;
+  image (sometimes unaligned or shorter than the disk), a third-party chain of incrementals
+  (sometimes with areas off the 512-byte sectors), or the VM's own backups taken by vm_backup
+  with CBT between guest writes (the point's image is the disk as the lab held it then);
+- a mode (full, fresh onto a new disk, or changed_only back to one of the VM's own backups), a
+  transport (nbd, nbdssl, hotadd, or san with its restore snapshot on an eager-zeroed disk, which
+  the VM's own backups refuse: CBT is on), a repository chunk size;
 - sometimes a VDDK write failure followed by a re-run, which must then complete exactly.
 A refusal is right only where the model expects one, and must leave the disk as it was.
 
@@ -27,7 +29,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SECTOR, KIB, MIB = 512, 1024, 1 << 20
-MODULE = os.path.join(ROOT, "plugins", "modules", "vmdk_restore.py")
+MODULES = os.path.join(ROOT, "plugins", "modules")
 
 
 class Scenario(object):
@@ -41,8 +43,10 @@ class Scenario(object):
             self.capacity = self.capacity // MIB * MIB or MIB
         self.provisioning = r.choice(["thin", "thin", "lazy", "eager"])
         self.target_extra = r.choice([0, 0, 0, r.randrange(1, 64) * KIB])  # a grown target disk
-        self.source = r.choice(["point", "point", "point", "raw", "chain"])
+        self.source = r.choice(["point", "point", "point", "raw", "chain", "backup", "backup"])
         self.mode = "fresh" if self.source == "point" and r.random() < 0.25 else "full"
+        if self.source == "backup" and r.random() < 0.5:
+            self.mode = "changed_only"
         transports = ["nbd", "nbdssl", "hotadd"] + (["san"] if self.provisioning == "eager" else [])
         self.transport = r.choice(transports)
         self.chunk_size = r.choice([64 * KIB, 256 * KIB, MIB, 4 * MIB])
@@ -168,21 +172,48 @@ def build_chain(s, folder):
     return path, bytes(merged), unaligned
 
 
+def build_backups(s, lab, vm, name, flat, folder):
+    """1-3 backups of the VM by vm_backup (CBT on), the guest writing before each and, mostly,
+    after the last: (repository path, the chosen point's id, its image as the lab's disk held it)."""
+    from conftest import wait
+
+    def guest_writes():
+        for offset, length in s.areas(s.capacity, s.rng.randrange(1, 5), max(SECTOR, s.capacity // 6)):
+            lab.guest_write(name, offset=offset, length=length, seed=s.rng.randrange(1 << 30))
+
+    wait(vm.PowerOnVM_Task())
+    assert not run_module({"name": name, "state": "enabled"}, module="vm_cbt").get("failed")
+    repository, points = os.path.join(folder, "repo"), []
+    for _number in range(s.rng.randrange(1, 4)):
+        guest_writes()
+        backup = run_module({"name": name, "repository": repository, "chunk_size": s.chunk_size,
+                             "state_dir": os.path.join(folder, "backup-state")}, module="vm_backup")
+        assert not backup.get("failed"), "%s: %s" % (s.describe(), backup.get("msg"))
+        with open(flat, "rb") as f:
+            points.append((backup["point_id"], f.read()))
+    if s.rng.random() < 0.8:  # otherwise the restore has nothing to do
+        guest_writes()
+    wait(vm.PowerOffVM_Task())
+    point_id, image = points[s.rng.randrange(len(points))]
+    return repository, point_id, image
+
+
 # --- the run ------------------------------------------------------------------------------
 
-def run_module(args, env=None):
-    """vmdk_restore run as Ansible runs a module (its arguments in a file), against the lab."""
+def run_module(args, env=None, module="vmdk_restore"):
+    """A module run as Ansible runs it (its arguments in a file), against the lab."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
     try:
         run_env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".build", "collections"), **(env or {}))
-        process = subprocess.run([sys.executable, MODULE, f.name], capture_output=True, text=True, env=run_env, check=False)
+        process = subprocess.run([sys.executable, os.path.join(MODULES, module + ".py"), f.name], capture_output=True,
+                                 text=True, env=run_env, check=False)
     finally:
         os.unlink(f.name)
     try:
         return json.loads(process.stdout)
     except ValueError:
-        raise AssertionError("vmdk_restore printed no result: %s %s" % (process.stdout[-2000:], process.stderr[-2000:]))
+        raise AssertionError("%s printed no result: %s %s" % (module, process.stdout[-2000:], process.stderr[-2000:]))
 
 
 def run_scenario(seed, lab, si, workdir):
@@ -197,20 +228,29 @@ def run_scenario(seed, lab, si, workdir):
     try:
         disk_file = [d for d in vm.config.hardware.device if hasattr(d, "capacityInKB")][0].backing.fileName
         model = bytearray(target_capacity)
+        flat = lab.disk_file(name, disk_file).replace(".vmdk", "-flat.vmdk")
         if s.mode != "fresh":  # old data on the target, written as a guest would have left it
-            flat = lab.disk_file(name, disk_file).replace(".vmdk", "-flat.vmdk")
             with open(flat, "r+b") as f:
                 for offset, length in s.areas(target_capacity, s.rng.randrange(1, 6), max(SECTOR, target_capacity // 5)):
                     data = s.rng.randbytes(length)
                     f.seek(offset)
                     f.write(data)
                     apply(model, offset, data)
-        before = digest(model)
-        assert lab.inspect(name)["disks"][0]["sha256"] == before, "%s: the old content did not land" % s.describe()
+        assert lab.inspect(name)["disks"][0]["sha256"] == digest(model), "%s: the old content did not land" % s.describe()
 
         args = {"name": name, "transport": s.transport, "mode": s.mode, "state_dir": os.path.join(folder, "state")}
         refusal = None
-        if s.source == "point":
+        if s.source == "backup":
+            args["repository"], args["restore_point"], image = build_backups(s, lab, vm, name, flat, folder)
+            with open(flat, "rb") as f:
+                model = bytearray(f.read())  # what the guest left after the backups
+            if s.transport == "san":
+                refusal = "SAN_NOT_POSSIBLE"  # the VM's own backups need CBT, and SAN cannot write with it on
+        before = digest(model)
+        if s.source == "backup":
+            if refusal is None:
+                model = bytearray(image)  # the whole disk as it was backed up
+        elif s.source == "point":
             args["repository"], args["restore_point"], image = build_points(s, folder, "model-%d-source" % seed)
             args["source_vm"] = "model-%d-source" % seed
             apply(model, 0, image)  # fresh mode only runs on a new disk, whose zeros the point's zeros match
