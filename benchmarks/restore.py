@@ -13,7 +13,8 @@ Then:
       full + incrementals would write;
   (c) changed_only after the guest changed 2% of the disk: its time against (a)'s (goal <= 5%);
       the transfer and the whole module run (ansible-playbook start included) are both shown;
-  (d) the worker's peak RSS in each restore (bounded: it does not grow with the disk).
+  (d) the worker's peak RSS in each restore (bounded: it does not grow with the disk);
+  (e) the cost of verify_after_write: (a) again with every piece read back and compared.
 Every restore is checked against the point's SHA-256 from lab inspect. Prints a table and JSON.
 """
 import argparse
@@ -116,6 +117,10 @@ def main():
             _guest_writes(lab, vm, size, 0.02, 8)
             full, full_wall = _module("vmdk_restore", {"name": VM, "repository": repo, "state_dir": os.path.join(work, "s2")})
             assert lab.inspect(VM)["disks"][0]["sha256"] == expected, "full restore is not the point"
+            _guest_writes(lab, vm, size, 0.02, 9)
+            verified, verified_wall = _module("vmdk_restore", {"name": VM, "repository": repo, "verify_after_write": True,
+                                                               "state_dir": os.path.join(work, "s3")})
+            assert lab.inspect(VM)["disks"][0]["sha256"] == expected, "verified full restore is not the point"
             fresh, fresh_wall = _module("vmdk_restore", {"name": DR_VM, "source_vm": VM, "repository": repo, "mode": "fresh"})
             assert lab.inspect(DR_VM)["disks"][0]["sha256"] == expected, "fresh restore is not the point"
     finally:
@@ -125,7 +130,8 @@ def main():
     unique_bytes = sum(n for _o, n in unique)
     base_rate = unique_bytes / baseline
     runs = [("baseline sequential copy", unique_bytes, baseline, baseline, None)]
-    for name, result, wall in (("full restore (a)", full, full_wall), ("changed_only (c)", changed, changed_wall),
+    for name, result, wall in (("full restore (a)", full, full_wall), ("(a) + verify_after_write", verified, verified_wall),
+                               ("changed_only (c)", changed, changed_wall),
                                ("fresh restore (b)", fresh, fresh_wall)):
         runs.append((name, result["disks"][0]["bytes_written"], result["transfer"]["seconds"], wall,
                      result["transfer"]["peak_rss_bytes"]))
@@ -140,6 +146,7 @@ def main():
         "write_amplification": round(fresh["disks"][0]["bytes_written"] / unique_bytes, 3),
         "forward_replay_bytes": forward, "forward_replay_amplification": round(forward / unique_bytes, 3),
         "changed_only_vs_full_transfer": round(changed["transfer"]["seconds"] / full["transfer"]["seconds"], 3),
+        "verify_after_write_vs_full_transfer": round(verified["transfer"]["seconds"] / full["transfer"]["seconds"], 3),
         "changed_only_vs_full_whole_run": round(changed_wall / full_wall, 3),
         "peak_rss_mib": max(r[4] for r in runs[1:]) / MIB,
         "runs": [{"run": n, "bytes": m, "transfer_seconds": round(s, 3), "whole_seconds": round(w, 3)}
