@@ -278,8 +278,9 @@ class VmdkRestoreModule(VsphereModule):
                                                                                  ", ".join(keys) or "none"))
         return keys[0]
 
-    def _plan_from_repository(self, vm, facts):
-        """(what the source is, the point for the result, [(source, target)], mover plans)."""
+    def _plan_from_repository(self, vm, facts, record):
+        """(what the source is, the point for the result, [(source, target)], mover plans). record is
+        what the last restore through the same state folder left (restored.json)."""
         p = self.params
         repository = Repository(p["repository"])
         point = repository.find_point(self._source_key(repository, facts), p["restore_point"])
@@ -292,9 +293,13 @@ class VmdkRestoreModule(VsphereModule):
                 try:
                     areas = cbt.changed_areas(vm, None, target["key"], source["change_id"], target["capacity_bytes"])
                 except cbt.ChangeIdInvalidError as exc:
-                    raise restore.ChangedOnlyRefusedError(
-                        "mode changed_only: vSphere no longer knows what changed on disk %s since point %s (CBT was "
-                        "reset or turned off since: %s); restore with mode full instead." % (target["key"], point["id"], exc.message))
+                    # the same restore run again: the first one reset CBT, and its record proves the disk unchanged since
+                    if record.get("point") != point["id"] or not self._unchanged_since_restore(vm, record, [(source, target)]):
+                        raise restore.ChangedOnlyRefusedError(
+                            "mode changed_only: vSphere no longer knows what changed on disk %s since point %s (CBT was "
+                            "reset or turned off since: %s); restore with mode full instead." % (
+                                target["key"], point["id"], exc.message))
+                    areas = []
             plans.append(restore.disk_plan(repository, point, source, target, p["mode"], p["verify"], areas,
                                            path=self._target_file(target)))
         return point["id"], dict((k, point[k]) for k in ("id", "time", "type")), pairs, plans
@@ -365,16 +370,16 @@ class VmdkRestoreModule(VsphereModule):
         elif facts["vm"]["power_state"] != "poweredOff":
             raise restore.VmPoweredOnError("%s is %s: VDDK cannot write the disks of a running VM. Power it off first "
                                            "(vadp.vsphere.vm_power state: shutdown-guest)." % (vm.name, facts["vm"]["power_state"]))
+        state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-restore")
+        record_path = os.path.join(state_dir, "restored.json")
+        record = _read_json(record_path)
         if p["repository"]:
-            source_id, point, pairs, plans = self._plan_from_repository(vm, facts)
+            source_id, point, pairs, plans = self._plan_from_repository(vm, facts, record)
         else:
             source_id, point, pairs, plans = self._plan_from_files(facts)
         identity = restore.restored_identity(source_id, pairs)
-        state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-restore")
-        record_path = os.path.join(state_dir, "restored.json")
         result = {"changed": True, "vm": facts["vm"], "resumed": False, "cbt_reset": False, "warnings_vddk": None,
                   "point": point, "disks": [_disk_result(s, t, plan, p["mode"]) for (s, t), plan in zip(pairs, plans)]}
-        record = _read_json(record_path)
         if record.get("identity") == identity and self._unchanged_since_restore(vm, record, pairs):
             result["changed"] = False  # this source is on these disks, and CBT shows no write since
             return result

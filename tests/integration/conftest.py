@@ -285,3 +285,9 @@ def sectors_written(events):
         distinct += max(0, stop - max(start, end))
         end = max(end, stop)
     return total, distinct
+
+
+def unchanged(result):
+    """An idempotent re-run: it succeeded and changed nothing (a failed run also says changed: false)."""
+    assert not result.get("failed"), result
+    return result["changed"] is False

@@ -1,7 +1,7 @@
 """rdm_disk through ansible-playbook against the lab's LUNs (restore-rules D)."""
 from pyVmomi import vim
 
-from conftest import rdm_disks, run_module
+from conftest import rdm_disks, run_module, unchanged
 
 
 def rdm(vm_name, **args):
@@ -20,14 +20,14 @@ def test_attach_by_name_rerun_in_use_and_detach(rdm_vms):
     assert disk.backing.lunUuid == lun.uuid  # the ConfigTarget's uuid, the one vSphere accepts
     assert disk.backing.deviceName == lun.canonicalName and disk.backing.compatibilityMode == "physicalMode"
     assert result["disk"]["lun_uuid"] == lun.uuid and result["disk"]["address"].startswith("scsi")
-    assert rdm("DC0_H0_VM0", lun=lun.uuid)["changed"] is False  # by uuid: the same LUN, unchanged
+    assert unchanged(rdm("DC0_H0_VM0", lun=lun.uuid))  # by uuid: the same LUN, unchanged
     in_use = rdm("DC0_H0_VM1", lun=lun.canonicalName)
     assert in_use["failed"] and in_use["error_code"] == "LUN_IN_USE" and "DC0_H0_VM0" in in_use["msg"]
     other_mode = rdm("DC0_H0_VM0", lun=lun.canonicalName, compatibility_mode="virtualMode")
     assert other_mode["failed"] and "state: absent" in other_mode["msg"]
     assert rdm("DC0_H0_VM0", lun=lun.canonicalName, state="absent")["changed"] is True
     assert not rdm_disks(first)
-    assert rdm("DC0_H0_VM0", lun=lun.canonicalName, state="absent")["changed"] is False
+    assert unchanged(rdm("DC0_H0_VM0", lun=lun.canonicalName, state="absent"))
 
 
 def test_the_host_side_uuid_is_refused_with_the_reason(rdm_vms):

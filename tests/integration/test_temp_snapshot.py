@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import find_vm_by_name, run_module, wait
+from conftest import find_vm_by_name, run_module, unchanged, wait
 
 VM = "DC0_H0_VM0"
 
@@ -46,7 +46,7 @@ def test_present_and_absent_are_idempotent_and_check_mode_changes_nothing(vm):
     assert snap("absent", snapshot_name="t1", check_mode=True)["changed"] is True and _names(vm) == ["t1"]
     removed = snap("absent", snapshot_name="t1")
     assert removed["changed"] is True and vm.snapshot is None and removed["disks"][0]["parent_chain"] == []
-    assert snap("absent", snapshot_name="t1")["changed"] is False
+    assert unchanged(snap("absent", snapshot_name="t1"))
 
 
 def test_revert_needs_an_existing_snapshot_and_discards_writes(vm, lab):
@@ -88,7 +88,7 @@ def test_a_three_deep_tree_with_branches(vm, lab):
     assert vm.snapshot is None
     disk = lab.inspect(VM)["disks"][0]
     assert len(disk["chain"]) == 1 and disk["sha256"] == current  # the base holds what was written
-    assert snap("absent_all")["changed"] is False
+    assert unchanged(snap("absent_all"))
 
 
 def test_leftover_deltas_are_consolidated(vm, lab):

@@ -1,7 +1,7 @@
 """vm_power through ansible-playbook against the lab; every outcome read back with pyVmomi."""
 import pytest
 
-from conftest import find_vm_by_name, run_module, wait
+from conftest import find_vm_by_name, run_module, unchanged, wait
 
 VM = "DC0_H0_VM1"
 
@@ -43,8 +43,8 @@ def test_idempotent_states_change_once_and_check_mode_touches_nothing(vm, state,
 
     on = power("powered-on")
     assert on["changed"] is True and vm.runtime.powerState == "poweredOn"
-    assert power("powered-on")["changed"] is False
-    assert power("powered-on", check_mode=True)["changed"] is False
+    assert unchanged(power("powered-on"))
+    assert unchanged(power("powered-on", check_mode=True))
 
 
 @pytest.mark.parametrize("state", ["restarted", "reboot-guest"])
