@@ -14,7 +14,8 @@ Then:
   (c) changed_only after the guest changed 2% of the disk: its time against (a)'s (goal <= 5%);
       the transfer and the whole module run (ansible-playbook start included) are both shown;
   (d) the worker's peak RSS in each restore (bounded: it does not grow with the disk);
-  (e) the cost of verify_after_write: (a) again with every piece read back and compared.
+  (e) the cost of verify_after_write: (a) again with every piece read back and compared;
+  (f) (a) over hotadd, with the double's trace: sectors written per distinct sector (1.00: each once).
 Every restore is checked against the point's SHA-256 from lab inspect. Prints a table and JSON.
 """
 import argparse
@@ -27,7 +28,7 @@ import time
 from lab_bench import fill_disk  # sets the paths and environment first
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository  # noqa: E402
-from conftest import LabAccess, create_vm, destroy_vm, run_module, wait  # noqa: E402
+from conftest import LabAccess, create_vm, destroy_vm, read_vddk_trace, run_module, sectors_written, wait  # noqa: E402
 
 MIB = 1 << 20
 VM, DR_VM = "bench-restore", "bench-restore-dr"
@@ -56,9 +57,9 @@ def _guest_writes(lab, vm, size, fraction, seed):
     wait(vm.PowerOffVM_Task())
 
 
-def _module(name, args):
+def _module(name, args, env=None):
     start = time.monotonic()
-    result = run_module("vadp.vsphere." + name, args)
+    result = run_module("vadp.vsphere." + name, args, env=env)
     if result.get("failed"):
         sys.exit("%s failed: %s" % (name, result["msg"]))
     return result, time.monotonic() - start
@@ -123,6 +124,13 @@ def main():
             assert lab.inspect(VM)["disks"][0]["sha256"] == expected, "verified full restore is not the point"
             fresh, fresh_wall = _module("vmdk_restore", {"name": DR_VM, "source_vm": VM, "repository": repo, "mode": "fresh"})
             assert lab.inspect(DR_VM)["disks"][0]["sha256"] == expected, "fresh restore is not the point"
+            trace = os.path.join(work, "hotadd.trace")  # what VDDK was asked to write, sector by sector
+            _guest_writes(lab, vm, size, 0.02, 10)
+            hotadd, hotadd_wall = _module("vmdk_restore", {"name": VM, "repository": repo, "transport": "hotadd",
+                                                           "state_dir": os.path.join(work, "s4")},
+                                          env={"VDDK_DOUBLE_TRACE": trace})
+            assert lab.inspect(VM)["disks"][0]["sha256"] == expected, "hotadd full restore is not the point"
+            hotadd_sectors, hotadd_distinct = sectors_written(next(iter(read_vddk_trace(trace).values())))
     finally:
         destroy_vm(vm)
         destroy_vm(dr_vm)
@@ -131,7 +139,7 @@ def main():
     base_rate = unique_bytes / baseline
     runs = [("baseline sequential copy", unique_bytes, baseline, baseline, None)]
     for name, result, wall in (("full restore (a)", full, full_wall), ("(a) + verify_after_write", verified, verified_wall),
-                               ("changed_only (c)", changed, changed_wall),
+                               ("changed_only (c)", changed, changed_wall), ("(a) over hotadd (f)", hotadd, hotadd_wall),
                                ("fresh restore (b)", fresh, fresh_wall)):
         runs.append((name, result["disks"][0]["bytes_written"], result["transfer"]["seconds"], wall,
                      result["transfer"]["peak_rss_bytes"]))
@@ -147,6 +155,7 @@ def main():
         "forward_replay_bytes": forward, "forward_replay_amplification": round(forward / unique_bytes, 3),
         "changed_only_vs_full_transfer": round(changed["transfer"]["seconds"] / full["transfer"]["seconds"], 3),
         "verify_after_write_vs_full_transfer": round(verified["transfer"]["seconds"] / full["transfer"]["seconds"], 3),
+        "hotadd_sectors_written_per_distinct_sector": round(hotadd_sectors / hotadd_distinct, 3),
         "changed_only_vs_full_whole_run": round(changed_wall / full_wall, 3),
         "peak_rss_mib": max(r[4] for r in runs[1:]) / MIB,
         "runs": [{"run": n, "bytes": m, "transfer_seconds": round(s, 3), "whole_seconds": round(w, 3)}
