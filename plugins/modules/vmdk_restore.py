@@ -96,7 +96,7 @@ options:
     description:
       - After a disk is written and flushed, read every written piece back through VDDK and compare it with the source;
         a difference fails the restore with error_code C(READ_BACK_MISMATCH) naming the offset. It reads the disk once
-        more: measured on the lab the transfer took 1.7 to 1.9 times as long; over NBD expect about twice.
+        more, which made the transfer 1.7 to 1.9 times as long on the lab; over NBD expect about twice.
     type: bool
     default: false
   reset_cbt:
