@@ -1,4 +1,4 @@
-"""The lab's LUNs for Raw Device Mappings, shown with plain pyVmomi (restore-rules D)."""
+"""The lab's LUNs for Raw Device Mappings, shown with plain pyVmomi (docs/vsphere-rules.md, rule D.1)."""
 import os
 
 import pytest

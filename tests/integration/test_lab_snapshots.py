@@ -63,7 +63,7 @@ def test_remove_consolidates_the_writes_into_the_base(vm, lab):
 
 
 def test_writing_the_base_under_a_snapshot_breaks_removal_until_a_revert(vm, lab):
-    """restore-rules A.5: a SAN restore writes the base disk; deleting the temporary snapshot
+    """docs/vsphere-rules.md, rule A.4: a SAN restore writes the base disk; deleting the temporary snapshot
     then fails on a CID mismatch and the snapshot stays; reverting first makes it work."""
     base = _disk(vm).backing.fileName
     snapshot = wait(vm.CreateSnapshot_Task("san-restore", "", False, False))

@@ -348,7 +348,7 @@ def test_san_writes_land_in_the_base_disk_under_the_snapshot(double, eager_vm, l
     with open(lab.disk_file("lab-eager", base).replace(".vmdk", "-flat.vmdk"), "rb") as flat:
         assert flat.read(4096) == b"\x5a" * 4096  # in the base, beneath the snapshot's delta
     with pytest.raises(vim.fault.GenericVmConfigFault, match="parent virtual disk has been modified"):
-        wait(snapshot.RemoveSnapshot_Task(removeChildren=False))  # restore-rules A.5: revert first
+        wait(snapshot.RemoveSnapshot_Task(removeChildren=False))  # rule A.4 (docs/vsphere-rules.md): revert first
 
     wait(eager_vm.ReconfigVM_Task(vim.vm.ConfigSpec(changeTrackingEnabled=True)))
     wait(snapshot.RevertToSnapshot_Task())  # a stun: CBT is now on

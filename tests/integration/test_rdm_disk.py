@@ -1,4 +1,4 @@
-"""rdm_disk through ansible-playbook against the lab's LUNs (restore-rules D)."""
+"""rdm_disk through ansible-playbook against the lab's LUNs (docs/vsphere-rules.md, rule D.1)."""
 from pyVmomi import vim
 
 from conftest import rdm_disks, run_module, unchanged

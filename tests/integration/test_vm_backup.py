@@ -170,7 +170,7 @@ def test_two_vms_back_up_into_one_repository_at_once(vm, lab, tmp_path):
 
 def test_storage_vmotion_is_refused_whenever_the_backup_snapshot_exists(vm, lab, tmp_path):
     """PrepareForAccess comes before the backup's snapshot and EndAccess after its removal
-    (restore-rules F): whenever the snapshot exists, the lab shows RelocateVM_Task disabled."""
+    (docs/vsphere-rules.md, rule F.2): whenever the snapshot exists, the lab shows RelocateVM_Task disabled."""
     import time
     lab.control("/faults", {"tasks": [{"method": "CreateSnapshot_Task", "delay_seconds": 2, "times": 1},
                                       {"method": "RemoveSnapshot_Task", "delay_seconds": 2, "times": 1}]})

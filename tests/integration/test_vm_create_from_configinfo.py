@@ -1,5 +1,6 @@
-"""vm_create_from_configinfo against the lab: every real config in ../shared/fixtures/configinfo
-becomes a VM whose devices match the source's, read back with plain pyVmomi."""
+"""vm_create_from_configinfo against the lab: every saved config (the suite's generated ones, and the
+third-party captures of real VMs when they are beside this clone) becomes a VM whose devices match
+the source's, read back with plain pyVmomi."""
 import collections
 import json
 import os
@@ -8,14 +9,23 @@ import pytest
 from pyVmomi import vim
 
 from conftest import create_vm, destroy_vm, destroy_vms, find_vm_by_name, run_module, wait
-from fixtures import configinfo_fixtures
+from fixtures import generated, third_party_configinfo
 from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import read_config_file
 
-FIXTURES = configinfo_fixtures()
+THIRD_PARTY = third_party_configinfo()
 DEFAULT_TYPES = (vim.vm.device.VirtualIDEController, vim.vm.device.VirtualPS2Controller, vim.vm.device.VirtualPCIController,
                  vim.vm.device.VirtualSIOController, vim.vm.device.VirtualKeyboard, vim.vm.device.VirtualVMCIDevice,
                  vim.vm.device.VirtualPointingDevice, vim.vm.device.VirtualVideoCard)
+A_LUN = "a LUN of the host"  # stands for one of the lab's LUNs, found when the test runs
 CASES = {
+    generated("all-controllers.govc.xml"): {},
+    generated("efi-delta-dvs.soap.xml"): {"network_map": {"dvportgroup-46": "DC0_DVPG0"}},
+    generated("two-vms.pyvmomi.json"): {"config_vm": "build-02"},
+    # vmx-20 is newer than the lab's ESXi 7.0U3 (vmx-19 at most); its RDM goes onto a lab LUN
+    generated("vsphere8-devices.vim25.json"): {"hardware_version": "lower", "rdm_map": {
+        "02000000006006016015301d00167e1b4a3d1fe311524149442035": A_LUN}},
+}
+THIRD_PARTY_CASES = {
     "glouton_esxi801_vm-10_alp1_all-controllers.xml": {},
     "glouton_esxi801_vm-8_lunar_serial-floppy.xml": {},
     "nri-vsphere_SDDC_vm-1003_test-snap_delta-chain.xml": {"network_map": {"dvportgroup-46": "DC0_DVPG0"}},
@@ -26,6 +36,8 @@ CASES = {
     # vmx-20 is newer than the lab's ESXi 7.0U3 (vmx-19 at most)
     "govmomi_765d72e1_virtualMachineConfigInfo.json": {"hardware_version": "lower"},
 }
+if THIRD_PARTY:
+    CASES.update((os.path.join(THIRD_PARTY, name), options) for name, options in THIRD_PARTY_CASES.items())
 
 
 def _controller(config, key):
@@ -45,6 +57,9 @@ def _summary(config, network_of, provisioning=None):
         kind = type(d).__name__.split(".")[-1]
         if isinstance(d, vim.vm.device.VirtualController) and not isinstance(d, DEFAULT_TYPES):
             result[("controller", kind, d.busNumber)] += 1
+        elif isinstance(d, vim.vm.device.VirtualDisk) and hasattr(d.backing, "compatibilityMode"):
+            controller = _controller(config, d.controllerKey)  # an RDM: its size is the LUN's
+            result[("rdm", type(controller).__name__, controller.busNumber, d.unitNumber, d.backing.compatibilityMode)] += 1
         elif isinstance(d, vim.vm.device.VirtualDisk):
             controller = _controller(config, d.controllerKey)
             result[("disk", type(controller).__name__, controller.busNumber, d.unitNumber,
@@ -63,10 +78,17 @@ def _new_network(backing, si):
     return backing.deviceName
 
 
-@pytest.mark.parametrize("fixture", sorted(CASES))
-def test_each_real_config_becomes_a_matching_vm(si, fixture):
-    args = dict(CASES[fixture], name="fx-" + fixture[:12], config_file=os.path.join(FIXTURES, fixture),
+def _a_lun(si):
+    [vm] = find_vm_by_name(si, "DC0_H0_VM0")
+    return vm.environmentBrowser.QueryConfigTarget(host=vm.runtime.host).scsiDisk[-1].disk.canonicalName
+
+
+@pytest.mark.parametrize("fixture", sorted(CASES), ids=os.path.basename)
+def test_each_config_becomes_a_matching_vm(si, fixture):
+    args = dict(CASES[fixture], name="fx-" + os.path.basename(fixture)[:12], config_file=fixture,
                 datastore="LocalDS_0", host="DC0_H0")
+    if "rdm_map" in args:
+        args["rdm_map"] = {uuid: _a_lun(si) if lun == A_LUN else lun for uuid, lun in args["rdm_map"].items()}
     source, _unknown = read_config_file(args["config_file"], args.get("config_vm"))
     network_map = args.get("network_map", {})
 
@@ -96,7 +118,8 @@ def test_each_real_config_becomes_a_matching_vm(si, fixture):
         destroy_vm(vm)
 
 
-YAVIJAVA = os.path.join(FIXTURES, "yavijava_RetrievePropertiesResponse_vm-51_Web-2.xml")
+EFI_DVS = generated("efi-delta-dvs.soap.xml")
+VSPHERE8 = generated("vsphere8-devices.vim25.json")
 
 
 def _macs(vm):
@@ -105,9 +128,9 @@ def _macs(vm):
 
 @pytest.mark.parametrize("keep", [True, False])
 def test_macs_and_bios_uuid_kept_or_regenerated(si, keep):
-    source, _unknown = read_config_file(YAVIJAVA)
-    args = {"name": "fx-identity", "config_file": YAVIJAVA, "datastore": "LocalDS_0", "host": "DC0_H0",
-            "network_map": {"dvportgroup-56": "DC0_DVPG0"}, "mac": "keep" if keep else "regenerate",
+    source, _unknown = read_config_file(EFI_DVS)
+    args = {"name": "fx-identity", "config_file": EFI_DVS, "datastore": "LocalDS_0", "host": "DC0_H0",
+            "network_map": {"dvportgroup-46": "DC0_DVPG0"}, "mac": "keep" if keep else "regenerate",
             "bios_uuid": "keep" if keep else "new"}
     result = run_module("vadp.vsphere.vm_create_from_configinfo", args)
     assert not result.get("failed"), result
@@ -123,13 +146,12 @@ def test_macs_and_bios_uuid_kept_or_regenerated(si, keep):
 def test_refusals_create_nothing(si):
     base = {"name": "fx-refused", "datastore": "LocalDS_0", "host": "DC0_H0"}
     cases = [
-        (dict(base, config_file=YAVIJAVA), "NETWORK_NOT_FOUND"),  # its DVS port group is not in the lab
-        (dict(base, config_file=os.path.join(FIXTURES, "govmomi_765d72e1_virtualMachineConfigInfo.json")),
-         "HW_VERSION_UNSUPPORTED"),
-        (dict(base, config_file=YAVIJAVA, datastore="NoSuchDS"), "PLACEMENT_INVALID"),
+        (dict(base, config_file=EFI_DVS), "NETWORK_NOT_FOUND"),  # its DVS port group is not in the lab
+        (dict(base, config_file=VSPHERE8), "HW_VERSION_UNSUPPORTED"),
+        (dict(base, config_file=EFI_DVS, datastore="NoSuchDS"), "PLACEMENT_INVALID"),
         (dict(base, config={"_typeName": "VirtualMachineConfigInfo", "name": "x"}), "CONFIG_INVALID"),
         # a misspelt key would leave the NIC on the production port group
-        (dict(base, config_file=YAVIJAVA, network_map={"dvportgroup-65": "DC0_DVPG0"}), "MAP_KEY_UNKNOWN"),
+        (dict(base, config_file=EFI_DVS, network_map={"dvportgroup-64": "DC0_DVPG0"}), "MAP_KEY_UNKNOWN"),
     ]
     for args, code in cases:
         result = run_module("vadp.vsphere.vm_create_from_configinfo", args)
@@ -219,8 +241,10 @@ def test_an_efi_vm_gets_its_nvram_back(si, lab, tmp_path):
 def test_a_failure_after_create_vm_says_the_vm_exists_and_how_to_go_on(si, lab, tmp_path):
     """The source's video card settings are applied by a reconfigure after CreateVM: when that
     fails, the result says the VM exists (changed) and how to remove it, and state absent does."""
-    with open(os.path.join(FIXTURES, "govmomi_765d72e1_virtualMachineConfigInfo.json")) as f:
+    with open(VSPHERE8) as f:
         config = json.load(f)
+    config["hardware"]["device"] = [d for d in config["hardware"]["device"]  # no LUN needed here
+                                    if "RawDiskMapping" not in d.get("backing", {}).get("_typeName", "")]
     [video] = [d for d in config["hardware"]["device"] if d["_typeName"] == "VirtualMachineVideoCard"]
     video["videoRamSizeInKB"] = 65536  # not the new VM's default: an edit follows CreateVM
     (tmp_path / "config.json").write_text(json.dumps(config))

@@ -1,6 +1,6 @@
 // Lab extension: SAN LUNs for Raw Device Mappings. QueryConfigTarget lists them in scsiDisk;
 // every host's config.storageDevice shows the same LUNs under a different uuid, as vSphere does
-// (restore-rules D: only the ConfigTarget uuid works as an RDM's lunUuid). An RDM backing in
+// (docs/vsphere-rules.md, rule D.1: only the ConfigTarget uuid works as an RDM's lunUuid). An RDM backing in
 // CreateVM / ReconfigVM is accepted only for a listed LUN, with the ConfigTarget uuid, and when
 // no other RDM uses it; its mapping file points at the LUN's data (a sparse image file).
 

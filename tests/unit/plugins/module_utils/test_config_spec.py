@@ -1,18 +1,19 @@
-"""Each rule of restore-rules E on its own, on real saved configs (../shared/fixtures/configinfo),
-and malformed configs refused with the field named."""
+"""Each rule of turning a saved ConfigInfo into a ConfigSpec on its own, on the suite's generated
+configs (and the third-party captures when present), and malformed configs refused with the field named."""
 import copy
+import importlib.util
 import os
 
 import pytest
 from pyVmomi import vim
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import config_spec
-from fixtures import configinfo_fixtures
+from fixtures import GENERATED, generated, third_party_configinfo
 from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import ConfigInfoError, load_config, read_config_file
 
-FIXTURES = configinfo_fixtures()
-ALP1 = os.path.join(FIXTURES, "glouton_esxi801_vm-10_alp1_all-controllers.xml")
-SNAP = os.path.join(FIXTURES, "nri-vsphere_SDDC_vm-1003_test-snap_delta-chain.xml")
+ALP1 = generated("all-controllers.govc.xml")
+SNAP = generated("efi-delta-dvs.soap.xml")
+TWO_VMS = generated("two-vms.pyvmomi.json")
 NETWORKS = {"VM Network": {"name": "VM Network", "type": "standard"},
             "Restore": {"name": "Restore", "type": "dvs", "portgroup_key": "dvportgroup-9", "switch_uuid": "50 1a"}}
 
@@ -60,7 +61,8 @@ def test_devices_on_default_controllers_keep_the_real_key():
 
 def test_controllers_device_lists_are_dropped():
     _config, spec, _b = build()
-    assert all(not c.device.device for c in spec.deviceChange if isinstance(c.device, vim.vm.device.VirtualController))
+    controllers = [c.device for c in spec.deviceChange if isinstance(c.device, vim.vm.device.VirtualController)]
+    assert len(controllers) == 6 and all(not c.device for c in controllers)
 
 
 def test_disks_are_new_base_disks_with_the_source_capacity_and_provisioning():
@@ -189,13 +191,40 @@ def test_malformed_configs_are_refused_naming_the_field():
         config_spec.check_config(config)
 
 
+def _config_files(folder):
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith((".xml", ".json"))]
+
+
 def test_every_format_reads_the_same_kind_of_config():
-    for name in sorted(os.listdir(FIXTURES)):
-        if name.endswith((".xml", ".json")):
-            config, _unknown = read_config_file(os.path.join(FIXTURES, name), "Jenkins02" if "pyvmomi" in name else None)
-            assert isinstance(config, vim.vm.ConfigInfo) and config.hardware.device and config.name
+    files = _config_files(GENERATED)
+    assert len(files) == 4  # govc XML, SOAP XML, pyVmomi JSON, vim25 JSON
+    for path in files:
+        config, unknown = read_config_file(path, "build-02" if path == TWO_VMS else None)
+        assert isinstance(config, vim.vm.ConfigInfo) and config.hardware.device and config.name and not unknown
+        config_spec.check_config(config)
     with pytest.raises(ConfigInfoError, match="2 VM configs .*config_vm"):
-        read_config_file(os.path.join(FIXTURES, "pyvmomi_827747f_test_json_vm_explode_type_match.json"))
+        read_config_file(TWO_VMS)
+
+
+def test_every_third_party_capture_reads():
+    folder = third_party_configinfo()
+    if folder is None:
+        pytest.skip("no third-party captures beside this clone (../shared/fixtures/configinfo)")
+    for path in _config_files(folder):
+        config, _unknown = read_config_file(path, "Jenkins02" if "pyvmomi" in path else None)
+        assert isinstance(config, vim.vm.ConfigInfo) and config.hardware.device and config.name
+        config_spec.check_config(config)
+
+
+def test_the_generated_fixtures_are_what_the_script_writes(tmp_path):
+    """The committed files are the generator's output: a hand edit or a stale file shows here."""
+    loader = importlib.util.spec_from_file_location("generate", os.path.join(GENERATED, "generate.py"))
+    generate = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(generate)
+    generate.main(str(tmp_path))
+    for name in os.listdir(tmp_path):
+        with open(generated(name)) as committed:
+            assert committed.read() == (tmp_path / name).read_text(), name
 
 
 def test_a_map_key_that_names_nothing_in_the_config_is_refused():
