@@ -6,9 +6,11 @@ starts the lab and exports its VMWARE_* and LAB_* variables.
 import hashlib
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -221,12 +223,22 @@ def write_base_disk_directly(descriptor_path, offset, data):
         f.write(re.sub(r"^CID=\w+$", "CID=" + secrets.token_hex(4), text, flags=re.M))
 
 
-def play(playbook, env=None, verbose=False, **extra_vars):
-    run_env = dict(os.environ, **(env or {}))
-    process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)]
-                             + (["-vvv"] if verbose else []),
-                             capture_output=True, text=True, env=run_env, cwd=ROOT, check=False)
-    return process.returncode, process.stdout + process.stderr
+def play(playbook, env=None, verbose=False, hold=None, release_when=None, **extra_vars):
+    """(exit code, output) of a job playbook. With a VddkHold, the transfer is held until a line
+    of the output matches release_when, a regular expression (what the test wants to see while
+    the transfer runs)."""
+    run_env = dict(os.environ, **(env or {}), **(hold.env if hold else {}))
+    process = subprocess.Popen(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)]
+                               + (["-vvv"] if verbose else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env=run_env, cwd=ROOT)
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if hold and re.search(release_when, line):
+            hold.release()
+    if hold:
+        hold.release()  # the play ended without showing it: the assertions say so
+    return process.wait(), "".join(output)
 
 
 def image_sha(repo_path, point_id):
@@ -291,3 +303,30 @@ def unchanged(result):
     """An idempotent re-run: it succeeded and changed nothing (a failed run also says changed: false)."""
     assert not result.get("failed"), result
     return result["changed"] is False
+
+
+class VddkHold:
+    """Holds a transfer inside the VDDK double at its Nth read or write (VDDK_DOUBLE_HOLD_AT) until
+    the test releases it: what the test looks at meanwhile cannot race the transfer, however busy
+    the machine is."""
+
+    def __init__(self, folder, at):
+        self.release_path = os.path.join(str(folder), "vddk-release")
+        self.env = {"VDDK_DOUBLE_HOLD_AT": "%d:%s" % (at, self.release_path)}
+
+    def wait_until_held(self, timeout=300):
+        """Returns once the transfer is held; the timeout only bounds a transfer that never gets there."""
+        wait_for(lambda: os.path.exists(self.release_path + ".held"), timeout, "the transfer reached the hold")
+
+    def release(self):
+        open(self.release_path, "w").close()
+
+
+def wait_for(condition, timeout, what):
+    """Polls for an event the lab or a process makes happen; the timeout is a bound for a broken
+    run, never a guess at how long the event takes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("waited %d s for: %s" % (timeout, what))
+        time.sleep(0.05)

@@ -277,14 +277,14 @@ def _scenario(vm, *args, **env):
                           env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout.split("\n")
 
 
-def test_injected_faults(vm):
+def test_injected_faults(vm, tmp_path):
     wait(vm.PowerOffVM_Task())
     leaf = _leaf(vm)
     assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_FAIL_WRITE="3:8")[3:7] == [
         "write 0", "write 0", "write 8", "write 0"]  # the 3rd write fails with DISK_FULL
     assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_DROP_AFTER="2")[5] == "write 36"  # HOST_CONNECTION_LOST
     assert _scenario(vm, "writes", leaf, VDDK_DOUBLE_FAIL_OPEN="4")[2] == "open 4"
-    assert _scenario(vm, "busy", leaf, VDDK_DOUBLE_SLOW_MS="300")[3] == "reads 0 5"  # OBJECT_IS_BUSY
+    assert _scenario(vm, "busy", leaf, VDDK_DOUBLE_HOLD_AT="1:%s" % (tmp_path / "release"))[3] == "reads 0 5"  # OBJECT_IS_BUSY
 
 
 def test_single_link_async_read_and_parent_hint_on_a_delta(double, vm):

@@ -3,7 +3,7 @@ inspect against the checksum the disk had when each point was taken."""
 import pytest
 from pyVmomi import vim
 
-from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, settle, unchanged, wait
+from conftest import VddkHold, create_vm, destroy_vm, find_vm_by_name, run_module, settle, unchanged, wait
 
 VM = "DC0_H0_VM1"
 MIB = 1 << 20
@@ -251,21 +251,21 @@ def test_storage_vmotion_is_disabled_while_the_restore_holds_the_disks(vm, lab, 
     """PrepareForAccess before the transfer, EndAccess after: vCenter lists RelocateVM_Task in
     the VM's disabledMethod meanwhile (the lab does what vCenter does)."""
     import threading
-    import time
     repo = tmp_path / "repo"
     backup(repo)
     wait(vm.PowerOffVM_Task())
     assert "RelocateVM_Task" not in (vm.disabledMethod or [])
-    outcome = {}
-    worker = threading.Thread(target=lambda: outcome.update(restore(repo, env={"VDDK_DOUBLE_SLOW_MS": "100"})))
+    outcome, hold = {}, VddkHold(tmp_path, at=1)  # the first write waits until the test has looked
+    worker = threading.Thread(target=lambda: outcome.update(restore(repo, env=hold.env)))
     worker.start()
-    seen = False
-    while worker.is_alive() and not seen:
-        seen = "RelocateVM_Task" in (vm.disabledMethod or [])
-        time.sleep(0.2)
-    worker.join()
+    try:
+        hold.wait_until_held()
+        disabled_meanwhile = "RelocateVM_Task" in (vm.disabledMethod or [])
+    finally:
+        hold.release()
+        worker.join()
     assert not outcome.get("failed"), outcome
-    assert seen and "RelocateVM_Task" not in (vm.disabledMethod or [])
+    assert disabled_meanwhile and "RelocateVM_Task" not in (vm.disabledMethod or [])
 
 
 def test_a_second_restore_of_the_same_vm_at_once_is_refused(vm, lab, tmp_path):

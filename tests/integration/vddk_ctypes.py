@@ -5,6 +5,7 @@ the double's environment (fault injection) set before the library loads.
 import ctypes
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections"))
 
@@ -87,16 +88,20 @@ if __name__ == "__main__":
         aligned = (ctypes.c_char * 4096).from_address((ctypes.addressof(raw) + 4095) // 4096 * 4096)
         ctypes.memset(aligned, 0x5A, 4096)
         print("write", code(lib.VixDiskLib_Write(handle, 0, 8, aligned)))
-    elif scenario == "busy":
+    elif scenario == "busy":  # run with VDDK_DOUBLE_HOLD_AT=1:PATH: the first read is held until the second is done
         results = []
+        release = os.environ["VDDK_DOUBLE_HOLD_AT"].split(":", 1)[1]
 
         def read():
             results.append(code(lib.VixDiskLib_Read(handle, 0, 8, ctypes.create_string_buffer(4096))))
-        threads = [threading.Thread(target=read), threading.Thread(target=read)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        first, second = threading.Thread(target=read), threading.Thread(target=read)
+        first.start()
+        while not os.path.exists(release + ".held"):
+            time.sleep(0.01)
+        second.start()
+        second.join()
+        open(release, "w").close()
+        first.join()
         print("reads", *sorted(results))
     lib.VixDiskLib_Close(handle)
     lib.VixDiskLib_Disconnect(connection)

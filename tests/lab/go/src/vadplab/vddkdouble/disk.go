@@ -31,6 +31,7 @@ const (
 var writeCount int64   // per process, for VDDK_DOUBLE_FAIL_WRITE
 var corruptCount int64 // per process, for VDDK_DOUBLE_CORRUPT_WRITE
 var crashCount int64   // per process, for VDDK_DOUBLE_CRASH_AFTER_WRITES
+var holdCount int64    // per process, for VDDK_DOUBLE_HOLD_AT
 var readCount int64    // per process, for VDDK_DOUBLE_CRASH_AFTER_READS
 
 type asyncOp struct {
@@ -268,6 +269,9 @@ func (h *handle) checkIO(start, count uint64, buf unsafe.Pointer, write bool) er
 	if write && faults.crashAfterWrites > 0 && atomic.AddInt64(&crashCount, 1) > faults.crashAfterWrites ||
 		!write && faults.crashAfterReads > 0 && atomic.AddInt64(&readCount, 1) > faults.crashAfterReads {
 		_ = syscall.Kill(syscall.Getpid(), syscall.SIGKILL) // the process dies mid-transfer, as under kill -9
+	}
+	if faults.holdAt > 0 && atomic.AddInt64(&holdCount, 1) == faults.holdAt {
+		holdUntilReleased()
 	}
 	if write && faults.failWriteAt > 0 && atomic.AddInt64(&writeCount, 1) == faults.failWriteAt {
 		return fail(faults.failWriteCode, "injected failure of write number %d (VDDK_DOUBLE_FAIL_WRITE)", faults.failWriteAt)

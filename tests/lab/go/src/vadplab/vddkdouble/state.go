@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -76,6 +77,8 @@ func unregister(token unsafe.Pointer) {
 //	VDDK_DOUBLE_QUERY_ALLOCATED=unsupported   QueryAllocatedBlocks answers NOT_SUPPORTED (older hosts, some datastores)
 //	VDDK_DOUBLE_CRASH_AFTER_WRITES=N  the process is killed (SIGKILL) at its (N+1)th write
 //	VDDK_DOUBLE_CRASH_AFTER_READS=N   the process is killed (SIGKILL) at its (N+1)th read
+//	VDDK_DOUBLE_HOLD_AT=N:PATH        the Nth read or write (counted per process) creates PATH.held, then waits
+//	                                  until PATH exists: a test holds a transfer at a known point, looks, releases
 type faultConfig struct {
 	failWriteAt      int64
 	failWriteCode    uint64
@@ -87,6 +90,8 @@ type faultConfig struct {
 	noAllocated      bool
 	crashAfterWrites int64
 	crashAfterReads  int64
+	holdAt           int64
+	holdPath         string
 }
 
 var faults faultConfig
@@ -107,4 +112,20 @@ func readFaultConfig() {
 	faults.noAllocated = os.Getenv("VDDK_DOUBLE_QUERY_ALLOCATED") == "unsupported"
 	faults.crashAfterWrites, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CRASH_AFTER_WRITES"), 10, 64)
 	faults.crashAfterReads, _ = strconv.ParseInt(os.Getenv("VDDK_DOUBLE_CRASH_AFTER_READS"), 10, 64)
+	if n, path, found := strings.Cut(os.Getenv("VDDK_DOUBLE_HOLD_AT"), ":"); found {
+		faults.holdAt, _ = strconv.ParseInt(n, 10, 64)
+		faults.holdPath = path
+	}
+}
+
+// holdUntilReleased says it holds (PATH.held) and waits for the test to create PATH. Waiting on a
+// file, not a timer, keeps the test's view free of timing: the transfer cannot move on meanwhile.
+func holdUntilReleased() {
+	_ = os.WriteFile(faults.holdPath+".held", nil, 0o644)
+	for {
+		if _, err := os.Stat(faults.holdPath); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
