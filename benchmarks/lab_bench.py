@@ -15,7 +15,7 @@ os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "tests", "ansible.cfg
 
 from pyVmomi import vim  # noqa: E402
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover  # noqa: E402
 
 
 def fill_disk(vm, image, extents, state_dir):

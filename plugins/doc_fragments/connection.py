@@ -2,11 +2,8 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The options of vsphere_module.connection_argument_spec(); names, aliases, defaults and
     # environment variables are those of vmware.vmware, so AWX's VMware credential works as is.
     DOCUMENTATION = r'''

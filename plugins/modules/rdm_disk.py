@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: rdm_disk
@@ -101,7 +99,7 @@ try:
 except ImportError:
     pass  # VsphereModule reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.placement import (
     LunInUseError,
     LunNotFoundError,
     RdmError,
@@ -109,13 +107,13 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
     is_rdm,
     lun_users,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 FREE_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller's own
 
@@ -140,15 +138,15 @@ class RdmDiskModule(VsphereModule):
             datastore=dict(type="str"),
             timeout=dict(type="int", default=600),
         )
-        super(RdmDiskModule, self).__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF, supports_check_mode=True)
+        super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF, supports_check_mode=True)
 
     def _lun(self, vm):
         wanted = self.params["lun"]
         luns = config_target_luns(vm.environmentBrowser, vm.runtime.host)
         if wanted in luns:
             return luns[wanted]
-        host_uuids = dict((d.uuid, d.canonicalName) for d in vm.runtime.host.config.storageDevice.scsiLun or []
-                          if isinstance(d, vim.host.ScsiDisk))
+        host_uuids = {d.uuid: d.canonicalName for d in vm.runtime.host.config.storageDevice.scsiLun or []
+                      if isinstance(d, vim.host.ScsiDisk)}
         if wanted in host_uuids:
             raise LunNotFoundError("%s is the ESXi host's own uuid of LUN %s; an RDM needs the uuid QueryConfigTarget "
                                    "reports (%s), or give the canonical name" % (

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: restore_point_info
@@ -87,8 +85,8 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository, RepositoryError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import connection_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
 
 
 def _summary(manifest):
@@ -116,7 +114,7 @@ def main():
                 module.fail_json(msg="vm %r matches %d VMs in the repository (%s): give the instance uuid" % (
                     p["vm"], len(keys), ", ".join(keys) or "none"), error_code="POINT_NOT_FOUND", **result)
             chosen = repository.find_point(keys[0], p["restore_point"])
-            result["point"] = dict((k, v) for k, v in chosen.items() if k != "config")
+            result["point"] = {k: v for k, v in chosen.items() if k != "config"}
             checked = [chosen]
         problems = []
         if p["verify"] != "none":

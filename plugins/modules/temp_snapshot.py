@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: temp_snapshot
@@ -137,15 +135,15 @@ disks:
             parent_chain: ["[ds1] web01/web01.vmdk"]}]
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils import vsphere_snapshots as snapshots
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of, vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import TaskFailedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import snapshots
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import TaskFailedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 
 class TempSnapshotModule(VsphereModule):
@@ -160,7 +158,7 @@ class TempSnapshotModule(VsphereModule):
             quiesce=dict(type="bool", default=False),
             timeout=dict(type="int", default=3600),
         )
-        super(TempSnapshotModule, self).__init__(
+        super().__init__(
             argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF, supports_check_mode=True,
             mutually_exclusive=[["snapshot_name", "snapshot_moref"]],
             required_if=[("state", "present", ["snapshot_name"]),

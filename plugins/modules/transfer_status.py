@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: transfer_status
@@ -101,8 +99,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import read_status
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import connection_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import read_status
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
 
 
 def _size(n):

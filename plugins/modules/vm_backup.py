@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: vm_backup
@@ -127,25 +125,25 @@ warnings_vddk:
 import datetime
 import os
 
-from ansible_collections.vadp.vsphere.plugins.module_utils import backup
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.nvram import download_nvram
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_plan as backup
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
     PointNotFoundError,
     Repository,
     new_point_id,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of, vm_facts
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     default_state_dir,
     vddk_argument_spec,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_snapshots import all_snapshots, summary
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.snapshots import all_snapshots, summary
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 try:
     from pyVmomi import vim
@@ -186,8 +184,8 @@ class VmBackupModule(VsphereModule):
             chunk_size=dict(type="int", default=4194304),
             timeout=dict(type="int", default=3600),
         )
-        super(VmBackupModule, self).__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
-                                             supports_check_mode=True)
+        super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
+                         supports_check_mode=True)
 
     def _selected(self, config):
         wanted = self.params["disks"]
@@ -293,8 +291,8 @@ class VmBackupModule(VsphereModule):
         p = self.params
         mover, vddk, connection, secrets = transfer
         config = snapshot.config
-        devices_by_key = dict((d.key, d) for d in config.hardware.device)
-        parent_disks = dict((d["key"], d) for d in parent["disks"]) if parent else {}
+        devices_by_key = {d.key: d for d in config.hardware.device}
+        parent_disks = {d["key"]: d for d in parent["disks"]} if parent else {}
         plans, kinds = [], {}
         for disk in self._selected(config):
             parent_disk = parent_disks.get(disk.key)
@@ -308,7 +306,7 @@ class VmBackupModule(VsphereModule):
             plans.append(plan)
             kinds[disk.key] = (kind, index_name, areas, change_id)
         moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans, "access_managed": True}, secrets)
-        by_id = dict((d["id"], d) for d in moved["status"]["disks"])
+        by_id = {d["id"]: d for d in moved["status"]["disks"]}
         nvram = download_nvram(client, vm, facts["vm"]["datacenter"])
         config_value, redacted = backup.config_json(config, p["redact_extra_config"])
         manifest_disks, totals = [], {"bytes_read": 0, "stored_bytes": 0, "new_chunks": 0, "reused_chunks": 0}
@@ -326,7 +324,7 @@ class VmBackupModule(VsphereModule):
         manifest = writer.commit({
             "type": point_type, "parent": parent["id"] if parent else None,
             "time": result["time"],
-            "vm": dict((k, identity.get(k)) for k in vm_fields),
+            "vm": {k: identity.get(k) for k in vm_fields},
             "config": {"format": "pyvmomi-json", "value": config_value}, "redacted_extra_config": redacted,
             "nvram": writer.write_file("nvram", nvram) if nvram is not None else None,
             "disks": manifest_disks})

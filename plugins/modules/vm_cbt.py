@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: vm_cbt
@@ -74,9 +72,9 @@ disks:
   sample: [{key: 2000, label: Hard disk 1, change_id: "52 de c0 d9 9b 49 0b 06-8c 52 1d 3e 2a 7f 4b 10/1"}]
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils import vsphere_cbt as cbt
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of, vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import cbt
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
@@ -88,8 +86,8 @@ class VmCbtModule(VsphereModule):
         spec = vm_identity_argument_spec()
         spec.update(state=dict(type="str", required=True, choices=["enabled", "disabled", "reset"]),
                     timeout=dict(type="int", default=600))
-        super(VmCbtModule, self).__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
-                                          supports_check_mode=True)
+        super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
+                         supports_check_mode=True)
 
     def execute(self, client):
         vm = self.find_vm(client)

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: vm_create_from_configinfo
@@ -249,7 +247,7 @@ try:
 except ImportError:
     pass  # VsphereModule reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.config_spec import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.config_spec import (
     RECOVERY_MARK_KEY,
     SpecBuilder,
     boot_order_spec,
@@ -257,9 +255,9 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.config_spec import (
     new_disk_map,
     video_card_edit,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import load_config, read_config_file
-from ansible_collections.vadp.vsphere.plugins.module_utils.nvram import upload_nvram
-from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import load_config, read_config_file
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import upload_nvram
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.placement import (
     LunInUseError,
     PlacementError,
     datastore_names,
@@ -270,11 +268,11 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.placement import (
     placement_luns,
     supported_versions,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import PointNotFoundError, Repository
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import VsphereModule
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 
 class VmHalfCreatedError(VsphereError):
@@ -313,7 +311,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             timeout=dict(type="int", default=600),
         )
         sources = ["config_file", "config", "repository"]
-        super(VmCreateFromConfigInfoModule, self).__init__(
+        super().__init__(
             argument_spec=spec, supports_check_mode=True, mutually_exclusive=[sources],
             required_if=[("state", "present", sources, True)],
             required_by={"repository": ["source_vm"]})
@@ -378,8 +376,8 @@ class VmCreateFromConfigInfoModule(VsphereModule):
         config, unknown, nvram, source = self._load()
         check_config(config)
         placement = find_placement(client.content, p)
-        options = dict((k, p[k]) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
-                                           "rdm_policy", "rdm_map", "network_map", "extra_config_allow"))
+        options = {k: p[k] for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
+                                     "rdm_policy", "rdm_map", "network_map", "extra_config_allow")}
         options.update(uuid=p["bios_uuid"], recovery_of=source)
         if p["extra_config_deny"] is not None:
             options["extra_config_deny"] = p["extra_config_deny"]
@@ -457,7 +455,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
         for entry in result["disks"]:
             entry.update(disks.get(entry["source_key"], {}))
             entry.pop("temporary_key", None)
-        macs = dict((d.key, d.macAddress) for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard))
+        macs = {d.key: d.macAddress for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)}
         new_nics = sorted(macs.items())
         for entry, (key, mac) in zip(result["nics"], new_nics):
             entry.update(key=key, mac_now=mac)

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: vm_info
@@ -273,8 +271,8 @@ current_snapshot:
   sample: snapshot-101
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_facts
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
@@ -283,7 +281,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import
 
 class VmInfoModule(VsphereModule):
     def __init__(self):
-        super(VmInfoModule, self).__init__(
+        super().__init__(
             argument_spec=vm_identity_argument_spec(),
             required_one_of=VM_IDENTITY_ONE_OF,
             supports_check_mode=True,

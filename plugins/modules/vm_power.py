@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: vm_power
@@ -134,14 +132,14 @@ question:
            choices: [{key: "0", label: cancel}, {key: "1", label: i moved it}, {key: "2", label: i copied it}]}
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils import vsphere_power as power
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import power
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 # state -> power state at the end, from each start
 _TARGETS = {
@@ -164,8 +162,8 @@ class VmPowerModule(VsphereModule):
             wait_for_tools=dict(type="bool", default=False),
             answer_questions=dict(type="dict", default=dict(power.DEFAULT_ANSWERS)),
         )
-        super(VmPowerModule, self).__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
-                                            supports_check_mode=True)
+        super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
+                         supports_check_mode=True)
 
     def execute(self, client):
         vm = self.find_vm(client)

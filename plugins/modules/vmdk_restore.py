@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: vmdk_restore
@@ -218,23 +216,23 @@ warnings_vddk:
   sample: null
 '''
 
-import json
 import os
 
-from ansible_collections.vadp.vsphere.plugins.module_utils import restore
-from ansible_collections.vadp.vsphere.plugins.module_utils import vsphere_cbt as cbt
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as restore
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import cbt
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
     ChunkCorruptError,
     PointNotFoundError,
     Repository,
     RepositoryError,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.third_party import chain_map, raw_image_map
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import vm_facts
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import InvalidSettingsError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_snapshots import all_snapshots
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_module import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.snapshots import all_snapshots
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     default_state_dir,
@@ -264,9 +262,9 @@ class VmdkRestoreModule(VsphereModule):
             timeout=dict(type="int", default=600),
         )
         sources = ["repository", "raw_images", "chains"]
-        super(VmdkRestoreModule, self).__init__(argument_spec=spec, supports_check_mode=True,
-                                                required_one_of=VM_IDENTITY_ONE_OF + [sources],
-                                                mutually_exclusive=[sources])
+        super().__init__(argument_spec=spec, supports_check_mode=True,
+                         required_one_of=VM_IDENTITY_ONE_OF + [sources],
+                         mutually_exclusive=[sources])
 
     def _source_key(self, repository, facts):
         wanted = self.params["source_vm"]
@@ -302,7 +300,7 @@ class VmdkRestoreModule(VsphereModule):
                     areas = []
             plans.append(restore.disk_plan(repository, point, source, target, p["mode"], p["verify"], areas,
                                            path=self._target_file(target)))
-        return point["id"], dict((k, point[k]) for k in ("id", "time", "type")), pairs, plans
+        return point["id"], {k: point[k] for k in ("id", "time", "type")}, pairs, plans
 
     def _plan_from_files(self, facts):
         """The same for raw images or chains, given as {target disk: file}."""
@@ -372,7 +370,7 @@ class VmdkRestoreModule(VsphereModule):
                                            "(vadp.vsphere.vm_power state: shutdown-guest)." % (vm.name, facts["vm"]["power_state"]))
         state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-restore")
         record_path = os.path.join(state_dir, "restored.json")
-        record = _read_json(record_path)
+        record = read_json(record_path, {})
         if p["repository"]:
             source_id, point, pairs, plans = self._plan_from_repository(vm, facts, record)
         else:
@@ -394,12 +392,12 @@ class VmdkRestoreModule(VsphereModule):
         except TransferFailedError as exc:
             raise _after_failure(exc, result)
         transfer_fields = ("seconds", "bytes_per_second", "peak_rss_bytes", "vddk_cleanup")
-        result["transfer"] = dict((k, moved["status"][k]) for k in transfer_fields)
+        result["transfer"] = {k: moved["status"][k] for k in transfer_fields}
         cleaned = (moved["status"]["vddk_cleanup"] or {}).get("cleaned")
         if cleaned:
             self.module.warn("VDDK released %d disk(s) an earlier, killed transfer had left hot-added to this host "
                              "(VixDiskLib_Cleanup)" % cleaned)
-        by_id = dict((d["id"], d) for d in moved["status"]["disks"])
+        by_id = {d["id"]: d for d in moved["status"]["disks"]}
         seconds = max(moved["status"]["seconds"], 1e-6)
         for disk in result["disks"]:
             status = by_id[str(disk["target_key"])]
@@ -417,8 +415,8 @@ class VmdkRestoreModule(VsphereModule):
         if p["reset_cbt"] and cbt.effective(vm)[1]:
             cbt.reset(vm, p["timeout"])
             result["cbt_reset"] = True
-        change_ids = dict((str(d["key"]), d["change_id"]) for d in vm_facts(vm)["disks"] if d["change_id"])
-        _write_json(record_path, {"identity": identity, "point": point["id"], "change_ids": change_ids})
+        change_ids = {str(d["key"]): d["change_id"] for d in vm_facts(vm)["disks"] if d["change_id"]}
+        write_json_atomically(record_path, {"identity": identity, "point": point["id"], "change_ids": change_ids})
         return result
 
 
@@ -455,20 +453,6 @@ def _disk_result(source, target, plan, mode):
             "bytes_to_write": to_write, "extents": len(plan["extents"]),
             "zero_bytes_skipped": source["capacity_bytes"] - to_write if mode == "fresh" and from_point else 0,
             "capacity_grows_by": target["capacity_bytes"] - source["capacity_bytes"]}
-
-
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_json(path, value):
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f)
-    os.replace(path + ".tmp", path)
 
 
 def main():

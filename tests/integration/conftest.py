@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 
 from pyVim.connect import Disconnect, SmartConnect  # noqa: E402
 from pyVmomi import vim  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def lab():
     return LabAccess()
 
 
-class LabAccess(object):
+class LabAccess:
     """The lab as a test sees it: its settings, its control endpoint, and plain pyVmomi access
     that shares no code with the collection (an independent witness)."""
 

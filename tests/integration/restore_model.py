@@ -32,7 +32,7 @@ SECTOR, KIB, MIB = 512, 1024, 1 << 20
 MODULES = os.path.join(ROOT, "plugins", "modules")
 
 
-class Scenario(object):
+class Scenario:
     """Everything one seed decides, drawn up front so a seed always means the same scenario."""
 
     def __init__(self, seed):
@@ -95,7 +95,7 @@ def build_points(s, folder, vm_key):
     """A repository with 1-4 points of one disk, each a logical full: the previous image with
     random changes. Returns (repository path, the chosen point's id, its image)."""
     sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository import DiskIndex, Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository
     repository = Repository.create(os.path.join(folder, "repo"), chunk_size=s.chunk_size)
     image = bytearray(s.capacity)
     images, ids = [], []

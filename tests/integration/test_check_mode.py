@@ -69,7 +69,7 @@ def test_no_module_changes_anything_in_check_mode(setup, module_si, lab):
     vm, repo = setup
     for module, args, expected in calls(repo, vm):
         result = checked(lab, repo, module, args)
-        assert dict((k, result[k]) for k in expected) == expected, (module, result)
+        assert {k: result[k] for k in expected} == expected, (module, result)
     assert vm.runtime.powerState == "poweredOn" and vm.snapshot is None and not find_vm_by_name(module_si, NEW_VM)
 
 

@@ -3,22 +3,22 @@ import time
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_client import ConnectionSettings, VsphereClient
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import ConnectionSettings, VsphereClient
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     AmbiguousObjectError,
     ObjectNotFoundError,
     TaskFailedError,
     TaskTimeoutError,
     TlsVerificationError,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import (
     find_by_name,
     find_folder,
     find_vm,
     inventory_path,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import server_thumbprints
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
 
 
 @pytest.fixture

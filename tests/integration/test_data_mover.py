@@ -8,7 +8,7 @@ import pytest
 from pyVmomi import vim
 
 from conftest import VddkHold, create_vm, destroy_vm, find_vm_by_name, run_module, wait, wait_for
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover, TransferFailedError, read_status
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError, read_status
 
 VM = "DC0_C0_RP0_VM1"
 MIB = 1 << 20

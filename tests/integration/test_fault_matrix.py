@@ -12,14 +12,14 @@ import subprocess
 import pytest
 
 from conftest import ROOT, create_vm, destroy_vms, find_vm_by_name, image_sha, mount_small_filesystem, play, remount, settle
-from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 VM, DR_NAME, MIB = "lab-faults", "lab-faults-dr", 1 << 20
 ROWS = []  # (job, step, fault, outcome) of every cell run, for the table printed at the end
 
 
-class Cell(object):
+class Cell:
     """One fault at one step of one job, and what it must leave behind."""
 
     def __init__(self, job, step, fault, code, inject=None, repair=None, left=None):
@@ -43,7 +43,7 @@ def task_fault(method, fault="SystemError"):
 
 
 def vddk_env(**variables):
-    return lambda ctx: dict(("VDDK_DOUBLE_" + k, str(v)) for k, v in variables.items())
+    return lambda ctx: {"VDDK_DOUBLE_" + k: str(v) for k, v in variables.items()}
 
 
 def session_loss(ctx):
@@ -187,7 +187,7 @@ CELLS = [
 
 
 # --- the lab side ------------------------------------------------------------------------------
-class Context(object):
+class Context:
     def __init__(self, lab, si, vm, repo, expected, tmp):
         self.lab, self.si, self.vm, self.repo, self.expected, self.tmp = lab, si, vm, repo, expected, tmp
         self.mounts, self.out, self.diverged, self.points_before = [], "", None, []

@@ -25,7 +25,7 @@ _libc = ctypes.CDLL(None)
 _libc.vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
 
 
-class Double(object):
+class Double:
     def __init__(self, lab, lib):
         self.lab, self.lib, self.messages = lab, lib, []
         self.log = v.LOG_FUNC(self._log)  # kept alive as long as the library may call it

@@ -85,7 +85,7 @@ def test_full_restore_by_transport(eager, lab, tmp_path, transport):
                      full_restore_repository=repo, full_restore_transport=transport, full_restore_power_off="powered-off")
     assert code == 0, out
     assert "over %s" % transport in out
-    written = dict((name, sectors_written(events)) for name, events in read_vddk_trace(trace).items())
+    written = {name: sectors_written(events) for name, events in read_vddk_trace(trace).items()}
     assert [name.rsplit("/", 1)[-1] for name, (total, _d) in written.items() if total] == ["lab-roles-eager.vmdk"], written
     assert all(total == distinct for total, distinct in written.values()), written  # write amplification 1.00
     # every transport writes the base disk itself, each sector once: SAN beneath its restore snapshot (it does not

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from conftest import find_vm_by_name, image_sha, mount_small_filesystem, remount, run_module
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 VM = "DC0_C0_RP0_VM1"
 MIB = 1 << 20
@@ -224,7 +224,7 @@ def test_a_snapshot_left_after_a_stored_point_is_reported_and_removed_next_time(
 
 def test_a_backup_while_a_restore_moves_the_same_vm_is_refused(vm, tmp_path):
     """The restore and the backup keep different state folders; the per-VM lock still meets."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.data_mover import DataMover
+    from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover
     restoring = DataMover(str(tmp_path / "restore-state"), vm_key=vm.config.instanceUuid)  # what a running restore holds
     try:
         refused = backup(tmp_path / "repo")

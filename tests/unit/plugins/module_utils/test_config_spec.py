@@ -7,9 +7,9 @@ import os
 import pytest
 from pyVmomi import vim
 
-from ansible_collections.vadp.vsphere.plugins.module_utils import config_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate import config_spec
 from fixtures import GENERATED, generated, third_party_configinfo
-from ansible_collections.vadp.vsphere.plugins.module_utils.configinfo import ConfigInfoError, load_config, read_config_file
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import ConfigInfoError, load_config, read_config_file
 
 ALP1 = generated("all-controllers.govc.xml")
 SNAP = generated("efi-delta-dvs.soap.xml")
@@ -44,8 +44,8 @@ def test_added_devices_get_negative_keys_and_their_controllers_temporary_keys():
     config, spec, _b = build()
     keys = [c.device.key for c in spec.deviceChange]
     assert all(k < 0 for k in keys) and len(set(keys)) == len(keys)
-    by_new_key = dict((c.device.key, c.device) for c in spec.deviceChange)
-    old_controllers = dict((d.key, d) for d in config.hardware.device)
+    by_new_key = {c.device.key: c.device for c in spec.deviceChange}
+    old_controllers = {d.key: d for d in config.hardware.device}
     for disk, source in zip(added(spec, vim.vm.device.VirtualDisk),
                             [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]):
         assert type(by_new_key[disk.controllerKey]) is type(old_controllers[source.controllerKey])

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
     ChunkCorruptError,
     DiskIndex,
     PointNotFoundError,
@@ -125,7 +125,7 @@ def test_an_unknown_format_version_is_refused(tmp_path):
 
 
 def _create(path, results):
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository import Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
     try:
         Repository.create(path)
         results.put("ok")
@@ -151,7 +151,7 @@ def test_backups_starting_together_on_a_new_repository_all_open_it(tmp_path):
 
 
 def test_a_damaged_newest_manifest_is_an_error_never_a_missing_point(repo):
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
     writer, manifest = _point(repo, [b"a" * CHUNK], "2026-11-01T00:00:00Z", "20261101T000000Z-aaaaaa")
     writer.commit(manifest)
     writer, manifest = _point(repo, [b"b" * CHUNK], "2026-11-02T00:00:00Z", "20261102T000000Z-bbbbbb")

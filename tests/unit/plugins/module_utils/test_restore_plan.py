@@ -1,8 +1,8 @@
 """Restore planning on its own: what changed_only writes of a point, and when it refuses."""
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils import restore
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as restore
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex
 
 MIB = 1 << 20
 

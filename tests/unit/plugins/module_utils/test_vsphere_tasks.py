@@ -2,8 +2,8 @@
 import pytest
 from pyVmomi import vim, vmodl
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import TaskFailedError, TaskTimeoutError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import describe_fault, wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import TaskFailedError, TaskTimeoutError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import describe_fault, wait_for_task
 
 
 def test_describe_fault_reads_like_a_sentence():
@@ -27,14 +27,14 @@ def test_describe_fault_follows_the_cause():
     assert "caused by FileLocked: Cannot open the disk (file=[ds1] web01/web01.vmdk)" in text
 
 
-class _Info(object):
+class _Info:
     def __init__(self, state, progress=None, result=None, error=None):
         self.state, self.progress, self.result, self.error = state, progress, result, error
         self.key, self.name, self.descriptionId = "task-42", "CreateSnapshot_Task", "VirtualMachine.createSnapshot"
         self.entityName, self.entity = "web01", None
 
 
-class _ScriptedTask(object):
+class _ScriptedTask:
     """A task whose info goes through the given states, one per read."""
 
     def __init__(self, states):
@@ -45,7 +45,7 @@ class _ScriptedTask(object):
         return self._states.pop(0) if len(self._states) > 1 else self._states[0]
 
 
-class _Clock(object):
+class _Clock:
     def __init__(self):
         self.now = 0.0
 

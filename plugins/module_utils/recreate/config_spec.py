@@ -7,9 +7,6 @@ offers (datastores, networks, LUNs, hardware versions) is handed in as plain dat
 No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import copy
 import fnmatch
 import re
@@ -19,7 +16,7 @@ try:
 except ImportError:
     pass  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 
 # Devices every new VM has: a spec that adds them fails. The video card is one
 # too on ESXi and in the simulator; its settings are applied to the new VM's own card afterwards.
@@ -180,7 +177,7 @@ def check_config(config):
             raise ConfigSpecError("%s: a disk without capacityInKB or capacityInBytes" % where)
 
 
-class SpecBuilder(object):
+class SpecBuilder:
     """Builds the spec. target: {"datastore": name for the VM files, "datastore_map": {...},
     "networks": {name or portgroup key: {"name", "type": standard|dvs, "portgroup_key", "switch_uuid"}},
     "network_map": {...}, "luns": {wanted: {"canonical_name", "uuid", "capacity_bytes"}}, "versions": [...]}.
@@ -405,7 +402,7 @@ def _nic_map(source_config, new_config):
     def nics(config):
         return [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
     source, new = nics(source_config), nics(new_config)
-    slot = dict((d.slotInfo.pciSlotNumber, d) for d in new if getattr(d.slotInfo, "pciSlotNumber", None) is not None)
+    slot = {d.slotInfo.pciSlotNumber: d for d in new if getattr(d.slotInfo, "pciSlotNumber", None) is not None}
     mapped = {}
     for position, nic in enumerate(source):
         match = slot.get(getattr(nic.slotInfo, "pciSlotNumber", None)) if nic.slotInfo is not None else None
@@ -423,7 +420,7 @@ def boot_order_spec(source_config, new_config):
     order = (source_config.bootOptions.bootOrder or []) if source_config.bootOptions else []
     if not any(_keyed(e) for e in order):
         return None
-    disks = dict((int(k), v) for k, v in new_disk_map(source_config, new_config)[0].items())
+    disks = {int(k): v for k, v in new_disk_map(source_config, new_config)[0].items()}
     nics = _nic_map(source_config, new_config)
     remapped = []
     for entry in order:

@@ -4,10 +4,7 @@
 """Finding snapshots anywhere in a VM's snapshot tree, and what a failed removal means.
 No Ansible imports."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     CIDMismatchError,
     SnapshotAmbiguousError,
     SnapshotNotFoundError,

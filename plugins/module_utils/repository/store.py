@@ -6,9 +6,6 @@ content-addressed chunk store, one binary index a disk a point, and a manifest w
 No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import datetime
 import errno
 import hashlib
@@ -24,7 +21,8 @@ try:
 except ImportError:
     HAS_ZSTD = False
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils import files
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 
 FORMAT_VERSION = 1
 DEFAULT_CHUNK_SIZE = 4 << 20
@@ -72,26 +70,19 @@ def storage_error(exc, path):
     return None
 
 
-def _write_new_file(temporary, data, mode):
-    """Write a new file whole and to disk; on any failure nothing of it is left."""
+def _write_new_file(path, data, mode=0o600):
+    """files.write_new_file, with a full or read-only file system named as the repository's."""
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        files.write_new_file(path, data, mode)
     except OSError as exc:
-        raise storage_error(exc, temporary) or exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as exc:
-        os.unlink(temporary)
-        raise storage_error(exc, temporary) or exc
+        raise storage_error(exc, path) or exc
 
 
 def _write_atomically(path, data, mode=0o600):
-    temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
-    _write_new_file(temporary, data, mode)
-    os.replace(temporary, path)
+    try:
+        files.write_atomically(path, data, mode)
+    except OSError as exc:
+        raise storage_error(exc, path) or exc
 
 
 def _makedirs(path, mode):
@@ -155,7 +146,7 @@ def new_point_id(now=None):
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-class DiskIndex(object):
+class DiskIndex:
     """The chunk hashes of one disk at one point (None for a zero chunk)."""
 
     def __init__(self, chunk_size, capacity, entries):
@@ -195,7 +186,7 @@ class DiskIndex(object):
         return result
 
 
-class Repository(object):
+class Repository:
     def __init__(self, path):
         self.path = path
         try:
@@ -231,7 +222,7 @@ class Repository(object):
             # written whole beside it, then linked into place: a second backup starting at the same
             # moment finds either no file or a complete one, never a half-written one
             temporary = os.path.join(path, "repository.json.tmp.%s" % secrets.token_hex(6))
-            _write_atomically(temporary, json.dumps(settings, indent=2).encode())
+            _write_new_file(temporary, json.dumps(settings, indent=2).encode())
             try:
                 os.link(temporary, os.path.join(path, "repository.json"))
             except FileExistsError:
@@ -243,7 +234,7 @@ class Repository(object):
     def check_writable(self):
         """Fail before a backup touches the VM when nothing can be written here."""
         probe = os.path.join(self.path, "write-probe.tmp.%s" % secrets.token_hex(6))
-        _write_new_file(probe, b"", 0o600)
+        _write_new_file(probe, b"")
         os.unlink(probe)
 
     # chunks -------------------------------------------------------------------------------
@@ -269,7 +260,7 @@ class Repository(object):
         folder = os.path.dirname(path)
         _makedirs(folder, self.mode)
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
-        _write_new_file(temporary, stored, 0o600)
+        _write_new_file(temporary, stored)
         try:
             os.link(temporary, path)  # write-once: never replaces a chunk another writer stored
         except FileExistsError:
@@ -390,7 +381,7 @@ class Repository(object):
         return problems
 
 
-class PointWriter(object):
+class PointWriter:
     """Writes one point: indexes first, the manifest last (the point exists from then on)."""
 
     def __init__(self, repository, folder, point_id):

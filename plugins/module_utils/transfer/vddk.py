@@ -10,9 +10,6 @@ the error's name (from its low 16 bits) and VDDK's text. Load it in a process st
 LD_LIBRARY_PATH=<libdir>/lib64 (see data_mover): VDDK brings its own libssl. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import collections
 import concurrent.futures
 import ctypes
@@ -49,12 +46,12 @@ class VddkError(Exception):
         self.code = code
         self.name = ERROR_NAMES.get(code & 0xFFFF, "VIX_E_%d" % (code & 0xFFFF))
         self.text = text
-        super(VddkError, self).__init__("%s failed: %s%s" % (function, self.name, ": " + text if text and text != self.name else ""))
+        super().__init__("%s failed: %s%s" % (function, self.name, ": " + text if text and text != self.name else ""))
 
 
 class VddkLibraryNotFound(VddkError):
     def __init__(self, libdir):
-        super(VddkLibraryNotFound, self).__init__("loading VDDK", 4, (
+        super().__init__("loading VDDK", 4, (
             "no libvixDiskLib.so.9, .8, .7 or .6 under %s/lib64 or %s. Set vddk_libdir to the root of the VDDK "
             "distribution (the folder that holds lib64)" % (libdir, libdir)))
 
@@ -167,7 +164,7 @@ _libc = ctypes.CDLL(None)
 _libc.vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
 
 
-class VixDiskLib(object):
+class VixDiskLib:
     """The loaded library, initialised once per process (use ``VixDiskLib.load``)."""
 
     _instance = None
@@ -260,7 +257,7 @@ class VixDiskLib(object):
                 VixDiskLib._instance = None
 
 
-class ConnectParamsHandle(object):
+class ConnectParamsHandle:
     def __init__(self, lib, pointer, keep):
         self.lib, self.pointer, self._keep = lib, pointer, keep
 
@@ -289,7 +286,7 @@ class ConnectParamsHandle(object):
         return Connection(self.lib, connection)
 
 
-class Connection(object):
+class Connection:
     def __init__(self, lib, handle):
         self.lib, self.handle = lib, handle
 
@@ -310,7 +307,7 @@ class Connection(object):
             self.handle = None
 
 
-class Disk(object):
+class Disk:
     """An open disk. One I/O stream at a time; async writes are bounded by ``max_in_flight``."""
 
     def __init__(self, lib, handle, path, max_in_flight=8):

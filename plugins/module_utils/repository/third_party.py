@@ -16,16 +16,13 @@ order; "sparse" data is an image with each changed area at its own offset. "exte
 or a file holding a list or a QueryChangedDiskAreas answer ({"changedArea": [{"start", "length"}]}).
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import functools
 import json
 import os
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.extents import layer, normalize
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import RepositoryError
-from ansible_collections.vadp.vsphere.plugins.module_utils.restore import SECTOR, SourceUnalignedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.extents import layer, normalize
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_plan import SECTOR, SourceUnalignedError
 
 
 def raw_image_map(path, capacity=None):

@@ -4,10 +4,7 @@
 """A VM's NVRAM file (EFI variables; an EFI VM does not boot without its own), saved with a backup
 and put back into a recreated VM. No Ansible imports."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_datastore_files import split_datastore_path, transfer
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.datastore_files import split_datastore_path, transfer
 
 
 def download_nvram(client, vm, datacenter_name):

@@ -4,13 +4,10 @@
 """Small files (NVRAM) to and from datastores through vCenter's /folder HTTP interface, with the
 session's cookie and the client's TLS settings. No Ansible imports."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import http.client
 import urllib.parse
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import make_ssl_context
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import make_ssl_context
 
 
 def split_datastore_path(path):

@@ -7,15 +7,12 @@ Each error carries a machine-readable ``error_code`` that modules return next to
 and optional ``details`` (plain data) that modules return as well. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 
 class VsphereError(Exception):
     error_code = "VSPHERE_ERROR"
 
     def __init__(self, message, details=None):
-        super(VsphereError, self).__init__(message)
+        super().__init__(message)
         self.message = message
         self.details = details or {}
 

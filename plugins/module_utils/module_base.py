@@ -5,23 +5,20 @@
 builds on. It turns the client's typed errors into ``fail_json(msg=..., error_code=...)``.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import os
 import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_client import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import (
     HAS_PYVMOMI,
     ConnectionSettings,
     VsphereClient,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import find_vm
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import server_thumbprints
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
 
 
 def connection_argument_spec():
@@ -69,7 +66,7 @@ def vddk_argument_spec(default_transports):
     )
 
 
-class VsphereModule(object):
+class VsphereModule:
     """Base of every module: an AnsibleModule with the connection options, a client made from
     them, and ``run`` that reports typed client errors with their error_code."""
 

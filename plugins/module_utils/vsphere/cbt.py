@@ -4,17 +4,15 @@
 """Changed block tracking: its effective state, and changes applied with the stun vSphere
 needs. No Ansible imports."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 try:
     from pyVmomi import vim, vmodl
 except ImportError:
     pass  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disks_of
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 STUN_SNAPSHOT = "vadp-cbt-stun"
 

@@ -9,9 +9,6 @@ the worker on stdin, not in the plan file. Works inside an AnsiballZ run: the wo
 process's sys.path, so it imports the same module_utils. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import fcntl
 import json
 import os
@@ -21,10 +18,11 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.mover_worker import PLAN_VERSION
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.worker import PLAN_VERSION
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 
-WORKER = "ansible_collections.vadp.vsphere.plugins.module_utils.mover_worker"
+WORKER = "ansible_collections.vadp.vsphere.plugins.module_utils.transfer.worker"
 # the worker's error codes a caller can act on better than on TRANSFER_FAILED
 CODES_KEPT_FROM_WORKER = ("REPOSITORY_FULL", "REPOSITORY_READ_ONLY")
 
@@ -43,11 +41,7 @@ class StateDirError(VsphereError):
 
 def read_status(path):
     """The status file a transfer keeps (None when it does not exist yet)."""
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return read_json(path)
 
 
 def _tail(path, lines=20):
@@ -81,7 +75,7 @@ def _take_lock(path, what, advice):
     return lock
 
 
-class DataMover(object):
+class DataMover:
     """Runs one plan. ``state_dir`` holds the plan, checkpoint, status and VDDK log files;
     keep it across runs to resume."""
 
@@ -123,17 +117,14 @@ class DataMover(object):
         self.close()
 
     def paths(self):
-        return dict((name, os.path.join(self.state_dir, name + ext)) for name, ext in
-                    (("plan", ".json"), ("checkpoint", ".json"), ("status", ".json"), ("log", ".log")))
+        return {name: os.path.join(self.state_dir, name + ext) for name, ext in
+                (("plan", ".json"), ("checkpoint", ".json"), ("status", ".json"), ("log", ".log"))}
 
     def run(self, plan, secrets):
         """Run plan (a dict without the file paths, which are added here); return the result."""
         paths = self.paths()
         plan = dict(plan, version=PLAN_VERSION, checkpoint=paths["checkpoint"], status=paths["status"], log=paths["log"])
-        fd, temporary = tempfile.mkstemp(dir=self.state_dir)
-        with os.fdopen(fd, "w") as f:
-            json.dump(plan, f)
-        os.replace(temporary, paths["plan"])
+        write_json_atomically(paths["plan"], plan)
         if os.path.exists(paths["status"]):  # a status from an earlier run would look like progress
             os.remove(paths["status"])
         libdir = plan["vddk"]["libdir"]

@@ -5,14 +5,11 @@
 write of each, and the checks that refuse a restore before anything is written. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import hashlib
 import json
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import ChunkCorruptError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import ChunkCorruptError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 
 
 class RestoreRefusedError(VsphereError):
@@ -71,7 +68,7 @@ def _names(disk):
 def match_disks(manifest, targets, selection=None, disk_map=None):
     """[(source disk, target disk)]: by disk_map (source key or label -> target key, label or
     address), else the same device key, else the only disk on each side."""
-    disk_map = dict((str(k), str(v)) for k, v in (disk_map or {}).items())
+    disk_map = {str(k): str(v) for k, v in (disk_map or {}).items()}
     sources = [d for d in manifest["disks"] if not selection or _names(d) & set(map(str, selection))]
     if selection and len(sources) != len(selection):
         raise DiskNotFoundError("disks %s: the restore point's disks are %s" % (
@@ -135,7 +132,7 @@ TARGET_DEFINED_METADATA = ("adapterType", "thinProvisioned", "virtualHWVersion",
 
 def replayable_metadata(saved):
     """The saved VDDK metadata a fresh disk should receive."""
-    return dict((k, v) for k, v in (saved or {}).items() if not k.startswith(TARGET_DEFINED_METADATA))
+    return {k: v for k, v in (saved or {}).items() if not k.startswith(TARGET_DEFINED_METADATA)}
 
 
 def san_check(vm_name, disks, cbt_enabled, snapshot_morefs, snapshot_moref):

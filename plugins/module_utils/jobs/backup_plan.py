@@ -6,9 +6,6 @@ JSON with secrets redacted, the changed areas from CBT page after page, the plan
 read per disk, the NVRAM file through the datastore HTTP interface. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import fnmatch
 import json
 
@@ -17,9 +14,9 @@ try:
 except ImportError:
     VmomiJSONEncoder = None  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align
-from ansible_collections.vadp.vsphere.plugins.module_utils.vm_facts import disk_facts
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_cbt import ChangeIdInvalidError, changed_areas
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.extents import align
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disk_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.cbt import ChangeIdInvalidError, changed_areas
 
 DEFAULT_REDACT = ["guestinfo.*"]
 REDACTED = "<redacted>"

@@ -9,9 +9,6 @@ in again and retries the call once. Errors are the typed ones of ``vsphere_error
 never appears in a message or a repr. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import http.client
 import socket
 import ssl
@@ -26,13 +23,13 @@ except ImportError:
     StubAdapterBase = object
     HAS_PYVMOMI = False
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     AuthenticationError,
     ConnectionFailedError,
     ConnectionTimeoutError,
     InvalidSettingsError,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tls import make_ssl_context, tls_failure
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import make_ssl_context, tls_failure
 
 # A TCP connect that takes longer than this means the host or port is wrong, not slow.
 CONNECT_PROBE_TIMEOUT = 15
@@ -44,7 +41,7 @@ DISCOVERY_TIMEOUT = 60
 DEFAULT_KEEPALIVE_INTERVAL = 300
 
 
-class ConnectionSettings(object):
+class ConnectionSettings:
     """What it takes to reach vCenter; the names are those of the modules' options."""
 
     def __init__(self, hostname, username, password, port=443, validate_certs=True, ca_bundle=None,
@@ -125,7 +122,7 @@ class _ReloginStub(StubAdapterBase):
                 self._logged_in = False
 
 
-class VsphereClient(object):
+class VsphereClient:
     """One authenticated session. Use as a context manager, or call ``close()``."""
 
     def __init__(self, settings):

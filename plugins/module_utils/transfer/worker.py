@@ -13,9 +13,6 @@ goes to the status file; the result (or the error, with VDDK's last log lines) t
 No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import ctypes
 import hashlib
 import json
@@ -29,20 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import DiskIndex, Repository, write_index_file
-from ansible_collections.vadp.vsphere.plugins.module_utils.restore import ReadBackMismatchError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vddk import SECTOR_SIZE, VddkError, VixDiskLib
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.files import write_json_atomically
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository, write_index_file
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_plan import ReadBackMismatchError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import SECTOR_SIZE, VddkError, VixDiskLib
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 
 PLAN_VERSION = 1
 ACCESS_IDENTITY = "vadp.vsphere"  # PrepareForAccess/EndAccess: at most 50 characters
-
-
-def write_json_atomically(path, value):
-    temporary = "%s.%d.tmp" % (path, os.getpid())
-    with open(temporary, "w") as f:
-        json.dump(value, f)
-    os.replace(temporary, path)
 
 
 def plan_id(plan):
@@ -82,17 +73,17 @@ def zeros_where_allocated(extents, allocated):
     return result
 
 
-class Progress(object):
+class Progress:
     """Counters of the whole transfer, written to the status file by a background thread."""
 
     def __init__(self, plan, resumed):
         self.path = plan["status"]
         self.lock = threading.Lock()
         self.started = time.time()
-        self.disks = dict((d["id"], {"id": d["id"], "path": d["path"], "bytes_total": sum(e[1] for e in d["extents"]),
-                                     "bytes_done": resumed.get(d["id"], 0), "resumed_from": resumed.get(d["id"], 0),
-                                     "zero_bytes_skipped": 0, "bytes_verified": 0, "writes_started": False,
-                                     "state": "queued"}) for d in plan["disks"])
+        self.disks = {d["id"]: {"id": d["id"], "path": d["path"], "bytes_total": sum(e[1] for e in d["extents"]),
+                                "bytes_done": resumed.get(d["id"], 0), "resumed_from": resumed.get(d["id"], 0),
+                                "zero_bytes_skipped": 0, "bytes_verified": 0, "writes_started": False,
+                                "state": "queued"} for d in plan["disks"]}
         self.state, self.error = "running", None
         self.cleanup = None  # VixDiskLib_Cleanup's answer at the start: leftovers of a killed run
         self._stop = threading.Event()
@@ -120,7 +111,7 @@ class Progress(object):
             if self.disks[disk_id]["writes_started"]:
                 return
             self.disks[disk_id]["writes_started"] = True
-        write_json_atomically(self.path, self.snapshot())
+        write_json_atomically(self.path, self.snapshot(), durable=False)
 
     def snapshot(self):
         with self.lock:
@@ -138,16 +129,16 @@ class Progress(object):
 
     def _loop(self):
         while not self._stop.wait(0.5):
-            write_json_atomically(self.path, self.snapshot())
+            write_json_atomically(self.path, self.snapshot(), durable=False)
 
     def finish(self, state, error=None):
         self.state, self.error = state, error
         self._stop.set()
         self._thread.join()
-        write_json_atomically(self.path, self.snapshot())
+        write_json_atomically(self.path, self.snapshot(), durable=False)
 
 
-class Checkpoint(object):
+class Checkpoint:
     """Per disk, how many bytes of its extents (in plan order) are written and flushed."""
 
     def __init__(self, plan):
@@ -174,7 +165,7 @@ class Checkpoint(object):
             pass
 
 
-class DiskWriter(object):
+class DiskWriter:
     """Writes one disk's extents from its source: a reader thread ahead, VDDK writes in flight."""
 
     def __init__(self, plan, disk_plan, connection, progress, checkpoint):
@@ -339,7 +330,7 @@ class DiskWriter(object):
 OWNED_METADATA_PREFIXES = ("longContentID", "CID", "ctk", "encryption", "iofilter", "deletable")
 
 
-class DiskReader(object):
+class DiskReader:
     """Backs one disk up into a repository: whole chunks read through VDDK (read-only, through
     the backup's snapshot) while earlier ones are hashed, compressed and stored on other threads.
     The index starts as the parent's (an incremental) or all zeros (a full)."""
@@ -379,8 +370,8 @@ class DiskReader(object):
         pending = []
         try:
             self.progress.set(disk_id, transport=disk.transport_mode)
-            metadata = dict((k, disk.read_metadata(k)) for k in disk.metadata_keys()
-                            if not k.startswith(OWNED_METADATA_PREFIXES))
+            metadata = {k: disk.read_metadata(k) for k in disk.metadata_keys()
+                        if not k.startswith(OWNED_METADATA_PREFIXES)}
             for number in backup["chunks"]:
                 offset = number * self.chunk
                 length = min(self.chunk, capacity - offset)

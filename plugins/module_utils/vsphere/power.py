@@ -6,19 +6,16 @@ is off, a power-on answers the questions vSphere asks on the way (uuid.altered a
 or stops with the question shown. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import time
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     InvalidPowerStateError,
     InvalidSettingsError,
     QuestionPendingError,
     ShutdownTimeoutError,
     ToolsNotRunningError,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 # After a restore vSphere asks whether the VM was moved or copied. An in-place restore is the
 # same VM, so "moved" keeps its BIOS uuid and MAC addresses; a copy would get new ones.
@@ -52,7 +49,7 @@ def choose_answer(question, answers):
     return None
 
 
-class QuestionAnswerer(object):
+class QuestionAnswerer:
     """Answers the VM's pending question during a task, or raises QuestionPendingError."""
 
     def __init__(self, vm, answers):

@@ -5,16 +5,14 @@
 resource pool; its datastores, networks, hardware versions and SAN LUNs (QueryConfigTarget).
 No Ansible imports."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 try:
     from pyVmomi import vim
 except ImportError:
     pass  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import (
     collect_properties,
     find_by_name,
     find_datacenter,

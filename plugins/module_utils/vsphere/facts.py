@@ -6,15 +6,13 @@ virtual disk with its *current* leaf file and the chain of parents below it, and
 tree with all its branches. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
 
 try:
     from pyVmomi import vim
 except ImportError:
     pass  # VsphereClient reports the missing library before any facts are read
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_lookup import folder_path_of
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import folder_path_of
 
 # Checked in order: the SAS, PVSCSI and BusLogic classes are not subclasses of the LSI Logic one,
 # but keeping specific before generic keeps this safe if pyVmomi ever changes that.
@@ -102,7 +100,7 @@ def disk_facts(disk, devices_by_key):
 def disks_of(config):
     """Facts of every virtual disk in a VirtualMachineConfigInfo, in device key order."""
     devices = config.hardware.device if config and config.hardware else []
-    by_key = dict((d.key, d) for d in devices)
+    by_key = {d.key: d for d in devices}
     return [disk_facts(d, by_key) for d in sorted(devices, key=lambda d: d.key)
             if isinstance(d, vim.vm.device.VirtualDisk)]
 

@@ -8,9 +8,6 @@ A name or uuid that matches several objects is an error listing them all: a rest
 "the first match" can overwrite the wrong VM. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import re
 
 try:
@@ -18,7 +15,7 @@ try:
 except ImportError:
     pass  # VsphereClient reports the missing library before any lookup runs
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     AmbiguousObjectError,
     ObjectNotFoundError,
     VmAmbiguousError,
@@ -80,7 +77,7 @@ def _collect_through_view(content, vim_type, properties, container):
         rows = []
         while page is not None:
             for item in page.objects:
-                rows.append((item.obj, dict((p.name, p.val) for p in item.propSet or [])))
+                rows.append((item.obj, {p.name: p.val for p in item.propSet or []}))
             page = collector.ContinueRetrievePropertiesEx(page.token) if page.token else None
         return rows
     finally:

@@ -8,14 +8,11 @@ a connection that was verified under the user's trust settings, so ``server_thum
 whether it was. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import hashlib
 import socket
 import ssl
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     ConnectionFailedError,
     TlsVerificationError,
 )

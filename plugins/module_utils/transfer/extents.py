@@ -3,9 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Extent arithmetic: lists of (offset, length) byte ranges. No Ansible imports."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 
 def normalize(extents):
     """Sorted, merged, without empty ranges."""

@@ -8,9 +8,6 @@ walks pyVmomi's own type information, so a field's type comes from the API, not 
 No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
 import base64
 import datetime
 import json
@@ -22,7 +19,7 @@ try:
 except ImportError:
     pass  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere_errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}type"
 SKIPPED_FIELDS = ("dynamicType", "dynamicProperty", "_typeName", "_vimtype", "_vimid", "_vimref")
@@ -34,7 +31,7 @@ class ConfigInfoError(VsphereError):
     error_code = "CONFIG_INVALID"
 
 
-class _Json(object):
+class _Json:
     """A JSON value as the builder reads it."""
 
     def __init__(self, value):
@@ -65,7 +62,7 @@ class _Json(object):
         return kind.rsplit(".", 1)[-1], moid
 
 
-class _Xml(object):
+class _Xml:
     """An XML element as the builder reads it: repeated children are an array's items."""
 
     def __init__(self, element):
