@@ -16,6 +16,14 @@ os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "tests", "ansible.cfg
 from pyVmomi import vim  # noqa: E402
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (  # noqa: E402
+    Connection,
+    FileExtent,
+    FilesSource,
+    TransferPlan,
+    VddkLibrary,
+    WriteDiskPlan,
+)
 
 
 def fill_disk(vm, image, extents, state_dir):
@@ -23,9 +31,8 @@ def fill_disk(vm, image, extents, state_dir):
     lab's CBT does not see these writes)."""
     env = os.environ
     disk = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
-    DataMover(state_dir).run({
-        "vddk": {"libdir": env["VDDK_LIBDIR"]},
-        "disks": [{"id": "0", "path": disk.backing.fileName, "source": {"type": "raw", "path": image}, "extents": extents}],
-        "connection": {"server": env["VMWARE_HOST"], "port": int(env["VMWARE_PORT"]), "user": env["VMWARE_USER"],
-                       "thumbprint": env["LAB_THUMBPRINT_SHA1"], "vm_moref": vm._moId, "transports": "nbdssl"}},
-        {"password": env["VMWARE_PASSWORD"]})
+    disks = [WriteDiskPlan("0", disk.backing.fileName, FilesSource([image]), [FileExtent(o, n, 0, o) for o, n in extents])]
+    connection = Connection(server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
+                            thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=vm._moId, transports="nbdssl")
+    DataMover(state_dir).run(TransferPlan("write", VddkLibrary(env["VDDK_LIBDIR"]), connection, disks),
+                             {"password": env["VMWARE_PASSWORD"]})

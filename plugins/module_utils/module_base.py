@@ -17,6 +17,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import
     VsphereClient,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import Connection, VddkLibrary
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
 
@@ -108,10 +109,9 @@ class VsphereModule:
             if not prints["verified"]:
                 warning = ("The server certificate's thumbprint was taken without verifying it (validate_certs is "
                            "false): VDDK trusts %s. Give thumbprint, or a ca_bundle, to be sure." % thumbprint)
-        connection = {"server": p["hostname"], "port": p["port"], "user": p["username"], "thumbprint": thumbprint,
-                      "vm_moref": vm_moref, "snapshot_ref": snapshot_ref, "transports": p["transport"],
-                      "read_only": read_only}
-        return {"libdir": p["vddk_libdir"], "config_file": p["vddk_config"]}, connection, {"password": p["password"]}, warning
+        connection = Connection(server=p["hostname"], port=p["port"], user=p["username"], thumbprint=thumbprint,
+                                vm_moref=vm_moref, snapshot_ref=snapshot_ref, transports=p["transport"], read_only=read_only)
+        return VddkLibrary(p["vddk_libdir"], p["vddk_config"]), connection, {"password": p["password"]}, warning
 
     def execute(self, client):
         """Do the module's work with a connected client; return the result dict."""

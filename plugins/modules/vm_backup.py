@@ -122,11 +122,13 @@ warnings_vddk:
   sample: null
 '''
 
+import dataclasses
 import datetime
 import os
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_plan as backup
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
     PointNotFoundError,
@@ -245,7 +247,7 @@ class VmBackupModule(VsphereModule):
                                                                 False, p["quiesce"]), timeout=p["timeout"])
                 try:
                     self._back_up(client, vm, facts, repository, parent, snapshot, point_id, result,
-                                  (mover, vddk, dict(connection, snapshot_ref=snapshot._moId), secrets))
+                                  (mover, vddk, dataclasses.replace(connection, snapshot_ref=snapshot._moId), secrets))
                 finally:
                     self._remove_backup_snapshot(snapshot, point_id, result)
             finally:
@@ -275,7 +277,7 @@ class VmBackupModule(VsphereModule):
         """EndAccess after the snapshot is gone; a failure here must not hide the backup's own."""
         try:
             mover.access(vddk, connection, secrets, prepare=False)
-        except TransferFailedError as exc:
+        except TRANSFER_ERRORS as exc:
             self.module.warn("EndAccess failed, so vCenter may still refuse Storage vMotion of this VM until the next "
                              "backup or restore ends: %s" % exc.message)
 
@@ -299,13 +301,12 @@ class VmBackupModule(VsphereModule):
             parent_index = os.path.join(repository.point_folder(parent), parent_disk["index"]) if parent_disk else None
             index_name = "disk-%s.index" % disk.key
             plan, kind, reason, areas, change_id = backup.disk_plan(
-                vm, snapshot, disk, repository.chunk_size, parent_disk, parent_index, os.path.join(writer.folder, index_name))
-            plan["backup"]["repository"] = repository.path
+                vm, snapshot, disk, repository, parent_disk, parent_index, os.path.join(writer.folder, index_name))
             if reason and parent is not None:
                 result["fallback_reasons"][str(disk.key)] = reason
             plans.append(plan)
             kinds[disk.key] = (kind, index_name, areas, change_id)
-        moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans, "access_managed": True}, secrets)
+        moved = mover.run(TransferPlan("read", vddk, connection, plans, access_managed=True), secrets)
         by_id = {d["id"]: d for d in moved["status"]["disks"]}
         nvram = download_nvram(client, vm, facts["vm"]["datacenter"])
         config_value, redacted = backup.config_json(config, p["redact_extra_config"])
@@ -332,7 +333,7 @@ class VmBackupModule(VsphereModule):
                       bytes_stored=totals["stored_bytes"], new_chunks=totals["new_chunks"],
                       reused_chunks=totals["reused_chunks"], seconds=moved["status"]["seconds"],
                       disks=[{"key": d["key"], "label": d["label"], "kind": d["stats"]["kind"],
-                              "bytes_to_read": sum(n for _o, n in plan["extents"]), "stats": d["stats"]}
+                              "bytes_to_read": plan.bytes_total(), "stats": d["stats"]}
                              for d, plan in zip(manifest_disks, plans)])
 
 

@@ -221,13 +221,9 @@ import os
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as restore
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import cbt
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
-    ChunkCorruptError,
-    PointNotFoundError,
-    Repository,
-    RepositoryError,
-)
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import RepositorySource, TransferPlan, ZeroExtent
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, RepositoryError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
@@ -299,7 +295,7 @@ class VmdkRestoreModule(VsphereModule):
                                 target["key"], point["id"], exc.message))
                     areas = []
             plans.append(restore.disk_plan(repository, point, source, target, p["mode"], p["verify"], areas,
-                                           path=self._target_file(target)))
+                                           path=self._target_file(target), verify_after_write=p["verify_after_write"]))
         return point["id"], {k: point[k] for k in ("id", "time", "type")}, pairs, plans
 
     def _plan_from_files(self, facts):
@@ -320,8 +316,9 @@ class VmdkRestoreModule(VsphereModule):
             extents = restore.file_source_extents(kind.replace("_", " "), path, capacity, pieces,
                                                   pair[1]["capacity_bytes"], p["short_source"])
             pairs.append(pair)
-            plans.append(restore.file_disk_plan(pair[1], extents, p["mode"], path=self._target_file(pair[1])))
-            identity += [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in plans[-1]["source"]["paths"]]
+            plans.append(restore.file_disk_plan(pair[1], extents, p["mode"], path=self._target_file(pair[1]),
+                                                verify_after_write=p["verify_after_write"]))
+            identity += [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in plans[-1].source.paths]
         return identity, {"id": None, "time": None, "type": kind}, pairs, plans
 
     def _target_file(self, target):
@@ -383,13 +380,11 @@ class VmdkRestoreModule(VsphereModule):
             return result
         if self.module.check_mode:
             return result
-        for plan in plans:
-            plan["verify_after_write"] = p["verify_after_write"]
         vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, p["snapshot"])
         try:
             with DataMover(state_dir, vm_key=facts["vm"]["instance_uuid"]) as mover:
-                moved = mover.run({"vddk": vddk, "connection": connection, "disks": plans}, secrets)
-        except TransferFailedError as exc:
+                moved = mover.run(TransferPlan("write", vddk, connection, plans), secrets)
+        except TRANSFER_ERRORS as exc:
             raise _after_failure(exc, result)
         transfer_fields = ("seconds", "bytes_per_second", "peak_rss_bytes", "vddk_cleanup")
         result["transfer"] = {k: moved["status"][k] for k in transfer_fields}
@@ -429,28 +424,25 @@ def _after_failure(exc, result):
     touched = [d for d in status.get("disks", []) if d.get("writes_started") or (crashed and d.get("state") != "queued")]
     details = dict(exc.details, changed=bool(touched), vm=result["vm"], point=result["point"])
     message = exc.message
-    if exc.details.get("error_type") == "ChunkCorruptError":
-        cls, message = ChunkCorruptError, "The restore stopped at a damaged chunk, before writing it: " + message
-    elif exc.details.get("error_type") == "ReadBackMismatchError":
-        cls, message = restore.ReadBackMismatchError, ("The restore was written but does not read back: %s. Run it "
-                                                       "again; if it recurs, suspect the storage." % message)
-    else:
-        cls = TransferFailedError
+    if exc.error_code == "CHUNK_CORRUPT":
+        message = "The restore stopped at a damaged chunk, before writing it: " + message
+    elif exc.error_code == "READ_BACK_MISMATCH":
+        message = "The restore was written but does not read back: %s. Run it again; if it recurs, suspect the storage." % message
     if touched:
         details["disks_partially_restored"] = [{"target_key": d["id"], "target_file": d["path"],
                                                 "bytes_written": d["bytes_done"] - d["zero_bytes_skipped"]} for d in touched]
         message += (". PARTIALLY RESTORED: %s now hold part of the point and part of their old data; run the same restore "
                     "again to resume it, or restore another point before using the VM" % ", ".join(
                         d["path"] for d in touched))
-    return cls(message, details=details)
+    return type(exc)(message, details=details)
 
 
 def _disk_result(source, target, plan, mode):
     """A disk's part of the result before writing: what the plan will write and skip."""
-    to_write = sum(e[1] for e in plan["extents"] if e[2] is not None or mode == "changed_only")
-    from_point = plan["source"]["type"] == "repository"
-    return {"source_key": source["key"], "target_key": target["key"], "target_file": plan["path"], "mode": mode,
-            "bytes_to_write": to_write, "extents": len(plan["extents"]),
+    to_write = sum(e.length for e in plan.extents if not isinstance(e, ZeroExtent) or mode == "changed_only")
+    from_point = isinstance(plan.source, RepositorySource)
+    return {"source_key": source["key"], "target_key": target["key"], "target_file": plan.path, "mode": mode,
+            "bytes_to_write": to_write, "extents": len(plan.extents),
             "zero_bytes_skipped": source["capacity_bytes"] - to_write if mode == "fresh" and from_point else 0,
             "capacity_grows_by": target["capacity_bytes"] - source["capacity_bytes"]}
 

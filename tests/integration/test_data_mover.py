@@ -9,6 +9,14 @@ from pyVmomi import vim
 
 from conftest import VddkHold, create_vm, destroy_vm, find_vm_by_name, run_module, wait, wait_for
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError, read_status
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
+    Connection,
+    FileExtent,
+    FilesSource,
+    TransferPlan,
+    VddkLibrary,
+    WriteDiskPlan,
+)
 
 VM = "DC0_C0_RP0_VM1"
 MIB = 1 << 20
@@ -28,17 +36,15 @@ def _image(tmp_path, name, size):
 
 
 def _plan(lab, vm, disks, **overrides):
-    plan = {"vddk": {"libdir": os.environ["VDDK_LIBDIR"]},
-            "connection": {"server": lab.host, "port": lab.port, "user": lab.user, "thumbprint": lab.thumbprint_sha1,
-                           "vm_moref": vm._moId, "transports": "nbdssl:nbd"},
-            "disks": disks, "buffer_bytes": MIB, "in_flight": 4, "checkpoint_every_bytes": 16 * MIB}
-    plan.update(overrides)
-    return plan
+    settings = dict(dict(buffer_bytes=MIB, in_flight=4, checkpoint_every_bytes=16 * MIB), **overrides)
+    return TransferPlan("write", VddkLibrary(os.environ["VDDK_LIBDIR"]),
+                        Connection(server=lab.host, port=lab.port, user=lab.user, thumbprint=lab.thumbprint_sha1,
+                                   vm_moref=vm._moId, transports="nbdssl:nbd"), disks, **settings)
 
 
-def _disk_plan(disk, image, size):
-    return {"id": str(disk.key), "path": disk.backing.fileName, "source": {"type": "raw", "path": image},
-            "extents": [[0, size]]}
+def _disk_plan(disk, image, size, **fields):
+    """The whole raw image onto the disk."""
+    return WriteDiskPlan(str(disk.key), disk.backing.fileName, FilesSource([image]), [FileExtent(0, size, 0, 0)], **fields)
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ def off_vm(si):
 def test_a_whole_disk_is_written_with_metadata_first(lab, off_vm, tmp_path):
     [disk] = _disks(off_vm)
     image, digest = _image(tmp_path, "disk.img", disk.capacityInBytes)
-    plan = _plan(lab, off_vm, [dict(_disk_plan(disk, image, disk.capacityInBytes), metadata={"toolsVersion": "12352"})],
+    plan = _plan(lab, off_vm, [_disk_plan(disk, image, disk.capacityInBytes, metadata={"toolsVersion": "12352"})],
                  unbuffered=True)  # direct I/O: the mover's buffers are page aligned
     mover = DataMover(str(tmp_path / "state"))
     result = mover.run(plan, {"password": lab.password})

@@ -15,6 +15,7 @@ except ImportError:
     VmomiJSONEncoder = None  # VsphereClient reports the missing library
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.extents import align
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ReadDiskPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disk_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.cbt import ChangeIdInvalidError, changed_areas
 
@@ -33,10 +34,11 @@ def config_json(config, redact_patterns):
     return value, redacted
 
 
-def disk_plan(vm, snapshot, disk, chunk_size, parent_disk, parent_index_path, index_out):
+def disk_plan(vm, snapshot, disk, repository, parent_disk, parent_index_path, index_out):
     """The disk's part of a backup plan, its kind ('full' / 'incremental') and why it fell back."""
     capacity = disk.capacityInBytes or disk.capacityInKB * 1024
     change_id = getattr(disk.backing, "changeId", None)
+    chunk_size = repository.chunk_size
     kind, reason, areas = "full", None, None
     if parent_disk is not None and parent_disk.get("change_id") and change_id:
         if parent_disk["capacity_bytes"] != capacity:
@@ -53,10 +55,9 @@ def disk_plan(vm, snapshot, disk, chunk_size, parent_disk, parent_index_path, in
         areas = changed_areas(vm, snapshot, disk.key, "*", capacity) if change_id else [(0, capacity)]
     chunks = sorted({n for offset, length in align(areas, chunk_size, capacity)
                      for n in range(offset // chunk_size, (offset + length - 1) // chunk_size + 1)})
-    plan = {"id": str(disk.key), "path": disk.backing.fileName,
-            "extents": [[n * chunk_size, min(chunk_size, capacity - n * chunk_size)] for n in chunks],
-            "backup": {"capacity": capacity, "chunks": chunks, "index_out": index_out,
-                       "parent_index": parent_index_path if kind == "incremental" else None}}
+    plan = ReadDiskPlan(id=str(disk.key), path=disk.backing.fileName, capacity=capacity, chunk_size=chunk_size,
+                        chunks=chunks, repository=repository.path, index_out=index_out,
+                        parent_index=parent_index_path if kind == "incremental" else None)
     return plan, kind, reason, [list(a) for a in areas], change_id
 
 

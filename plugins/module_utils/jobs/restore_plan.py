@@ -9,6 +9,14 @@ import hashlib
 import json
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import ChunkCorruptError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
+    ChunkExtent,
+    FileExtent,
+    FilesSource,
+    RepositorySource,
+    WriteDiskPlan,
+    ZeroExtent,
+)
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 
 
@@ -45,11 +53,6 @@ class SourceUnalignedError(RestoreRefusedError):
 class SourceTooSmallError(RestoreRefusedError):
     """A raw image or chain is shorter than the disk it is to fill."""
     error_code = "SOURCE_TOO_SMALL"
-
-
-class ReadBackMismatchError(VsphereError):
-    """A written piece read back through VDDK differs from its source: the disk did not keep it."""
-    error_code = "READ_BACK_MISMATCH"
 
 
 class ChangedOnlyRefusedError(RestoreRefusedError):
@@ -110,15 +113,19 @@ def changed_only_check(source, target, in_place):
         raise ChangedOnlyRefusedError("mode changed_only: %s; restore with mode full instead." % why)
 
 
+def _extent(offset, length, chunk):
+    return ChunkExtent(offset, length, chunk) if chunk is not None else ZeroExtent(offset, length)
+
+
 def _within_chunks(index, areas):
-    """[offset, length, chunk hash or None] of areas, cut at chunk borders."""
+    """The extents of areas, cut at chunk borders."""
     result = []
     for offset, length in areas:
         end = offset + length
         while offset < end:
             number = offset // index.chunk_size
             piece_end = min(end, (number + 1) * index.chunk_size)
-            result.append([offset, piece_end - offset, index.entries[number]])
+            result.append(_extent(offset, piece_end - offset, index.entries[number]))
             offset = piece_end
     return result
 
@@ -181,7 +188,7 @@ def file_source_extents(kind, path, capacity, pieces, target_capacity, short_sou
     return extents
 
 
-def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=None, path=None):
+def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=None, path=None, verify_after_write=False):
     """The mover's plan for one disk: every chunk (full, zeros only where the target holds data),
     the non-zero chunks with the VDDK metadata first (fresh), or the point's data in the areas
     changed since it (changed_only, zeros included)."""
@@ -189,28 +196,28 @@ def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=
     if mode == "changed_only":
         extents = _within_chunks(index, changed_areas)
     else:
-        extents = [[o, n, h] for o, n, h in index.extents() if h is not None or mode == "full"]
-    missing = sorted({h for _o, _n, h in extents if h is not None and not repository.has_chunk(h)})
+        extents = [_extent(o, n, h) for o, n, h in index.extents() if h is not None or mode == "full"]
+    missing = sorted({e.chunk for e in extents if isinstance(e, ChunkExtent) and not repository.has_chunk(e.chunk)})
     if missing:  # found now, before the first write, not after tens of MiB
         raise ChunkCorruptError("point %s disk %s needs %d chunk(s) the repository does not have (first: %s): nothing "
                                 "was written. Verify the repository, or restore another point" % (
                                     manifest["id"], source["key"], len(missing), repository.chunk_path(missing[0])))
-    return {"id": str(target["key"]), "path": path or target["file_name"], "extents": extents,
-            "source": {"type": "repository", "path": repository.path, "point": manifest["id"],
-                       "disk": source["key"], "verify": verify},
-            "zeros_where_allocated": mode == "full",
-            "metadata": replayable_metadata(source.get("vddk_metadata")) if mode == "fresh" else {}}
+    return WriteDiskPlan(id=str(target["key"]), path=path or target["file_name"], extents=extents,
+                         source=RepositorySource(repository.path, manifest["id"], source["key"], verify),
+                         zeros_where_allocated=mode == "full", verify_after_write=verify_after_write,
+                         metadata=replayable_metadata(source.get("vddk_metadata")) if mode == "fresh" else {})
 
 
-def file_disk_plan(target, extents, mode, path=None):
+def file_disk_plan(target, extents, mode, path=None, verify_after_write=False):
     """The mover's plan for one disk from files (a raw image or a merged chain, extents from
     file_source_extents): each piece read from its file; all-zero pieces skipped in fresh mode (a
     thin disk stays thin); zeros for the rest of the disk only where the target holds data."""
     paths = sorted({e[2][0] for e in extents if e[2] is not None})
-    return {"id": str(target["key"]), "path": path or target["file_name"],
-            "extents": [[o, n, [paths.index(where[0]), where[1]] if where else None] for o, n, where in extents],
-            "source": {"type": "files", "paths": paths, "skip_zero_pieces": mode == "fresh"},
-            "zeros_where_allocated": mode == "full"}
+    return WriteDiskPlan(id=str(target["key"]), path=path or target["file_name"],
+                         extents=[FileExtent(o, n, paths.index(where[0]), where[1]) if where else ZeroExtent(o, n)
+                                  for o, n, where in extents],
+                         source=FilesSource(paths, skip_zero_pieces=mode == "fresh"),
+                         zeros_where_allocated=mode == "full", verify_after_write=verify_after_write)
 
 
 def restored_identity(source_id, pairs):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Runs a transfer plan in a worker process (mover_worker) and watches it.
+"""Runs a transfer plan in a worker process (transfer.worker) and watches it.
 
 The worker loads VDDK; a native crash or a hang there becomes a TransferFailedError here that
 names what happened and carries VDDK's last log lines, never a silent hang. The password goes to
@@ -9,6 +9,7 @@ the worker on stdin, not in the plan file. Works inside an AnsiballZ run: the wo
 process's sys.path, so it imports the same module_utils. No Ansible imports.
 """
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -18,17 +19,31 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.worker import PLAN_VERSION
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
+    ChunkCorruptError,
+    RepositoryFullError,
+    RepositoryReadOnlyError,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer import ReadBackMismatchError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import worker
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import Connection, TransferPlan, VddkLibrary
 
-WORKER = "ansible_collections.vadp.vsphere.plugins.module_utils.transfer.worker"
-# the worker's error codes a caller can act on better than on TRANSFER_FAILED
-CODES_KEPT_FROM_WORKER = ("REPOSITORY_FULL", "REPOSITORY_READ_ONLY")
+# Imported, not only named: an Ansible module's payload holds just the module_utils it imports.
+WORKER = worker.__name__
 
 
 class TransferFailedError(VsphereError):
     error_code = "TRANSFER_FAILED"
+
+
+# The worker's errors that say more than "the transfer failed": raised here as their own class.
+# The plan's own refusal (PLAN_INVALID) is raised when the plan is built, before a worker starts.
+_WORKER_ERRORS = {cls.error_code: cls for cls in (
+    RepositoryFullError, RepositoryReadOnlyError, ChunkCorruptError, ReadBackMismatchError)}
+# What DataMover.run raises for a transfer that started and failed; details say what was written.
+TRANSFER_ERRORS = (TransferFailedError,) + tuple(_WORKER_ERRORS.values())
 
 
 class TransferBusyError(VsphereError):
@@ -120,14 +135,14 @@ class DataMover:
         return {name: os.path.join(self.state_dir, name + ext) for name, ext in
                 (("plan", ".json"), ("checkpoint", ".json"), ("status", ".json"), ("log", ".log"))}
 
-    def run(self, plan, secrets):
-        """Run plan (a dict without the file paths, which are added here); return the result."""
+    def run(self, plan: TransferPlan, secrets: dict) -> dict:
+        """Run plan (its state files are set here); return the worker's result."""
         paths = self.paths()
-        plan = dict(plan, version=PLAN_VERSION, checkpoint=paths["checkpoint"], status=paths["status"], log=paths["log"])
-        write_json_atomically(paths["plan"], plan)
+        plan = dataclasses.replace(plan, checkpoint=paths["checkpoint"], status=paths["status"], log=paths["log"])
+        write_json_atomically(paths["plan"], plan.to_json())
         if os.path.exists(paths["status"]):  # a status from an earlier run would look like progress
             os.remove(paths["status"])
-        libdir = plan["vddk"]["libdir"]
+        libdir = plan.vddk.libdir
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), **self.extra_env)
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (os.path.join(libdir, "lib64"), env.get("LD_LIBRARY_PATH")) if p)
         stdout_path = os.path.join(self.state_dir, "worker.out")
@@ -150,9 +165,9 @@ class DataMover:
             raise self._failure(paths, result)
         return result
 
-    def access(self, vddk, connection, secrets, prepare):
+    def access(self, vddk: VddkLibrary, connection: Connection, secrets: dict, prepare: bool) -> None:
         """PrepareForAccess (prepare) or EndAccess for the connection's VM, in a worker of its own."""
-        self.run({"vddk": vddk, "connection": connection, "disks": [], "access": "prepare" if prepare else "end"}, secrets)
+        self.run(TransferPlan("access", vddk, connection, access="prepare" if prepare else "end"), secrets)
 
     def _watch(self, paths):
         """Wait for the worker; kill it when no write completes for stall_seconds."""
@@ -188,12 +203,8 @@ class DataMover:
                            " | ".join(log[-5:]) or "none"))
         else:
             details["vddk_error"] = result.get("vddk_error")
-            details["error_type"] = result.get("error_type")
             message = "The transfer failed: %s" % result["error"]
         if checkpoint:
             message += (". What was written is in the checkpoint (%s); running the same transfer again resumes there"
                         % paths["checkpoint"])
-        error = TransferFailedError(message, details=details)
-        if (result or {}).get("error_code") in CODES_KEPT_FROM_WORKER:
-            error.error_code = result["error_code"]  # the repository's own cause says more than "transfer failed"
-        return error
+        return _WORKER_ERRORS.get((result or {}).get("error_code"), TransferFailedError)(message, details=details)

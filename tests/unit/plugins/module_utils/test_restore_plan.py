@@ -3,6 +3,7 @@ import pytest
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as restore
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ChunkExtent, ZeroExtent
 
 MIB = 1 << 20
 
@@ -11,9 +12,9 @@ def test_changed_areas_are_cut_at_chunk_borders_and_carry_their_chunk():
     index = DiskIndex(4 * MIB, 16 * MIB, ["a" * 64, None, "c" * 64, "d" * 64])
     areas = [(4096, 8192), (3 * MIB, 2 * MIB), (9 * MIB, 6 * MIB)]
     assert restore._within_chunks(index, areas) == [
-        [4096, 8192, "a" * 64],
-        [3 * MIB, MIB, "a" * 64], [4 * MIB, MIB, None],  # the second area spans chunks 0 and 1
-        [9 * MIB, 3 * MIB, "c" * 64], [12 * MIB, 3 * MIB, "d" * 64],
+        ChunkExtent(4096, 8192, "a" * 64),
+        ChunkExtent(3 * MIB, MIB, "a" * 64), ZeroExtent(4 * MIB, MIB),  # the second area spans chunks 0 and 1
+        ChunkExtent(9 * MIB, 3 * MIB, "c" * 64), ChunkExtent(12 * MIB, 3 * MIB, "d" * 64),
     ]
 
 
