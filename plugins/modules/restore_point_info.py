@@ -85,7 +85,7 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, RepositoryError
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
 
 
@@ -109,11 +109,10 @@ def main():
         result = {"changed": False, "points": [_summary(m) for m in manifests]}
         checked = manifests
         if p["restore_point"] is not None:
-            keys = sorted({m["vm"]["instance_uuid"] for m in manifests})
-            if len(keys) != 1:
-                module.fail_json(msg="vm %r matches %d VMs in the repository (%s): give the instance uuid" % (
-                    p["vm"], len(keys), ", ".join(keys) or "none"), error_code="POINT_NOT_FOUND", **result)
-            chosen = repository.find_point(keys[0], p["restore_point"])
+            try:
+                chosen = repository.find_point(repository.vm_key(p["vm"], option="vm"), p["restore_point"])
+            except PointNotFoundError as exc:
+                module.fail_json(msg=exc.message, error_code=exc.error_code, **result)
             result["point"] = {k: v for k, v in chosen.items() if k != "config"}
             checked = [chosen]
         problems = []

@@ -268,7 +268,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.placement imp
     placement_luns,
     supported_versions,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule
@@ -324,11 +324,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
                                else load_config(p["config"], p["config_vm"]))
             return config, unknown, None, config.instanceUuid or config.uuid or config.name
         repository = Repository(p["repository"])
-        keys = sorted({m["vm"]["instance_uuid"] for m in repository.manifests()
-                       if p["source_vm"] in (m["vm"]["name"], m["vm"]["instance_uuid"])})
-        if len(keys) != 1:
-            raise PointNotFoundError("source_vm %r matches %d VMs in %s" % (p["source_vm"], len(keys), repository.path))
-        point = repository.find_point(keys[0], p["restore_point"])
+        point = repository.find_point(repository.vm_key(p["source_vm"]), p["restore_point"])
         config, unknown = load_config(point["config"]["value"])
         nvram = None
         if point.get("nvram"):

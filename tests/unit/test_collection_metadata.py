@@ -1,5 +1,6 @@
 """The collection's metadata stays complete: action group, docs, changelog fragments."""
 import os
+import re
 import subprocess
 
 import yaml
@@ -23,3 +24,43 @@ def test_ansible_doc_renders_every_module():
         out = subprocess.run(["ansible-doc", "vadp.vsphere." + module], capture_output=True, text=True, check=False)
         assert out.returncode == 0, out.stderr
         assert "EXAMPLES:" in out.stdout and "RETURN VALUES:" in out.stdout
+
+
+def _layout_block():
+    with open(os.path.join(ROOT, "docs", "architecture.md")) as f:
+        text = f.read()
+    return text.split("```")[1]
+
+
+def test_the_architecture_page_names_every_package_and_file():
+    """docs/architecture.md's layout matches the tree: a package or file added, moved or removed
+    shows here until the page says so."""
+    layout = _layout_block()
+    base = os.path.join(ROOT, "plugins", "module_utils")
+    for folder, _dirs, files in os.walk(base):
+        if "__pycache__" in folder:
+            continue
+        package = os.path.relpath(folder, base)
+        if package != ".":
+            assert package + "/" in layout, "docs/architecture.md does not name the package %s/" % package
+        for name in files:
+            if name.endswith(".py") and name != "__init__.py":
+                assert name in layout, "docs/architecture.md does not name %s/%s" % (package, name)
+    named = set(re.findall(r"\b([a-z_]+\.py)\b", layout)) - {"demo.py"}
+    existing = {n for _f, _d, files in os.walk(base) for n in files} | set(os.listdir(os.path.join(ROOT, "plugins", "modules")))
+    assert named <= existing, "docs/architecture.md names files that do not exist: %s" % sorted(named - existing)
+
+
+def test_every_error_code_is_documented_once_per_class():
+    """One class per error code, and each code in docs/architecture.md's table."""
+    codes = {}
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, "plugins")):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name)) as f:
+                    for code in re.findall(r'^\s+error_code = "([A-Z_]+)"', f.read(), re.M):
+                        codes.setdefault(code, []).append(name)
+    with open(os.path.join(ROOT, "docs", "architecture.md")) as f:
+        table = f.read().split("## Errors")[1]
+    assert {c: where for c, where in codes.items() if len(where) > 1} == {}
+    assert [c for c in sorted(codes) if c not in table and c != "VSPHERE_ERROR"] == []

@@ -310,6 +310,16 @@ class Repository:
                 found.append(_read_manifest(path))
         return sorted(found, key=lambda m: (m["time"], m["id"]))
 
+    def vm_key(self, wanted, option="source_vm"):
+        """The repository key (instance uuid) of the VM wanted names, by its name at backup time or
+        its instance uuid; none or several is POINT_NOT_FOUND, naming option and the candidates."""
+        keys = sorted({m["vm"]["instance_uuid"] for m in self.manifests() if wanted in (m["vm"]["name"], m["vm"]["instance_uuid"])})
+        if len(keys) != 1:
+            raise PointNotFoundError("%s %r matches %d VMs in %s (%s)%s" % (
+                option, wanted, len(keys), self.path, ", ".join(keys) or "none",
+                ": give the instance uuid" if keys else ""))
+        return keys[0]
+
     def find_point(self, vm_key, selector="latest"):
         """A point by id, 'latest', or an ISO 8601 time (the last point at or before it)."""
         points = self.manifests(vm_key)
