@@ -62,11 +62,6 @@ class TaskTimeoutError(VsphereError):
     error_code = "TASK_TIMEOUT"
 
 
-class ApiFaultError(VsphereError):
-    """A vSphere API call (not a task) answered with a fault."""
-    error_code = "API_FAULT"
-
-
 class InvalidPowerStateError(VsphereError):
     error_code = "INVALID_POWER_STATE"
 

@@ -5,8 +5,7 @@
 builds on. It turns the client's typed errors into ``fail_json(msg=..., error_code=...)``.
 """
 
-import os
-import tempfile
+import dataclasses
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -17,9 +16,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import
     VsphereClient,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import Connection, VddkLibrary
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
 
 
 def connection_argument_spec():
@@ -49,11 +47,6 @@ def vm_identity_argument_spec():
 
 
 VM_IDENTITY_ONE_OF = [["name", "uuid", "moid"]]
-
-
-def default_state_dir(name):
-    """Where a transfer keeps its plan, checkpoint and progress when state_dir is not given."""
-    return os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".vadp", "transfers", name)
 
 
 def vddk_argument_spec(default_transports):
@@ -94,24 +87,13 @@ class VsphereModule:
         return find_vm(client.content, name=p["name"], folder=p["folder"], uuid=p["uuid"],
                        use_instance_uuid=p["use_instance_uuid"], moid=p["moid"], datacenter=p["datacenter"])
 
-    def vddk_connection(self, client, vm_moref, snapshot_ref=None, read_only=False):
-        """The plan's connection settings, the password for the worker, and a warning when the
-        thumbprint could not be verified (validate_certs off)."""
+    def vddk_settings(self):
         p = self.params
-        if not p["vddk_libdir"]:
-            self.module.fail_json(msg="vddk_libdir (or the VDDK_LIBDIR environment variable) must name the root of "
-                                      "VMware's VDDK distribution, the folder that holds lib64", error_code="INVALID_ARGUMENT")
-        warning = None
-        thumbprint = p["thumbprint"]
-        if not thumbprint:
-            prints = server_thumbprints(p["hostname"], p["port"], p["validate_certs"], p["ca_bundle"])
-            thumbprint = prints["sha1"]
-            if not prints["verified"]:
-                warning = ("The server certificate's thumbprint was taken without verifying it (validate_certs is "
-                           "false): VDDK trusts %s. Give thumbprint, or a ca_bundle, to be sure." % thumbprint)
-        connection = Connection(server=p["hostname"], port=p["port"], user=p["username"], thumbprint=thumbprint,
-                                vm_moref=vm_moref, snapshot_ref=snapshot_ref, transports=p["transport"], read_only=read_only)
-        return VddkLibrary(p["vddk_libdir"], p["vddk_config"]), connection, {"password": p["password"]}, warning
+        return VddkSettings(p["vddk_libdir"], p["vddk_config"], p["transport"], p["thumbprint"])
+
+    def options(self, cls, **given):
+        """An options dataclass of the core filled from the module's options of the same names."""
+        return cls(**given, **{f.name: self.params[f.name] for f in dataclasses.fields(cls) if f.name not in given})
 
     def execute(self, client):
         """Do the module's work with a connected client; return the result dict."""

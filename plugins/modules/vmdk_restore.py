@@ -175,6 +175,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+state_dir:
+  description:
+    - The folder that holds the transfer's plan, checkpoint and progress (O(state_dir), or the default for this VM).
+    - Give it to M(vadp.vsphere.transfer_status) to follow the transfer, and keep it to resume one that failed.
+  returned: always
+  type: str
+  sample: /root/.vadp/transfers/5003c4e2-6a4c-9a3a-0f1b-2f6e1c9d8a10-restore
 point:
   description: The restore point written (id, time, type); for raw images and chains the id and time are null.
   returned: always
@@ -216,22 +223,10 @@ warnings_vddk:
   sample: null
 '''
 
-import os
-
-from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as restore
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import cbt
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import RepositorySource, TransferPlan, ZeroExtent
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, RepositoryError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_facts
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.snapshots import all_snapshots
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore import RestoreJob, RestoreOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
-    default_state_dir,
     vddk_argument_spec,
     vm_identity_argument_spec,
 )
@@ -262,189 +257,9 @@ class VmdkRestoreModule(VsphereModule):
                          required_one_of=VM_IDENTITY_ONE_OF + [sources],
                          mutually_exclusive=[sources])
 
-    def _source_key(self, repository, facts):
-        wanted = self.params["source_vm"]
-        if not wanted:
-            return facts["vm"]["instance_uuid"]
-        keys = sorted({m["vm"]["instance_uuid"] for m in repository.manifests() if wanted in (m["vm"]["name"], m["vm"]["instance_uuid"])})
-        if len(keys) != 1:
-            raise PointNotFoundError("source_vm %r matches %d VMs in %s (%s)" % (wanted, len(keys), repository.path,
-                                                                                 ", ".join(keys) or "none"))
-        return keys[0]
-
-    def _plan_from_repository(self, vm, facts, record):
-        """(what the source is, the point for the result, [(source, target)], mover plans). record is
-        what the last restore through the same state folder left (restored.json)."""
-        p = self.params
-        repository = Repository(p["repository"])
-        point = repository.find_point(self._source_key(repository, facts), p["restore_point"])
-        pairs = restore.match_disks(point, facts["disks"], p["disks"], p["disk_map"])
-        plans = []
-        for source, target in pairs:
-            areas = None
-            if p["mode"] == "changed_only":
-                restore.changed_only_check(source, target, point["vm"]["instance_uuid"] == facts["vm"]["instance_uuid"])
-                try:
-                    areas = cbt.changed_areas(vm, None, target["key"], source["change_id"], target["capacity_bytes"])
-                except cbt.ChangeIdInvalidError as exc:
-                    # the same restore run again: the first one reset CBT, and its record proves the disk unchanged since
-                    if record.get("point") != point["id"] or not self._unchanged_since_restore(vm, record, [(source, target)]):
-                        raise restore.ChangedOnlyRefusedError(
-                            "mode changed_only: vSphere no longer knows what changed on disk %s since point %s (CBT was "
-                            "reset or turned off since: %s); restore with mode full instead." % (
-                                target["key"], point["id"], exc.message))
-                    areas = []
-            plans.append(restore.disk_plan(repository, point, source, target, p["mode"], p["verify"], areas,
-                                           path=self._target_file(target), verify_after_write=p["verify_after_write"]))
-        return point["id"], {k: point[k] for k in ("id", "time", "type")}, pairs, plans
-
-    def _plan_from_files(self, facts):
-        """The same for raw images or chains, given as {target disk: file}."""
-        p = self.params
-        kind = "raw_image" if p["raw_images"] else "chain"
-        if p["mode"] == "changed_only":
-            raise restore.RestoreRefusedError("mode changed_only needs a restore point with CBT change ids; a %s has none"
-                                              % kind)
-        pairs, plans, identity = [], [], []
-        for name, path in sorted((p["raw_images"] or p["chains"]).items()):
-            try:
-                capacity, pieces = chain_map(path) if kind == "chain" else (os.path.getsize(path), raw_image_map(path))
-            except (OSError, ValueError, KeyError) as exc:
-                raise RepositoryError("cannot read the %s %s: %s" % (kind.replace("_", " "), path, exc))
-            source = {"key": str(name), "label": str(name), "capacity_bytes": capacity}
-            [pair] = restore.match_disks({"disks": [source]}, facts["disks"], disk_map={name: name})
-            extents = restore.file_source_extents(kind.replace("_", " "), path, capacity, pieces,
-                                                  pair[1]["capacity_bytes"], p["short_source"])
-            pairs.append(pair)
-            plans.append(restore.file_disk_plan(pair[1], extents, p["mode"], path=self._target_file(pair[1]),
-                                                verify_after_write=p["verify_after_write"]))
-            identity += [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in plans[-1].source.paths]
-        return identity, {"id": None, "time": None, "type": kind}, pairs, plans
-
-    def _target_file(self, target):
-        """The file to open: the base disk beneath the restore snapshot for SAN (SAN does not
-        write redo logs), the VM's current leaf for every other transport."""
-        return target["base_file_name"] if self.params["transport"] == "san" else target["file_name"]
-
-    def _check_transport(self, vm, facts):
-        p = self.params
-        modes = p["transport"].split(":")
-        if "san" in modes and len(modes) > 1:
-            raise InvalidSettingsError("transport %r: san cannot be combined with other modes for a restore - it writes the "
-                                       "base disk beneath the restore snapshot, the others the current leaf, and VDDK "
-                                       "would fall back from one to the other per disk. Give san alone." % p["transport"])
-        if modes != ["san"]:
-            return
-        if not p["snapshot"] and not self.module.check_mode:
-            raise restore.SanNeedsSnapshotError("The SAN transport writes through a snapshot: take one with "
-                                                "vadp.vsphere.temp_snapshot and pass its moref as snapshot.")
-        restore.san_check(vm.name, facts["disks"], facts["vm"]["cbt_enabled"],
-                          [n.snapshot._moId for n in all_snapshots(vm)], p["snapshot"])
-
-    def _unchanged_since_restore(self, vm, record, pairs):
-        """Whether CBT proves that no disk was written since the recorded restore. Without CBT
-        nothing is proven and the restore runs again."""
-        for _source, target in pairs:
-            change_id = record.get("change_ids", {}).get(str(target["key"]))
-            if not change_id:
-                return False
-            try:
-                if cbt.changed_areas(vm, None, target["key"], change_id, target["capacity_bytes"]):
-                    return False
-            except cbt.ChangeIdInvalidError:
-                return False
-        return True
-
     def execute(self, client):
-        p = self.params
-        vm = self.find_vm(client)
-        facts = vm_facts(vm)
-        self._check_transport(vm, facts)
-        if facts["vm"]["power_state"] != "poweredOff" and self.module.check_mode:
-            self.module.warn("%s is %s: the restore itself needs it powered off" % (vm.name, facts["vm"]["power_state"]))
-        elif facts["vm"]["power_state"] != "poweredOff":
-            raise restore.VmPoweredOnError("%s is %s: VDDK cannot write the disks of a running VM. Power it off first "
-                                           "(vadp.vsphere.vm_power state: shutdown-guest)." % (vm.name, facts["vm"]["power_state"]))
-        state_dir = p["state_dir"] or default_state_dir(facts["vm"]["instance_uuid"] + "-restore")
-        record_path = os.path.join(state_dir, "restored.json")
-        record = read_json(record_path, {})
-        if p["repository"]:
-            source_id, point, pairs, plans = self._plan_from_repository(vm, facts, record)
-        else:
-            source_id, point, pairs, plans = self._plan_from_files(facts)
-        identity = restore.restored_identity(source_id, pairs)
-        result = {"changed": True, "vm": facts["vm"], "resumed": False, "cbt_reset": False, "warnings_vddk": None,
-                  "point": point, "disks": [_disk_result(s, t, plan, p["mode"]) for (s, t), plan in zip(pairs, plans)]}
-        if record.get("identity") == identity and self._unchanged_since_restore(vm, record, pairs):
-            result["changed"] = False  # this source is on these disks, and CBT shows no write since
-            return result
-        if self.module.check_mode:
-            return result
-        vddk, connection, secrets, result["warnings_vddk"] = self.vddk_connection(client, vm._moId, p["snapshot"])
-        try:
-            with DataMover(state_dir, vm_key=facts["vm"]["instance_uuid"]) as mover:
-                moved = mover.run(TransferPlan("write", vddk, connection, plans), secrets)
-        except TRANSFER_ERRORS as exc:
-            raise _after_failure(exc, result)
-        transfer_fields = ("seconds", "bytes_per_second", "peak_rss_bytes", "vddk_cleanup")
-        result["transfer"] = {k: moved["status"][k] for k in transfer_fields}
-        cleaned = (moved["status"]["vddk_cleanup"] or {}).get("cleaned")
-        if cleaned:
-            self.module.warn("VDDK released %d disk(s) an earlier, killed transfer had left hot-added to this host "
-                             "(VixDiskLib_Cleanup)" % cleaned)
-        by_id = {d["id"]: d for d in moved["status"]["disks"]}
-        seconds = max(moved["status"]["seconds"], 1e-6)
-        for disk in result["disks"]:
-            status = by_id[str(disk["target_key"])]
-            written = status["bytes_done"] - status["resumed_from"] - status["zero_bytes_skipped"]
-            result["resumed"] = result["resumed"] or status["resumed_from"] > 0
-            disk.update(transport=status.get("transport"), bytes_written=written, seconds=seconds,
-                        zero_bytes_skipped=disk["zero_bytes_skipped"] + status["zero_bytes_skipped"],
-                        mb_per_s=round(written / seconds / 1e6, 1), verified=p["verify"] and p["repository"] is not None,
-                        bytes_read_back=status["bytes_verified"])
-            if status.get("allocation_known") is False:
-                disk["allocation_known"] = False
-                self.module.warn("VDDK could not say which areas of %s hold data (QueryAllocatedBlocks is missing or "
-                                 "not supported there), so every zero of the point was written: the restore is exact, "
-                                 "but a thin disk is now fully allocated." % disk["target_file"])
-        if p["reset_cbt"] and cbt.effective(vm)[1]:
-            cbt.reset(vm, p["timeout"])
-            result["cbt_reset"] = True
-        change_ids = {str(d["key"]): d["change_id"] for d in vm_facts(vm)["disks"] if d["change_id"]}
-        write_json_atomically(record_path, {"identity": identity, "point": point["id"], "change_ids": change_ids})
-        return result
-
-
-def _after_failure(exc, result):
-    """The error to report for a failed transfer. Once anything was written the disks are no
-    longer what they were: changed is true, and the message says what they hold now."""
-    status = exc.details.get("status") or {}
-    # a killed or stalled worker may have written more than its last status says: any disk it opened counts
-    crashed = exc.details.get("worker_crashed")
-    touched = [d for d in status.get("disks", []) if d.get("writes_started") or (crashed and d.get("state") != "queued")]
-    details = dict(exc.details, changed=bool(touched), vm=result["vm"], point=result["point"])
-    message = exc.message
-    if exc.error_code == "CHUNK_CORRUPT":
-        message = "The restore stopped at a damaged chunk, before writing it: " + message
-    elif exc.error_code == "READ_BACK_MISMATCH":
-        message = "The restore was written but does not read back: %s. Run it again; if it recurs, suspect the storage." % message
-    if touched:
-        details["disks_partially_restored"] = [{"target_key": d["id"], "target_file": d["path"],
-                                                "bytes_written": d["bytes_done"] - d["zero_bytes_skipped"]} for d in touched]
-        message += (". PARTIALLY RESTORED: %s now hold part of the point and part of their old data; run the same restore "
-                    "again to resume it, or restore another point before using the VM" % ", ".join(
-                        d["path"] for d in touched))
-    return type(exc)(message, details=details)
-
-
-def _disk_result(source, target, plan, mode):
-    """A disk's part of the result before writing: what the plan will write and skip."""
-    to_write = sum(e.length for e in plan.extents if not isinstance(e, ZeroExtent) or mode == "changed_only")
-    from_point = isinstance(plan.source, RepositorySource)
-    return {"source_key": source["key"], "target_key": target["key"], "target_file": plan.path, "mode": mode,
-            "bytes_to_write": to_write, "extents": len(plan.extents),
-            "zero_bytes_skipped": source["capacity_bytes"] - to_write if mode == "fresh" and from_point else 0,
-            "capacity_grows_by": target["capacity_bytes"] - source["capacity_bytes"]}
+        options = self.options(RestoreOptions, vddk=self.vddk_settings())
+        return RestoreJob(client, self.find_vm(client), options, warn=self.module.warn).run(self.module.check_mode)
 
 
 def main():

@@ -106,7 +106,7 @@ def build_points(s, folder, vm_key):
         entries = [repository.put_chunk(bytes(image[i * s.chunk_size:(i + 1) * s.chunk_size]))[0] for i in range(count)]
         point_id = "20261201T%06dZ-%06x" % (number, s.seed % 0xFFFFFF)
         writer = repository.begin_point(vm_key, point_id)
-        index = writer.write_index(2000, DiskIndex(s.chunk_size, s.capacity, entries))
+        index = writer.write_file("disk-2000.index", DiskIndex(s.chunk_size, s.capacity, entries).to_bytes())
         writer.commit({"type": "full", "parent": None, "time": "2026-12-01T00:00:%02dZ" % number,
                        "vm": {"name": "model-source", "instance_uuid": vm_key},
                        "disks": [{"key": 2000, "label": "Hard disk 1", "capacity_bytes": s.capacity, "index": index,

@@ -37,8 +37,9 @@ def test_full_then_incremental_each_point_is_the_disk_as_it_was(vm, lab, tmp_pat
     assert not full.get("failed"), full
     assert full["type"] == "full" and full["parent"] is None and full["new_chunks"] > 0
     writes = [(100 * MIB, 65536), (100 * MIB + 512 * 1024, 4096), (150 * MIB + 12345 * 512, 8192)]
+    seed = int.from_bytes(os.urandom(4), "big")  # new data even where an earlier run in this lab wrote
     for i, (offset, length) in enumerate(writes):
-        lab.guest_write(VM, offset=offset, length=length, seed=100 + i)
+        lab.guest_write(VM, offset=offset, length=length, seed=seed + i)
     after = lab.inspect(VM)["disks"][0]["sha256"]
     incremental = backup(repo)
     assert incremental["type"] == "incremental" and incremental["parent"] == full["point_id"]

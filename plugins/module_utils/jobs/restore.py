@@ -74,7 +74,7 @@ class RestoreJob:
             source_id, point, pairs, plans = self._plan_from_files(facts)
         identity = plan_of.restored_identity(source_id, pairs)
         result = {"changed": True, "vm": facts["vm"], "resumed": False, "cbt_reset": False, "warnings_vddk": None,
-                  "point": point, "disks": [_disk_result(s, t, plan, o.mode) for (s, t), plan in zip(pairs, plans)]}
+                  "point": point, "state_dir": state_dir, "disks": [_disk_result(s, t, plan, o.mode) for (s, t), plan in zip(pairs, plans)]}
         if record.get("identity") == identity and self._unchanged_since_restore(record, pairs):
             result["changed"] = False  # this source is on these disks, and CBT shows no write since
             return result

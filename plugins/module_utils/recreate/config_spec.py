@@ -16,7 +16,7 @@ try:
 except ImportError:
     pass  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import ConfigInfoError
 
 # Devices every new VM has: a spec that adds them fails. The video card is one
 # too on ESXi and in the simulator; its settings are applied to the new VM's own card afterwards.
@@ -45,8 +45,8 @@ HARDWARE_FIELDS = {"numCPUs": "numCPU", "numCoresPerSocket": "numCoresPerSocket"
 DATASTORE_PATH = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
 
 
-class ConfigSpecError(VsphereError):
-    error_code = "CONFIG_INVALID"
+class ConfigSpecError(ConfigInfoError):
+    """A config that reads but cannot become a spec (CONFIG_INVALID, like a config that does not read)."""
 
 
 class NetworkNotFoundError(ConfigSpecError):

@@ -397,11 +397,6 @@ class PointWriter:
     def __init__(self, repository, folder, point_id):
         self.repository, self.folder, self.id = repository, folder, point_id
 
-    def write_index(self, disk_key, index):
-        name = "disk-%s.index" % disk_key
-        write_index_file(os.path.join(self.folder, name), index)
-        return name
-
     def write_file(self, name, data):
         _write_atomically(os.path.join(self.folder, name), data)
         return name

@@ -98,14 +98,3 @@ def chain_map(description_path):
         pieces.append((offset, length, path, file_offset))
     return capacity, pieces
 
-
-def read_map(pieces, block=1 << 20):
-    """Yield (offset, bytes) of an extent map, at most block bytes at a time."""
-    for offset, length, path, file_offset in pieces:
-        with open(path, "rb") as f:
-            done = 0
-            while done < length:
-                f.seek(file_offset + done)
-                data = f.read(min(block, length - done))
-                yield offset + done, data
-                done += len(data)

@@ -16,10 +16,6 @@ def normalize(extents):
     return merged
 
 
-def total(extents):
-    return sum(n for _o, n in extents)
-
-
 def align(extents, block, limit=None):
     """Each extent widened to whole blocks (and cut at limit), merged."""
     aligned = []

@@ -67,6 +67,11 @@ def _tail(path, lines=20):
         return []
 
 
+def default_state_dir(name):
+    """Where a transfer keeps its plan, checkpoint and progress when state_dir is not given."""
+    return os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".vadp", "transfers", name)
+
+
 def default_lock_dir():
     """Where the per-VM transfer locks live on this machine."""
     return os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".vadp", "locks")

@@ -148,10 +148,6 @@ class VsphereClient:
         """The session's cookie, for vSphere's HTTP interfaces (datastore files)."""
         return self._stub.soap_stub.cookie
 
-    @property
-    def is_vcenter(self):
-        return self.content.about.apiType == "VirtualCenter"
-
     def __enter__(self):
         return self
 

@@ -29,7 +29,7 @@ def repo(tmp_path):
 def _point(repo, chunks, time, point_id):
     writer = repo.begin_point(VM, point_id)
     entries = [repo.put_chunk(c)[0] for c in chunks]
-    name = writer.write_index(2000, DiskIndex(CHUNK, CHUNK * len(chunks), entries))
+    name = writer.write_file("disk-2000.index", DiskIndex(CHUNK, CHUNK * len(chunks), entries).to_bytes())
     return writer, {"type": "full", "parent": None, "time": time, "vm": {"name": "web01", "instance_uuid": VM},
                     "disks": [{"key": 2000, "index": name, "capacity_bytes": CHUNK * len(chunks)}]}
 

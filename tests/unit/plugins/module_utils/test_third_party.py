@@ -5,9 +5,21 @@ import random
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map, read_map
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
 
 CAPACITY = 256 * 1024
+
+
+def read_map(pieces, block=1 << 20):
+    """(offset, bytes) of an extent map, at most block bytes at a time: what a restore writes."""
+    for offset, length, path, file_offset in pieces:
+        with open(path, "rb") as f:
+            done = 0
+            while done < length:
+                f.seek(file_offset + done)
+                data = f.read(min(block, length - done))
+                yield offset + done, data
+                done += len(data)
 
 
 def _assemble(pieces):
