@@ -94,33 +94,12 @@ disk:
   sample: {key: 2016, address: "scsi1:0", lun: naa.600a0980, lun_uuid: 0200000000600a0980, compatibility_mode: physicalMode}
 '''
 
-try:
-    from pyVmomi import vim
-except ImportError:
-    pass  # VsphereModule reports the missing library
-
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.placement import (
-    LunInUseError,
-    LunNotFoundError,
-    RdmError,
-    config_target_luns,
-    is_rdm,
-    lun_users,
-)
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.rdm import RdmAttachment, RdmOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
-
-FREE_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller's own
-
-
-def _address(vm, disk):
-    controller = [d for d in vm.config.hardware.device if d.key == disk.controllerKey]
-    return "scsi%s:%s" % (controller[0].busNumber if controller else "?", disk.unitNumber)
 
 
 class RdmDiskModule(VsphereModule):
@@ -140,100 +119,8 @@ class RdmDiskModule(VsphereModule):
         )
         super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF, supports_check_mode=True)
 
-    def _lun(self, vm):
-        wanted = self.params["lun"]
-        luns = config_target_luns(vm.environmentBrowser, vm.runtime.host)
-        if wanted in luns:
-            return luns[wanted]
-        host_uuids = {d.uuid: d.canonicalName for d in vm.runtime.host.config.storageDevice.scsiLun or []
-                      if isinstance(d, vim.host.ScsiDisk)}
-        if wanted in host_uuids:
-            raise LunNotFoundError("%s is the ESXi host's own uuid of LUN %s; an RDM needs the uuid QueryConfigTarget "
-                                   "reports (%s), or give the canonical name" % (
-                                       wanted, host_uuids[wanted], luns.get(host_uuids[wanted], {}).get("uuid", "not offered")))
-        names = sorted(set(lun["canonical_name"] for lun in luns.values()))
-        raise LunNotFoundError("LUN %s is not one VM %s can map (QueryConfigTarget offers: %s)" % (
-            wanted, vm.name, ", ".join(names) or "none"))
-
-    def _placement(self, vm):
-        """(controller key, unit, [controller add spec]) for a new disk."""
-        p = self.params
-        devices = vm.config.hardware.device
-        controllers = sorted((d for d in devices if isinstance(d, vim.vm.device.VirtualSCSIController)), key=lambda c: c.busNumber)
-        if p["controller"]:
-            controllers = [c for c in controllers if "scsi%d" % c.busNumber == p["controller"]]
-            if not controllers:
-                raise RdmError("VM %s has no SCSI controller %s" % (vm.name, p["controller"]))
-        for controller in controllers:
-            used = set(d.unitNumber for d in devices if d.controllerKey == controller.key)
-            free = [u for u in FREE_UNITS if u not in used]
-            if p["unit_number"] is not None:
-                if p["unit_number"] not in free:
-                    raise RdmError("unit %s of scsi%d is taken or reserved" % (p["unit_number"], controller.busNumber))
-                return controller.key, p["unit_number"], []
-            if free:
-                return controller.key, free[0], []
-        if p["controller"]:
-            raise RdmError("SCSI controller %s has no free unit" % p["controller"])
-        buses = set(c.busNumber for c in devices if isinstance(c, vim.vm.device.VirtualSCSIController))
-        bus = [b for b in range(4) if b not in buses]
-        if not bus:
-            raise RdmError("VM %s has four SCSI controllers and no free unit on them" % vm.name)
-        controller = vim.vm.device.ParaVirtualSCSIController(key=-100, busNumber=bus[0], sharedBus="noSharing")
-        return -100, p["unit_number"] or 0, [vim.vm.device.VirtualDeviceSpec(operation="add", device=controller)]
-
-    def _describe(self, vm, disk, lun):
-        b = disk.backing
-        return {"key": disk.key, "label": disk.deviceInfo.label if disk.deviceInfo else None, "address": _address(vm, disk),
-                "lun": lun["canonical_name"], "lun_uuid": b.lunUuid, "compatibility_mode": b.compatibilityMode,
-                "disk_mode": b.diskMode, "sharing": b.sharing, "file_name": b.fileName}
-
     def execute(self, client):
-        p = self.params
-        vm = self.find_vm(client)
-        lun = self._lun(vm)
-        attached = [d for d in vm.config.hardware.device if is_rdm(d) and d.backing.lunUuid == lun["uuid"]]
-        result = {"changed": False, "vm": vm_identity(vm)}
-        if p["state"] == "absent":
-            if attached:
-                result["changed"] = True
-                if not self.module.check_mode:
-                    wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
-                        operation="remove", fileOperation="destroy", device=attached[0])])), timeout=p["timeout"])
-            return result
-        if attached:
-            return self._update(vm, attached[0], lun, result)
-        users = lun_users(client.content, lun, vm)
-        if users:
-            raise LunInUseError("LUN %s is mapped by VM %s already" % (lun["canonical_name"], ", ".join(users)))
-        controller_key, unit, extra = self._placement(vm)
-        backing = vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo(
-            fileName="[%s]" % p["datastore"] if p["datastore"] else "", deviceName=lun["canonical_name"], lunUuid=lun["uuid"],
-            compatibilityMode=p["compatibility_mode"], diskMode=p["disk_mode"], sharing=p["sharing"])
-        disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=controller_key, unitNumber=unit, backing=backing,
-                                         capacityInKB=lun["capacity_bytes"] // 1024)
-        result["changed"] = True
-        if self.module.check_mode:
-            return result
-        changes = extra + [vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk)]
-        wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=changes)), timeout=p["timeout"])
-        [new] = [d for d in vm.config.hardware.device if is_rdm(d) and d.backing.lunUuid == lun["uuid"]]
-        result["disk"] = self._describe(vm, new, lun)
-        return result
-
-    def _update(self, vm, disk, lun, result):
-        p, b = self.params, disk.backing
-        if b.compatibilityMode != p["compatibility_mode"]:
-            raise RdmError("LUN %s is attached to %s in %s; vSphere cannot change an RDM's compatibility mode in place: "
-                           "detach it (state: absent) and attach it again" % (lun["canonical_name"], vm.name, b.compatibilityMode))
-        if (b.diskMode, b.sharing or "sharingNone") != (p["disk_mode"], p["sharing"]):
-            result["changed"] = True
-            if not self.module.check_mode:
-                b.diskMode, b.sharing = p["disk_mode"], p["sharing"]
-                wait_for_task(vm.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
-                    operation="edit", device=disk)])), timeout=p["timeout"])
-        result["disk"] = self._describe(vm, disk, lun)
-        return result
+        return RdmAttachment(client, self.find_vm(client), self.options(RdmOptions)).run(self.module.check_mode)
 
 
 def main():

@@ -17,6 +17,7 @@ except ImportError:
     pass  # VsphereClient reports the missing library
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import ConfigInfoError
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disk_address
 
 # Devices every new VM has: a spec that adds them fails. The video card is one
 # too on ESXi and in the simulator; its settings are applied to the new VM's own card afterwards.
@@ -367,6 +368,7 @@ def new_disk_map(source_config, new_config):
         if isinstance(disk, vim.vm.device.VirtualDisk):
             new_disks[_controller_address(new_config, disk.controllerKey) + (disk.unitNumber,)] = disk
     disk_map, details = {}, {}
+    source_devices = {d.key: d for d in source_config.hardware.device}
     for disk in source_config.hardware.device:
         if not isinstance(disk, vim.vm.device.VirtualDisk):
             continue
@@ -374,10 +376,8 @@ def new_disk_map(source_config, new_config):
         match = new_disks.get((kind, bus, disk.unitNumber))
         if match is not None:
             disk_map[str(disk.key)] = match.key
-            prefix = {"VirtualIDEController": "ide", "VirtualAHCIController": "sata", "VirtualNVMEController": "nvme"}.get(
-                kind.split(".")[-1], "scsi")
             details[disk.key] = {"key": match.key, "file_name": match.backing.fileName,
-                                 "address": "%s%s:%s" % (prefix, bus, disk.unitNumber)}
+                                 "address": disk_address(disk, source_devices)}
     return disk_map, details
 
 

@@ -55,6 +55,15 @@ def _backing_kind(backing):
     return type(backing).__name__.rsplit(".", 1)[-1]
 
 
+def disk_address(disk, devices_by_key):
+    """The vmx address of a disk ("scsi0:1", "sata0:0", "nvme0:0", "ide0:0"), or None when its
+    controller is not in devices_by_key (device key -> device)."""
+    controller = devices_by_key.get(disk.controllerKey)
+    _kind, prefix = controller_type(controller) if controller is not None else (None, None)
+    bus = getattr(controller, "busNumber", None)
+    return "%s%s:%s" % (prefix, bus, disk.unitNumber) if prefix and bus is not None else None
+
+
 def disk_facts(disk, devices_by_key):
     """Facts of one VirtualDisk. ``devices_by_key`` maps device keys to devices (for the controller)."""
     backing = disk.backing
@@ -81,7 +90,7 @@ def disk_facts(disk, devices_by_key):
         "controller_type": kind,
         "controller_bus_number": bus,
         "unit_number": disk.unitNumber,
-        "address": "%s%s:%s" % (prefix, bus, disk.unitNumber) if prefix and bus is not None else None,
+        "address": disk_address(disk, devices_by_key),
         "capacity_bytes": capacity,
         "backing_type": _backing_kind(backing),
         "provisioning": _provisioning(backing),
