@@ -16,14 +16,7 @@ os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "tests", "ansible.cfg
 from pyVmomi import vim  # noqa: E402
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (  # noqa: E402
-    Connection,
-    FileExtent,
-    FilesSource,
-    TransferPlan,
-    VddkLibrary,
-    WriteDiskPlan,
-)
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan  # noqa: E402
 
 
 def fill_disk(vm, image, extents, state_dir):
@@ -31,8 +24,9 @@ def fill_disk(vm, image, extents, state_dir):
     lab's CBT does not see these writes)."""
     env = os.environ
     disk = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
-    disks = [WriteDiskPlan("0", disk.backing.fileName, FilesSource([image]), [FileExtent(o, n, 0, o) for o, n in extents])]
-    connection = Connection(server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
-                            thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=vm._moId, transports="nbdssl")
-    DataMover(state_dir).run(TransferPlan("write", VddkLibrary(env["VDDK_LIBDIR"]), connection, disks),
+    disks = [transfer_plan.WriteDiskPlan("0", disk.backing.fileName, transfer_plan.FilesSource([image]),
+                                         [transfer_plan.FileExtent(o, n, 0, o) for o, n in extents])]
+    connection = transfer_plan.Connection(server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
+                                          thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=vm._moId, transports="nbdssl")
+    DataMover(state_dir).run(transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(env["VDDK_LIBDIR"]), connection, disks),
                              {"password": env["VMWARE_PASSWORD"]})

@@ -25,14 +25,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (  # noqa: E402
-    Connection,
-    FileExtent,
-    FilesSource,
-    TransferPlan,
-    VddkLibrary,
-    WriteDiskPlan,
-)
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import VixDiskLib  # noqa: E402
 
 MIB = 1 << 20
@@ -71,10 +64,10 @@ def mover(work, images, size, name):
     for i, image in enumerate(images):
         path = os.path.join(work, "%s-%d.vmdk" % (name, i))
         local.create(path, size // 512)
-        disks.append(WriteDiskPlan(str(i), path, FilesSource([image]), [FileExtent(0, size, 0, 0)]))
+        disks.append(transfer_plan.WriteDiskPlan(str(i), path, transfer_plan.FilesSource([image]), [transfer_plan.FileExtent(0, size, 0, 0)]))
     local.disconnect()
-    plan = TransferPlan("write", VddkLibrary(LIBDIR), Connection(transports="file"), disks, buffer_bytes=2 * MIB,
-                        in_flight=4, parallel_disks=2, checkpoint_every_bytes=256 * MIB)
+    plan = transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(LIBDIR), transfer_plan.Connection(transports="file"), disks, buffer_bytes=2 * MIB,
+                                      in_flight=4, parallel_disks=2, checkpoint_every_bytes=256 * MIB)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     DataMover(os.path.join(work, name + "-state")).run(plan, {})

@@ -56,6 +56,15 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+state_dirs:
+  description:
+    - Where vadp.vsphere.vm_backup and vadp.vsphere.vmdk_restore keep this VM's transfer state (plan, checkpoint,
+      progress) when they are given no O(vadp.vsphere.vmdk_restore#module:state_dir).
+    - Give one to vadp.vsphere.transfer_status to follow a running backup or restore of this VM.
+  returned: success
+  type: dict
+  sample: {backup: /root/.vadp/transfers/5003c4e2-6a4c-9a3a-0f1b-2f6e1c9d8a10-backup,
+           restore: /root/.vadp/transfers/5003c4e2-6a4c-9a3a-0f1b-2f6e1c9d8a10-restore}
 vm:
   description: Identity, placement and state of the VM.
   returned: success
@@ -271,6 +280,7 @@ current_snapshot:
   sample: snapshot-101
 '''
 
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
@@ -289,7 +299,8 @@ class VmInfoModule(VsphereModule):
 
     def execute(self, client):
         result = vm_facts(self.find_vm(client))
-        result["changed"] = False
+        key = result["vm"]["instance_uuid"]
+        result.update(changed=False, state_dirs={job: default_state_dir("%s-%s" % (key, job)) for job in ("backup", "restore")})
         return result
 
 

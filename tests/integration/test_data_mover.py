@@ -9,14 +9,7 @@ from pyVmomi import vim
 
 from conftest import VddkHold, create_vm, destroy_vm, find_vm_by_name, run_module, wait, wait_for
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError, read_status
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
-    Connection,
-    FileExtent,
-    FilesSource,
-    TransferPlan,
-    VddkLibrary,
-    WriteDiskPlan,
-)
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan
 
 VM = "DC0_C0_RP0_VM1"
 MIB = 1 << 20
@@ -37,14 +30,15 @@ def _image(tmp_path, name, size):
 
 def _plan(lab, vm, disks, **overrides):
     settings = dict(dict(buffer_bytes=MIB, in_flight=4, checkpoint_every_bytes=16 * MIB), **overrides)
-    return TransferPlan("write", VddkLibrary(os.environ["VDDK_LIBDIR"]),
-                        Connection(server=lab.host, port=lab.port, user=lab.user, thumbprint=lab.thumbprint_sha1,
-                                   vm_moref=vm._moId, transports="nbdssl:nbd"), disks, **settings)
+    return transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(os.environ["VDDK_LIBDIR"]),
+                                      transfer_plan.Connection(server=lab.host, port=lab.port, user=lab.user, thumbprint=lab.thumbprint_sha1,
+                                                               vm_moref=vm._moId, transports="nbdssl:nbd"), disks, **settings)
 
 
 def _disk_plan(disk, image, size, **fields):
     """The whole raw image onto the disk."""
-    return WriteDiskPlan(str(disk.key), disk.backing.fileName, FilesSource([image]), [FileExtent(0, size, 0, 0)], **fields)
+    return transfer_plan.WriteDiskPlan(str(disk.key), disk.backing.fileName, transfer_plan.FilesSource([image]),
+                                       [transfer_plan.FileExtent(0, size, 0, 0)], **fields)
 
 
 @pytest.fixture

@@ -266,6 +266,8 @@ def test_storage_vmotion_is_disabled_while_the_restore_holds_the_disks(vm, lab, 
         worker.join()
     assert not outcome.get("failed"), outcome
     assert disabled_meanwhile and "RelocateVM_Task" not in (vm.disabledMethod or [])
+    # no state_dir given: the folder it used is the one vm_info names for this VM's restores
+    assert outcome["state_dir"] == run_module("vadp.vsphere.vm_info", {"name": VM})["state_dirs"]["restore"]
 
 
 def test_a_second_restore_of_the_same_vm_at_once_is_refused(vm, lab, tmp_path):

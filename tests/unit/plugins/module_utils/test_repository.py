@@ -133,6 +133,7 @@ def _create(path, results):
         results.put(repr(exc))
 
 
+@pytest.mark.slow
 def test_backups_starting_together_on_a_new_repository_all_open_it(tmp_path):
     """Eight processes create the same new repository at once, 300 times: none may read a
     half-written repository.json (the old O_EXCL-then-write did, a few times in a hundred)."""
