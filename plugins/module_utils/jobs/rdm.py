@@ -94,8 +94,9 @@ class RdmAttachment:
         return -100, o.unit_number or 0, [vim.vm.device.VirtualDeviceSpec(operation="add", device=controller)]
 
     def _describe(self, vm, disk, lun):
-        b = disk.backing
-        return {"key": disk.key, "label": disk.deviceInfo.label if disk.deviceInfo else None, "address": disk_address(disk, {d.key: d for d in vm.config.hardware.device}),
+        b, devices = disk.backing, {d.key: d for d in vm.config.hardware.device}
+        return {"key": disk.key, "label": disk.deviceInfo.label if disk.deviceInfo else None,
+                "address": disk_address(disk, devices),
                 "lun": lun["canonical_name"], "lun_uuid": b.lunUuid, "compatibility_mode": b.compatibilityMode,
                 "disk_mode": b.diskMode, "sharing": b.sharing, "file_name": b.fileName}
 

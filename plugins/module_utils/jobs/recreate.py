@@ -150,7 +150,7 @@ class RecreateVm:
         check_config(config)
         placement = find_placement(client.content, dataclasses.asdict(o))
         options = {k: getattr(o, k) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
-                                     "rdm_policy", "rdm_map", "network_map", "extra_config_allow")}
+                                              "rdm_policy", "rdm_map", "network_map", "extra_config_allow")}
         options.update(uuid=o.bios_uuid, recovery_of=source)
         if o.extra_config_deny is not None:
             options["extra_config_deny"] = o.extra_config_deny

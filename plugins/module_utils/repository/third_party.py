@@ -97,4 +97,3 @@ def chain_map(description_path):
         path, file_offset = locate[index](offset)
         pieces.append((offset, length, path, file_offset))
     return capacity, pieces
-

@@ -176,7 +176,7 @@ class WriteDiskPlan:
         source = fields_["source"]
         _require(isinstance(source, dict) and source.get("kind") in _SOURCE_KINDS, where,
                  "unknown source kind %r (known: %s)" % (source.get("kind") if isinstance(source, dict) else source,
-                                                        ", ".join(_SOURCE_KINDS)))
+                                                         ", ".join(_SOURCE_KINDS)))
         fields_["source"] = _SOURCE_KINDS[source["kind"]](**_fields(_SOURCE_KINDS[source["kind"]], source, where + ", source"))
         _require(isinstance(fields_["extents"], list), where, "extents is a list")
         fields_["extents"] = [extent_from_json(e, "%s, extent %d" % (where, i)) for i, e in enumerate(fields_["extents"])]

@@ -98,4 +98,3 @@ def test_the_worker_refuses_a_broken_plan_before_loading_vddk(tmp_path, case):
     result = json.loads(worker.stdout)
     assert worker.returncode == 1 and result["failed"] and result["error_code"] == "PLAN_INVALID", (result, worker.stderr)
     assert BROKEN[case][1].split("'")[0] in result["error"]
-
