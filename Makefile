@@ -6,7 +6,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 
-.PHONY: demo test deps sanity lint units integration fuzz faults lab-up lab-down
+.PHONY: demo test deps sanity lint units integration fuzz faults races lab-up lab-down
 SCENARIOS ?= 500
 FIRST_SEED ?= 1
 
@@ -43,6 +43,10 @@ faults: deps
 fuzz: deps
 	$(LAB) run -- env RESTORE_MODEL_SCENARIOS=$(SCENARIOS) RESTORE_MODEL_FIRST_SEED=$(FIRST_SEED) \
 		$(PYTEST) tests/integration/test_restore_model.py
+
+# The tests that watch a running transfer, 20 times under CPU load (RUNS=N for another count).
+races: deps
+	tests/race-check.sh
 
 lab-up:
 	$(LAB) up

@@ -115,7 +115,7 @@ class RepositorySource:
     point: str
     disk: Union[int, str]
     verify: bool = True
-    kind: str = "repository"
+    kind: str = field(default="repository", init=False)
     extent_types = (ChunkExtent, ZeroExtent)
 
 
@@ -125,7 +125,7 @@ class FilesSource:
     skip_zero_pieces an all-zero piece is not written (a fresh disk stays thin)."""
     paths: List[str]
     skip_zero_pieces: bool = False
-    kind: str = "files"
+    kind: str = field(default="files", init=False)
     extent_types = (FileExtent, ZeroExtent)
 
 
@@ -177,7 +177,8 @@ class WriteDiskPlan:
         _require(isinstance(source, dict) and source.get("kind") in _SOURCE_KINDS, where,
                  "unknown source kind %r (known: %s)" % (source.get("kind") if isinstance(source, dict) else source,
                                                          ", ".join(_SOURCE_KINDS)))
-        fields_["source"] = _SOURCE_KINDS[source["kind"]](**_fields(_SOURCE_KINDS[source["kind"]], source, where + ", source"))
+        source_type = _SOURCE_KINDS[source["kind"]]
+        fields_["source"] = source_type(**{k: v for k, v in _fields(source_type, source, where + ", source").items() if k != "kind"})
         _require(isinstance(fields_["extents"], list), where, "extents is a list")
         fields_["extents"] = [extent_from_json(e, "%s, extent %d" % (where, i)) for i, e in enumerate(fields_["extents"])]
         return cls(**fields_)
