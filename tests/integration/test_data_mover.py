@@ -60,6 +60,10 @@ def test_a_whole_disk_is_written_with_metadata_first(lab, off_vm, tmp_path):
     status = result["status"]
     assert status["state"] == "done" and status["bytes_done"] == status["bytes_total"] == disk.capacityInBytes
     assert status["disks"][0]["transport"] == "nbdssl"
+    calls = status["vddk_calls"]  # which VDDK call the time went to, call by call
+    assert {name: calls[name]["count"] for name in ("Open", "WriteMetadata", "Close")} == {
+        "Open": 1, "WriteMetadata": 1, "Close": 1}
+    assert calls["WriteAsync"]["count"] == -(-disk.capacityInBytes // MIB) and calls["WriteAsync"]["seconds"] > 0
     assert lab.inspect(VM)["disks"][0]["sha256"] == digest
     with open(lab.disk_file(VM, disk.backing.fileName)) as descriptor:
         assert 'ddb.toolsVersion = "12352"' in descriptor.read()  # metadata written

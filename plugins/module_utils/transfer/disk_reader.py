@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository, write_index_file
@@ -60,22 +61,26 @@ class DiskReader:
         disk_id, capacity = self.disk_plan.id, self.disk_plan.capacity
         index = self._starting_index()
         self.progress.set(disk_id, state="running")
-        disk = self.connection.open(self.disk_plan.path, read_only=True)
+        with self.progress.timed("Open"):
+            disk = self.connection.open(self.disk_plan.path, read_only=True)
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-store")
         pending = []
         try:
             self.progress.set(disk_id, transport=disk.transport_mode)
-            metadata = {k: disk.read_metadata(k) for k in disk.metadata_keys() if not k.startswith(OWNED_METADATA_PREFIXES)}
+            with self.progress.timed("ReadMetadata"):
+                metadata = {k: disk.read_metadata(k) for k in disk.metadata_keys() if not k.startswith(OWNED_METADATA_PREFIXES)}
             for number in self.disk_plan.chunks:
                 offset = number * self.chunk
                 length = min(self.chunk, capacity - offset)
                 data = mmap.mmap(-1, length)  # page aligned; released when stored
+                issued = time.monotonic()
                 for piece in range(0, length, self.piece):
                     n = min(self.piece, length - piece)
                     view = (ctypes.c_char * n).from_buffer(data, piece)
                     disk.read_async((offset + piece) // SECTOR_SIZE, view, n // SECTOR_SIZE)
                     del view
                 disk.wait()
+                self.progress.call("ReadAsync", time.monotonic() - issued)  # one chunk's reads, issue to completion
                 pending.append(pool.submit(self._store, index, number, bytes(data)))
                 data.close()
                 while len(pending) > 2:  # hashing may lag the reads by two chunks, no more
@@ -87,6 +92,7 @@ class DiskReader:
                 future.result()
         finally:
             pool.shutdown(wait=True)
-            disk.close()
+            with self.progress.timed("Close"):
+                disk.close()
         write_index_file(self.disk_plan.index_out, index)
         self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)

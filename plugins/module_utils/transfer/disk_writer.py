@@ -12,6 +12,7 @@ import mmap
 import os
 import queue
 import threading
+import time
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
@@ -126,7 +127,8 @@ class DiskWriter:
         try:
             for offset, length, extent, position in pieces(self.extents, self.piece_bytes, 0):
                 view = (ctypes.c_char * length).from_buffer(buffer)
-                disk.read(offset // SECTOR_SIZE, view, length // SECTOR_SIZE)
+                with self.progress.timed("Read"):
+                    disk.read(offset // SECTOR_SIZE, view, length // SECTOR_SIZE)
                 del view
                 if buffer[:length] != read(offset, length, extent, position):
                     self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
@@ -137,14 +139,16 @@ class DiskWriter:
             buffer.close()
             read.close()
 
-    def _written(self, disk_id: str, buffer, length: int, error) -> None:
+    def _written(self, disk_id: str, buffer, length: int, error, issued: float) -> None:
         """VDDK completed a write (on its thread): count it and free its buffer."""
+        self.progress.call("WriteAsync", time.monotonic() - issued)
         if error is None:
             self.progress.add(disk_id, length)
         self.free.put(buffer)
 
     def _cut_zeros_to_allocated(self, disk, disk_id: str) -> None:
-        blocks = disk.allocated_blocks(chunk_sectors=128)
+        with self.progress.timed("QueryAllocatedBlocks"):
+            blocks = disk.allocated_blocks(chunk_sectors=128)
         if blocks is None:  # VDDK cannot tell: every zero of the point is written, nothing is left unknown
             self.progress.set(disk_id, allocation_known=False)
             return
@@ -156,13 +160,15 @@ class DiskWriter:
         disk_id = self.disk_plan.id
         skip = self.checkpoint.done.get(disk_id, 0)
         self.progress.set(disk_id, state="running")
-        disk = self.connection.open(self.disk_plan.path, unbuffered=self.plan.unbuffered)
+        with self.progress.timed("Open"):
+            disk = self.connection.open(self.disk_plan.path, unbuffered=self.plan.unbuffered)
         try:
             self.progress.set(disk_id, transport=disk.transport_mode)
             if skip == 0:
                 for key, value in sorted(self.disk_plan.metadata.items()):
                     self.progress.writing(disk_id)
-                    disk.write_metadata(key, value)  # metadata before data, as VDDK's restore sequence has it
+                    with self.progress.timed("WriteMetadata"):  # metadata before data, as VDDK's restore sequence has it
+                        disk.write_metadata(key, value)
             if self.disk_plan.zeros_where_allocated:
                 self._cut_zeros_to_allocated(disk, disk_id)
             reader = threading.Thread(target=self._read_source, args=(skip,), name="mover-read", daemon=True)
@@ -182,15 +188,18 @@ class DiskWriter:
                 view = (ctypes.c_char * length).from_buffer(buffer)
                 self.progress.writing(disk_id)  # from here a failure leaves the disk changed
                 disk.write_async(offset // SECTOR_SIZE, view, length // SECTOR_SIZE,
-                                 on_done=lambda _view, error, n=length, b=buffer: self._written(disk_id, b, n, error))
+                                 on_done=lambda _view, error, n=length, b=buffer, t=time.monotonic(): self._written(
+                                     disk_id, b, n, error, t))
                 del view
                 done += length
                 unflushed += length
                 if unflushed >= self.plan.checkpoint_every_bytes:
-                    disk.flush()  # the checkpoint only counts bytes VDDK has written and flushed
+                    with self.progress.timed("Flush"):  # the checkpoint only counts bytes VDDK has written and flushed
+                        disk.flush()
                     self.checkpoint.save(disk_id, done)
                     unflushed = 0
-            disk.flush()
+            with self.progress.timed("Flush"):
+                disk.flush()
             self.checkpoint.save(disk_id, done)
             if self.disk_plan.verify_after_write:
                 self._read_back(disk, disk_id)
@@ -199,7 +208,8 @@ class DiskWriter:
             raise
         finally:
             try:
-                disk.close()
+                with self.progress.timed("Close"):
+                    disk.close()
             finally:
                 self.progress.set(disk_id, state="closed")
         self.progress.set(disk_id, state="done")
