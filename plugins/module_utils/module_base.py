@@ -5,6 +5,7 @@
 builds on. It turns the client's typed errors into ``fail_json(msg=..., error_code=...)``.
 """
 
+import contextlib
 import dataclasses
 import traceback
 
@@ -64,6 +65,8 @@ class VsphereModule:
     """Base of every module: an AnsibleModule with the connection options, a client made from
     them, and ``run`` that reports typed client errors with their error_code."""
 
+    needs_vcenter = True  # False: a module that works on a repository alone (execute gets no client)
+
     def __init__(self, argument_spec, **kwargs):
         spec = connection_argument_spec()
         spec.update(argument_spec)
@@ -72,7 +75,7 @@ class VsphereModule:
         negative = sorted(k for k, v in self.params.items() if k.endswith("timeout") and isinstance(v, int) and v < 0)
         if negative:
             self.module.fail_json(msg="%s must not be negative" % ", ".join(negative), error_code="INVALID_ARGUMENT")
-        if not HAS_PYVMOMI:
+        if self.needs_vcenter and not HAS_PYVMOMI:
             self.module.fail_json(msg=missing_required_lib("pyvmomi"), error_code="MISSING_LIBRARY")
 
     def connect(self):
@@ -101,7 +104,7 @@ class VsphereModule:
 
     def run(self):
         try:
-            with self.connect() as client:
+            with self.connect() if self.needs_vcenter else contextlib.nullcontext() as client:
                 result = self.execute(client)
         except VsphereError as exc:
             self.module.fail_json(msg=exc.message, error_code=exc.error_code, **exc.details)

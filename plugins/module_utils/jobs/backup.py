@@ -18,6 +18,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_pl
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, new_point_id
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, vddk_target
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_facts
@@ -97,12 +98,18 @@ class BackupJob:
         self.client, self.vm, self.options, self.warn = client, vm, options, warn
 
     def run(self, check_mode: bool = False) -> dict:
+        facts = vm_facts(self.vm)
+        repository = Repository.create(self.options.repository, chunk_size=self.options.chunk_size, dry_run=check_mode)
+        if check_mode:
+            return self._run(facts, repository, check_mode=True)
+        repository.check_writable()  # a read-only repository is refused before the VM is touched
+        # held from choosing the parent to the manifest: no prune or garbage collection meanwhile
+        with repository.lease(SHARED, "backup of %s" % facts["vm"]["name"], on_wait=announce_waits(self.warn)) as self._lease:
+            return self._run(facts, repository, check_mode=False)
+
+    def _run(self, facts: dict, repository: Repository, check_mode: bool) -> dict:
         o, vm = self.options, self.vm
-        facts = vm_facts(vm)
         vm_key = facts["vm"]["instance_uuid"]
-        repository = Repository.create(o.repository, chunk_size=o.chunk_size, dry_run=check_mode)
-        if not check_mode:
-            repository.check_writable()  # a read-only repository is refused before the VM is touched
         parent = self._parent(repository, vm_key)
         result = {"changed": True, "vm": facts["vm"], "parent": parent["id"] if parent else None,
                   "type": "incremental" if parent else "full", "fallback_reasons": {}, "warnings_vddk": None}
@@ -210,6 +217,7 @@ class BackupJob:
                                                             areas, dict(status["stats"], kind=kind)))
         point_type = "incremental" if parent and all(k[0] == "incremental" for k in kinds.values()) else "full"
         identity = dict(facts["vm"], moref=vm._moId, vcenter=self.client.settings.hostname)
+        self._lease.check()  # a lease taken for stale: a garbage collection may have run
         manifest = writer.commit({
             "type": point_type, "parent": parent["id"] if parent else None, "time": result["time"],
             "vm": {k: identity.get(k) for k in VM_FIELDS},

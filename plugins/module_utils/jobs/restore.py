@@ -16,6 +16,7 @@ from typing import Callable, Dict, List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as plan_of
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, RepositoryError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, vddk_target
@@ -56,6 +57,13 @@ class RestoreJob:
         self.client, self.vm, self.options, self.warn = client, vm, options, warn
 
     def run(self, check_mode: bool = False) -> dict:
+        if check_mode or not self.options.repository:
+            return self._run(check_mode)
+        # held from choosing the point to the end of the transfer: no prune removes the point meanwhile
+        with Repository(self.options.repository).lease(SHARED, "restore onto %s" % self.vm.name, on_wait=announce_waits(self.warn)):
+            return self._run(check_mode)
+
+    def _run(self, check_mode: bool) -> dict:
         o, vm = self.options, self.vm
         facts = vm_facts(vm)
         self._check_transport(facts, check_mode)

@@ -6,6 +6,7 @@ content-addressed chunk store, one binary index a disk a point, and a manifest w
 No Ansible imports.
 """
 
+import contextlib
 import datetime
 import errno
 import hashlib
@@ -23,6 +24,7 @@ except ImportError:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import files
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import Lease
 
 FORMAT_VERSION = 1
 DEFAULT_CHUNK_SIZE = 4 << 20
@@ -31,6 +33,7 @@ CHUNK_MAGIC, INDEX_MAGIC = b"VADPCHK1", b"VADPIDX1"
 CHUNK_HEADER = struct.Struct("<8sB3xI32s")  # magic, compression, plain length, sha256(payload)
 INDEX_HEADER = struct.Struct("<8sQQQ")  # magic, chunk size, capacity, entries
 ZERO_ENTRY = bytes(32)
+PROTECTED_MARK = "protected"  # an empty file in a point folder: prune keeps the point, delete refuses
 COMPRESSION_NONE, COMPRESSION_ZSTD = 0, 1
 
 
@@ -105,7 +108,8 @@ def write_index_file(path, index):
     _write_atomically(path, index.to_bytes())
 
 
-def _utc(text):
+def parse_time(text):
+    """A manifest's time (UTC, ISO 8601 with Z) as an aware datetime."""
     return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
 
 
@@ -304,6 +308,8 @@ class Repository:
         for key in vms:
             folder = self.vm_folder(key)
             for point in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+                if point.startswith("."):
+                    continue  # a point being removed (garbage.remove_point)
                 path = os.path.join(folder, point, "manifest.json")
                 if not os.path.exists(path):
                     continue  # no manifest: an unfinished backup, not a point
@@ -340,7 +346,7 @@ class Repository:
                 raise PointNotFoundError("restore_point %r is neither an id, latest, nor an ISO 8601 time" % selector)
             if wanted.tzinfo is None:
                 wanted = wanted.replace(tzinfo=datetime.timezone.utc)
-            earlier = [m for m in points if _utc(m["time"]) <= wanted]
+            earlier = [m for m in points if parse_time(m["time"]) <= wanted]
             if earlier:
                 return earlier[-1]
             raise PointNotFoundError("VM %s has no restore point at or before %s (the first is %s)" % (
@@ -350,6 +356,23 @@ class Repository:
 
     def point_folder(self, manifest):
         return os.path.join(self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])
+
+    def is_protected(self, manifest):
+        return os.path.exists(os.path.join(self.point_folder(manifest), PROTECTED_MARK))
+
+    @contextlib.contextmanager
+    def lease(self, kind, operation, timeout=3600, on_wait=lambda holders: None):
+        """A shared (backup, restore) or exclusive (prune, garbage collection) lease on the whole
+        repository, held for the `with` block; see locks.py."""
+        lease = Lease(os.path.join(self.path, "locks"), kind, operation, timeout, on_wait)
+        try:
+            lease.acquire()
+        except OSError as exc:
+            raise storage_error(exc, lease.folder) or RepositoryError("the lease in %s cannot be written: %s" % (lease.folder, exc))
+        try:
+            yield lease
+        finally:
+            lease.release()
 
     def read_index(self, manifest, disk):
         path = os.path.join(self.point_folder(manifest), disk["index"])

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Prune: remove the points a retention policy does not keep, then collect the chunks no point
+references (docs/retention.md). Works on the repository alone; no Ansible imports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, List, Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE, announce_waits, describe
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.retention import PointRef, RetentionPolicy, decide
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, parse_time
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneOptions:
+    repository: str
+    vm: Optional[str] = None  # one VM (name or instance uuid), else every VM in the repository
+    keep_last: int = 0
+    keep_hourly: int = 0
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    keep_monthly: int = 0
+    keep_yearly: int = 0
+    keep_within: Optional[str] = None
+    gc: bool = True
+    lock_timeout: int = 3600
+
+
+def _policy(o: PruneOptions) -> RetentionPolicy:
+    return RetentionPolicy(**{f.name: getattr(o, f.name) for f in dataclasses.fields(RetentionPolicy)})
+
+
+def _point(manifest: dict, reasons: List[str]) -> dict:
+    return {"id": manifest["id"], "time": manifest["time"], "type": manifest.get("type"), "kept_by": reasons}
+
+
+class PruneJob:
+    """warn receives what a caller should show (Ansible: module.warn): whom it waits for."""
+
+    def __init__(self, options: PruneOptions, warn: Callable[[str], None] = lambda message: None):
+        self.options, self.warn = options, warn
+
+    def run(self, check_mode: bool = False) -> dict:
+        o = self.options
+        policy = _policy(o)  # a bad policy is refused before the repository is opened
+        repository = Repository(o.repository)
+        if check_mode:  # reads only: no lease, a running backup is not disturbed
+            return self._prune(repository, policy, dry_run=True)
+        with repository.lease(EXCLUSIVE, "prune", timeout=o.lock_timeout, on_wait=announce_waits(self.warn)) as lease:
+            result = self._prune(repository, policy, dry_run=False)
+            result["stale_leases_removed"] = [describe(s) for s in lease.stale_removed]
+        return result
+
+    def _prune(self, repository: Repository, policy: RetentionPolicy, dry_run: bool) -> dict:
+        everything = repository.manifests()
+        keys = [repository.vm_key(self.options.vm, option="vm")] if self.options.vm else sorted(
+            {m["vm"]["instance_uuid"] for m in everything})
+        vms, removed = {}, []
+        for key in keys:
+            manifests = {m["id"]: m for m in everything if m["vm"]["instance_uuid"] == key}
+            refs = [PointRef(m["id"], parse_time(m["time"]), repository.is_protected(m)) for m in manifests.values()]
+            decisions = decide(refs, policy)
+            going = [manifests[d.id] for d in decisions if not d.keep]
+            vms[key] = {"name": manifests[decisions[0].id]["vm"]["name"],
+                        "kept": [_point(manifests[d.id], d.reasons) for d in decisions if d.keep],
+                        "removed": [_point(m, []) for m in going]}
+            removed += going
+        kept = [m for m in everything if m not in removed]
+        if not dry_run:
+            for manifest in removed:
+                garbage.remove_point(repository, manifest)
+        result = {"changed": bool(removed), "vms": vms, "points_removed": len(removed), "points_kept": len(kept)}
+        if self.options.gc:
+            report = garbage.collect_garbage(repository, dry_run=dry_run, kept=kept)
+            result["gc"] = report.as_dict()
+            result["changed"] = result["changed"] or bool(report.chunks_removed or report.temporary_files_removed
+                                                          or report.unfinished_points_removed)
+        return result

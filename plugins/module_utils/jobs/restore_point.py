@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Protect, unprotect or delete one restore point (docs/retention.md). No Ansible imports."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable, Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils import files
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE, SHARED, announce_waits
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PROTECTED_MARK, Repository, RepositoryError
+
+
+class PointProtectedError(RepositoryError):
+    error_code = "POINT_PROTECTED"
+
+
+@dataclasses.dataclass(frozen=True)
+class RestorePointOptions:
+    repository: str
+    vm: str
+    restore_point: str
+    state: str = "present"  # present, absent
+    protected: Optional[bool] = None  # None: leave as it is
+    gc: bool = True
+    lock_timeout: int = 3600
+
+
+class RestorePointJob:
+    def __init__(self, options: RestorePointOptions, warn: Callable[[str], None] = lambda message: None):
+        self.options, self.warn = options, warn
+
+    def run(self, check_mode: bool = False) -> dict:
+        o = self.options
+        if o.state == "absent" and o.protected:
+            raise InvalidSettingsError("protected: true and state: absent contradict each other: a protected point is never deleted")
+        repository = Repository(o.repository)
+        vm_key = repository.vm_key(o.vm, option="vm")
+        if check_mode:  # reads only: no lease
+            return self._apply(repository, repository.find_point(vm_key, o.restore_point), dry_run=True)
+        kind = EXCLUSIVE if o.state == "absent" else SHARED  # a prune deciding meanwhile must not miss a protection
+        with repository.lease(kind, "%s of a point of %s" % ("delete" if o.state == "absent" else "protection", o.vm),
+                              timeout=o.lock_timeout, on_wait=announce_waits(self.warn)):
+            # chosen under the lease: a prune may have removed a point, or protected one, while this run waited
+            return self._apply(repository, repository.find_point(vm_key, o.restore_point), dry_run=False)
+
+    def _apply(self, repository: Repository, manifest: dict, dry_run: bool) -> dict:
+        o = self.options
+        protected = repository.is_protected(manifest)
+        point = {"id": manifest["id"], "time": manifest["time"], "vm": manifest["vm"]["name"],
+                 "instance_uuid": manifest["vm"]["instance_uuid"]}
+        if o.state == "absent":
+            if protected:
+                raise PointProtectedError("point %s of %s is protected: unprotect it first (protected: false)" % (
+                    manifest["id"], manifest["vm"]["name"]), details={"point": dict(point, protected=True)})
+            result = {"changed": True, "point": dict(point, protected=False), "state": "absent"}
+            if not dry_run:
+                garbage.remove_point(repository, manifest)
+                if o.gc:
+                    result["gc"] = garbage.collect_garbage(repository).as_dict()
+            return result
+        wanted = protected if o.protected is None else o.protected
+        if not dry_run and wanted != protected:
+            mark = os.path.join(repository.point_folder(manifest), PROTECTED_MARK)
+            if wanted:
+                files.write_atomically(mark, b"")
+            else:
+                os.unlink(mark)
+        return {"changed": wanted != protected, "point": dict(point, protected=wanted), "state": "present"}

@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Removing points and collecting the chunks no point references (docs/retention.md). Every
+function here that deletes runs under the repository's exclusive lease, so no backup or restore
+runs meanwhile (the jobs take it). No Ansible imports.
+"""
+
+import os
+import re
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, List, Optional, Set, Tuple
+
+REMOVING_PREFIX = ".removing-"  # a point folder renamed away: invisible at once, deleted after
+_CHUNK_NAME = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class GarbageReport:
+    chunks_removed: int = 0
+    bytes_freed: int = 0
+    temporary_files_removed: int = 0  # chunk files a crashed writer left half-written
+    unfinished_points_removed: List[str] = field(default_factory=list)  # folders without a manifest
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+def referenced_chunks(repository, manifests: Iterable[dict]) -> Set[bytes]:
+    """The chunks the points' indexes name (as 32-byte digests, to keep a large set small)."""
+    found = set()
+    for manifest in manifests:
+        for disk in manifest["disks"]:
+            found.update(bytes.fromhex(e) for e in repository.read_index(manifest, disk).entries if e is not None)
+    return found
+
+
+def stored_chunks(repository) -> Iterator[Tuple[str, str, int]]:
+    """(name, path, size) of every file in the chunk folders, chunks and leftovers alike."""
+    top = os.path.join(repository.path, "chunks")
+    for first in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        for second in sorted(os.listdir(os.path.join(top, first))):
+            with os.scandir(os.path.join(top, first, second)) as entries:
+                for entry in entries:
+                    yield entry.name, entry.path, entry.stat().st_size
+
+
+def remove_point(repository, manifest: dict) -> None:
+    """Hide the point in one rename, then delete its files; a crash in between leaves a hidden
+    folder that the next collection deletes."""
+    folder = repository.point_folder(manifest)
+    hidden = os.path.join(os.path.dirname(folder), "%s%s-%s" % (REMOVING_PREFIX, manifest["id"], secrets.token_hex(3)))
+    os.rename(folder, hidden)
+    shutil.rmtree(hidden)
+
+
+def _leftover_point_folders(repository) -> Iterator[str]:
+    """Point folders without a manifest (a crashed backup) and hidden ones (a crashed removal)."""
+    vms = os.path.join(repository.path, "vms")
+    for key in sorted(os.listdir(vms)) if os.path.isdir(vms) else []:
+        points = repository.vm_folder(key)
+        for name in sorted(os.listdir(points)) if os.path.isdir(points) else []:
+            path = os.path.join(points, name)
+            if name.startswith(REMOVING_PREFIX) or not os.path.exists(os.path.join(path, "manifest.json")):
+                yield path
+
+
+def collect_garbage(repository, dry_run: bool = False, kept: Optional[List[dict]] = None) -> GarbageReport:
+    """Delete every chunk no visible point references, and what crashed runs left behind.
+    Mark (read every index) before sweep (list the chunk folders); safe only under the
+    exclusive lease. With dry_run, report what would go and delete nothing; kept then names
+    the points that would remain (a prune's plan), else every visible point."""
+    report = GarbageReport()
+    for folder in _leftover_point_folders(repository):
+        report.unfinished_points_removed.append(os.path.relpath(folder, repository.path))
+        if not dry_run:
+            shutil.rmtree(folder)
+    in_use = referenced_chunks(repository, repository.manifests() if kept is None else kept)
+    for name, path, size in stored_chunks(repository):
+        if _CHUNK_NAME.match(name):
+            if bytes.fromhex(name) in in_use:
+                continue
+            report.chunks_removed += 1
+            report.bytes_freed += size
+        else:
+            report.temporary_files_removed += 1
+        if not dry_run:
+            os.unlink(path)
+    return report

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Repository leases (docs/retention.md, "Concurrency"): backups and restores hold a shared
+lease, prune and garbage collection an exclusive one, as restic does. A lease is a file in
+REPO/locks/ that works between hosts sharing the repository over NFS: it names its host and
+process and is refreshed while held; a lease not refreshed for its lease time, or whose process
+on this host is gone, is stale and does not count. No Ansible imports.
+"""
+
+import datetime
+import errno
+import json
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from typing import Callable, List, Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils import files
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+
+SHARED, EXCLUSIVE = "shared", "exclusive"
+LEASE_SECONDS = 300  # a crashed holder's lease stops counting this long after its last refresh
+REFRESH_SECONDS = 60
+
+
+class RepositoryBusyError(VsphereError):
+    error_code = "REPOSITORY_BUSY"
+
+
+class LeaseLostError(VsphereError):
+    """The lease was found stale and removed by another process while this one held it."""
+    error_code = "LEASE_LOST"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _stamp(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def read_leases(folder, now=None):
+    """(live, stale) leases in folder, each a dict with its 'file'."""
+    now = now or _now()
+    live, stale = [], []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            with open(path) as f:
+                lease = json.load(f)
+            refreshed = _parse(lease["refreshed"])
+            expired = (now - refreshed).total_seconds() > lease.get("lease_seconds", LEASE_SECONDS)
+            dead = lease["host"] == socket.gethostname() and not _process_alive(lease["pid"])
+        except FileNotFoundError:
+            continue  # released while we looked
+        except (OSError, ValueError, KeyError, TypeError):
+            # a lease file half-written by a crashed holder: stale once old enough to be sure
+            try:
+                expired = now.timestamp() - os.stat(path).st_mtime > LEASE_SECONDS
+            except FileNotFoundError:
+                continue
+            lease, dead = {"kind": "unknown", "operation": "unreadable lease file"}, False
+        (stale if expired or dead else live).append(dict(lease, file=path))
+    return live, stale
+
+
+def describe(lease):
+    return "%s (%s lease of %s, pid %s, since %s)" % (lease.get("operation"), lease.get("kind"), lease.get("host"),
+                                                      lease.get("pid"), lease.get("created"))
+
+
+def announce_waits(warn: Callable[[str], None]) -> Callable[[List[dict]], None]:
+    """An on_wait for Lease that tells the user whom a run waits for."""
+    return lambda holders: warn("waiting for the repository: %s" % "; ".join(describe(h) for h in holders))
+
+
+class Lease:
+    """A lease, taken and given back by Repository.lease. check() raises LeaseLostError
+    when the lease is gone, so a holder can stop before it commits anything."""
+
+    def __init__(self, folder: str, kind: str, operation: str, timeout: float = 3600,
+                 on_wait: Callable[[List[dict]], None] = lambda holders: None):
+        self.folder, self.kind, self.operation, self.timeout, self.on_wait = folder, kind, operation, timeout, on_wait
+        self.path: Optional[str] = None
+        self.stale_removed: List[dict] = []
+        self._stop = threading.Event()
+        self._refresher: Optional[threading.Thread] = None
+        self._lost = False
+
+    def _record(self):
+        now = _stamp(_now())
+        return {"kind": self.kind, "operation": self.operation, "host": socket.gethostname(), "pid": os.getpid(),
+                "created": self._created, "refreshed": now, "lease_seconds": LEASE_SECONDS}
+
+    def _conflicts(self, live):
+        others = [lease for lease in live if lease["file"] != self.path]
+        return others if self.kind == EXCLUSIVE else [lease for lease in others if lease["kind"] != SHARED]
+
+    def acquire(self):
+        """Write the lease, then look for conflicting ones: two processes that do this at once
+        both see each other and both step back (then retry at random moments), so two conflicting
+        leases are never both held."""
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            self._probe()
+        except OSError as exc:
+            if self.kind == SHARED and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                return  # a repository this host may only read: nothing here can prune or collect it either
+            raise
+        deadline = time.monotonic() + self.timeout
+        self._created = _stamp(_now())
+        while True:
+            self.path = os.path.join(self.folder, "%s-%s.json" % (self.kind, secrets.token_hex(8)))
+            files.write_new_file(self.path, json.dumps(self._record()).encode())
+            live, stale = read_leases(self.folder)
+            conflicts = self._conflicts(live)
+            if not conflicts:
+                if self.kind == EXCLUSIVE:  # nobody else holds the repository: stale leases can go
+                    for lease in stale:
+                        _remove(lease["file"])
+                    self.stale_removed = stale
+                break
+            _remove(self.path)
+            self.path = None
+            if time.monotonic() >= deadline:
+                raise RepositoryBusyError(
+                    "the repository %s is in use by %s; waited %d s. Run again when it ends, or raise lock_timeout; a "
+                    "holder that crashed stops counting %d s after its last refresh" % (
+                        os.path.dirname(self.folder), "; ".join(describe(c) for c in conflicts), self.timeout, LEASE_SECONDS),
+                    details={"holders": [{k: v for k, v in c.items() if k != "file"} for c in conflicts]})
+            self.on_wait(conflicts)
+            time.sleep(min(max(deadline - time.monotonic(), 0), random.uniform(1, 5)))
+        self._refresher = threading.Thread(target=self._refresh, name="vadp-lease", daemon=True)
+        self._refresher.start()
+
+    def _probe(self):
+        probe = os.path.join(self.folder, "probe-%s.tmp" % secrets.token_hex(6))
+        files.write_new_file(probe, b"", durable=False)
+        os.unlink(probe)
+
+    def _refresh(self):
+        while not self._stop.wait(REFRESH_SECONDS):
+            if not os.path.exists(self.path):
+                self._lost = True
+                return
+            try:
+                files.write_atomically(self.path, json.dumps(self._record()).encode())
+            except OSError:
+                pass  # the next refresh tries again; the lease time allows several misses
+
+    @property
+    def recorded(self):
+        """False for a shared lease on a repository this host cannot write (nothing to hold)."""
+        return self._refresher is not None
+
+    def check(self):
+        if self.recorded and (self._lost or self.path is None or not os.path.exists(self.path)):
+            raise LeaseLostError("the %s lease on %s was removed while this run held it (it was taken for stale): "
+                                 "nothing more is written; run again" % (self.kind, os.path.dirname(self.folder)))
+
+    def release(self):
+        self._stop.set()
+        if self._refresher:
+            self._refresher.join()  # a refresh under way would write the file again after its removal
+        if self.path:
+            _remove(self.path)
+            self.path = None
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,19 @@
+"""What a deep check of a whole repository looks for, written apart from the collector it checks:
+chunk files no point references, and chunks a point references that are not stored."""
+import os
+
+
+def stored(repo):
+    return {name for _folder, _dirs, names in os.walk(os.path.join(repo.path, "chunks")) for name in names}
+
+
+def referenced(repo):
+    return {e for m in repo.manifests() for d in m["disks"] for e in repo.read_index(m, d).entries if e}
+
+
+def unreferenced(repo):
+    return stored(repo) - referenced(repo)
+
+
+def missing(repo):
+    return referenced(repo) - stored(repo)

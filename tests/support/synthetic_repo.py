@@ -1,0 +1,48 @@
+"""Restore points with chosen times and contents, written through the same Repository calls a
+backup makes (chunks, then indexes, then the manifest), for tests and benchmarks that need many
+points without the lab. A point's disk is given as a list of chunk contents (bytes, or None for
+a zero chunk)."""
+import datetime
+import hashlib
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository, new_point_id
+
+CHUNK = 65536
+
+
+def repository(path, chunk_size=CHUNK):
+    return Repository.create(str(path), chunk_size=chunk_size)
+
+
+def add_point(repo, vm, when, chunks, parent=None, disk_key=2000):
+    """A point of vm (a name; its instance uuid is derived from it) at `when` (aware datetime)."""
+    vm_key = "uuid-" + hashlib.sha256(vm.encode()).hexdigest()[:12]
+    writer = repo.begin_point(vm_key, new_point_id(when))
+    entries = [None if data is None else repo.put_chunk(data)[0] for data in chunks]
+    index = DiskIndex(repo.chunk_size, repo.chunk_size * len(chunks), entries)
+    name = writer.write_file("disk-%d.index" % disk_key, index.to_bytes())
+    return writer.commit({
+        "type": "incremental" if parent else "full", "parent": parent["id"] if parent else None,
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "vm": {"name": vm, "instance_uuid": vm_key, "uuid": vm_key},
+        "config": None, "nvram": None,
+        "disks": [{"key": disk_key, "label": "Hard disk 1", "capacity_bytes": index.capacity, "index": name}]})
+
+
+def chunk(seed, size=CHUNK):
+    """size bytes that no other seed gives."""
+    out, counter = bytearray(), 0
+    while len(out) < size:
+        out += hashlib.sha256(b"%d:%d" % (seed, counter)).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def image(repo, manifest):
+    """The point's first disk, assembled from its index and chunks (what a restore writes)."""
+    index = repo.read_index(manifest, manifest["disks"][0])
+    return b"".join(repo.get_chunk(e) if e else bytes(n) for _o, n, e in index.extents())
+
+
+def utc(*parts):
+    return datetime.datetime(*parts, tzinfo=datetime.timezone.utc)

@@ -1,0 +1,182 @@
+"""Prune, garbage collection, protection and leases on real repositories in temporary folders (no
+lab needed: the points are written through the same Repository calls a backup makes)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import garbage_check
+import synthetic_repo as synth
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_point import RestorePointJob, RestorePointOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import locks
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """web01: a full and two incrementals a day apart, each changing one chunk; db01: one point
+    sharing web01's first chunk."""
+    repo = synth.repository(tmp_path / "repo")
+    points, disk = [], [synth.chunk(1), synth.chunk(2), None, synth.chunk(3)]
+    for day in (1, 2, 3):
+        disk = list(disk)
+        if day > 1:
+            disk[day - 1] = synth.chunk(10 + day)
+        points.append((synth.add_point(repo, "web01", synth.utc(2026, 5, day, 21), disk, parent=points[-1][0] if points else None),
+                       b"".join(d or bytes(synth.CHUNK) for d in disk)))
+    synth.add_point(repo, "db01", synth.utc(2026, 5, 1, 22), [synth.chunk(1)])
+    return repo, points
+
+
+def ids(repo, vm="web01"):
+    return [m["id"] for m in repo.manifests() if m["vm"]["name"] == vm]
+
+
+def test_removing_the_full_and_its_child_leaves_a_point_that_restores_exactly(chain):
+    repo, points = chain
+    result = PruneJob(PruneOptions(repository=repo.path, vm="web01", keep_last=1)).run()
+    assert ids(repo) == [points[2][0]["id"]] and points[2][0]["parent"] == points[1][0]["id"]
+    assert synth.image(repo, points[2][0]) == points[2][1]  # its parent and grandparent are gone
+    assert result["points_removed"] == 2 and result["gc"]["chunks_removed"] == 1  # chunk 2: the rest live on in the newest
+    assert garbage_check.unreferenced(repo) == set() and garbage_check.missing(repo) == set()
+    assert len(ids(repo, "db01")) == 1  # another VM's points are not this prune's
+
+
+def test_check_mode_changes_nothing_and_frees_what_the_real_run_frees(chain, tmp_path):
+    repo, points = chain
+    before = sorted(os.path.relpath(os.path.join(d, n), repo.path) for d, _s, ns in os.walk(repo.path) for n in ns)
+    options = PruneOptions(repository=repo.path, keep_last=1)
+    plan = PruneJob(options).run(check_mode=True)
+    after = sorted(os.path.relpath(os.path.join(d, n), repo.path) for d, _s, ns in os.walk(repo.path) for n in ns)
+    assert after == before
+    done = PruneJob(options).run()
+    assert plan["vms"] == done["vms"] and plan["gc"] == done["gc"] and plan["gc"]["bytes_freed"] > 0
+    assert [p["kept_by"] for p in done["vms"][points[0][0]["vm"]["instance_uuid"]]["kept"]] == [["newest", "last"]]
+
+
+def test_a_protected_point_survives_prune_and_refuses_deletion(chain):
+    repo, points = chain
+    first = points[0][0]["id"]
+    protect = RestorePointOptions(repository=repo.path, vm="web01", restore_point=first, protected=True)
+    assert RestorePointJob(protect).run()["changed"] and not RestorePointJob(protect).run()["changed"]  # idempotent
+    PruneJob(PruneOptions(repository=repo.path, vm="web01", keep_last=1)).run()
+    assert ids(repo) == [first, points[2][0]["id"]]
+    delete = RestorePointOptions(repository=repo.path, vm="web01", restore_point=first, state="absent")
+    with pytest.raises(Exception) as refused:
+        RestorePointJob(delete).run()
+    assert refused.value.error_code == "POINT_PROTECTED" and first in ids(repo)
+    RestorePointJob(RestorePointOptions(repository=repo.path, vm="web01", restore_point=first, protected=False)).run()
+    assert RestorePointJob(delete).run()["gc"]["chunks_removed"] == 1  # chunk 2: only the first point held it
+    assert ids(repo) == [points[2][0]["id"]] and synth.image(repo, points[2][0]) == points[2][1]
+
+
+def test_garbage_collection_removes_what_crashed_runs_left(chain):
+    repo, points = chain
+    leftover_chunk = repo.chunk_path("ab" * 32) + ".tmp.123456"
+    os.makedirs(os.path.dirname(leftover_chunk), exist_ok=True)
+    open(leftover_chunk, "wb").close()
+    writer = repo.begin_point(points[0][0]["vm"]["instance_uuid"])  # a backup that died before its manifest
+    writer.write_file("disk-2000.index", b"partial")
+    orphan, _stored = repo.put_chunk(synth.chunk(99))
+    result = PruneJob(PruneOptions(repository=repo.path, keep_last=10)).run()
+    assert result["points_removed"] == 0 and result["changed"]
+    assert result["gc"]["temporary_files_removed"] == 1 and result["gc"]["chunks_removed"] == 1
+    assert len(result["gc"]["unfinished_points_removed"]) == 1 and not os.path.exists(writer.folder)
+    assert not repo.has_chunk(orphan) and garbage_check.unreferenced(repo) == set()
+
+
+def _holder(repo_path, kind):
+    """Another process holding a lease until its stdin closes; returns once the lease exists."""
+    code = ("import sys\n"
+            "from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository\n"
+            "with Repository(%r).lease(%r, 'a test holder'):\n"
+            "    print('held', flush=True); sys.stdin.read()\n") % (repo_path, kind)
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_a_prune_waits_for_a_running_backup_and_names_it(chain):
+    repo, points = chain
+    holder = _holder(repo.path, locks.SHARED)
+    try:
+        with pytest.raises(locks.RepositoryBusyError) as busy:
+            PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=0)).run()
+        assert "a test holder" in busy.value.message and busy.value.details["holders"][0]["pid"] == holder.pid
+        assert len(ids(repo)) == 3  # nothing removed
+        with Repository(repo.path).lease(locks.SHARED, "a second backup", timeout=0):
+            pass  # shared leases do not exclude each other
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=0)).run()["points_removed"] == 2
+
+
+def test_a_backup_waits_while_a_prune_holds_the_repository(chain):
+    repo, _points = chain
+    holder = _holder(repo.path, locks.EXCLUSIVE)
+    try:
+        with pytest.raises(locks.RepositoryBusyError, match="a test holder"):
+            with Repository(repo.path).lease(locks.SHARED, "backup", timeout=0):
+                pass
+    finally:
+        holder.stdin.close()
+        holder.wait()
+
+
+def test_a_crashed_holders_lease_stops_counting(chain):
+    repo, _points = chain
+    holder = _holder(repo.path, locks.SHARED)
+    holder.kill()  # SIGKILL: its lease file stays behind
+    holder.wait()
+    [left] = os.listdir(os.path.join(repo.path, "locks"))
+    far = os.path.join(repo.path, "locks", "shared-0000.json")  # another host's, not refreshed for too long
+    with open(far, "w") as f:
+        json.dump({"kind": "shared", "operation": "backup", "host": socket.gethostname() + "-elsewhere", "pid": 1,
+                   "created": "2026-01-01T00:00:00Z", "refreshed": "2026-01-01T00:00:00Z", "lease_seconds": 300}, f)
+    result = PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=0)).run()
+    assert len(result["stale_leases_removed"]) == 2 and os.listdir(os.path.join(repo.path, "locks")) == []
+    assert left.startswith("shared-")
+
+
+def test_a_live_lease_of_another_host_counts(chain):
+    repo, _points = chain
+    os.makedirs(os.path.join(repo.path, "locks"))
+    with open(os.path.join(repo.path, "locks", "shared-1111.json"), "w") as f:
+        now = locks._stamp(locks._now())
+        json.dump({"kind": "shared", "operation": "backup of db01", "host": "awx-node-2", "pid": 1, "created": now,
+                   "refreshed": now, "lease_seconds": 300}, f)
+    with pytest.raises(locks.RepositoryBusyError, match="backup of db01.*awx-node-2"):
+        PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=0)).run()
+
+
+def test_a_lease_removed_as_stale_is_noticed_before_anything_is_committed(chain):
+    repo, _points = chain
+    with Repository(repo.path).lease(locks.SHARED, "backup") as lease:
+        lease.check()
+        os.unlink(lease.path)  # what another host does to a lease it takes for stale
+        with pytest.raises(locks.LeaseLostError):
+            lease.check()
+
+
+def test_a_read_only_repository_can_still_be_restored_from_but_not_pruned(tmp_path):
+    mount_point = tmp_path / "ro"
+    os.makedirs(mount_point)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], check=False).returncode:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    try:
+        repo = synth.repository(mount_point / "repo")
+        point = synth.add_point(repo, "web01", synth.utc(2026, 5, 1), [synth.chunk(1)])
+        subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+        with repo.lease(locks.SHARED, "restore") as lease:  # a restore reads on
+            assert not lease.recorded and synth.image(repo, point) == synth.chunk(1)
+        with pytest.raises(Exception) as refused:
+            PruneJob(PruneOptions(repository=repo.path, keep_last=1)).run()
+        assert refused.value.error_code == "REPOSITORY_READ_ONLY"
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
