@@ -50,6 +50,11 @@ def vm_identity_argument_spec():
 VM_IDENTITY_ONE_OF = [["name", "uuid", "moid"]]
 
 
+def repository_key_argument_spec():
+    """The key of an encrypted repository, for every module that opens one."""
+    return dict(encryption_key_file=dict(type="path", no_log=True, fallback=(env_fallback, ["VADP_REPOSITORY_KEY_FILE"])))
+
+
 def vddk_argument_spec(default_transports):
     """The options of every module that moves disk data through VDDK."""
     return dict(

@@ -73,6 +73,7 @@ options:
     default: 3600
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.repository_key
 attributes:
   check_mode:
     support: full
@@ -137,7 +138,7 @@ stale_leases_removed:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
 
 
 class RepositoryPruneModule(VsphereModule):
@@ -148,6 +149,7 @@ class RepositoryPruneModule(VsphereModule):
             "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")}
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
+            **repository_key_argument_spec(),
             vm=dict(type="str"),
             keep_within=dict(type="str"),
             gc=dict(type="bool", default=True),

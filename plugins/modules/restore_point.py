@@ -49,6 +49,7 @@ options:
     default: 3600
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.repository_key
 attributes:
   check_mode:
     support: full
@@ -94,7 +95,7 @@ gc:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_point import RestorePointJob, RestorePointOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
 
 
 class RestorePointModule(VsphereModule):
@@ -103,6 +104,7 @@ class RestorePointModule(VsphereModule):
     def __init__(self):
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
+            **repository_key_argument_spec(),
             vm=dict(type="str", required=True),
             restore_point=dict(type="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),

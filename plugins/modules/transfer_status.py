@@ -99,7 +99,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import read_status
+from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
 
 
@@ -142,7 +142,7 @@ def main():
     spec = connection_argument_spec()
     spec.update(state_dir=dict(type="path", required=True), job_results_file=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    status = read_status(os.path.join(module.params["state_dir"], "status.json"))
+    status = read_json(os.path.join(module.params["state_dir"], "status.json"))
     if module.params["job_results_file"]:
         finished = _job_ended(module.params["job_results_file"])
     else:

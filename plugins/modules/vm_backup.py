@@ -67,6 +67,7 @@ options:
     default: hotadd:nbdssl:nbd
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.repository_key
   - vadp.vsphere.connection.vm_identity
   - vadp.vsphere.connection.vddk
 attributes:
@@ -127,6 +128,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.backup_plan impo
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
+    repository_key_argument_spec,
     vddk_argument_spec,
     vm_identity_argument_spec,
 )
@@ -136,6 +138,7 @@ class VmBackupModule(VsphereModule):
     def __init__(self):
         spec = vm_identity_argument_spec()
         spec.update(vddk_argument_spec("hotadd:nbdssl:nbd"))
+        spec.update(repository_key_argument_spec())
         spec.update(
             repository=dict(type="path", required=True),
             type=dict(type="str", default="auto", choices=["auto", "full", "incremental"]),

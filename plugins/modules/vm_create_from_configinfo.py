@@ -157,6 +157,7 @@ options:
     default: 600
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.repository_key
 attributes:
   check_mode:
     support: full
@@ -239,7 +240,7 @@ notes:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.recreate import RecreateOptions, RecreateVm
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
 
 
 class VmCreateFromConfigInfoModule(VsphereModule):
@@ -272,6 +273,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             state=dict(type="str", default="present", choices=["present", "absent"]),
             if_exists=dict(type="str", default="keep", choices=["keep", "fail_if_different", "fail"]),
             timeout=dict(type="int", default=600),
+            **repository_key_argument_spec(),
         )
         sources = ["config_file", "config", "repository"]
         super().__init__(

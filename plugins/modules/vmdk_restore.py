@@ -124,6 +124,7 @@ options:
     default: 600
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.repository_key
   - vadp.vsphere.connection.vm_identity
   - vadp.vsphere.connection.vddk
 attributes:
@@ -227,6 +228,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore import R
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
+    repository_key_argument_spec,
     vddk_argument_spec,
     vm_identity_argument_spec,
 )
@@ -236,6 +238,7 @@ class VmdkRestoreModule(VsphereModule):
     def __init__(self):
         spec = vm_identity_argument_spec()
         spec.update(vddk_argument_spec("nbdssl:nbd"))
+        spec.update(repository_key_argument_spec())
         spec.update(
             repository=dict(type="path"),
             restore_point=dict(type="str", default="latest"),

@@ -8,7 +8,8 @@ import pytest
 from pyVmomi import vim
 
 from conftest import VddkHold, create_vm, destroy_vm, find_vm_by_name, run_module, wait, wait_for
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError, read_status
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan
 
 VM = "DC0_C0_RP0_VM1"
@@ -112,8 +113,8 @@ def test_a_killed_worker_is_a_clear_error(lab, off_vm, tmp_path):
     thread, outcome = _run_in_background(mover, _plan(lab, off_vm, [_disk_plan(disk, image, 64 * MIB)]),
                                          {"password": lab.password})
     hold.wait_until_held()
-    wait_for(lambda: read_status(mover.paths()["status"]), 60, "the worker wrote its status")
-    os.kill(read_status(mover.paths()["status"])["pid"], signal.SIGKILL)
+    wait_for(lambda: read_json(mover.paths()["status"]), 60, "the worker wrote its status")
+    os.kill(read_json(mover.paths()["status"])["pid"], signal.SIGKILL)
     thread.join(120)  # the mover sees the exit at once; 120 s only bounds a broken one
     assert not thread.is_alive() and "killed by signal SIGKILL" in str(outcome["error"])
 
@@ -161,7 +162,7 @@ def test_transfer_status_shows_progress_while_it_runs(lab, off_vm, tmp_path):
                                          {"password": lab.password})
     try:
         hold.wait_until_held()
-        wait_for(lambda: (read_status(mover.paths()["status"]) or {}).get("bytes_done"), 60, "the status shows the writes")
+        wait_for(lambda: (read_json(mover.paths()["status"]) or {}).get("bytes_done"), 60, "the status shows the writes")
         running = run_module("vadp.vsphere.transfer_status", {"state_dir": state})
     finally:
         hold.release()

@@ -136,6 +136,7 @@ def test_a_full_repository_is_reported_as_such_and_leaves_nothing_behind(vm, lab
     left = files_under(str(repo))
     assert not [f for f in left if ".tmp." in f or not (f == "repository.json" or f.startswith("chunks/"))], left
     assert not os.path.exists(repo / "vms" / vm.config.instanceUuid)  # no empty point folder
+    assert info(repo, verify="deep")["verified_ok"]  # what is there is sound: only chunks the next run reuses
     # with room again the same backup goes through, reusing the chunks the failed run stored
     remount(small_filesystem, "size=400m")
     done = backup(repo)

@@ -14,13 +14,14 @@ def repository(path, chunk_size=CHUNK):
     return Repository.create(str(path), chunk_size=chunk_size)
 
 
-def add_point(repo, vm, when, chunks, parent=None, disk_key=2000):
+def add_point(repo, vm, when, chunks, parent=None, disk_key=2000, commit_check=lambda: None):
     """A point of vm (a name; its instance uuid is derived from it) at `when` (aware datetime)."""
     vm_key = "uuid-" + hashlib.sha256(vm.encode()).hexdigest()[:12]
     writer = repo.begin_point(vm_key, new_point_id(when))
     entries = [None if data is None else repo.put_chunk(data)[0] for data in chunks]
     index = DiskIndex(repo.chunk_size, repo.chunk_size * len(chunks), entries)
     name = writer.write_file("disk-%d.index" % disk_key, index.to_bytes())
+    commit_check()
     return writer.commit({
         "type": "incremental" if parent else "full", "parent": parent["id"] if parent else None,
         "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -56,6 +56,7 @@ class BackupOptions:
     chunk_size: int = 4 << 20
     timeout: int = 3600
     state_dir: Optional[str] = None
+    encryption_key_file: Optional[str] = None
 
 
 def is_backup_snapshot(node) -> bool:
@@ -99,7 +100,8 @@ class BackupJob:
 
     def run(self, check_mode: bool = False) -> dict:
         facts = vm_facts(self.vm)
-        repository = Repository.create(self.options.repository, chunk_size=self.options.chunk_size, dry_run=check_mode)
+        repository = Repository.create(self.options.repository, chunk_size=self.options.chunk_size, dry_run=check_mode,
+                                       key_file=self.options.encryption_key_file)
         if check_mode:
             return self._run(facts, repository, check_mode=True)
         repository.check_writable()  # a read-only repository is refused before the VM is touched
@@ -203,7 +205,8 @@ class BackupJob:
                 result["fallback_reasons"][str(disk.key)] = reason
             plans.append(plan)
             kinds[disk.key] = (kind, index_name, areas, change_id)
-        moved = mover.run(TransferPlan("read", target.vddk, target.connection, plans, access_managed=True), target.secrets)
+        moved = mover.run(TransferPlan("read", target.vddk, target.connection, plans, access_managed=True),
+                          dict(target.secrets, **repository.secrets()))
         by_id = {d["id"]: d for d in moved["status"]["disks"]}
         nvram = download_nvram(self.client, vm, facts["vm"]["datacenter"])
         config_value, redacted = backup_plan.config_json(config, o.redact_extra_config)

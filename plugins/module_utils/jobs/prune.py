@@ -29,6 +29,7 @@ class PruneOptions:
     keep_within: Optional[str] = None
     gc: bool = True
     lock_timeout: int = 3600
+    encryption_key_file: Optional[str] = None
 
 
 def _policy(o: PruneOptions) -> RetentionPolicy:
@@ -48,7 +49,7 @@ class PruneJob:
     def run(self, check_mode: bool = False) -> dict:
         o = self.options
         policy = _policy(o)  # a bad policy is refused before the repository is opened
-        repository = Repository(o.repository)
+        repository = Repository(o.repository, o.encryption_key_file)
         if check_mode:  # reads only: no lease, a running backup is not disturbed
             return self._prune(repository, policy, dry_run=True)
         with repository.lease(EXCLUSIVE, "prune", timeout=o.lock_timeout, on_wait=announce_waits(self.warn)) as lease:

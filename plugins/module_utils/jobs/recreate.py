@@ -78,6 +78,7 @@ class RecreateOptions:
     state: str = "present"
     if_exists: str = "keep"
     timeout: int = 600
+    encryption_key_file: Optional[str] = None
 
 
 class VmHalfCreatedError(VsphereError):
@@ -99,13 +100,12 @@ class RecreateVm:
             config, unknown = (read_config_file(o.config_file, o.config_vm) if o.config_file
                                else load_config(o.config, o.config_vm))
             return config, unknown, None, config.instanceUuid or config.uuid or config.name
-        repository = Repository(o.repository)
+        repository = Repository(o.repository, o.encryption_key_file)
         point = repository.find_point(repository.vm_key(o.source_vm), o.restore_point)
         config, unknown = load_config(point["config"]["value"])
         nvram = None
         if point.get("nvram"):
-            with open(os.path.join(repository.point_folder(point), point["nvram"]), "rb") as f:
-                nvram = f.read()
+            nvram = repository.read_point_file(os.path.join(repository.point_folder(point), point["nvram"]))
         return config, unknown, nvram, point["vm"]["instance_uuid"]
 
     def _target(self, placement, config):
@@ -148,7 +148,7 @@ class RecreateVm:
             return self._remove()
         config, unknown, nvram, source = self._load()
         check_config(config)
-        placement = find_placement(client.content, dataclasses.asdict(o))
+        placement = find_placement(client.content, o.datacenter, o.folder, o.host, o.cluster, o.resource_pool)
         options = {k: getattr(o, k) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
                                               "rdm_policy", "rdm_map", "network_map", "extra_config_allow")}
         options.update(uuid=o.bios_uuid, recovery_of=source)

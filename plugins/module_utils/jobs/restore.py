@@ -48,6 +48,7 @@ class RestoreOptions:
     snapshot: Optional[str] = None
     timeout: int = 600
     state_dir: Optional[str] = None
+    encryption_key_file: Optional[str] = None
 
 
 class RestoreJob:
@@ -60,7 +61,8 @@ class RestoreJob:
         if check_mode or not self.options.repository:
             return self._run(check_mode)
         # held from choosing the point to the end of the transfer: no prune removes the point meanwhile
-        with Repository(self.options.repository).lease(SHARED, "restore onto %s" % self.vm.name, on_wait=announce_waits(self.warn)):
+        repository = Repository(self.options.repository, self.options.encryption_key_file)
+        with repository.lease(SHARED, "restore onto %s" % self.vm.name, on_wait=announce_waits(self.warn)):
             return self._run(check_mode)
 
     def _run(self, check_mode: bool) -> dict:
@@ -92,7 +94,8 @@ class RestoreJob:
         result["warnings_vddk"] = target.warning
         try:
             with DataMover(state_dir, vm_key=facts["vm"]["instance_uuid"]) as mover:
-                moved = mover.run(TransferPlan("write", target.vddk, target.connection, plans), target.secrets)
+                secrets = dict(target.secrets, **(self._repository.secrets() if o.repository else {}))
+                moved = mover.run(TransferPlan("write", target.vddk, target.connection, plans), secrets)
         except TRANSFER_ERRORS as exc:
             raise _after_failure(exc, result)
         self._report(moved, result)
@@ -107,7 +110,7 @@ class RestoreJob:
         """(what the source is, the point for the result, [(source, target)], disk plans). record is
         what the last restore through the same state folder left (restored.json)."""
         o = self.options
-        repository = Repository(o.repository)
+        repository = self._repository = Repository(o.repository, o.encryption_key_file)
         source_key = repository.vm_key(o.source_vm) if o.source_vm else facts["vm"]["instance_uuid"]
         point = repository.find_point(source_key, o.restore_point)
         pairs = plan_of.match_disks(point, facts["disks"], o.disks, o.disk_map)

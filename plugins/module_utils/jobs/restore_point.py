@@ -29,6 +29,7 @@ class RestorePointOptions:
     protected: Optional[bool] = None  # None: leave as it is
     gc: bool = True
     lock_timeout: int = 3600
+    encryption_key_file: Optional[str] = None
 
 
 class RestorePointJob:
@@ -39,7 +40,7 @@ class RestorePointJob:
         o = self.options
         if o.state == "absent" and o.protected:
             raise InvalidSettingsError("protected: true and state: absent contradict each other: a protected point is never deleted")
-        repository = Repository(o.repository)
+        repository = Repository(o.repository, o.encryption_key_file)
         vm_key = repository.vm_key(o.vm, option="vm")
         if check_mode:  # reads only: no lease
             return self._apply(repository, repository.find_point(vm_key, o.restore_point), dry_run=True)

@@ -23,10 +23,12 @@ except ImportError:
     HAS_ZSTD = False
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import files
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository import crypto
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import Lease
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: leases, protected points, encryption (docs/restore-point-format.md)
+READABLE_VERSIONS = (1, 2)
 DEFAULT_CHUNK_SIZE = 4 << 20
 MAX_CHUNK_SIZE = 64 << 20  # a chunk is held whole in memory while it is stored or restored
 CHUNK_MAGIC, INDEX_MAGIC = b"VADPCHK1", b"VADPIDX1"
@@ -104,21 +106,16 @@ def _makedirs(path, mode):
         os.chmod(folder, mode)
 
 
-def write_index_file(path, index):
-    _write_atomically(path, index.to_bytes())
-
-
 def parse_time(text):
     """A manifest's time (UTC, ISO 8601 with Z) as an aware datetime."""
     return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
 
 
-def _read_manifest(path):
+def _read_manifest(repository, path):
     """A manifest that exists must read whole: a damaged newest point must never vanish and let
     an older one stand in for it."""
     try:
-        with open(path, "rb") as f:
-            manifest = json.loads(f.read().decode("utf-8"))
+        manifest = json.loads(repository.read_point_file(path).decode("utf-8"))
         if not isinstance(manifest, dict) or not all(k in manifest for k in ("id", "time", "vm", "disks")):
             raise ValueError("it lacks id, time, vm or disks")
         return manifest
@@ -190,28 +187,55 @@ class DiskIndex:
         return result
 
 
+_KEYS_BY_PATH = {}  # a worker process's keys, given to it by the module (remember_key)
+
+
+def remember_key(path, master):
+    """Every Repository this process opens at path decrypts with master (the worker gets the key
+    through its secrets, not a key file)."""
+    _KEYS_BY_PATH[os.path.realpath(path)] = crypto.RepositoryKeys(master)
+
+
 class Repository:
-    def __init__(self, path):
+    def __init__(self, path, key_file=None):
+        """key_file opens an encrypted repository; it is checked before anything is read."""
         self.path = path
         try:
             with open(os.path.join(path, "repository.json")) as f:
                 self.settings = json.load(f)
         except (OSError, ValueError) as exc:
             raise RepositoryError("%s is not a restore point repository (%s)" % (path, exc))
-        if self.settings.get("format") != "vadp-restore-points" or self.settings.get("version") != FORMAT_VERSION:
-            raise RepositoryError("%s has format %r version %r; this collection reads vadp-restore-points version %d" % (
-                path, self.settings.get("format"), self.settings.get("version"), FORMAT_VERSION))
+        if self.settings.get("format") != "vadp-restore-points" or self.settings.get("version") not in READABLE_VERSIONS:
+            raise RepositoryError("%s has format %r version %r; this collection reads vadp-restore-points versions %s" % (
+                path, self.settings.get("format"), self.settings.get("version"), " and ".join(map(str, READABLE_VERSIONS))))
         self.chunk_size = self.settings["chunk_size"]
         self.mode = int(self.settings.get("mode", "0700"), 8)
+        self.keys = None
+        if "encryption" in self.settings:
+            self.keys = _KEYS_BY_PATH.get(os.path.realpath(path)) or crypto.RepositoryKeys.open(
+                self.settings["encryption"], key_file, path)
+        elif key_file:
+            raise InvalidSettingsError("the repository %s is not encrypted, yet a key file was given: leave out "
+                                       "encryption_key_file (and VADP_REPOSITORY_KEY_FILE), or use another repository" % path)
+
+    @property
+    def encrypted(self):
+        return self.keys is not None
+
+    def secrets(self):
+        """What a worker process needs to open this repository (remember_key)."""
+        return {"repository_key": self.keys.master.hex()} if self.keys else {}
 
     @classmethod
-    def create(cls, path, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False):
-        """Open the repository at path, creating it when the folder has none. With dry_run
-        nothing is written: the checks run and None stands for the repository to be created."""
+    def create(cls, path, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False, key_file=None):
+        """Open the repository at path, creating it when the folder has none (encrypted with
+        key_file when given). With dry_run nothing is written: the checks run and None stands for
+        the repository to be created."""
         if not os.path.exists(os.path.join(path, "repository.json")):
             _refuse_foreign_folder(path)
             if chunk_size < 65536 or chunk_size > MAX_CHUNK_SIZE or chunk_size & (chunk_size - 1):
                 raise RepositoryError("chunk_size must be a power of two from 64 KiB to 64 MiB, not %d" % chunk_size)
+            encryption = crypto.new_settings(key_file) if key_file else None  # a bad key file fails before any write
             if dry_run:
                 return None
             _makedirs(os.path.join(path, "chunks"), int(mode, 8))
@@ -223,6 +247,8 @@ class Repository:
                         "hash": "sha256", "compression": "zstd" if HAS_ZSTD else "none",
                         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "mode": mode}
+            if encryption:
+                settings["encryption"] = encryption
             # written whole beside it, then linked into place: a second backup starting at the same
             # moment finds either no file or a complete one, never a half-written one
             temporary = os.path.join(path, "repository.json.tmp.%s" % secrets.token_hex(6))
@@ -233,7 +259,7 @@ class Repository:
                 pass  # another backup created it first
             finally:
                 os.remove(temporary)
-        return cls(path)
+        return cls(path, key_file)
 
     def check_writable(self):
         """Fail before a backup touches the VM when nothing can be written here."""
@@ -248,18 +274,25 @@ class Repository:
     def has_chunk(self, digest):
         return os.path.exists(self.chunk_path(digest))
 
+    def chunk_name(self, data):
+        """SHA-256 of the data, or in an encrypted repository its HMAC: the name says nothing of the content."""
+        return self.keys.chunk_name(data) if self.keys else hashlib.sha256(data).hexdigest()
+
     def put_chunk(self, data):
-        """Store plain data (unless it is all zeros or already stored): (hash or None, stored bytes)."""
+        """Store plain data (unless it is all zeros or already stored): (name or None, stored bytes)."""
         if not data.strip(b"\0"):
             return None, 0
-        digest = hashlib.sha256(data).hexdigest()
+        digest = self.chunk_name(data)
         path = self.chunk_path(digest)
         if os.path.exists(path):
             return digest, 0
+        payload, compression = data, COMPRESSION_NONE
         if HAS_ZSTD:
-            payload, compression = zstandard.ZstdCompressor(level=3).compress(data), COMPRESSION_ZSTD
-        else:
-            payload, compression = data, COMPRESSION_NONE
+            packed = zstandard.ZstdCompressor(level=3).compress(data)
+            if len(packed) < len(data):  # incompressible data (random, already compressed) is stored as it is
+                payload, compression = packed, COMPRESSION_ZSTD
+        if self.keys:
+            payload = self.keys.seal_chunk(digest, payload)
         stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, len(data), hashlib.sha256(payload).digest()) + payload
         folder = os.path.dirname(path)
         _makedirs(folder, self.mode)
@@ -283,16 +316,23 @@ class Repository:
         if len(stored) < CHUNK_HEADER.size:
             raise ChunkCorruptError("chunk %s is truncated%s" % (digest, where))
         magic, compression, length, checksum = CHUNK_HEADER.unpack_from(stored)
-        payload = stored[CHUNK_HEADER.size:]
+        payload = memoryview(stored)[CHUNK_HEADER.size:]  # no copy of the chunk
         if magic != CHUNK_MAGIC or hashlib.sha256(payload).digest() != checksum:
             raise ChunkCorruptError("chunk %s is damaged (stored checksum)%s" % (digest, where))
+        if self.keys:
+            try:
+                payload = self.keys.open_chunk(digest, payload)
+            except crypto.TamperedError as exc:
+                raise ChunkCorruptError(exc.message + where)
+            # authenticated under its name: only a key holder, who names a chunk by its keyed hash, wrote it
+            rehash = False
         if compression == COMPRESSION_ZSTD:
             if not HAS_ZSTD:
                 raise RepositoryError("chunk %s is zstd-compressed: install the zstandard Python package" % digest)
             data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=length)
         else:
-            data = payload
-        if len(data) != length or (rehash and hashlib.sha256(data).hexdigest() != digest):
+            data = bytes(payload)
+        if len(data) != length or (rehash and self.chunk_name(data) != digest):
             raise ChunkCorruptError("chunk %s does not match its hash%s" % (digest, where))
         return data
 
@@ -313,7 +353,7 @@ class Repository:
                 path = os.path.join(folder, point, "manifest.json")
                 if not os.path.exists(path):
                     continue  # no manifest: an unfinished backup, not a point
-                found.append(_read_manifest(path))
+                found.append(_read_manifest(self, path))
         return sorted(found, key=lambda m: (m["time"], m["id"]))
 
     def vm_key(self, wanted, option="source_vm"):
@@ -374,14 +414,27 @@ class Repository:
         finally:
             lease.release()
 
-    def read_index(self, manifest, disk):
-        path = os.path.join(self.point_folder(manifest), disk["index"])
-        name = "point %s disk %s index" % (manifest["id"], disk["key"])
+    def read_point_file(self, path):
+        """A manifest, index or NVRAM file, decrypted and authenticated in an encrypted repository."""
+        with open(path, "rb") as f:
+            data = f.read()
+        return self.keys.open_file(os.path.relpath(path, self.path), data) if self.keys else data
+
+    def write_point_file(self, path, data):
+        _write_atomically(path, self.keys.seal_file(os.path.relpath(path, self.path), data) if self.keys else data)
+
+    def load_index(self, path, name="index"):
         try:
-            with open(path, "rb") as f:
-                return DiskIndex.from_bytes(f.read(), name)
+            return DiskIndex.from_bytes(self.read_point_file(path), name)
         except OSError as exc:
             raise RepositoryError("%s cannot be read: %s" % (name, exc))
+
+    def write_index(self, path, index):
+        self.write_point_file(path, index.to_bytes())
+
+    def read_index(self, manifest, disk):
+        return self.load_index(os.path.join(self.point_folder(manifest), disk["index"]),
+                               "point %s disk %s index" % (manifest["id"], disk["key"]))
 
     def begin_point(self, vm_key, point_id=None):
         point_id = point_id or new_point_id()
@@ -396,7 +449,7 @@ class Repository:
         for disk in manifest["disks"]:
             try:
                 index = self.read_index(manifest, disk)
-            except RepositoryError as exc:
+            except (RepositoryError, crypto.TamperedError) as exc:
                 problems.append({"point": manifest["id"], "disk": disk["key"], "offset": None, "problem": str(exc)})
                 continue
             for i, entry in enumerate(index.entries):
@@ -421,7 +474,7 @@ class PointWriter:
         self.repository, self.folder, self.id = repository, folder, point_id
 
     def write_file(self, name, data):
-        _write_atomically(os.path.join(self.folder, name), data)
+        self.repository.write_point_file(os.path.join(self.folder, name), data)
         return name
 
     def abandon(self):
@@ -438,5 +491,5 @@ class PointWriter:
 
     def commit(self, manifest):
         manifest = dict(manifest, format="vadp-restore-point", version=FORMAT_VERSION, id=self.id)
-        _write_atomically(os.path.join(self.folder, "manifest.json"), json.dumps(manifest, indent=1).encode())
+        self.repository.write_point_file(os.path.join(self.folder, "manifest.json"), json.dumps(manifest, indent=1).encode())
         return manifest

@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository, write_index_file
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import PlanInvalidError, ReadDiskPlan, TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.progress import Progress
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import SECTOR_SIZE
@@ -52,8 +52,7 @@ class DiskReader:
         count = -(-capacity // self.chunk)
         entries = [None] * count
         if self.disk_plan.parent_index:
-            with open(self.disk_plan.parent_index, "rb") as f:
-                parent = DiskIndex.from_bytes(f.read(), self.disk_plan.parent_index)
+            parent = self.repository.load_index(self.disk_plan.parent_index, self.disk_plan.parent_index)
             entries = (list(parent.entries) + entries)[:count]  # a grown disk's new chunks start as zeros
         return DiskIndex(self.chunk, capacity, entries)
 
@@ -94,5 +93,5 @@ class DiskReader:
             pool.shutdown(wait=True)
             with self.progress.timed("Close"):
                 disk.close()
-        write_index_file(self.disk_plan.index_out, index)
+        self.repository.write_index(self.disk_plan.index_out, index)
         self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)

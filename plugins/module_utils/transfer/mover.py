@@ -54,11 +54,6 @@ class StateDirError(VsphereError):
     error_code = "STATE_DIR_UNUSABLE"
 
 
-def read_status(path):
-    """The status file a transfer keeps (None when it does not exist yet)."""
-    return read_json(path)
-
-
 def _tail(path, lines=20):
     try:
         with open(path, errors="replace") as f:
@@ -179,7 +174,7 @@ class DataMover:
         last_change, last_seen = time.monotonic(), None
         while self.process.poll() is None:
             time.sleep(0.2)
-            status = read_status(paths["status"])
+            status = read_json(paths["status"])
             seen = status and (status.get("bytes_done"), status.get("state"))
             if seen != last_seen:
                 last_change, last_seen = time.monotonic(), seen
@@ -191,8 +186,8 @@ class DataMover:
 
     def _failure(self, paths, result):
         log = _tail(paths["log"])
-        status = read_status(paths["status"]) or {}
-        checkpoint = read_status(paths["checkpoint"])
+        status = read_json(paths["status"]) or {}
+        checkpoint = read_json(paths["checkpoint"])
         details = {"vddk_log": (result or {}).get("vddk_log") or log, "checkpoint": checkpoint,
                    "status": status, "state_dir": self.state_dir, "worker_crashed": self.stalled or result is None}
         code = self.process.returncode

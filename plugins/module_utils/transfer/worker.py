@@ -20,6 +20,7 @@ import sys
 import threading
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import remember_key
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_reader import DiskReader
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer import DiskWriter
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import PlanInvalidError, ReadDiskPlan, TransferPlan
@@ -56,7 +57,17 @@ def _error_result(exc: BaseException) -> dict:
             "error_code": getattr(exc, "error_code", None)}
 
 
+def _remember_repository_key(plan: TransferPlan, secrets: dict) -> None:
+    """An encrypted repository's key comes with the secrets, never in the plan file."""
+    if secrets.get("repository_key"):
+        for disk in plan.disks:
+            path = disk.repository if isinstance(disk, ReadDiskPlan) else getattr(disk.source, "path", None)
+            if path:
+                remember_key(path, bytes.fromhex(secrets["repository_key"]))
+
+
 def run(plan: TransferPlan, secrets: dict) -> dict:
+    _remember_repository_key(plan, secrets)
     lib, params = _connect_params(plan, secrets)
     c = plan.connection
     checkpoint = Checkpoint(plan)

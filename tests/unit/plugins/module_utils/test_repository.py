@@ -119,8 +119,8 @@ def test_verify_finds_a_flipped_byte_a_missing_chunk_and_a_truncated_index(repo)
 def test_an_unknown_format_version_is_refused(tmp_path):
     folder = tmp_path / "repo"
     folder.mkdir()
-    (folder / "repository.json").write_text('{"format": "vadp-restore-points", "version": 2, "chunk_size": 65536}')
-    with pytest.raises(RepositoryError, match="version 2"):
+    (folder / "repository.json").write_text('{"format": "vadp-restore-points", "version": 3, "chunk_size": 65536}')
+    with pytest.raises(RepositoryError, match="version 3"):
         Repository(str(folder))
 
 
