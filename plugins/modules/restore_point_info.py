@@ -30,12 +30,23 @@ options:
     description: Show this point (an id, C(latest), or an ISO 8601 time meaning the last point at or before it). Needs O(vm).
     type: str
   verify:
-    description: Verify the listed points (or the one shown) - C(none), C(quick) or C(deep).
+    description:
+      - Verify the listed points (or the one shown) - C(none), C(quick) or C(deep).
+      - Without O(vm), the whole repository is checked, and RV(unreferenced_chunks) counts the chunks no point
+        references (what vadp.vsphere.repository_prune would free).
     type: str
     default: none
     choices: [none, quick, deep]
+  space:
+    description:
+      - Space accounting - per point, the stored bytes of the chunks it references (C(referenced_bytes)) and of the
+        chunks only it references (C(unique_bytes) - what removing it would free); per repository, RV(repository).
+      - Reads every index of every point in the repository.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.repository_key
 attributes:
   check_mode:
     support: full
@@ -60,12 +71,17 @@ EXAMPLES = r'''
 
 RETURN = r'''
 points:
-  description: The points, oldest first.
+  description:
+    - The points, oldest first.
+    - C(logical_bytes) is the size of the point's disks; C(stored_bytes) what its backup added to the repository;
+      C(protected) whether prune keeps it whatever the policy (vadp.vsphere.restore_point).
+    - With O(space), also C(referenced_bytes) and C(unique_bytes).
   returned: always
   type: list
   elements: dict
   sample: [{id: 20261124T210000Z-a1b2c3, time: "2026-11-24T21:00:00Z", type: full, parent: null, vm: web01,
-            instance_uuid: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, logical_bytes: 42949672960, stored_bytes: 8123456}]
+            instance_uuid: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, logical_bytes: 42949672960, stored_bytes: 8123456,
+            protected: false, referenced_bytes: 8123456, unique_bytes: 1048576}]
 point:
   description: The manifest of the point O(restore_point) selects (without the saved configuration).
   returned: when restore_point is given
@@ -81,48 +97,41 @@ problems:
   type: list
   elements: dict
   sample: [{point: 20261124T210000Z-a1b2c3, disk: 2000, offset: 4194304, problem: chunk 9f86... is damaged}]
+repository:
+  description: The whole repository's points, distinct chunks, logical bytes (all points' disks), stored bytes (all chunks) and their ratio.
+  returned: when space is true
+  type: dict
+  sample: {points: 30, chunks: 51200, logical_bytes: 1288490188800, stored_bytes: 64424509440, dedup_ratio: 20.0}
+unreferenced_chunks:
+  description: Chunks no point references - their count, and the first 20 names.
+  returned: when verify is not none and vm is not given
+  type: dict
+  sample: {count: 0, names: []}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, RepositoryError
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_info import PointInfo, PointInfoOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
 
 
-def _summary(manifest):
-    return {"id": manifest["id"], "time": manifest["time"], "type": manifest["type"], "parent": manifest.get("parent"),
-            "vm": manifest["vm"]["name"], "instance_uuid": manifest["vm"]["instance_uuid"],
-            "logical_bytes": sum(d["capacity_bytes"] for d in manifest["disks"]),
-            "stored_bytes": sum(d.get("stats", {}).get("stored_bytes", 0) for d in manifest["disks"])}
+class RestorePointInfoModule(VsphereModule):
+    needs_vcenter = False
+
+    def __init__(self):
+        super().__init__(argument_spec=dict(
+            repository=dict(type="path", required=True),
+            **repository_key_argument_spec(),
+            vm=dict(type="str"),
+            restore_point=dict(type="str"),
+            verify=dict(type="str", default="none", choices=["none", "quick", "deep"]),
+            space=dict(type="bool", default=False),
+        ), supports_check_mode=True, required_by={"restore_point": "vm"})
+
+    def execute(self, client):
+        return PointInfo(self.options(PointInfoOptions)).run(self.module.check_mode)
 
 
 def main():
-    spec = connection_argument_spec()
-    spec.update(repository=dict(type="path", required=True), vm=dict(type="str"), restore_point=dict(type="str"),
-                verify=dict(type="str", default="none", choices=["none", "quick", "deep"]))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by={"restore_point": "vm"})
-    p = module.params
-    try:
-        repository = Repository(p["repository"])
-        manifests = [m for m in repository.manifests()
-                     if not p["vm"] or p["vm"] in (m["vm"]["name"], m["vm"]["instance_uuid"])]
-        result = {"changed": False, "points": [_summary(m) for m in manifests]}
-        checked = manifests
-        if p["restore_point"] is not None:
-            try:
-                chosen = repository.find_point(repository.vm_key(p["vm"], option="vm"), p["restore_point"])
-            except PointNotFoundError as exc:
-                module.fail_json(msg=exc.message, error_code=exc.error_code, **result)
-            result["point"] = {k: v for k, v in chosen.items() if k != "config"}
-            checked = [chosen]
-        problems = []
-        if p["verify"] != "none":
-            for manifest in checked:
-                problems += repository.verify(manifest, deep=p["verify"] == "deep")
-        result.update(problems=problems, verified_ok=not problems)
-    except RepositoryError as exc:
-        module.fail_json(msg=exc.message, error_code=exc.error_code)
-    module.exit_json(**result)
+    RestorePointInfoModule().run()
 
 
 if __name__ == "__main__":

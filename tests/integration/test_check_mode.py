@@ -50,6 +50,10 @@ def calls(repo, vm):
                                        "datastore": "LocalDS_0"}, changes),
         ("rdm_disk", {"name": VM, "lun": lun}, changes),
         ("restore_point_info", {"repository": repo, "vm": VM, "verify": "deep"}, {"changed": False}),
+        ("restore_point_info", {"repository": repo, "verify": "deep", "space": True}, {"changed": False, "verified_ok": True}),
+        ("restore_point", {"repository": repo, "vm": VM, "restore_point": "latest", "protected": True}, changes),
+        ("restore_point", {"repository": repo, "vm": VM, "restore_point": "latest", "state": "absent"}, changes),
+        ("repository_prune", {"repository": repo, "keep_last": 1}, {"points_removed": 0}),
         ("vm_info", {"name": VM}, {"changed": False}),
     ]
 

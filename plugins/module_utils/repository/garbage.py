@@ -47,6 +47,12 @@ def stored_chunks(repository) -> Iterator[Tuple[str, str, int]]:
                     yield entry.name, entry.path, entry.stat().st_size
 
 
+def unreferenced_chunks(repository) -> List[str]:
+    """The chunk files no visible point references (what a collection would delete), by name."""
+    in_use = referenced_chunks(repository, repository.manifests())
+    return [name for name, _path, _size in stored_chunks(repository) if _CHUNK_NAME.match(name) and bytes.fromhex(name) not in in_use]
+
+
 def remove_point(repository, manifest: dict) -> None:
     """Hide the point in one rename, then delete its files; a crash in between leaves a hidden
     folder that the next collection deletes."""

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""List, select and verify restore points, with space accounting (restore_point_info). Works on
+the repository alone; no Ansible imports."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.garbage import unreferenced_chunks
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.space import space_report
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
+
+LISTED_UNREFERENCED = 20  # names shown of the chunks no point references; the count is whole
+
+
+@dataclasses.dataclass(frozen=True)
+class PointInfoOptions:
+    repository: str
+    vm: Optional[str] = None
+    restore_point: Optional[str] = None
+    verify: str = "none"  # none, quick, deep
+    space: bool = False
+    encryption_key_file: Optional[str] = None
+
+
+def _summary(manifest, protected):
+    return {"id": manifest["id"], "time": manifest["time"], "type": manifest["type"], "parent": manifest.get("parent"),
+            "vm": manifest["vm"]["name"], "instance_uuid": manifest["vm"]["instance_uuid"], "protected": protected,
+            "logical_bytes": sum(d["capacity_bytes"] for d in manifest["disks"]),
+            "stored_bytes": sum(d.get("stats", {}).get("stored_bytes", 0) for d in manifest["disks"])}
+
+
+class PointInfo:
+    def __init__(self, options: PointInfoOptions):
+        self.options = options
+
+    def run(self, check_mode: bool = False) -> dict:
+        repository = Repository(self.options.repository, self.options.encryption_key_file)
+        if check_mode or (self.options.verify == "none" and not self.options.space):  # check mode writes nothing
+            return self._run(repository)
+        # a point a prune removes while it is read would look damaged
+        with repository.lease(SHARED, "verification"):
+            return self._run(repository)
+
+    def _run(self, repository: Repository) -> dict:
+        o = self.options
+        everything = repository.manifests()
+        manifests = [m for m in everything if not o.vm or o.vm in (m["vm"]["name"], m["vm"]["instance_uuid"])]
+        result = {"changed": False, "points": [_summary(m, repository.is_protected(m)) for m in manifests]}
+        checked = manifests
+        if o.restore_point is not None:
+            try:
+                chosen = repository.find_point(repository.vm_key(o.vm, option="vm"), o.restore_point)
+            except PointNotFoundError as exc:
+                raise PointNotFoundError(exc.message, details=result)
+            result["point"] = {k: v for k, v in chosen.items() if k != "config"}
+            checked = [chosen]
+        if o.space:
+            per_point, result["repository"] = space_report(repository, everything)
+            for point in result["points"]:
+                point.update(per_point[point["id"]])
+        problems = []
+        if o.verify != "none":
+            for manifest in checked:
+                problems += repository.verify(manifest, deep=o.verify == "deep")
+            if not o.vm:  # the whole repository was checked: what no point references is worth knowing too
+                names = unreferenced_chunks(repository)
+                result["unreferenced_chunks"] = {"count": len(names), "names": names[:LISTED_UNREFERENCED]}
+        result.update(problems=problems, verified_ok=not problems)
+        return result
