@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from conftest import VddkHold, find_vm_by_name, image_sha, play, run_module, settle
+from conftest import VddkHold, create_vm, destroy_vm, destroy_vms, find_vm_by_name, image_sha, play, run_module, settle, wait, wait_for
 
 VM = "DC0_C0_RP0_VM0"
 MIB = 1 << 20
@@ -113,3 +113,56 @@ def test_the_backup_role_prunes_with_a_policy_and_the_prune_playbook_shows_its_p
     assert len(run_module("vadp.vsphere.restore_point_info", dict(repository=repo))["points"]) == 2
     code, out = play("prune.yml", prune_repository=repo, prune_keep_daily=0)
     assert code != 0 and "RETENTION_INVALID" in out
+
+
+def test_backups_prunes_and_verifications_running_together_leave_every_point_exact(si, lab, tmp_path):
+    """Two VMs backed up again and again (incrementals on CBT), while prunes (keep_last 2, with
+    garbage collection) and deep verifications of the whole repository run in a loop beside them.
+    Afterwards every remaining point is, byte for byte, the disk as it was when it was taken."""
+    repo, names, rounds = str(tmp_path / "repo"), ["lab-stress-a", "lab-stress-b"], 4
+    destroy_vms(si, *names)
+    machines = [create_vm(si, name, [32]) for name in names]
+    recorded, failures, prunes = {}, [], []
+    try:
+        for machine in machines:
+            wait(machine.PowerOnVM_Task())  # a guest writes only while its VM runs
+        for name in names:
+            assert not run_module("vadp.vsphere.vm_cbt", {"name": name, "state": "enabled"}).get("failed")
+
+        def back_up(name, seed):
+            try:
+                for r in range(rounds):
+                    lab.guest_write(name, offset=(r % 7) * 4 * MIB, length=MIB, seed=seed + r)
+                    sha = lab.inspect(name)["disks"][0]["sha256"]
+                    result = run_module("vadp.vsphere.vm_backup", dict(name=name, repository=repo))
+                    if result.get("failed"):
+                        failures.append(result)
+                        return
+                    recorded[result["point_id"]] = sha
+            except Exception as exc:  # the main thread waits on failures, so none may vanish with the thread
+                failures.append(repr(exc))
+
+        seed = int.from_bytes(os.urandom(4), "big")
+        writers = [threading.Thread(target=back_up, args=(name, seed + 100 * i)) for i, name in enumerate(names)]
+        for thread in writers:
+            thread.start()
+        wait_for(lambda: os.path.exists(os.path.join(repo, "repository.json")) or failures, 600, "the first backup made the repository")
+        assert not failures, failures
+        while any(t.is_alive() for t in writers) or not prunes:
+            pruned = prune(repo, keep_last=2, lock_timeout=600)
+            checked = run_module("vadp.vsphere.restore_point_info", dict(repository=repo, verify="deep"))
+            prunes.append(pruned)
+            if pruned.get("failed") or not checked["verified_ok"]:
+                failures.append((pruned, checked))
+        for thread in writers:
+            thread.join()
+        assert not failures, failures
+        final = prune(repo, keep_last=2)
+        points = run_module("vadp.vsphere.restore_point_info", dict(repository=repo, verify="deep"))
+        assert points["verified_ok"] and points["unreferenced_chunks"]["count"] == 0
+        assert len(points["points"]) == 2 * len(names) and final["points_kept"] == 4
+        for point in points["points"]:
+            assert image_sha(repo, point["id"]) == recorded[point["id"]], point
+    finally:
+        for machine in machines:
+            destroy_vm(machine)

@@ -63,9 +63,14 @@ def read_leases(folder, now=None):
     now = now or _now()
     live, stale = [], []
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        if not name.endswith(".json"):
-            continue
         path = os.path.join(folder, name)
+        if not name.endswith(".json"):  # what a holder killed while writing left behind
+            try:
+                if now.timestamp() - os.stat(path).st_mtime > LEASE_SECONDS:
+                    stale.append({"kind": "leftover", "operation": "temporary file", "file": path})
+            except FileNotFoundError:
+                pass
+            continue
         try:
             with open(path) as f:
                 lease = json.load(f)
@@ -75,12 +80,12 @@ def read_leases(folder, now=None):
         except FileNotFoundError:
             continue  # released while we looked
         except (OSError, ValueError, KeyError, TypeError):
-            # a lease file half-written by a crashed holder: stale once old enough to be sure
+            # not written by this collection (lease files are created whole): counts until it is old
             try:
                 expired = now.timestamp() - os.stat(path).st_mtime > LEASE_SECONDS
             except FileNotFoundError:
                 continue
-            lease, dead = {"kind": "unknown", "operation": "unreadable lease file"}, False
+            lease, dead = {"kind": "unknown", "operation": "unreadable lease file %s" % name}, False
         (stale if expired or dead else live).append(dict(lease, file=path))
     return live, stale
 
@@ -106,6 +111,7 @@ class Lease:
         self.stale_removed: List[dict] = []
         self._stop = threading.Event()
         self._refresher: Optional[threading.Thread] = None
+        self._guard = threading.Lock()  # the acquiring thread and the refresher both touch path
         self._lost = False
 
     def _record(self):
@@ -118,9 +124,11 @@ class Lease:
         return others if self.kind == EXCLUSIVE else [lease for lease in others if lease["kind"] != SHARED]
 
     def acquire(self):
-        """Write the lease, then look for conflicting ones: two processes that do this at once
-        both see each other and both step back (then retry at random moments), so two conflicting
-        leases are never both held."""
+        """Write the lease, then look for conflicting ones. Two processes that do this at once
+        both see each other, so two conflicting leases are never both held: a shared taker steps
+        back from an exclusive lease; an exclusive taker steps back from another exclusive one
+        (both retry at random moments) but keeps its file while it waits for shared holders to
+        end, so new backups queue behind it and a prune is not starved by a stream of backups."""
         try:
             os.makedirs(self.folder, mode=0o700, exist_ok=True)
             self._probe()
@@ -130,29 +138,51 @@ class Lease:
             raise
         deadline = time.monotonic() + self.timeout
         self._created = _stamp(_now())
-        while True:
-            self.path = os.path.join(self.folder, "%s-%s.json" % (self.kind, secrets.token_hex(8)))
-            files.write_new_file(self.path, json.dumps(self._record()).encode())
-            live, stale = read_leases(self.folder)
-            conflicts = self._conflicts(live)
-            if not conflicts:
-                if self.kind == EXCLUSIVE:  # nobody else holds the repository: stale leases can go
-                    for lease in stale:
-                        _remove(lease["file"])
-                    self.stale_removed = stale
-                break
+        self._refresher = threading.Thread(target=self._refresh, name="vadp-lease", daemon=True)
+        self._refresher.start()  # from the first write: a prune may wait longer than a lease lasts
+        try:
+            while True:
+                if self.path is None:
+                    with self._guard:
+                        self.path = os.path.join(self.folder, "%s-%s.json" % (self.kind, secrets.token_hex(8)))
+                        self._write_whole()
+                live, stale = read_leases(self.folder)
+                conflicts = self._conflicts(live)
+                if not conflicts:
+                    break
+                if self.kind == SHARED or any(c["kind"] != SHARED for c in conflicts):
+                    self._drop_file()
+                if time.monotonic() >= deadline:
+                    raise RepositoryBusyError(
+                        "the repository %s is in use by %s; waited %d s. Run again when it ends, or raise lock_timeout; a "
+                        "holder that crashed stops counting %d s after its last refresh" % (
+                            os.path.dirname(self.folder), "; ".join(describe(c) for c in conflicts), self.timeout,
+                            LEASE_SECONDS),
+                        details={"holders": [{k: v for k, v in c.items() if k != "file"} for c in conflicts]})
+                self.on_wait(conflicts)
+                time.sleep(min(max(deadline - time.monotonic(), 0), random.uniform(1, 5)))
+        except BaseException:
+            self.release()
+            raise
+        if self.kind == EXCLUSIVE:  # nobody else holds the repository: stale leases can go
+            for lease in stale:
+                _remove(lease["file"])
+            self.stale_removed = stale
+
+    def _drop_file(self):
+        with self._guard:
             _remove(self.path)
             self.path = None
-            if time.monotonic() >= deadline:
-                raise RepositoryBusyError(
-                    "the repository %s is in use by %s; waited %d s. Run again when it ends, or raise lock_timeout; a "
-                    "holder that crashed stops counting %d s after its last refresh" % (
-                        os.path.dirname(self.folder), "; ".join(describe(c) for c in conflicts), self.timeout, LEASE_SECONDS),
-                    details={"holders": [{k: v for k, v in c.items() if k != "file"} for c in conflicts]})
-            self.on_wait(conflicts)
-            time.sleep(min(max(deadline - time.monotonic(), 0), random.uniform(1, 5)))
-        self._refresher = threading.Thread(target=self._refresh, name="vadp-lease", daemon=True)
-        self._refresher.start()
+
+    def _write_whole(self):
+        """Create the lease file complete or not at all: a holder killed while writing it must not
+        leave a file nobody can read (and so nobody can tell stale)."""
+        temporary = self.path + ".tmp"
+        files.write_new_file(temporary, json.dumps(self._record()).encode())
+        try:
+            os.link(temporary, self.path)
+        finally:
+            os.unlink(temporary)
 
     def _probe(self):
         probe = os.path.join(self.folder, "probe-%s.tmp" % secrets.token_hex(6))
@@ -161,13 +191,16 @@ class Lease:
 
     def _refresh(self):
         while not self._stop.wait(REFRESH_SECONDS):
-            if not os.path.exists(self.path):
-                self._lost = True
-                return
-            try:
-                files.write_atomically(self.path, json.dumps(self._record()).encode())
-            except OSError:
-                pass  # the next refresh tries again; the lease time allows several misses
+            with self._guard:
+                if self.path is None:
+                    continue  # between two tries of acquire
+                if not os.path.exists(self.path):
+                    self._lost = True
+                    return
+                try:
+                    files.write_atomically(self.path, json.dumps(self._record()).encode())
+                except OSError:
+                    pass  # the next refresh tries again; the lease time allows several misses
 
     @property
     def recorded(self):
@@ -184,8 +217,7 @@ class Lease:
         if self._refresher:
             self._refresher.join()  # a refresh under way would write the file again after its removal
         if self.path:
-            _remove(self.path)
-            self.path = None
+            self._drop_file()
 
 
 def _remove(path):

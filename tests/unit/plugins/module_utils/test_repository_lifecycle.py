@@ -5,11 +5,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
 import garbage_check
 import synthetic_repo as synth
+from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_info import PointInfo, PointInfoOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_point import RestorePointJob, RestorePointOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import locks
@@ -129,6 +131,30 @@ def test_a_backup_waits_while_a_prune_holds_the_repository(chain):
         holder.wait()
 
 
+def test_a_waiting_prune_goes_before_backups_that_start_after_it(chain):
+    """A prune waiting for a running backup keeps its place: a backup that starts meanwhile waits
+    behind it, so a stream of backups cannot starve the prune."""
+    repo, _points = chain
+    holder = _holder(repo.path, locks.SHARED)
+    waiting, outcome = threading.Event(), {}
+
+    def prune():
+        outcome["result"] = PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=600),
+                                     warn=lambda message: waiting.set()).run()
+    thread = threading.Thread(target=prune)
+    thread.start()
+    try:
+        assert waiting.wait(600)  # the prune found the backup and waits
+        with pytest.raises(locks.RepositoryBusyError, match="prune"):
+            with Repository(repo.path).lease(locks.SHARED, "a later backup", timeout=0):
+                pass
+    finally:
+        holder.stdin.close()
+        holder.wait()
+        thread.join()
+    assert outcome["result"]["points_removed"] == 2
+
+
 def test_a_crashed_holders_lease_stops_counting(chain):
     repo, _points = chain
     holder = _holder(repo.path, locks.SHARED)
@@ -180,3 +206,19 @@ def test_a_read_only_repository_can_still_be_restored_from_but_not_pruned(tmp_pa
         assert refused.value.error_code == "REPOSITORY_READ_ONLY"
     finally:
         subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_space_accounting_says_what_removing_a_point_frees(chain):
+    repo, points = chain
+    orphan, _stored = repo.put_chunk(synth.chunk(77))  # a chunk no point names
+    orphan_size = os.path.getsize(repo.chunk_path(orphan))
+    info = PointInfo(PointInfoOptions(repository=repo.path, space=True, verify="deep")).run()
+    assert info["verified_ok"] and info["unreferenced_chunks"] == {"count": 1, "names": [orphan]}
+    stored = sum(os.path.getsize(os.path.join(d, n)) for d, _s, ns in os.walk(os.path.join(repo.path, "chunks")) for n in ns)
+    assert info["repository"]["chunks"] == 5  # chunks 1, 2, 3, 12 and 13
+    assert info["repository"]["stored_bytes"] == stored - orphan_size
+    assert info["repository"]["dedup_ratio"] == round(13 * synth.CHUNK / (stored - orphan_size), 2)  # 3 points of 4 chunks, 1 of 1
+    first = {p["id"]: p for p in info["points"]}[points[0][0]["id"]]
+    assert 0 < first["unique_bytes"] < first["referenced_bytes"]  # chunk 2 only: chunks 1 and 3 live on
+    deleted = RestorePointJob(RestorePointOptions(repository=repo.path, vm="web01", restore_point=first["id"], state="absent")).run()
+    assert deleted["gc"]["bytes_freed"] == first["unique_bytes"] + orphan_size
