@@ -64,3 +64,26 @@ def test_every_error_code_is_documented_once_per_class():
         table = f.read().split("## Errors")[1]
     assert {c: where for c, where in codes.items() if len(where) > 1} == {}
     assert [c for c in sorted(codes) if c not in table and c != "VSPHERE_ERROR"] == []
+
+
+def test_modules_are_thin():
+    """A module's execute only turns options into a job (or client call) and returns its result."""
+    import ast
+    longest = {}
+    for name in sorted(os.listdir(os.path.join(ROOT, "plugins", "modules"))):
+        if name.endswith(".py"):
+            with open(os.path.join(ROOT, "plugins", "modules", name)) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef) and node.name in ("execute", "main"):
+                    longest[name + ":" + node.name] = node.end_lineno - node.lineno + 1
+    assert longest and max(longest.values()) < 40, sorted(longest.items(), key=lambda item: -item[1])[:3]
+
+
+def test_nothing_shipped_sends_a_user_outside_the_repository():
+    """Module docs, roles and docs speak in the project's own words: no pointer to the background
+    material this project started from (the lab's --seed option for random data is fine)."""
+    found = subprocess.run(["grep", "-rnE", "restore-rules|the seed|seed/|\\.\\./shared|shared/fixtures",
+                            "plugins", "roles", "docs", "README.md", "playbooks"],
+                           cwd=ROOT, capture_output=True, text=True, check=False).stdout
+    assert found == "", found

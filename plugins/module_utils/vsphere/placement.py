@@ -38,17 +38,17 @@ def find_vm_folder(content, datacenter_name=None, folder_path=None):
     return datacenter, folder
 
 
-def find_placement(content, params):
-    """{datacenter, folder, host (or None), resource_pool, compute} from the module's options:
-    host, cluster or resource_pool (a host or cluster also gives the pool), else the datacenter's
-    only compute resource."""
-    datacenter, folder = find_vm_folder(content, params.get("datacenter"), params.get("folder"))
-    host = find_by_name(content, "host", params["host"], datacenter.name) if params.get("host") else None
-    if params.get("resource_pool"):
-        pool = find_by_name(content, "resource_pool", params["resource_pool"], datacenter.name)
+def find_placement(content, datacenter=None, folder=None, host=None, cluster=None, resource_pool=None):
+    """{datacenter, folder, host (or None), resource_pool, compute} from names: host, cluster or
+    resource_pool (a host or cluster also gives the pool), else the datacenter's only compute
+    resource."""
+    datacenter, folder = find_vm_folder(content, datacenter, folder)
+    host = find_by_name(content, "host", host, datacenter.name) if host else None
+    if resource_pool:
+        pool = find_by_name(content, "resource_pool", resource_pool, datacenter.name)
         compute = pool.owner
-    elif params.get("cluster"):
-        compute = find_by_name(content, "cluster", params["cluster"], datacenter.name)
+    elif cluster:
+        compute = find_by_name(content, "cluster", cluster, datacenter.name)
         pool = compute.resourcePool
     elif host is not None:
         compute, pool = host.parent, host.parent.resourcePool
