@@ -1,5 +1,6 @@
 """Prune, garbage collection, protection and leases on real repositories in temporary folders (no
 lab needed: the points are written through the same Repository calls a backup makes)."""
+import contextlib
 import json
 import os
 import socket
@@ -92,7 +93,8 @@ def test_garbage_collection_removes_what_crashed_runs_left(chain):
 
 
 def _holder(repo_path, kind):
-    """Another process holding a lease until its stdin closes; returns once the lease exists."""
+    """Another process holding a lease until its stdin closes; returns once the lease exists.
+    (_held: the same for a `with` block.)"""
     code = ("import sys\n"
             "from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository\n"
             "with Repository(%r).lease(%r, 'a test holder'):\n"
@@ -103,55 +105,53 @@ def _holder(repo_path, kind):
     return process
 
 
+@contextlib.contextmanager
+def _held(repo_path, kind):
+    holder = _holder(repo_path, kind)
+    try:
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait()
+
+
 def test_a_prune_waits_for_a_running_backup_and_names_it(chain):
     repo, points = chain
-    holder = _holder(repo.path, locks.SHARED)
-    try:
+    with _held(repo.path, locks.SHARED) as holder:
         with pytest.raises(locks.RepositoryBusyError) as busy:
             PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=0)).run()
         assert "a test holder" in busy.value.message and busy.value.details["holders"][0]["pid"] == holder.pid
         assert len(ids(repo)) == 3  # nothing removed
         with Repository(repo.path).lease(locks.SHARED, "a second backup", timeout=0):
             pass  # shared leases do not exclude each other
-    finally:
-        holder.stdin.close()
-        holder.wait()
     assert PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=0)).run()["points_removed"] == 2
 
 
 def test_a_backup_waits_while_a_prune_holds_the_repository(chain):
     repo, _points = chain
-    holder = _holder(repo.path, locks.EXCLUSIVE)
-    try:
+    with _held(repo.path, locks.EXCLUSIVE):
         with pytest.raises(locks.RepositoryBusyError, match="a test holder"):
             with Repository(repo.path).lease(locks.SHARED, "backup", timeout=0):
                 pass
-    finally:
-        holder.stdin.close()
-        holder.wait()
 
 
 def test_a_waiting_prune_goes_before_backups_that_start_after_it(chain):
     """A prune waiting for a running backup keeps its place: a backup that starts meanwhile waits
     behind it, so a stream of backups cannot starve the prune."""
     repo, _points = chain
-    holder = _holder(repo.path, locks.SHARED)
     waiting, outcome = threading.Event(), {}
 
     def prune():
         outcome["result"] = PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=600),
                                      warn=lambda message: waiting.set()).run()
     thread = threading.Thread(target=prune)
-    thread.start()
-    try:
+    with _held(repo.path, locks.SHARED):
+        thread.start()
         assert waiting.wait(600)  # the prune found the backup and waits
         with pytest.raises(locks.RepositoryBusyError, match="prune"):
             with Repository(repo.path).lease(locks.SHARED, "a later backup", timeout=0):
                 pass
-    finally:
-        holder.stdin.close()
-        holder.wait()
-        thread.join()
+    thread.join()
     assert outcome["result"]["points_removed"] == 2
 
 
