@@ -7,11 +7,16 @@ backup must read, from the same file system), and backs the VM up in full with v
 ansible-playbook into an empty repository (read through VDDK, SHA-256, zstd, store). Prints MiB/s
 of both, the ratio, and the repository's size, as a table and as JSON. Random data does not
 compress: this is the worst case for the store side.
+
+With --encrypted, the same backup also runs into an encrypted repository, the two alternating
+--rounds times, and the table adds the encrypted run and its ratio to the unencrypted one: the
+cost of encryption at rest on a whole backup (the store side alone: benchmarks/encryption.py).
 """
 import argparse
 import glob
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +30,8 @@ MIB = 1 << 20
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gib", type=float, default=1.0)
+    parser.add_argument("--encrypted", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2, help="backups of each kind with --encrypted")
     args = parser.parse_args()
     size = int(args.gib * 1024) * MIB
     lab = LabAccess()
@@ -44,21 +51,39 @@ def main():
                     pass
             baseline = time.monotonic() - start
             run_module("vadp.vsphere.vm_cbt", {"name": "bench-backup", "state": "enabled"})
-            start = time.monotonic()
-            result = run_module("vadp.vsphere.vm_backup", {"name": "bench-backup", "repository": os.path.join(work, "repo")})
-            wall = time.monotonic() - start
-            if result.get("failed"):
-                sys.exit("backup failed: %s" % result["msg"])
-            stored = sum(os.path.getsize(p) for p in glob.glob(os.path.join(work, "repo", "chunks", "*", "*", "*")))
+            key = os.path.join(work, "key")
+            with open(key, "w") as f:
+                f.write(os.urandom(32).hex())
+            kinds = [k for r in range(args.rounds) for k in (("plain", "encrypted") if r % 2 == 0 else ("encrypted", "plain"))]
+            runs = {"plain": [], "encrypted": []}
+            for i, kind in enumerate(kinds if args.encrypted else ["plain"]):
+                repo = os.path.join(work, "repo-%d" % i)  # empty each time: every run is a full backup
+                options = {"name": "bench-backup", "repository": repo}
+                if kind == "encrypted":
+                    options["encryption_key_file"] = key
+                start = time.monotonic()
+                result = run_module("vadp.vsphere.vm_backup", options)
+                wall = time.monotonic() - start
+                if result.get("failed"):
+                    sys.exit("backup failed: %s" % result["msg"])
+                runs[kind].append((result, wall))
+                stored = sum(os.path.getsize(p) for p in glob.glob(os.path.join(repo, "chunks", "*", "*", "*")))
+                shutil.rmtree(repo)
     finally:
         destroy_vm(vm)
-    transfer = result["seconds"]
-    rows = [("sequential read", size / baseline, baseline),
-            ("vm_backup transfer", result["bytes_read"] / transfer, transfer),
-            ("vm_backup whole run", result["bytes_read"] / wall, wall)]
-    print("%-22s %10s %8s %9s" % ("run", "MiB/s", "ratio", "seconds"))
+    result = runs["plain"][0][0]
+    rows = [("sequential read", size / baseline, baseline)]
+    for kind in ("plain", "encrypted") if args.encrypted else ("plain",):
+        transfer = sum(r["seconds"] for r, _wall in runs[kind])
+        wall = sum(w for _r, w in runs[kind])
+        label = "vm_backup" + (", encrypted" if kind == "encrypted" else "")
+        rows += [(label + " transfer", len(runs[kind]) * result["bytes_read"] / transfer, transfer / len(runs[kind])),
+                 (label + " whole run", len(runs[kind]) * result["bytes_read"] / wall, wall / len(runs[kind]))]
+    print("%-32s %10s %8s %9s" % ("run", "MiB/s", "ratio", "seconds"))
     for name, rate, seconds in rows:
-        print("%-22s %10.1f %8.2f %9.2f" % (name, rate / MIB, rate / rows[0][1], seconds))
+        print("%-32s %10.1f %8.2f %9.2f" % (name, rate / MIB, rate / rows[0][1], seconds))
+    if args.encrypted:
+        print("encrypted/plain transfer %.2f" % (rows[3][1] / rows[1][1]))
     print(json.dumps({"gib": args.gib, "bytes_read": result["bytes_read"], "repository_bytes": stored,
                       "results": [{"run": n, "mib_per_s": round(r / MIB, 1), "ratio": round(r / rows[0][1], 2),
                                    "seconds": round(s, 3)} for n, r, s in rows]}))

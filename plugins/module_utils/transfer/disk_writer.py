@@ -15,7 +15,7 @@ import threading
 import time
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, all_zeros
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.pieces import pieces, zeros_where_allocated
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
     FilesSource,
@@ -105,7 +105,7 @@ class DiskWriter:
                 if buffer is None:
                     return
                 data = read(offset, length, extent, position)
-                if skip_zeros and data.count(0) == len(data):  # fresh disk: zeros need no write
+                if skip_zeros and all_zeros(data):  # fresh disk: zeros need no write
                     self.free.put(buffer)
                     self.filled.put((offset, length, None))
                     continue
