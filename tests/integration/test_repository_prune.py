@@ -115,6 +115,7 @@ def test_the_backup_role_prunes_with_a_policy_and_the_prune_playbook_shows_its_p
     assert code != 0 and "RETENTION_INVALID" in out
 
 
+@pytest.mark.slow
 def test_backups_prunes_and_verifications_running_together_leave_every_point_exact(si, lab, tmp_path):
     """Two VMs backed up again and again (incrementals on CBT), while prunes (keep_last 2, with
     garbage collection) and deep verifications of the whole repository run in a loop beside them.

@@ -6,7 +6,3 @@ import sys
 _COLLECTIONS = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections")
 sys.path.insert(0, os.path.abspath(_COLLECTIONS))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes tens of seconds; make test runs it, pytest -m 'not slow' leaves it out")

@@ -1,0 +1,6 @@
+"""What the unit and integration suites share."""
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes tens of seconds or minutes; make test runs it, pytest -m 'not slow' "
+                                       "leaves it out")
