@@ -6,7 +6,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 
-.PHONY: demo test deps sanity lint units integration fuzz faults races lab-up lab-down
+.PHONY: demo test deps sanity lint units integration fuzz faults races bench lab-up lab-down
 SCENARIOS ?= 500
 FIRST_SEED ?= 1
 
@@ -47,6 +47,10 @@ fuzz: deps
 # The tests that watch a running transfer, 20 times under CPU load (RUNS=N for another count).
 races: deps
 	tests/race-check.sh
+
+# Every benchmark once: figures into benchmarks/results/, the table and chart into docs/performance.md.
+bench: deps
+	$(LAB) run -- python benchmarks/run_all.py
 
 lab-up:
 	$(LAB) up

@@ -82,11 +82,13 @@ def main():
     print("%-32s %10s %8s %9s" % ("run", "MiB/s", "ratio", "seconds"))
     for name, rate, seconds in rows:
         print("%-32s %10.1f %8.2f %9.2f" % (name, rate / MIB, rate / rows[0][1], seconds))
+    figures = {"gib": args.gib, "bytes_read": result["bytes_read"], "repository_bytes": stored,
+               "results": [{"run": n, "mib_per_s": round(r / MIB, 1), "ratio": round(r / rows[0][1], 2),
+                            "seconds": round(s, 3)} for n, r, s in rows]}
     if args.encrypted:
-        print("encrypted/plain transfer %.2f" % (rows[3][1] / rows[1][1]))
-    print(json.dumps({"gib": args.gib, "bytes_read": result["bytes_read"], "repository_bytes": stored,
-                      "results": [{"run": n, "mib_per_s": round(r / MIB, 1), "ratio": round(r / rows[0][1], 2),
-                                   "seconds": round(s, 3)} for n, r, s in rows]}))
+        figures["encrypted_vs_plain_transfer"] = round(rows[3][1] / rows[1][1], 2)
+        print("encrypted/plain transfer %.2f" % figures["encrypted_vs_plain_transfer"])
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,112 @@
+"""Run every benchmark once and publish the figures: `make bench` (it starts the lab).
+
+Each benchmark prints its figures as JSON on its last line. This keeps that JSON, with the
+machine and the time, in benchmarks/results/NAME.json, draws benchmarks/results/ratios.svg (each
+ratio as a bar beside its baseline, 1.0, and its goal) and writes docs/performance.md (the table of
+the figures against their goals, and the chart). Every ratio compares two runs made side by side in the same benchmark run, so a
+busy machine moves both.
+"""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RESULTS = os.path.join(HERE, "results")
+
+# name, arguments, [(figure, how it is read from the JSON, goal as text, goal test or None)]
+BENCHMARKS = [
+    ("vddk_write", ["--gib", "1"], [
+        ("mover, 1 disk / plain pwrite", lambda j: j["results"][1]["ratio_to_baseline"], ">= 0.9", lambda v: v >= 0.9),
+        ("mover, 2 disks / 1 disk", lambda j: j["two_disks_vs_one"], ">= 1.5", lambda v: v >= 1.5),
+        ("mover peak RSS (MiB)", lambda j: j["results"][1]["peak_rss_mib"], "<= 200", lambda v: v <= 200)]),
+    ("backup", ["--gib", "1", "--encrypted"], [
+        ("backup transfer / sequential read", lambda j: j["results"][1]["ratio"], ">= 0.9", lambda v: v >= 0.9),
+        ("encrypted / plain backup transfer", lambda j: j["encrypted_vs_plain_transfer"], ">= 0.9", lambda v: v >= 0.9)]),
+    ("restore", ["--gib", "2"], [
+        ("full restore / sequential copy", lambda j: j["full_vs_baseline_rate"], ">= 0.9", lambda v: v >= 0.9),
+        ("changed_only / full transfer time", lambda j: j["changed_only_vs_full_transfer"], "<= 0.05", lambda v: v <= 0.05),
+        ("restore worker peak RSS (MiB)", lambda j: round(j["peak_rss_mib"], 1), "<= 200", lambda v: v <= 200)]),
+    ("encryption", ["--mib", "256"], [
+        ("encrypted / plain store (store side only)", lambda j: j["store_ratio"], ">= 0.9", lambda v: v >= 0.9),
+        ("encrypted / plain read (store side only)", lambda j: j["read_ratio"], ">= 0.9", lambda v: v >= 0.9)]),
+    ("prune", [], [
+        ("prune + GC time / listing the chunks", lambda j: j["ratio"], "-", None),
+        ("prune peak memory (MiB)", lambda j: j["peak_mib"], "-", None)]),
+]
+
+
+def machine():
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    memory = next((int(line.split()[1]) // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    return {"cpu": model, "cores": os.cpu_count(), "memory_mib": memory, "system": platform.platform(),
+            "python": platform.python_version()}
+
+
+def run(name, arguments):
+    done = subprocess.run([sys.executable, os.path.join(HERE, name + ".py")] + arguments, cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit("benchmark %s failed:\n%s%s" % (name, done.stdout, done.stderr))
+    print(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def chart(rows):
+    """A horizontal bar a ratio, with the baseline (1.0) and the goal marked: plain SVG, no library."""
+    ratios = [(label, value, goal) for label, value, goal, _ok in rows if " / " in label]  # a ratio names both runs
+    top = max([2.0] + [v for _l, v, _g in ratios])
+    left, width, bar, gap = 300, 420, 18, 10
+    scale = width / top
+    height = 40 + len(ratios) * (bar + gap)
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">'
+             % (left + width + 60, height)]
+    for i, (label, value, goal) in enumerate(ratios):
+        y = 20 + i * (bar + gap)
+        parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 8, y + 13, label))
+        parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="#4a7ab8"/>' % (left, y, value * scale, bar))
+        parts.append('<text x="%.1f" y="%d">%.2f</text>' % (left + value * scale + 4, y + 13, value))
+        target = goal.split()[-1] if goal != "-" else None
+        if target:
+            x = left + float(target) * scale
+            parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c0392b" stroke-width="2"/>' % (x, y - 2, x, y + bar + 2))
+    x = left + scale
+    parts.append('<line x1="%.1f" y1="10" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="4 3"/>' % (x, x, height - 20))
+    parts.append('<text x="%.1f" y="%d" text-anchor="middle">baseline 1.0 (red: goal)</text>' % (x, height - 5))
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def main():
+    os.makedirs(RESULTS, exist_ok=True)
+    when, host = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), machine()
+    rows = []
+    for name, arguments, figures in BENCHMARKS:
+        result = run(name, arguments)
+        with open(os.path.join(RESULTS, name + ".json"), "w") as f:
+            json.dump({"benchmark": name, "arguments": arguments, "time": when, "machine": host, "result": result}, f, indent=2)
+        for label, read, goal, test in figures:
+            value = read(result)
+            rows.append((label, value, goal, None if test is None else test(value)))
+    with open(os.path.join(RESULTS, "ratios.svg"), "w") as f:
+        f.write(chart(rows))
+    lines = ["# Performance", "",
+             "Written by `make bench` (benchmarks/run_all.py) on %s: %s, %d cores, %d MiB, %s, Python %s." % (
+                 when, host["cpu"], host["cores"], host["memory_mib"], host["system"], host["python"]),
+             "Each ratio compares two runs made side by side in the same run (these machines are noisy: a",
+             "baseline alone moves by 2x between runs). What each benchmark measures is at the top of its",
+             "file in benchmarks/; the raw figures are in benchmarks/results/.", "",
+             "| figure | value | goal | met |", "|---|---|---|---|"]
+    lines += ["| %s | %s | %s | %s |" % (label, value, goal, "-" if ok is None else ("yes" if ok else "**no**"))
+              for label, value, goal, ok in rows]
+    lines += ["", "![ratios against their baselines](../benchmarks/results/ratios.svg)", ""]
+    with open(os.path.join(ROOT, "docs", "performance.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
