@@ -7,17 +7,21 @@ from the source while VDDK writes earlier ones (several WriteAsync in flight). N
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import mmap
 import os
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import List, Tuple
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, all_zeros
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.pieces import pieces, zeros_where_allocated
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
+    ChunkExtent,
     FilesSource,
     RepositorySource,
     TransferPlan,
@@ -34,24 +38,56 @@ class ReadBackMismatchError(VsphereError):
 
 
 class _RepositoryReader:
-    """Pieces of repository chunks: each chunk read (and verified) once, then cut."""
+    """Pieces of repository chunks: each chunk read, verified and decompressed once, on a thread
+    pool a few chunks ahead of the writer (hashing and zstd release the GIL), then cut."""
 
-    def __init__(self, source: RepositorySource):
+    AHEAD = 4  # chunks read ahead: with the one being cut, at most 5 chunks in memory
+
+    def __init__(self, source: RepositorySource, extents=()):
         self.source, self.repository = source, Repository(source.path)
-        self.cached, self.data = None, b""
+        self.cached, self.data = None, memoryview(b"")
+        self.order: List[Tuple[str, int]] = []  # (chunk, offset of its chunk in the disk) in the order pieces ask
+        for extent in extents:
+            if isinstance(extent, ChunkExtent) and (not self.order or self.order[-1][0] != extent.chunk):
+                self.order.append((extent.chunk, extent.offset - extent.offset % self.repository.chunk_size))
+        self.following = 0  # the index in order of the next chunk to read ahead
+        self.ahead: collections.deque = collections.deque()  # (chunk, future), in order
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-fetch")
 
-    def __call__(self, offset: int, length: int, extent, position: int) -> bytes:
+    def _fetch(self, chunk: str, chunk_offset: int) -> memoryview:
+        where = " (point %s, disk %s, offset %d)" % (self.source.point, self.source.disk, chunk_offset)
+        return memoryview(self.repository.get_chunk(chunk, where, rehash=self.source.verify))
+
+    def _take(self, chunk: str, chunk_offset: int) -> memoryview:
+        if not any(name == chunk for name, _future in self.ahead):
+            # the first call, or a resumed transfer: read ahead from this chunk on
+            for future in self.ahead:
+                future.cancel()
+            self.ahead.clear()
+            self.following = next((i for i in range(self.following, len(self.order)) if self.order[i][0] == chunk),
+                                  len(self.order))
+            if self.following == len(self.order):
+                return self._fetch(chunk, chunk_offset)  # not in the plan's order: read it here
+        while len(self.ahead) < self.AHEAD and self.following < len(self.order):
+            name, at = self.order[self.following]
+            self.ahead.append((name, self.pool.submit(self._fetch, name, at)))
+            self.following += 1
+        while self.ahead[0][0] != chunk:
+            self.ahead.popleft()[1].cancel()
+        return self.ahead.popleft()[1].result()
+
+    def __call__(self, offset: int, length: int, extent, position: int):
+        """The piece's bytes: a view into the chunk for a chunk extent, no copy."""
         if isinstance(extent, ZeroExtent):
             return bytes(length)
         within = offset % self.repository.chunk_size  # an extent may start inside its chunk (changed_only)
         if extent.chunk != self.cached:
-            where = " (point %s, disk %s, offset %d)" % (self.source.point, self.source.disk, offset - within)
-            self.data = self.repository.get_chunk(extent.chunk, where, rehash=self.source.verify)
+            self.data = self._take(extent.chunk, offset - within)
             self.cached = extent.chunk
         return self.data[within:within + length]
 
     def close(self) -> None:
-        pass
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _FilesReader:
@@ -77,7 +113,7 @@ class _FilesReader:
 
 def _source_reader(disk_plan: WriteDiskPlan):
     if isinstance(disk_plan.source, RepositorySource):
-        return _RepositoryReader(disk_plan.source)
+        return _RepositoryReader(disk_plan.source, disk_plan.extents)
     return _FilesReader(disk_plan.source)  # the plan refuses any other kind when it is built or loaded
 
 
@@ -130,7 +166,7 @@ class DiskWriter:
                 with self.progress.timed("Read"):
                     disk.read(offset // SECTOR_SIZE, view, length // SECTOR_SIZE)
                 del view
-                if buffer[:length] != read(offset, length, extent, position):
+                if buffer[:length] != bytes(read(offset, length, extent, position)):
                     self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
                     raise ReadBackMismatchError("the disk does not hold what was written at offset %d (%d bytes): read back "
                                                 "through VDDK, it differs from the source" % (offset, length))
