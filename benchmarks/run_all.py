@@ -59,20 +59,20 @@ def chart(rows):
     """A horizontal bar a ratio, with the baseline (1.0) and the goal marked: plain SVG, no library."""
     ratios = [(label, value, goal) for label, value, goal, _ok in rows if " / " in label]  # a ratio names both runs
     top = max([2.0] + [v for _l, v, _g in ratios])
-    left, width, bar, gap = 300, 420, 18, 10
+    left, width, bar_height, gap = 300, 420, 18, 10
     scale = width / top
-    height = 40 + len(ratios) * (bar + gap)
+    height = 40 + len(ratios) * (bar_height + gap)
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">'
              % (left + width + 60, height)]
     for i, (label, value, goal) in enumerate(ratios):
-        y = 20 + i * (bar + gap)
+        y = 20 + i * (bar_height + gap)
         parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 8, y + 13, label))
-        parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="#4a7ab8"/>' % (left, y, value * scale, bar))
+        parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="#4a7ab8"/>' % (left, y, value * scale, bar_height))
         parts.append('<text x="%.1f" y="%d">%.2f</text>' % (left + value * scale + 4, y + 13, value))
         target = goal.split()[-1] if goal != "-" else None
         if target:
             x = left + float(target) * scale
-            parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c0392b" stroke-width="2"/>' % (x, y - 2, x, y + bar + 2))
+            parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c0392b" stroke-width="2"/>' % (x, y - 2, x, y + bar_height + 2))
     x = left + scale
     parts.append('<line x1="%.1f" y1="10" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="4 3"/>' % (x, x, height - 20))
     parts.append('<text x="%.1f" y="%d" text-anchor="middle">baseline 1.0 (red: goal)</text>' % (x, height - 5))

@@ -36,6 +36,8 @@ CHUNK_MAGIC, INDEX_MAGIC = b"VADPCHK1", b"VADPIDX1"
 CHUNK_HEADER = struct.Struct("<8sB3xI32s")  # magic, compression, plain length, sha256(payload)
 INDEX_HEADER = struct.Struct("<8sQQQ")  # magic, chunk size, capacity, entries
 ZERO_ENTRY = bytes(32)
+PROTECTED_MARK = "protected"  # an empty file in a point folder: prune keeps the point, delete refuses
+COMPRESSION_NONE, COMPRESSION_ZSTD = 0, 1
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,8 +49,6 @@ def all_zeros(data: bytes) -> bool:
     """Whether data is only zero bytes: one memcmp that stops at the first non-zero byte, where strip
     or count would copy or scan the whole chunk."""
     return data == _zeros(len(data))
-PROTECTED_MARK = "protected"  # an empty file in a point folder: prune keeps the point, delete refuses
-COMPRESSION_NONE, COMPRESSION_ZSTD = 0, 1
 
 
 class RepositoryError(VsphereError):
