@@ -24,7 +24,8 @@ BENCHMARKS = [
         ("mover, 2 disks / 1 disk", lambda j: j["two_disks_vs_one"], ">= 1.5", lambda v: v >= 1.5),
         ("mover peak RSS (MiB)", lambda j: j["results"][1]["peak_rss_mib"], "<= 200", lambda v: v <= 200)]),
     ("backup", ["--gib", "1", "--encrypted"], [
-        ("backup transfer / sequential read", lambda j: j["results"][1]["ratio"], ">= 0.9", lambda v: v >= 0.9),
+        ("backup transfer / flat-file read (that baseline comes from the page cache: not yet the goal's)",
+         lambda j: j["results"][1]["ratio"], ">= 0.9", lambda v: v >= 0.9),
         ("encrypted / plain backup transfer", lambda j: j["encrypted_vs_plain_transfer"], ">= 0.9", lambda v: v >= 0.9)]),
     ("restore", ["--gib", "2"], [
         ("full restore / sequential copy", lambda j: j["full_vs_baseline_rate"], ">= 0.9", lambda v: v >= 0.9),
@@ -59,7 +60,7 @@ def chart(rows):
     """A horizontal bar a ratio, with the baseline (1.0) and the goal marked: plain SVG, no library."""
     ratios = [(label, value, goal) for label, value, goal, _ok in rows if " / " in label]  # a ratio names both runs
     top = max([2.0] + [v for _l, v, _g in ratios])
-    left, width, bar_height, gap = 300, 420, 18, 10
+    left, width, bar_height, gap = 20 + 7 * max(len(label) for label, _v, _g in ratios), 420, 18, 10
     scale = width / top
     height = 40 + len(ratios) * (bar_height + gap)
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">'
