@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import struct
+import threading
 
 try:
     import zstandard
@@ -43,6 +44,18 @@ COMPRESSION_NONE, COMPRESSION_ZSTD = 0, 1
 @functools.lru_cache(maxsize=4)
 def _zeros(length: int) -> bytes:
     return bytes(length)
+
+
+_compressors = threading.local()
+
+
+def _compress(data: bytes) -> bytes:
+    """zstd level 3 with this thread's compressor (a compressor serves one thread at a time; making
+    one per chunk costs a third of the compression itself)."""
+    compressor = getattr(_compressors, "zstd", None)
+    if compressor is None:
+        compressor = _compressors.zstd = zstandard.ZstdCompressor(level=3)
+    return compressor.compress(data)
 
 
 def all_zeros(data: bytes) -> bool:
@@ -300,12 +313,14 @@ class Repository:
             return digest, 0
         payload, compression = data, COMPRESSION_NONE
         if HAS_ZSTD:
-            packed = zstandard.ZstdCompressor(level=3).compress(data)
+            packed = _compress(data)
             if len(packed) < len(data):  # incompressible data (random, already compressed) is stored as it is
                 payload, compression = packed, COMPRESSION_ZSTD
         if self.keys:
             payload = self.keys.seal_chunk(digest, payload)
-        stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, len(data), hashlib.sha256(payload).digest()) + payload
+        # a plain chunk stored raw: its payload's SHA-256 is its name, already computed
+        checksum = bytes.fromhex(digest) if payload is data else hashlib.sha256(payload).digest()
+        stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, len(data), checksum) + payload
         folder = os.path.dirname(path)
         _makedirs(folder, self.mode)
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
@@ -329,7 +344,8 @@ class Repository:
             raise ChunkCorruptError("chunk %s is truncated%s" % (digest, where))
         magic, compression, length, checksum = CHUNK_HEADER.unpack_from(stored)
         payload = memoryview(stored)[CHUNK_HEADER.size:]  # no copy of the chunk
-        if magic != CHUNK_MAGIC or hashlib.sha256(payload).digest() != checksum:
+        actual = hashlib.sha256(payload).digest()
+        if magic != CHUNK_MAGIC or actual != checksum:
             raise ChunkCorruptError("chunk %s is damaged (stored checksum)%s" % (digest, where))
         if self.keys:
             try:
@@ -344,6 +360,10 @@ class Repository:
             data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=length)
         else:
             data = bytes(payload)
+            if rehash and not self.keys:  # a plain chunk stored raw: the hash just checked is its name's
+                if actual.hex() != digest:
+                    raise ChunkCorruptError("chunk %s does not match its hash%s" % (digest, where))
+                rehash = False
         if len(data) != length or (rehash and self.chunk_name(data) != digest):
             raise ChunkCorruptError("chunk %s does not match its hash%s" % (digest, where))
         return data

@@ -6,6 +6,7 @@ import stat
 import subprocess
 
 import pytest
+import zstandard
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
     ChunkCorruptError,
@@ -42,6 +43,26 @@ def test_chunks_are_content_addressed_compressed_deduplicated_and_zeros_are_not_
     assert repo.get_chunk(digest) == data
     assert repo.put_chunk(bytes(CHUNK)) == (None, 0)
     assert not [n for n in os.listdir(os.path.dirname(repo.chunk_path(digest))) if ".tmp." in n]
+
+
+@pytest.mark.parametrize("kind", ["raw", "compressed"])
+def test_a_chunk_changed_with_its_stored_checksum_is_refused_by_its_name(repo, kind):
+    data = os.urandom(CHUNK) if kind == "raw" else os.urandom(CHUNK // 2) * 2
+    digest, _stored = repo.put_chunk(data)
+    with open(repo.chunk_path(digest), "rb") as f:
+        stored = bytearray(f.read())
+    assert stored[8] == (0 if kind == "raw" else 1)  # random data does not compress: stored as it is
+    assert bytes(stored[16:48]) == hashlib.sha256(bytes(stored[48:])).digest()  # the format's checksum, whatever the kind
+    if kind == "raw":
+        stored[-1] ^= 1
+    else:  # another valid zstd frame of the same length: it decompresses, to other bytes
+        stored[48:] = zstandard.ZstdCompressor(level=3).compress(os.urandom(CHUNK // 2) * 2)
+    stored[16:48] = hashlib.sha256(bytes(stored[48:])).digest()  # recomputed, as bit rot "repaired" by a tool would be
+    with open(repo.chunk_path(digest), "wb") as f:
+        f.write(bytes(stored))
+    with pytest.raises(ChunkCorruptError, match="does not match its hash"):
+        repo.get_chunk(digest)
+    assert repo.get_chunk(digest, rehash=False) != data  # only the name catches it
 
 
 def test_two_writers_of_one_chunk_both_succeed(tmp_path):
