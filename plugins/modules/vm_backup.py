@@ -104,6 +104,11 @@ bytes_stored: {description: Bytes added to the repository (compressed; new chunk
 new_chunks: {description: Chunks stored for the first time., returned: success, type: int, sample: 16}
 reused_chunks: {description: Chunks read but already in the repository., returned: success, type: int, sample: 3}
 seconds: {description: Duration of the data transfer., returned: success, type: float, sample: 12.5}
+peak_rss_bytes:
+  description: The data mover worker's peak resident memory. It depends on the chunk size, not on the disks' size.
+  returned: success
+  type: int
+  sample: 62914560
 disks:
   description: Per disk - key, label, kind, bytes to read and the chunk statistics.
   returned: always

@@ -230,6 +230,7 @@ class BackupJob:
         result.update(point_id=manifest["id"], type=point_type, bytes_read=totals["bytes_read"],
                       bytes_stored=totals["stored_bytes"], new_chunks=totals["new_chunks"],
                       reused_chunks=totals["reused_chunks"], seconds=moved["status"]["seconds"],
+                      peak_rss_bytes=moved["status"]["peak_rss_bytes"],
                       disks=[{"key": d["key"], "label": d["label"], "kind": d["stats"]["kind"],
                               "bytes_to_read": plan.bytes_total(), "stats": d["stats"]}
                              for d, plan in zip(manifest_disks, plans)])

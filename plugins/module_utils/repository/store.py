@@ -334,7 +334,8 @@ class Repository:
         return digest, len(stored)
 
     def get_chunk(self, digest, where="", rehash=True):
-        """The plain data of a chunk, checked against its stored checksum and (rehash) its name."""
+        """The plain data of a chunk (bytes, or a read-only view of them), checked against its stored
+        checksum and (rehash) its name."""
         try:
             with open(self.chunk_path(digest), "rb") as f:
                 stored = f.read()
@@ -359,7 +360,7 @@ class Repository:
                 raise RepositoryError("chunk %s is zstd-compressed: install the zstandard Python package" % digest)
             data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=length)
         else:
-            data = bytes(payload)
+            data = payload  # a view of what was read: no second copy of the chunk
             if rehash and not self.keys:  # a plain chunk stored raw: the hash just checked is its name's
                 if actual.hex() != digest:
                     raise ChunkCorruptError("chunk %s does not match its hash%s" % (digest, where))

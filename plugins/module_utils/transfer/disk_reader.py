@@ -68,10 +68,10 @@ class DiskReader:
             self.progress.set(disk_id, transport=disk.transport_mode)
             with self.progress.timed("ReadMetadata"):
                 metadata = {k: disk.read_metadata(k) for k in disk.metadata_keys() if not k.startswith(OWNED_METADATA_PREFIXES)}
+            data = mmap.mmap(-1, self.chunk)  # page aligned, and its pages stay mapped from one chunk to the next
             for number in self.disk_plan.chunks:
                 offset = number * self.chunk
                 length = min(self.chunk, capacity - offset)
-                data = mmap.mmap(-1, length)  # page aligned; released when stored
                 issued = time.monotonic()
                 for piece in range(0, length, self.piece):
                     n = min(self.piece, length - piece)
@@ -80,8 +80,7 @@ class DiskReader:
                     del view
                 disk.wait()
                 self.progress.call("ReadAsync", time.monotonic() - issued)  # one chunk's reads, issue to completion
-                pending.append(pool.submit(self._store, index, number, bytes(data)))
-                data.close()
+                pending.append(pool.submit(self._store, index, number, data[:length]))  # a copy: data is read into next
                 while len(pending) > 2:  # hashing may lag the reads by two chunks, no more
                     pending.pop(0).result()
                 self.stats["chunks_read"] += 1

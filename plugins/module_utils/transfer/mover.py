@@ -34,6 +34,13 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import 
 WORKER = worker.__name__
 
 
+# glibc gives each chunk-sized buffer fresh pages from mmap and returns them on free, so every
+# chunk paid ~1000 page faults, and two threads faulting at once contend for the process's memory
+# map (a restore's chunk reads took 2.5x longer). Kept in the heap instead, freed chunks' memory is
+# reused; the worker's RSS stays at its peak working set (a few chunks, benchmarks/restore.py).
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(128 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+
+
 class TransferFailedError(VsphereError):
     error_code = "TRANSFER_FAILED"
 
@@ -143,7 +150,7 @@ class DataMover:
         if os.path.exists(paths["status"]):  # a status from an earlier run would look like progress
             os.remove(paths["status"])
         libdir = plan.vddk.libdir
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), **self.extra_env)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), **WORKER_MALLOC, **self.extra_env)
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (os.path.join(libdir, "lib64"), env.get("LD_LIBRARY_PATH")) if p)
         stdout_path = os.path.join(self.state_dir, "worker.out")
         with open(stdout_path, "w") as out, open(os.path.join(self.state_dir, "worker.err"), "w") as err:

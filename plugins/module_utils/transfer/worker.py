@@ -77,11 +77,14 @@ def run(plan: TransferPlan, secrets: dict) -> dict:
     try:
         if c.server:
             # what a killed earlier worker left (hot-added disks, mounts) is released before this one starts
-            progress.cleanup = dict(zip(("cleaned", "remaining"), params.cleanup()))
+            with progress.timed("Cleanup"):
+                progress.cleanup = dict(zip(("cleaned", "remaining"), params.cleanup()))
         if c.vm_moref and not plan.access_managed:  # no Storage vMotion while the transfer runs
-            params.prepare_for_access(ACCESS_IDENTITY)
+            with progress.timed("PrepareForAccess"):
+                params.prepare_for_access(ACCESS_IDENTITY)
             prepared = True
-        connection = params.connect(read_only=c.read_only, snapshot_ref=c.snapshot_ref, transports=c.transports)
+        with progress.timed("ConnectEx"):
+            connection = params.connect(read_only=c.read_only, snapshot_ref=c.snapshot_ref, transports=c.transports)
         try:
             slots = threading.Semaphore(plan.parallel_disks)
 
@@ -102,15 +105,18 @@ def run(plan: TransferPlan, secrets: dict) -> dict:
             for t in threads:
                 t.join()
         finally:
-            connection.disconnect()
+            with progress.timed("Disconnect"):
+                connection.disconnect()
             if c.server:
-                params.cleanup()  # VDDK: Cleanup after Disconnect
+                with progress.timed("Cleanup"):
+                    params.cleanup()  # VDDK: Cleanup after Disconnect
     except Exception as exc:  # noqa: BLE001
         errors.append((None, exc))
     finally:
         if prepared:
             try:
-                params.end_access(ACCESS_IDENTITY)
+                with progress.timed("EndAccess"):
+                    params.end_access(ACCESS_IDENTITY)
             except VddkError as exc:
                 errors.append((None, exc))
         params.free()
