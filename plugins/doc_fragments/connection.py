@@ -121,4 +121,15 @@ options:
       - Folder for the transfer's plan, checkpoint, progress (see M(vadp.vsphere.transfer_status))
         and VDDK log. Defaults to a folder under C(~/.vadp/transfers) named after the VM.
     type: path
+  host_disk_limit:
+    description:
+      - At most this many disks are moved at once through one ESXi host by the backups and restores
+        this machine runs (Ansible forks, async tasks, one AWX job). vSphere's NFC service has memory
+        for about 50 disks in parallel on a host, shared with every other backup product; a transfer
+        that would pass the limit waits for a slot (M(vadp.vsphere.transfer_status) says so) and
+        then runs. The slots are lock files under C(~/.vadp/locks), which jobs on other machines or
+        containers do not see; spread VMs over execution nodes with that in mind.
+      - C(0) sets no limit.
+    type: int
+    default: 16
 '''

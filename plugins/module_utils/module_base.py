@@ -17,7 +17,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import
     VsphereClient,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
 
 
@@ -63,6 +63,7 @@ def vddk_argument_spec(default_transports):
         transport=dict(type="str", default=default_transports),
         thumbprint=dict(type="str"),
         state_dir=dict(type="path"),
+        host_disk_limit=dict(type="int", default=DEFAULT_HOST_DISK_LIMIT),
     )
 
 
@@ -77,7 +78,8 @@ class VsphereModule:
         spec.update(argument_spec)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
-        negative = sorted(k for k, v in self.params.items() if k.endswith("timeout") and isinstance(v, int) and v < 0)
+        negative = sorted(k for k, v in self.params.items()
+                          if k.endswith(("timeout", "_limit")) and isinstance(v, int) and v < 0)
         if negative:
             self.module.fail_json(msg="%s must not be negative" % ", ".join(negative), error_code="INVALID_ARGUMENT")
         if self.needs_vcenter and not HAS_PYVMOMI:
@@ -97,7 +99,7 @@ class VsphereModule:
 
     def vddk_settings(self):
         p = self.params
-        return VddkSettings(p["vddk_libdir"], p["vddk_config"], p["transport"], p["thumbprint"])
+        return VddkSettings(p["vddk_libdir"], p["vddk_config"], p["transport"], p["thumbprint"], p["host_disk_limit"])
 
     def options(self, cls, **given):
         """An options dataclass of the core filled from the module's options of the same names."""

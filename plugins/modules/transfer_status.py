@@ -84,7 +84,10 @@ status:
   returned: always
   type: dict
   contains:
-    state: {description: "C(running), C(done) or C(failed).", type: str, sample: running}
+    state:
+      description: "C(waiting) (for a transfer slot of the VM's host, see O(vadp.vsphere.vm_backup#module:host_disk_limit)), C(running), C(done) or C(failed)."
+      type: str
+      sample: running
     error: {description: Why it failed (null otherwise)., type: str, sample: null}
     bytes_done: {description: Bytes written so far (resumed runs count what earlier runs wrote)., type: int, sample: 1288490188}
     bytes_total: {description: Bytes to write in all., type: int, sample: 4294967296}
@@ -113,6 +116,8 @@ def _size(n):
 def summarize(status):
     if status is None:
         return "not started"
+    if status.get("state") == "waiting":
+        return "waiting: " + status.get("message", "")
     total = status.get("bytes_total") or 0
     done = status.get("bytes_done") or 0
     text = "%s, %s of %s" % (status.get("state"), _size(done), _size(total))

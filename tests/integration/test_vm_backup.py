@@ -6,7 +6,18 @@ import threading
 
 import pytest
 
-from conftest import find_vm_by_name, image_sha, mount_small_filesystem, remount, run_module
+from conftest import (
+    VddkHold,
+    create_vm,
+    destroy_vm,
+    find_vm_by_name,
+    image_sha,
+    mount_small_filesystem,
+    remount,
+    run_module,
+    wait_for,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 VM = "DC0_C0_RP0_VM1"
@@ -168,6 +179,41 @@ def test_two_vms_back_up_into_one_repository_at_once(vm, lab, tmp_path):
     assert all(not r.get("failed") for r in results.values()), results
     checked = info(repo, verify="deep")
     assert len(checked["points"]) == 2 and checked["verified_ok"] is True
+
+
+def test_a_hosts_disk_limit_holds_the_next_backup_before_its_snapshot_until_a_slot_frees(si, lab, tmp_path):
+    """host_disk_limit 1: a backup held inside VDDK has the host's only slot; a second VM's backup
+    on the same host waits, says so in its status, takes no snapshot meanwhile, and runs once the
+    first ends. Both points verify."""
+    repo, waiting_dir = tmp_path / "repo", str(tmp_path / "second")
+    first, second = create_vm(si, "slots-first", [16]), create_vm(si, "slots-second", [16])
+    try:
+        assert first.runtime.host == second.runtime.host
+        hold, results = VddkHold(tmp_path, at=2), {}
+        running = threading.Thread(target=lambda: results.update(first=backup(repo, vm="slots-first", host_disk_limit=1,
+                                                                              env=hold.env)))
+        waiting = threading.Thread(target=lambda: results.update(second=backup(
+            repo, vm="slots-second", host_disk_limit=1, state_dir=waiting_dir)))
+        running.start()
+        try:
+            hold.wait_until_held()
+            waiting.start()
+            wait_for(lambda: (read_json(os.path.join(waiting_dir, "status.json")) or {}).get("state") == "waiting", 300,
+                     "the second backup waits for a slot")
+            status = run_module("vadp.vsphere.transfer_status", {"state_dir": waiting_dir})
+            snapshot_meanwhile = second.snapshot
+        finally:
+            hold.release()
+            running.join()
+            waiting.join()
+        assert status["summary"].startswith("waiting: waiting for 1 of the 1 transfer slots of host"), status
+        assert snapshot_meanwhile is None
+        assert not results["first"].get("failed") and not results["second"].get("failed"), results
+        checked = info(repo, verify="deep")
+        assert len(checked["points"]) == 2 and checked["verified_ok"] is True
+    finally:
+        destroy_vm(first)
+        destroy_vm(second)
 
 
 def test_storage_vmotion_is_refused_whenever_the_backup_snapshot_exists(vm, lab, tmp_path):

@@ -17,7 +17,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_plan
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, new_point_id
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, vddk_target
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import TransferPlan
@@ -130,7 +130,8 @@ class BackupJob:
         result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         target = vddk_target(self.client.settings, o.vddk, vm._moId, read_only=True)
         result["warnings_vddk"] = target.warning
-        with DataMover(o.state_dir or default_state_dir(vm_key + "-backup"), vm_key=vm_key) as mover:
+        with DataMover(o.state_dir or default_state_dir(vm_key + "-backup"), vm_key=vm_key,
+                       host_slots=host_slots(self.client.settings, o.vddk, vm), disks=len(selected)) as mover:
             mover.access(target.vddk, target.connection, target.secrets, prepare=True)  # before the snapshot
             try:
                 snapshot = wait_for_task(vm.CreateSnapshot_Task(BACKUP_SNAPSHOT_PREFIX + point_id, BACKUP_SNAPSHOT_DESCRIPTION,

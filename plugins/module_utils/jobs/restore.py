@@ -19,7 +19,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_p
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, RepositoryError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, vddk_target
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import RepositorySource, TransferPlan, ZeroExtent
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import cbt
@@ -93,7 +93,8 @@ class RestoreJob:
         target = vddk_target(self.client.settings, o.vddk, vm._moId, o.snapshot)
         result["warnings_vddk"] = target.warning
         try:
-            with DataMover(state_dir, vm_key=facts["vm"]["instance_uuid"]) as mover:
+            with DataMover(state_dir, vm_key=facts["vm"]["instance_uuid"],
+                           host_slots=host_slots(self.client.settings, o.vddk, vm), disks=len(plans)) as mover:
                 secrets = dict(target.secrets, **(self._repository.secrets() if o.repository else {}))
                 moved = mover.run(TransferPlan("write", target.vddk, target.connection, plans), secrets)
         except TRANSFER_ERRORS as exc:

@@ -11,9 +11,15 @@ import dataclasses
 from typing import Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.host_slots import HostSlots
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import default_lock_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import Connection, VddkLibrary
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import ConnectionSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
+
+
+# A third of what an ESXi host's NFC memory serves (about 50 disks), which other products share.
+DEFAULT_HOST_DISK_LIMIT = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +29,7 @@ class VddkSettings:
     config_file: Optional[str] = None
     transport: str = "nbdssl:nbd"
     thumbprint: Optional[str] = None  # SHA-1 of the server certificate; read from the server when not given
+    host_disk_limit: int = DEFAULT_HOST_DISK_LIMIT  # disks moved at once per ESXi host from this machine; 0: no cap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,3 +57,11 @@ def vddk_target(settings: ConnectionSettings, vddk: VddkSettings, vm_moref: str,
     connection = Connection(server=settings.hostname, port=settings.port, user=settings.username, thumbprint=thumbprint,
                             vm_moref=vm_moref, snapshot_ref=snapshot_ref, transports=vddk.transport, read_only=read_only)
     return VddkTarget(VddkLibrary(vddk.libdir, vddk.config_file), connection, {"password": settings.password}, warning)
+
+
+def host_slots(settings: ConnectionSettings, vddk: VddkSettings, vm) -> Optional[HostSlots]:
+    """The transfer slots of the ESXi host that runs vm (None: no cap, or no host known)."""
+    host = vm.runtime.host
+    if not vddk.host_disk_limit or host is None:
+        return None
+    return HostSlots(default_lock_dir(), "%s-%s" % (settings.hostname, host._moId), vddk.host_disk_limit)

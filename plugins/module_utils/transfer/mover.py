@@ -28,7 +28,12 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store impo
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer import ReadBackMismatchError
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import worker
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import Connection, TransferPlan, VddkLibrary
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
+    DEFAULT_PARALLEL_DISKS,
+    Connection,
+    TransferPlan,
+    VddkLibrary,
+)
 
 # Imported, not only named: an Ansible module's payload holds just the module_utils it imports.
 WORKER = worker.__name__
@@ -101,12 +106,13 @@ class DataMover:
     """Runs one plan. ``state_dir`` holds the plan, checkpoint, status and VDDK log files;
     keep it across runs to resume."""
 
-    def __init__(self, state_dir, stall_seconds=120, extra_env=None, vm_key=None, lock_dir=None):
+    def __init__(self, state_dir, stall_seconds=120, extra_env=None, vm_key=None, lock_dir=None, host_slots=None, disks=1):
         self.state_dir = state_dir
         self.stall_seconds = stall_seconds
         self.extra_env = extra_env or {}
         self.process = None
         self.stalled = False
+        self._host_hold = None
         try:
             os.makedirs(state_dir, mode=0o700, exist_ok=True)
         except OSError as exc:  # a file in the way, a read-only or full file system
@@ -125,9 +131,22 @@ class DataMover:
             except TransferBusyError:
                 self.close()
                 raise
+        if host_slots is not None:
+            # the slots of the VM's host, one per disk moved at once, held until close: a backup takes
+            # them before its snapshot, so a VM never waits here with a snapshot growing on it
+            self._host_hold = host_slots.hold(min(disks, DEFAULT_PARALLEL_DISKS), on_wait=self._waiting)
+            try:
+                self._host_hold.__enter__()
+            except BaseException:
+                self._host_hold = None
+                self.close()
+                raise
 
     def close(self):
-        """Release the locks (also when this object goes away)."""
+        """Release the host's slots and the locks (also when this object goes away)."""
+        if self._host_hold is not None:
+            self._host_hold.__exit__(None, None, None)
+            self._host_hold = None
         for lock in self._locks:
             lock.close()
         self._locks = []
@@ -141,6 +160,11 @@ class DataMover:
     def paths(self):
         return {name: os.path.join(self.state_dir, name + ext) for name, ext in
                 (("plan", ".json"), ("checkpoint", ".json"), ("status", ".json"), ("log", ".log"))}
+
+    def _waiting(self, message):
+        """What transfer_status shows while the transfer waits for its host's slots."""
+        write_json_atomically(self.paths()["status"], {"state": "waiting", "message": message, "pid": os.getpid(),
+                                                       "updated": time.time()}, durable=False)
 
     def run(self, plan: TransferPlan, secrets: dict) -> dict:
         """Run plan (its state files are set here); return the worker's result."""

@@ -23,6 +23,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Vsphere
 PLAN_VERSION = 2
 SECTOR = 512
 DIRECTIONS = ("write", "read", "access")
+DEFAULT_PARALLEL_DISKS = 2  # disks a worker moves at once
 
 
 class PlanInvalidError(VsphereError):
@@ -246,7 +247,7 @@ class TransferPlan:
     disks: List[Union[WriteDiskPlan, ReadDiskPlan]] = field(default_factory=list)
     access: Optional[str] = None  # an access plan: "prepare" or "end"
     access_managed: bool = False  # the caller brackets the transfer with PrepareForAccess/EndAccess itself
-    parallel_disks: int = 2
+    parallel_disks: int = DEFAULT_PARALLEL_DISKS
     buffer_bytes: int = 2 << 20
     in_flight: int = 4
     checkpoint_every_bytes: int = 64 << 20
