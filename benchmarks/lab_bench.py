@@ -28,5 +28,5 @@ def fill_disk(vm, image, extents, state_dir):
                                          [transfer_plan.FileExtent(o, n, 0, o) for o, n in extents])]
     connection = transfer_plan.Connection(server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
                                           thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=vm._moId, transports="nbdssl")
-    return DataMover(state_dir).run(transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(env["VDDK_LIBDIR"]), connection, disks),
-                             {"password": env["VMWARE_PASSWORD"]})
+    plan = transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(env["VDDK_LIBDIR"]), connection, disks)
+    return DataMover(state_dir).run(plan, {"password": env["VMWARE_PASSWORD"]})

@@ -37,6 +37,10 @@ BENCHMARKS = [
         ("backup worker peak RSS, 16 GiB sparse (MiB)", lambda j: j["sparse_backup_peak_rss_mib"], "<= 200", lambda v: v <= 200),
         ("restore worker peak RSS, 16 GiB sparse (MiB)", lambda j: j["sparse_fresh_restore_peak_rss_mib"], "<= 200",
          lambda v: v <= 200)]),
+    ("many_vms", ["--mib", "1024"], [
+        ("4 VMs at once / 1 VM, backup throughput (whole runs, playbooks/backup_vms.yml)", lambda j: j["four_vs_one"],
+         ">= 1.6", lambda v: v >= 1.6),
+        ("dedup across 4 VMs backed up at once (half their bytes common)", lambda j: j["four_dedup"], "-", None)]),
     ("encryption", ["--mib", "256"], [
         ("encrypted / plain store (store side only)", lambda j: j["store_ratio"], ">= 0.9", lambda v: v >= 0.9),
         ("encrypted / plain read (store side only)", lambda j: j["read_ratio"], ">= 0.9", lambda v: v >= 0.9)]),

@@ -223,13 +223,14 @@ def write_base_disk_directly(descriptor_path, offset, data):
         f.write(re.sub(r"^CID=\w+$", "CID=" + secrets.token_hex(4), text, flags=re.M))
 
 
-def play(playbook, env=None, verbose=False, hold=None, release_when=None, check=False, **extra_vars):
-    """(exit code, output) of a job playbook. With a VddkHold, the transfer is held until a line
-    of the output matches release_when, a regular expression (what the test wants to see while
-    the transfer runs)."""
+def play(playbook, env=None, verbose=False, hold=None, release_when=None, check=False, options=(), **extra_vars):
+    """(exit code, output) of a job playbook; options are more ansible-playbook arguments (an
+    inventory, forks). With a VddkHold, the transfer is held until a line of the output matches
+    release_when, a regular expression (what the test wants to see while the transfer runs)."""
     run_env = dict(os.environ, **(env or {}), **(hold.env if hold else {}))
     process = subprocess.Popen(["ansible-playbook", os.path.join(ROOT, "playbooks", playbook), "-e", json.dumps(extra_vars)]
-                               + (["-vvv"] if verbose else []) + (["--check"] if check else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               + (["-vvv"] if verbose else []) + (["--check"] if check else []) + list(options),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env=run_env, cwd=ROOT)
     output = []
     for line in process.stdout:

@@ -1,11 +1,13 @@
 """The roles through the job playbooks (playbooks/*.yml), as AWX runs them, against the lab."""
+import glob
+import json
 import os
 import re
 
 import pytest
 
-from conftest import (VddkHold, create_vm, destroy_vm, destroy_vms, find_vm_by_name, play, rdm_disks, read_vddk_trace, run_module,
-                      sectors_written, settle, wait)
+from conftest import (VddkHold, create_vm, destroy_vm, destroy_vms, find_vm_by_name, image_sha, play, rdm_disks, read_vddk_trace,
+                      run_module, sectors_written, settle, wait)
 
 VM = "DC0_C0_RP0_VM0"
 
@@ -198,3 +200,27 @@ def test_every_job_that_transfers_shows_progress_while_it_runs(vm, si, lab, tmp_
         assert os.environ["VMWARE_PASSWORD"] not in out  # -vvv shows module arguments: the password must not be among them
     finally:
         destroy_vms(si, "lab-progress-dr")
+
+
+def test_an_inventory_of_vms_backs_up_at_once_and_clones_store_their_common_chunks_once(si, lab, tmp_path):
+    """playbooks/backup_vms.yml over an inventory of three VMs with three forks, as an AWX job
+    template runs it: every point is its VM's disk, and two clones (the same bytes) share chunks."""
+    names, repo = ["many-a", "many-b", "many-c"], str(tmp_path / "repo")
+    vms = [create_vm(si, name, [32]) for name in names]
+    try:
+        for machine, name, seed in zip(vms, names, (71, 71, 72)):  # many-a and many-b are clones
+            wait(machine.PowerOnVM_Task())
+            lab.guest_write(name, offset=0, length=24 << 20, seed=seed)
+        inventory = tmp_path / "vms.yml"
+        inventory.write_text(json.dumps({"all": {"hosts": {name: {} for name in names}}}))
+        code, out = play("backup_vms.yml", backup_repository=repo, options=["-i", str(inventory), "--forks", "3"])
+        assert code == 0, out
+        checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
+        assert checked["verified_ok"] is True and len(checked["points"]) == 3
+        for name in names:
+            [point] = [p for p in checked["points"] if p["vm"] == name]
+            assert image_sha(repo, point["id"]) == lab.inspect(name)["disks"][0]["sha256"]
+        assert len(glob.glob(os.path.join(repo, "chunks", "*", "*", "*"))) == 2 * 6  # 24 MiB in 4 MiB chunks, twice
+    finally:
+        for machine in vms:
+            destroy_vm(machine)

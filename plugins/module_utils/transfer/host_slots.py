@@ -62,7 +62,7 @@ class HostSlots:
         held = self._try(count)
         if not held:
             on_wait("waiting for %d of the %d transfer slots of host %s (host_disk_limit): other backups and "
-                         "restores from this machine are moving disks of VMs on that host" % (count, self.limit, self.host_key))
+                    "restores from this machine are moving disks of VMs on that host" % (count, self.limit, self.host_key))
         while not held:
             if time.monotonic() - started >= self.timeout:
                 raise HostBusyError("%d transfer slot(s) of host %s did not come free within %d s: other backups and "

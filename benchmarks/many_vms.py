@@ -1,0 +1,95 @@
+"""Benchmark: backing up 1, 2 and 4 VMs at once, the way an AWX job template runs them.
+
+Needs the lab running: tests/lab/lab run -- .venv/bin/python benchmarks/many_vms.py [--mib 512]
+
+Makes four VMs with a thin disk of --mib MiB each, written full through the data mover: the first
+half the same random bytes on every VM (clones of one template), the second half each VM's own.
+Then for 1, 2 and 4 of them, into an empty repository each time: playbooks/backup_vms.yml over an
+inventory of those VMs with as many forks (the backup role: CBT, snapshot, transfer in the
+background, followed), timed from ansible-playbook's start to its end. Prints the aggregate
+throughput (the VMs' bytes read per second of the whole run), its ratio to one VM's (goal: 4 VMs
+>= 1.6x), the repository's dedup ratio (bytes read / bytes stored), and checks that every point
+deep-verifies and equals its VM's disk. Prints a table and JSON.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from lab_bench import ROOT, fill_disk  # sets the paths and environment first
+from conftest import LabAccess, create_vm, destroy_vm, image_sha, run_module  # noqa: E402
+
+MIB = 1 << 20
+NAMES = ["bench-many-%d" % i for i in range(4)]
+
+
+def _fill(vms, size, work):
+    common = os.urandom(size // 2)
+    for vm in vms:
+        image = os.path.join(work, "image.raw")
+        with open(image, "wb") as f:
+            f.write(common)
+            for _i in range(0, size // 2, 16 * MIB):
+                f.write(os.urandom(min(16 * MIB, size // 2)))
+        fill_disk(vm, image, [[0, size]], os.path.join(work, "fill"))
+        os.remove(image)
+
+
+def _back_up(lab, names, work):
+    """(seconds of the whole run, bytes read, bytes stored) of backing names up at once."""
+    repo, inventory = os.path.join(work, "repo-%d" % len(names)), os.path.join(work, "vms-%d.json" % len(names))
+    with open(inventory, "w") as f:
+        json.dump({"all": {"hosts": {name: {} for name in names}}}, f)
+    start = time.monotonic()
+    done = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", "backup_vms.yml"), "-i", inventory,
+                           "--forks", str(len(names)), "-e", json.dumps({"backup_repository": repo, "backup_type": "full"})],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    seconds = time.monotonic() - start
+    if done.returncode:
+        sys.exit("backup of %s failed:\n%s" % (names, done.stdout[-3000:]))
+    checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
+    if not checked["verified_ok"] or len(checked["points"]) != len(names):
+        sys.exit("the points do not verify: %s" % checked["problems"])
+    for point in checked["points"]:
+        if image_sha(repo, point["id"]) != lab.inspect(point["vm"])["disks"][0]["sha256"]:
+            sys.exit("the point of %s is not its disk" % point["vm"])
+    read = sum(p["logical_bytes"] for p in checked["points"])
+    stored = sum(p["stored_bytes"] for p in checked["points"])
+    subprocess.run(["rm", "-rf", repo], check=True)
+    return seconds, read, stored
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mib", type=int, default=512, help="disk size per VM (default 512)")
+    args = parser.parse_args()
+    size = args.mib * MIB
+    lab = LabAccess()
+    si = lab.connect()
+    vms = [create_vm(si, name, [args.mib]) for name in NAMES]
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            _fill(vms, size, work)
+            for count in (1, 2, 4):
+                rows.append((count,) + _back_up(lab, NAMES[:count], work))
+    finally:
+        for vm in vms:
+            destroy_vm(vm)
+    one = rows[0][2] / rows[0][1]
+    print("%-6s %10s %12s %8s %8s" % ("VMs", "seconds", "MiB/s", "ratio", "dedup"))
+    results = []
+    for count, seconds, read, stored in rows:
+        rate = read / seconds
+        results.append({"vms": count, "seconds": round(seconds, 2), "mib_per_s": round(rate / MIB, 1),
+                        "ratio_to_one": round(rate / one, 2), "dedup": round(read / stored, 2)})
+        print("%-6d %10.2f %12.1f %8.2f %8.2f" % (count, seconds, rate / MIB, rate / one, read / stored))
+    print(json.dumps({"mib_per_vm": args.mib, "results": results, "four_vs_one": results[2]["ratio_to_one"],
+                      "four_dedup": results[2]["dedup"]}))
+
+
+if __name__ == "__main__":
+    main()
