@@ -44,6 +44,9 @@ BENCHMARKS = [
     ("encryption", ["--mib", "256"], [
         ("encrypted / plain store (store side only)", lambda j: j["store_ratio"], ">= 0.9", lambda v: v >= 0.9),
         ("encrypted / plain read (store side only)", lambda j: j["read_ratio"], ">= 0.9", lambda v: v >= 0.9)]),
+    ("export", ["--mib", "1024"], [
+        ("nbdcopy of a point's export / the restore engine reading it into a file", lambda j: j["export_vs_restore_engine"],
+         ">= 0.8", lambda v: v >= 0.8)]),
     ("prune", [], [
         ("prune + GC time / listing the chunks", lambda j: j["ratio"], "-", None),
         ("prune peak memory (MiB)", lambda j: j["peak_mib"], "-", None)]),
