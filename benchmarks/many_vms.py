@@ -10,7 +10,8 @@ background, followed every second: backup_poll_seconds 1, so the default 5 s ste
 loop do not set the figure), timed from ansible-playbook's start to its end. Prints the aggregate
 throughput (the VMs' bytes read per second of the whole run), its ratio to one VM's (goal: 4 VMs
 >= 1.6x), the repository's dedup ratio (bytes read / bytes stored), and checks that every point
-deep-verifies and equals its VM's disk. Prints a table and JSON.
+deep-verifies and equals its VM's disk, and how busy the machine's cores were during each run (the
+lab, ansible and the workers share them). Prints a table and JSON.
 """
 import argparse
 import json
@@ -39,16 +40,25 @@ def _fill(vms, size, work):
         os.remove(image)
 
 
+def _cpu_times():
+    """(busy, total) jiffies of the whole machine: the lab, ansible and the workers all count."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
 def _back_up(lab, names, work):
-    """(seconds of the whole run, bytes read, bytes stored) of backing names up at once."""
+    """(seconds of the whole run, bytes read, bytes stored, machine CPU busy fraction) of backing
+    names up at once."""
     repo, inventory = os.path.join(work, "repo-%d" % len(names)), os.path.join(work, "vms-%d.json" % len(names))
     with open(inventory, "w") as f:
         json.dump({"all": {"hosts": {name: {} for name in names}}}, f)
-    start = time.monotonic()
+    start, cpu = time.monotonic(), _cpu_times()
     done = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", "backup_vms.yml"), "-i", inventory,
                            "--forks", str(len(names)), "-e", json.dumps({"backup_repository": repo, "backup_type": "full", "backup_poll_seconds": 1})],
                           capture_output=True, text=True, cwd=ROOT, check=False)
-    seconds = time.monotonic() - start
+    seconds, busy = time.monotonic() - start, [b - a for a, b in zip(cpu, _cpu_times())]
     if done.returncode:
         sys.exit("backup of %s failed:\n%s" % (names, done.stdout[-3000:]))
     checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
@@ -60,7 +70,7 @@ def _back_up(lab, names, work):
     read = sum(p["logical_bytes"] for p in checked["points"])
     stored = sum(p["stored_bytes"] for p in checked["points"])
     subprocess.run(["rm", "-rf", repo], check=True)
-    return seconds, read, stored
+    return seconds, read, stored, busy[0] / busy[1]
 
 
 def main():
@@ -81,13 +91,14 @@ def main():
         for vm in vms:
             destroy_vm(vm)
     one = rows[0][2] / rows[0][1]
-    print("%-6s %10s %12s %8s %8s" % ("VMs", "seconds", "MiB/s", "ratio", "dedup"))
+    print("%-6s %10s %12s %8s %8s %10s" % ("VMs", "seconds", "MiB/s", "ratio", "dedup", "CPU busy"))
     results = []
-    for count, seconds, read, stored in rows:
+    for count, seconds, read, stored, busy in rows:
         rate = read / seconds
         results.append({"vms": count, "seconds": round(seconds, 2), "mib_per_s": round(rate / MIB, 1),
-                        "ratio_to_one": round(rate / one, 2), "dedup": round(read / stored, 2)})
-        print("%-6d %10.2f %12.1f %8.2f %8.2f" % (count, seconds, rate / MIB, rate / one, read / stored))
+                        "ratio_to_one": round(rate / one, 2), "dedup": round(read / stored, 2),
+                        "machine_cpu_busy": round(busy, 2)})
+        print("%-6d %10.2f %12.1f %8.2f %8.2f %9.0f%%" % (count, seconds, rate / MIB, rate / one, read / stored, 100 * busy))
     print(json.dumps({"mib_per_vm": args.mib, "results": results, "four_vs_one": results[2]["ratio_to_one"],
                       "four_dedup": results[2]["dedup"]}))
 
