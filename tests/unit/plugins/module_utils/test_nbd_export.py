@@ -1,0 +1,70 @@
+"""The export core with a real nbdkit and nbdcopy, on a point written through the Repository calls
+a backup makes (the module and its lab tests: tests/integration/test_restore_point_export.py)."""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+
+import pytest
+
+import synthetic_repo as synth
+from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportOptions, NbdExports
+
+pytestmark = pytest.mark.skipif(not shutil.which("nbdkit") or not shutil.which("nbdcopy"),
+                                reason="nbdkit and nbdcopy are installed by tests/bootstrap.sh")
+
+
+@pytest.fixture
+def point(tmp_path):
+    repo = synth.repository(tmp_path / "repo")
+    manifest = synth.add_point(repo, "web01", synth.utc(2026, 12, 1, 22), [synth.chunk(1), None, synth.chunk(2)])
+    return repo, manifest, hashlib.sha256(synth.image(repo, manifest)).hexdigest()
+
+
+def _start(exports, **options):
+    options = ExportOptions(**options)
+    return exports.start(options, exports.plan(options))
+
+
+def _copy_sha(uri):
+    return hashlib.sha256(subprocess.run(["nbdcopy", uri, "-"], capture_output=True, check=True).stdout).hexdigest()
+
+
+def test_an_export_whose_nbdkit_was_killed_is_cleaned_when_exports_are_listed(point, tmp_path):
+    repo, manifest, expected = point
+    exports, path = NbdExports(str(tmp_path / "exports")), str(tmp_path / "web.sock")
+    record = _start(exports, repository=repo.path, restore_point=manifest["id"], socket=path)
+    assert _copy_sha(record["uri"]) == expected and exports.list() == [record]
+    os.kill(record["pid"], signal.SIGKILL)
+    subprocess.run(["sh", "-c", "while kill -0 %d 2>/dev/null; do sleep 0.05; done" % record["pid"]], check=True, timeout=60)
+    assert exports.list() == [] and os.listdir(exports.folder) == [] and not os.path.exists(path)
+    again = _start(exports, repository=repo.path, restore_point=manifest["id"], socket=path)  # the socket path is free
+    try:
+        assert _copy_sha(again["uri"]) == expected
+    finally:
+        exports.stop(again)
+
+
+def test_tcp_with_a_pre_shared_key_serves_only_clients_that_have_it(point, tmp_path):
+    repo, manifest, expected = point
+    psk = tmp_path / "keys.psk"
+    psk.write_text("backup:%s\n" % os.urandom(32).hex())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    exports = NbdExports(str(tmp_path / "exports"))
+    record = _start(exports, repository=repo.path, restore_point=manifest["id"], address="127.0.0.1:%d" % port,
+                    tls_psk_file=str(psk))
+    try:
+        assert record["uri"] == "nbds://127.0.0.1:%d" % port
+        # the PSK file's user goes before the host (libnbd's URI form)
+        assert _copy_sha("nbds://backup@127.0.0.1:%d/?tls-psk-file=%s" % (port, psk)) == expected
+        wrong = tmp_path / "wrong.psk"
+        wrong.write_text("backup:%s\n" % os.urandom(32).hex())
+        for uri in ("nbd://127.0.0.1:%d" % port, "nbds://backup@127.0.0.1:%d/?tls-psk-file=%s" % (port, wrong)):
+            refused = subprocess.run(["nbdcopy", uri, "-"], capture_output=True, check=False)
+            assert refused.returncode != 0 and not refused.stdout, uri  # no TLS or another key: no bytes
+    finally:
+        exports.stop(record)
