@@ -54,9 +54,10 @@ class LabAccess:
         except urllib.error.HTTPError as exc:  # the lab says why in the body
             raise AssertionError("lab %s: HTTP %s: %s" % (path, exc.code, exc.read().decode(errors="replace")))
 
-    def guest_write(self, vm, offset, length, seed=1, device_key=0):
+    def guest_write(self, vm, offset, length=0, seed=1, device_key=0, source=""):
+        """Pseudo-random data (length bytes from seed), or the bytes of the local file source."""
         return self.control("/guest-write", {"vm": vm, "offset": offset, "length": length, "seed": seed,
-                                             "device_key": device_key})
+                                             "device_key": device_key, "source": source})
 
     def configure_vm(self, vm, **options):
         """Lab options for one VM: question, tools_installed, leave_delta_on_next_remove."""
@@ -91,10 +92,11 @@ def module_si(lab):
     Disconnect(service_instance)
 
 
-def create_vm(si, name, disk_mib, thin=True, eager=False):
+def create_vm(si, name, disk_mib, thin=True, eager=False, bootable=True):
     """A powered-off VM with a PVSCSI controller and one disk of each size in disk_mib (fractions of a
     MiB give capacities that are not whole MiB, as imported disks have), made
-    through CreateVM_Task next to the lab's DC0_H0_VM0, as a user would."""
+    through CreateVM_Task next to the lab's DC0_H0_VM0, as a user would; bootable: with a guest OS
+    installed on its first disk (the lab writes a boot sector), so that it boots and runs Tools."""
     [template] = find_vm_by_name(si, "DC0_H0_VM0")
     changes = [vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
         key=-100, busNumber=0, sharedBus="noSharing"))]
@@ -106,7 +108,10 @@ def create_vm(si, name, disk_mib, thin=True, eager=False):
         changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk))
     spec = vim.vm.ConfigSpec(name=name, guestId="otherGuest", numCPUs=1, memoryMB=64,
                              files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=changes)
-    return wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+    if bootable and disk_mib:
+        LabAccess().configure_vm(name, install_boot_sector=True)
+    return machine
 
 
 def destroy_vm(machine):

@@ -4,7 +4,7 @@
   lab down     stop it and remove its run folder
   lab status   print the running lab's state as JSON (exit 1 when it is not running)
   lab run -- CMD...   start the lab (unless running), run CMD with its env, stop it if it started it
-  lab guest-write VM --offset N --length N [--seed S] [--device-key K]
+  lab guest-write VM --offset N (--length N [--seed S] | --source FILE) [--device-key K]
                write as the guest would, through the VM's current leaf (CBT sees it)
   lab inspect VM      per disk: chain, capacity, allocated bytes, SHA-256 of the whole content
 
@@ -218,8 +218,9 @@ def _control(path, body=None):
 
 
 def guest_write(args):
-    print(json.dumps(_control("/guest-write", {"vm": args.vm, "offset": args.offset, "length": args.length,
-                                               "seed": args.seed, "device_key": args.device_key}), indent=2))
+    print(json.dumps(_control("/guest-write", {"vm": args.vm, "offset": args.offset, "length": args.length or 0,
+                                               "seed": args.seed, "source": args.source or "",
+                                               "device_key": args.device_key}), indent=2))
 
 
 def inspect(args):
@@ -266,7 +267,9 @@ def main():
     writer = commands.add_parser("guest-write", help="write into a VM's disk as its guest would")
     writer.add_argument("vm", help="VM name or moid")
     writer.add_argument("--offset", type=int, required=True, help="byte offset (whole 512-byte sectors)")
-    writer.add_argument("--length", type=int, required=True, help="bytes (whole 512-byte sectors)")
+    data = writer.add_mutually_exclusive_group(required=True)
+    data.add_argument("--length", type=int, help="bytes of pseudo-random data (whole 512-byte sectors)")
+    data.add_argument("--source", help="a local file whose bytes to write (whole 512-byte sectors)")
     writer.add_argument("--seed", type=int, default=1, help="seed of the pseudo-random data")
     writer.add_argument("--device-key", type=int, default=0, help="the disk (default: the first)")
     writer.set_defaults(func=guest_write)

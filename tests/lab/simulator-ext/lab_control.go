@@ -33,12 +33,24 @@ func LabFindVM(id string) (*VirtualMachine, error) {
 	return nil, fmt.Errorf("%d VMs are named %q; use the moid", len(found), id)
 }
 
+// LabIsolatedNetwork is a port group on a vSwitch without uplinks on every host, as sites keep
+// for recovery drills: a VM there reaches nothing outside.
+const LabIsolatedNetwork = "Isolated Network"
+
 // LabPrepareInventory gives every stock VM's disks the given capacity and deterministic,
 // varied content: a header naming the disk in its first sector and 16 regions of 256 KiB of
-// pseudo-random data at pseudo-random places; the rest reads as zeros (a thin disk).
+// pseudo-random data at pseudo-random places; the rest reads as zeros (a thin disk). Its first
+// disk gets a boot sector, and every host the isolated port group.
 func LabPrepareInventory(capacity int64) error {
 	labMu.Lock()
 	defer labMu.Unlock()
+	for _, e := range Map.All("HostNetworkSystem") {
+		s := e.(*HostNetworkSystem)
+		s.AddVirtualSwitch(&types.AddVirtualSwitch{VswitchName: "vSwitchIsolated"})
+		// the port group's Network object is made once per datacenter: later hosts meet DuplicateName
+		s.AddPortGroup(internalContext, &types.AddPortGroup{Portgrp: types.HostPortGroupSpec{
+			Name: LabIsolatedNetwork, VswitchName: "vSwitchIsolated"}})
+	}
 	for _, e := range Map.All("VirtualMachine") {
 		vm := e.(*VirtualMachine)
 		for _, disk := range labDisks(vm) {
@@ -57,6 +69,12 @@ func LabPrepareInventory(capacity int64) error {
 			}
 		}
 		vm.updateDiskLayouts()
+		if err := labInstallBootSector(vm); err != nil { // the inventory's VMs have a guest OS
+			return err
+		}
+		if vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+			labBoot(vm)
+		}
 		labSetToolsState(vm)
 	}
 	return nil
@@ -88,10 +106,10 @@ func labFillDisk(local, vmName string, key int32, capacity int64) error {
 	return nil
 }
 
-// LabGuestWrite writes length bytes of pseudo-random data (from seed) at offset of a disk of a
-// powered-on VM, through its current leaf, as the guest would: change tracking sees it.
+// LabGuestWrite writes data at offset of a disk of a powered-on VM, through its current leaf,
+// as the guest would: change tracking sees it.
 // deviceKey 0 means the VM's first disk.
-func LabGuestWrite(vmID string, deviceKey int32, offset, length, seed int64) (map[string]interface{}, error) {
+func LabGuestWrite(vmID string, deviceKey int32, offset int64, data []byte) (map[string]interface{}, error) {
 	vm, err := LabFindVM(vmID)
 	if err != nil {
 		return nil, err
@@ -100,12 +118,12 @@ func LabGuestWrite(vmID string, deviceKey int32, offset, length, seed int64) (ma
 	Map.WithLock(vm, func() {
 		labMu.Lock()
 		defer labMu.Unlock()
-		result, err = labGuestWrite(vm, deviceKey, offset, length, seed)
+		result, err = labGuestWrite(vm, deviceKey, offset, data)
 	})
 	return result, err
 }
 
-func labGuestWrite(vm *VirtualMachine, deviceKey int32, offset, length, seed int64) (map[string]interface{}, error) {
+func labGuestWrite(vm *VirtualMachine, deviceKey int32, offset int64, data []byte) (map[string]interface{}, error) {
 	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
 		return nil, fmt.Errorf("%s is %s: a guest writes only while the VM runs", vm.Name, vm.Runtime.PowerState)
 	}
@@ -129,8 +147,7 @@ func labGuestWrite(vm *VirtualMachine, deviceKey int32, offset, length, seed int
 		return nil, err
 	}
 	defer chain.Close()
-	data := make([]byte, length)
-	rand.New(rand.NewSource(seed)).Read(data)
+	length := int64(len(data))
 	if err := chain.WriteAt(data, offset); err != nil {
 		return nil, err
 	}

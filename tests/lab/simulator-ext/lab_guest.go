@@ -1,5 +1,5 @@
-// Lab extension: the guest as vSphere sees it. VMware Tools run while the VM is on (unless a
-// test says the guest has none); ShutdownGuest and RebootGuest need them and act later, as a
+// Lab extension: the guest as vSphere sees it. VMware Tools run while the VM is on and its guest
+// booted (lab_boot.go), unless a test says the guest has none; ShutdownGuest and RebootGuest need them and act later, as a
 // real guest OS does; a VM can be made to ask the uuid.altered question at its next power-on,
 // which then waits for AnswerVM; and a snapshot removal can be made to leave its delta behind
 // (consolidationNeeded) for ConsolidateVMDisks to merge.
@@ -8,9 +8,11 @@ package simulator
 
 import (
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -24,6 +26,7 @@ type LabVMOptions struct {
 	Question               string `json:"question"` // a message id to ask at the next power-on
 	ToolsInstalled         *bool  `json:"tools_installed"`
 	LeaveDeltaOnNextRemove bool   `json:"leave_delta_on_next_remove"`
+	InstallBootSector      bool   `json:"install_boot_sector"` // make the boot disk bootable, as an OS install does
 }
 
 type labMergeJob struct {
@@ -52,6 +55,9 @@ func LabConfigureVM(vmID string, opts LabVMOptions) error {
 	Map.WithLock(vm, func() {
 		labMu.Lock()
 		defer labMu.Unlock()
+		if opts.InstallBootSector {
+			err = labInstallBootSector(vm)
+		}
 		if opts.Question != "" {
 			labQuestionArmed[vm.Self] = opts.Question
 		}
@@ -63,7 +69,7 @@ func LabConfigureVM(vmID string, opts LabVMOptions) error {
 			labSkipMerge[vm.Self] = true
 		}
 	})
-	return nil
+	return err
 }
 
 func labToolsRunning(vm *VirtualMachine) bool {
@@ -72,7 +78,7 @@ func labToolsRunning(vm *VirtualMachine) bool {
 
 // labSetToolsState makes the guest's Tools state follow the power state.
 func labSetToolsState(vm *VirtualMachine) {
-	running := vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn && !labNoTools[vm.Self]
+	running := vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn && labBooted[vm.Self] && !labNoTools[vm.Self]
 	status, state, tools := types.VirtualMachineToolsRunningStatusGuestToolsNotRunning, "notRunning", types.VirtualMachineToolsStatusToolsNotRunning
 	if running {
 		status, state, tools = types.VirtualMachineToolsRunningStatusGuestToolsRunning, "running", types.VirtualMachineToolsStatusToolsOk
@@ -84,7 +90,19 @@ func labSetToolsState(vm *VirtualMachine) {
 		{Name: "guest.toolsRunningStatus", Val: string(status)},
 		{Name: "guest.toolsStatus", Val: tools},
 		{Name: "guest.guestState", Val: state},
+		{Name: "guest.ipAddress", Val: labGuestIP(vm, running)},
 	})
+}
+
+// labGuestIP is the address Tools report: one per VM with a network card, while Tools run.
+func labGuestIP(vm *VirtualMachine, running bool) string {
+	nics := object.VirtualDeviceList(vm.Config.Hardware.Device).SelectByType((*types.VirtualEthernetCard)(nil))
+	if !running || len(nics) == 0 {
+		return ""
+	}
+	h := fnv.New32a()
+	h.Write([]byte(vm.Self.Value))
+	return fmt.Sprintf("10.%d.%d.%d", 100+h.Sum32()%100, (h.Sum32()>>8)%256, 1+(h.Sum32()>>16)%254)
 }
 
 func labGuestFault(vm *VirtualMachine) types.BaseMethodFault {
@@ -147,7 +165,10 @@ func (vm *VirtualMachine) RebootGuest(req *types.RebootGuest) soap.HasFault {
 	}
 	Map.Update(vm, []types.PropertyChange{
 		{Name: "guest.toolsRunningStatus", Val: string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning)}})
-	labLater(vm, func() { labSetToolsState(vm) })
+	labLater(vm, func() {
+		labBoot(vm)
+		labSetToolsState(vm)
+	})
 	body.Res = new(types.RebootGuestResponse)
 	return body
 }
@@ -188,7 +209,10 @@ func labBeforePowerTask(t *Task, vm *VirtualMachine) bool {
 // actions pending from before it.
 func labAfterVMTask(t *Task, vm *VirtualMachine) {
 	switch labTaskMethod(t.Info.Name) {
-	case "poweron", "poweroff", "reset", "suspend":
+	case "poweron", "reset":
+		labPowerCycles[vm.Self]++
+		labBoot(vm)
+	case "poweroff", "suspend":
 		labPowerCycles[vm.Self]++
 	}
 	labSetToolsState(vm)

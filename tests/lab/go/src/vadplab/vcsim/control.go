@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math/rand"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -49,6 +51,7 @@ type guestWriteRequest struct {
 	Offset    int64  `json:"offset"`
 	Length    int64  `json:"length"`
 	Seed      int64  `json:"seed"`
+	Source    string `json:"source"` // a local file whose bytes the guest writes, instead of seeded random data
 }
 
 func wrapHandler(server *simulator.Server) *labControl {
@@ -185,12 +188,23 @@ func (c *labControl) serveStats(w http.ResponseWriter) {
 
 func serveGuestWrite(w http.ResponseWriter, r *http.Request) {
 	var req guestWriteRequest
-	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil || req.VM == "" || req.Length <= 0 {
-		http.Error(w, "expected POST of JSON {\"vm\": NAME, \"offset\": N, \"length\": N, \"seed\": N, \"device_key\": K}",
-			http.StatusBadRequest)
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil || req.VM == "" ||
+		(req.Length <= 0) == (req.Source == "") {
+		http.Error(w, "expected POST of JSON {\"vm\": NAME, \"offset\": N, \"length\": N, \"seed\": N, \"device_key\": K} "+
+			"or {\"vm\": NAME, \"offset\": N, \"source\": LOCAL_FILE, \"device_key\": K}", http.StatusBadRequest)
 		return
 	}
-	serveJSON(w)(simulator.LabGuestWrite(req.VM, req.DeviceKey, req.Offset, req.Length, req.Seed))
+	data := make([]byte, req.Length)
+	if req.Source != "" {
+		var err error
+		if data, err = os.ReadFile(req.Source); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	} else {
+		rand.New(rand.NewSource(req.Seed)).Read(data)
+	}
+	serveJSON(w)(simulator.LabGuestWrite(req.VM, req.DeviceKey, req.Offset, data))
 }
 
 // serveAccess is what the VDDK double calls for PrepareForAccess ({"prepare": true}) and EndAccess.
