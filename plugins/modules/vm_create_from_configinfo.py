@@ -83,6 +83,11 @@ options:
       - Source network (a standard port group's name, or a distributed port group's key such as C(dvportgroup-46)) to a
         target network name (standard or distributed port group). Unmapped NICs keep their network, which must exist.
     type: dict
+  network:
+    description:
+      - Put every NIC on this one network (a standard or distributed port group), whatever its source network - for
+        example an isolated port group for a test. Mutually exclusive with O(network_map).
+    type: str
   mac:
     description:
       - C(keep) the NICs' MAC addresses, or C(regenerate) them. vSphere accepts manual MACs only in 00:50:56:00-3F, so a
@@ -261,6 +266,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             datastore=dict(type="str"),
             datastore_map=dict(type="dict"),
             network_map=dict(type="dict"),
+            network=dict(type="str"),
             mac=dict(type="str", default="keep", choices=["keep", "regenerate"]),
             bios_uuid=dict(type="str", default="keep", choices=["keep", "new"]),
             instance_uuid=dict(type="str", default="new", choices=["keep", "new"]),
@@ -277,7 +283,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
         )
         sources = ["config_file", "config", "repository"]
         super().__init__(
-            argument_spec=spec, supports_check_mode=True, mutually_exclusive=[sources],
+            argument_spec=spec, supports_check_mode=True, mutually_exclusive=[sources, ["network", "network_map"]],
             required_if=[("state", "present", sources, True)],
             required_by={"repository": ["source_vm"]})
 

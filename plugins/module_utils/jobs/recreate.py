@@ -66,6 +66,7 @@ class RecreateOptions:
     datastore: Optional[str] = None
     datastore_map: Optional[Dict[str, str]] = None
     network_map: Optional[Dict[str, str]] = None
+    network: Optional[str] = None  # every NIC on this network, whatever its source's
     mac: str = "keep"
     bios_uuid: str = "keep"
     instance_uuid: str = "new"
@@ -150,7 +151,8 @@ class RecreateVm:
         check_config(config)
         placement = find_placement(client.content, o.datacenter, o.folder, o.host, o.cluster, o.resource_pool)
         options = {k: getattr(o, k) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
-                                              "rdm_policy", "rdm_map", "network_map", "extra_config_allow")}
+                                              "rdm_policy", "rdm_map", "network_map", "network",
+                                              "extra_config_allow")}
         options.update(uuid=o.bios_uuid, recovery_of=source)
         if o.extra_config_deny is not None:
             options["extra_config_deny"] = o.extra_config_deny

@@ -328,7 +328,7 @@ class SpecBuilder:
         networks = self.target.get("networks") or {}
         network_map = self.options.get("network_map") or {}
         source_name = _source_network(source)
-        wanted = network_map.get(source_name, source_name)
+        wanted = self.options.get("network") or network_map.get(source_name, source_name)
         network = networks.get(wanted)
         if network is None:
             raise NetworkNotFoundError("NIC %s (%s) is on network %r, which the target does not have: map it with "
