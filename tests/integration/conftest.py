@@ -110,7 +110,7 @@ def create_vm(si, name, disk_mib, thin=True, eager=False, bootable=True):
                              files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=changes)
     machine = wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
     if bootable and disk_mib:
-        LabAccess().configure_vm(name, install_boot_sector=True)
+        LabAccess().configure_vm(machine._moId, install_boot_sector=True)  # the name may be stored escaped
     return machine
 
 

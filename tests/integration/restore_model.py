@@ -224,7 +224,9 @@ def run_scenario(seed, lab, si, workdir):
     folder = os.path.join(workdir, str(seed))
     os.makedirs(folder)
     target_capacity = s.capacity + s.target_extra
-    vm = create_vm(si, name, [target_capacity / MIB], thin=s.provisioning == "thin", eager=s.provisioning == "eager")
+    # an empty disk, as the model starts: no guest OS installed (the model's VMs are never booted)
+    vm = create_vm(si, name, [target_capacity / MIB], thin=s.provisioning == "thin", eager=s.provisioning == "eager",
+                   bootable=False)
     try:
         disk_file = [d for d in vm.config.hardware.device if hasattr(d, "capacityInKB")][0].backing.fileName
         model = bytearray(target_capacity)

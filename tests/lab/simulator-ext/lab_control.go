@@ -44,8 +44,11 @@ const LabIsolatedNetwork = "Isolated Network"
 func LabPrepareInventory(capacity int64) error {
 	labMu.Lock()
 	defer labMu.Unlock()
-	for _, e := range Map.All("HostNetworkSystem") {
-		s := e.(*HostNetworkSystem)
+	for _, e := range Map.All("HostSystem") {
+		s, ok := Map.Get(*e.(*HostSystem).ConfigManager.NetworkSystem).(*HostNetworkSystem)
+		if !ok {
+			continue
+		}
 		s.AddVirtualSwitch(&types.AddVirtualSwitch{VswitchName: "vSwitchIsolated"})
 		// the port group's Network object is made once per datacenter: later hosts meet DuplicateName
 		s.AddPortGroup(internalContext, &types.AddPortGroup{Portgrp: types.HostPortGroupSpec{
