@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(golang-go golang-github-vmware-govmomi-dev patch python3-venv git nbdkit nbdkit-plugin-python libnbd-bin qemu-utils)
+packages=(golang-go golang-github-vmware-govmomi-dev patch python3-venv git nbdkit nbdkit-plugin-python libnbd-bin qemu-utils
+          libguestfs-tools python3-guestfs chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

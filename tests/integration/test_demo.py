@@ -13,6 +13,9 @@ def test_the_demo_restores_and_recovers_with_every_checksum_matching(si, tmp_pat
         out = process.stdout + process.stderr
         assert process.returncode == 0, out
         assert "SHA-256 of every disk matches its restore point" in out and "(incremental, " in out
+        assert "DC0_H0_VM1-recovered: passed" in out
+        [html] = [line.split("Report: ")[1].split('"')[0].strip() for line in out.splitlines() if "Report: " in line]
+        assert html.startswith(str(tmp_path)) and os.path.exists(html), html
     finally:
         destroy_vms(si, "DC0_H0_VM1-recovered")
         [vm] = find_vm_by_name(si, "DC0_H0_VM1")

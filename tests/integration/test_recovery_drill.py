@@ -1,0 +1,140 @@
+"""Recovery drills on the lab: points recovered as temporary VMs on the isolated port group, booted
+(the lab's guest boots only from a bootable disk), checked, deleted; the report a person reads."""
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+from pyVim.connect import Disconnect
+from pyVmomi import vim
+
+from conftest import ROOT, VddkHold, create_vm, destroy_vm, destroy_vms, find_vm_by_name, run_module, wait
+
+GOOD, UNBOOTABLE = "drill-good", "drill-noboot"
+ISOLATED = "Isolated Network"
+PREFIX = "vadp-drill-"
+
+
+def _add_nic(machine, network="VM Network"):
+    nic = vim.vm.device.VirtualVmxnet3(key=-1, backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network),
+                                       addressType="generated")
+    wait(machine.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=nic)])))
+
+
+@pytest.fixture(scope="module")
+def repository(lab, tmp_path_factory):
+    """A repository with a point of a VM that boots (with a NIC on the production network) and of
+    one whose guest zeroed its boot sector before the backup (it runs, but will not boot again)."""
+    work = tmp_path_factory.mktemp("drill")
+    zeros = work / "zeros"
+    zeros.write_bytes(bytes(512))
+    si = lab.connect()
+    machines = [create_vm(si, GOOD, [8]), create_vm(si, UNBOOTABLE, [8])]
+    _add_nic(machines[0])
+    repo = str(work / "repo")
+    try:
+        for machine in machines:
+            wait(machine.PowerOnVM_Task())
+        lab.guest_write(GOOD, offset=1 << 20, length=1 << 20, seed=5)
+        lab.guest_write(UNBOOTABLE, offset=0, source=str(zeros))
+        for name in (GOOD, UNBOOTABLE):
+            backup = run_module("vadp.vsphere.vm_backup", {"name": name, "repository": repo})
+            assert not backup.get("failed"), backup
+        yield repo
+    finally:
+        for machine in machines:
+            destroy_vm(machine)
+        destroy_vms(si, PREFIX + GOOD, PREFIX + UNBOOTABLE)
+        Disconnect(si)
+
+
+def _kill_tree(pid):
+    """SIGKILL a process and every descendant (ansible's workers run in sessions of their own), as
+    a cancelled job's whole tree dies."""
+    tree, i = [pid], 0
+    while i < len(tree):
+        try:
+            with open("/proc/%d/task/%d/children" % (tree[i], tree[i])) as f:
+                tree += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+        i += 1
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def drill(repo, check_mode=False, **args):
+    return run_module("vadp.vsphere.recovery_drill", dict(repository=repo, network=ISOLATED, host="DC0_H0", **args),
+                      check_mode=check_mode)
+
+
+def drill_vms(si):
+    return find_vm_by_name(si, PREFIX + GOOD) + find_vm_by_name(si, PREFIX + UNBOOTABLE)
+
+
+def test_a_point_that_cannot_boot_fails_its_drill_and_the_other_vm_still_passes(repository, si, tmp_path):
+    planned = drill(repository, check_mode=True, vms=[GOOD, UNBOOTABLE])
+    assert [d["verdict"] for d in planned["drills"]] == ["planned", "planned"] and drill_vms(si) == []
+    result = drill(repository, vms=[GOOD, UNBOOTABLE], parallel=2, boot_timeout=20, report_dir=str(tmp_path / "reports"))
+    assert result["failed"] and result["error_code"] == "DRILL_FAILED" and result["failed_vms"] == [UNBOOTABLE], result
+    good, bad = result["drills"]
+    assert good["verdict"] == "passed" and good["ip"].startswith("10.") and good["recovery_seconds"] > 0
+    assert good["point_age_seconds"] >= 0 and set(good["phases"]) == {"create_seconds", "restore_seconds", "boot_seconds"}
+    assert bad["verdict"] == "failed" and bad["reason"] == "no heartbeat within 20 s" and bad["ip"] is None
+    assert good["cleaned_up"] and bad["cleaned_up"] and drill_vms(si) == []
+    assert result["summary"][0].startswith(GOOD + ": passed") and "no heartbeat within 20 s" in result["summary"][1]
+    with open(result["report"]["json"]) as f:
+        report = json.load(f)
+    assert [(d["vm"], d["verdict"]) for d in report["drills"]] == [(GOOD, "passed"), (UNBOOTABLE, "failed")]
+    assert report["passed"] == 1 and os.path.exists(result["report"]["html"])
+
+
+def test_a_nic_mapped_outside_the_isolated_network_stops_the_drill_before_anything_is_made(repository, si):
+    refused = drill(repository, vms=[GOOD], network_map={"VM Network": "VM Network"})
+    assert refused["failed"] and refused["error_code"] == "NETWORK_NOT_ISOLATED", refused
+    assert "VM Network" in refused["msg"] and drill_vms(si) == []
+
+
+def test_a_kept_drill_vm_is_on_the_isolated_network_only_and_the_next_drill_removes_it(repository, si):
+    kept = drill(repository, vms=[GOOD], keep=True)
+    assert not kept.get("failed") and kept["drills"][0]["cleaned_up"] is False, kept
+    [machine] = find_vm_by_name(si, PREFIX + GOOD)
+    nics = [d for d in machine.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    assert [n.backing.deviceName for n in nics] == [ISOLATED] and machine.runtime.powerState == "poweredOn"
+    again = drill(repository, vms=[GOOD])
+    assert again["leftovers_removed"] == [PREFIX + GOOD] and again["drills"][0]["verdict"] == "passed", again
+    assert drill_vms(si) == []
+
+
+def test_a_drill_killed_mid_way_leaves_a_vm_the_next_drill_removes_first(repository, si, tmp_path):
+    hold = VddkHold(tmp_path, at=1)  # the first write into the drill VM's disk waits for the test
+    process = subprocess.Popen(
+        ["ansible-playbook", os.path.join(ROOT, "playbooks", "recovery_drill.yml"), "-e", json.dumps(
+            {"recovery_drill_vms": [GOOD], "recovery_drill_repository": repository, "recovery_drill_network": ISOLATED,
+             "recovery_drill_host": "DC0_H0"})],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **hold.env), cwd=ROOT)
+    try:
+        hold.wait_until_held()
+        assert len(find_vm_by_name(si, PREFIX + GOOD)) == 1
+    finally:
+        _kill_tree(process.pid)  # the job is killed: ansible, its worker, the module, its transfer
+        process.wait()
+        hold.release()
+    again = drill(repository, vms=[GOOD])
+    assert again["leftovers_removed"] == [PREFIX + GOOD] and again["drills"][0]["verdict"] == "passed", again
+    assert drill_vms(si) == []
+
+
+def test_the_role_prints_a_line_per_vm_and_fails_with_the_failed_ones(repository, tmp_path):
+    from conftest import play
+    code, output = play("recovery_drill.yml", recovery_drill_vms=[GOOD, UNBOOTABLE], recovery_drill_repository=repository,
+                        recovery_drill_network=ISOLATED, recovery_drill_host="DC0_H0", recovery_drill_boot_timeout=15,
+                        recovery_drill_report_dir=str(tmp_path / "reports"))
+    assert code != 0, output
+    assert GOOD + ": passed" in output and UNBOOTABLE + ": FAILED - no heartbeat within 15 s" in output
+    assert "Recovery drill report: " + str(tmp_path / "reports") in output
+    assert "recovery drill failed for " + UNBOOTABLE in output
