@@ -55,6 +55,22 @@ def repository_key_argument_spec():
     return dict(encryption_key_file=dict(type="path", no_log=True, fallback=(env_fallback, ["VADP_REPOSITORY_KEY_FILE"])))
 
 
+def point_disk_argument_spec():
+    """One disk of a restore point, for the modules that read it without vCenter."""
+    return dict(
+        repository=dict(type="path", required=True),
+        **repository_key_argument_spec(),
+        vm=dict(type="str"),
+        restore_point=dict(type="str", default="latest"),
+        disk=dict(type="str"),
+    )
+
+
+def placement_argument_spec():
+    """Where a new VM goes, for the modules that create VMs."""
+    return {option: dict(type="str") for option in ("datacenter", "folder", "cluster", "host", "resource_pool")}
+
+
 def vddk_argument_spec(default_transports):
     """The options of every module that moves disk data through VDDK."""
     return dict(

@@ -82,24 +82,13 @@ options:
   report_dir:
     description: Where the report goes, as C(recovery-drill-<time>.json) and C(.html); no report file when not given.
     type: path
-  datacenter:
-    description: The datacenter of the drill VMs; the only one if not given.
-    type: str
-  folder:
-    description: The VM folder of the drill VMs.
-    type: str
-  cluster:
-    description: The cluster the drill VMs run in (give O(cluster) or O(host)).
-    type: str
-  host:
-    description: The ESXi host the drill VMs run on.
-    type: str
-  resource_pool:
-    description: The resource pool of the drill VMs.
-    type: str
   datastore:
     description: The datastore of the drill VMs' files and disks; each disk's source datastore if not given.
     type: str
+  transport:
+    description: VDDK transport modes to try, in order, separated by colons, to fill the drill VMs' disks.
+    type: str
+    default: nbdssl:nbd
   timeout:
     description: Seconds each VM's disks may take to fill.
     type: int
@@ -108,6 +97,7 @@ extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
   - vadp.vsphere.connection.vddk
+  - vadp.vsphere.placement
 attributes:
   check_mode:
     support: full
@@ -175,7 +165,7 @@ report:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.drill import DrillOptions, RecoveryDrill
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
-    VsphereModule, repository_key_argument_spec, vddk_argument_spec)
+    VsphereModule, placement_argument_spec, repository_key_argument_spec, vddk_argument_spec)
 
 
 class RecoveryDrillModule(VsphereModule):
@@ -196,11 +186,7 @@ class RecoveryDrillModule(VsphereModule):
             keep=dict(type="bool", default=False),
             parallel=dict(type="int", default=2),
             report_dir=dict(type="path"),
-            datacenter=dict(type="str"),
-            folder=dict(type="str"),
-            cluster=dict(type="str"),
-            host=dict(type="str"),
-            resource_pool=dict(type="str"),
+            **placement_argument_spec(),
             datastore=dict(type="str"),
             timeout=dict(type="int", default=86400),
         ), supports_check_mode=True, mutually_exclusive=[("cluster", "host")])

@@ -29,20 +29,6 @@ version_added: 0.2.0
 author:
   - vadp.vsphere team (@vadp)
 options:
-  repository:
-    description: The repository's folder.
-    type: path
-    required: true
-  vm:
-    description: The backed-up VM (its name at backup time or its instance uuid); needed unless O(restore_point) is a point id.
-    type: str
-  restore_point:
-    description: The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
-    type: str
-    default: latest
-  disk:
-    description: The disk's device key (as M(vadp.vsphere.restore_point_info) shows it); the point's first disk if not given.
-    type: str
   name:
     description:
       - The export's name; by default the point id and disk key. Required with O(state=stopped).
@@ -73,6 +59,7 @@ options:
     default: ~/.vadp/exports
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.point_disk
   - vadp.vsphere.repository_key
 attributes:
   check_mode:
@@ -123,7 +110,7 @@ exports:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_export import PointExportJob, PointExportOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, point_disk_argument_spec
 
 
 class RestorePointExportModule(VsphereModule):
@@ -131,11 +118,7 @@ class RestorePointExportModule(VsphereModule):
 
     def __init__(self):
         super().__init__(argument_spec=dict(
-            repository=dict(type="path", required=True),
-            **repository_key_argument_spec(),
-            vm=dict(type="str"),
-            restore_point=dict(type="str", default="latest"),
-            disk=dict(type="str"),
+            **point_disk_argument_spec(),
             name=dict(type="str"),
             state=dict(type="str", default="started", choices=["started", "stopped"]),
             socket=dict(type="path"),

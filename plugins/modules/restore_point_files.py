@@ -29,20 +29,6 @@ version_added: 0.2.0
 author:
   - vadp.vsphere team (@vadp)
 options:
-  repository:
-    description: The repository's folder.
-    type: path
-    required: true
-  vm:
-    description: The backed-up VM (its name at backup time or its instance uuid); needed unless O(restore_point) is a point id.
-    type: str
-  restore_point:
-    description: The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
-    type: str
-    default: latest
-  disk:
-    description: The disk's device key (as M(vadp.vsphere.restore_point_info) shows it); the point's first disk if not given.
-    type: str
   filesystem:
     description:
       - The file system to read, as libguestfs names it (C(/dev/sda1), C(/dev/vg0/root)); the returned RV(filesystems) lists them.
@@ -79,6 +65,7 @@ options:
     default: ~/.vadp/exports
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.point_disk
   - vadp.vsphere.repository_key
 attributes:
   check_mode:
@@ -162,7 +149,7 @@ backend_settings:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_files import PointFilesJob, PointFilesOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, point_disk_argument_spec
 
 
 class RestorePointFilesModule(VsphereModule):
@@ -170,11 +157,7 @@ class RestorePointFilesModule(VsphereModule):
 
     def __init__(self):
         super().__init__(argument_spec=dict(
-            repository=dict(type="path", required=True),
-            **repository_key_argument_spec(),
-            vm=dict(type="str"),
-            restore_point=dict(type="str", default="latest"),
-            disk=dict(type="str"),
+            **point_disk_argument_spec(),
             filesystem=dict(type="str"),
             path=dict(type="str"),
             extract=dict(type="list", elements="str"),

@@ -57,21 +57,6 @@ options:
   config_vm:
     description: When the input holds several VMs (pyVmomi JSON of many objects), the name of the one to use.
     type: str
-  datacenter:
-    description: The datacenter; may be left out when there is only one.
-    type: str
-  folder:
-    description: The VM folder, as an inventory path (C(/DC0/vm/restored)) or relative to the datacenter's VM folder.
-    type: str
-  cluster:
-    description: The cluster to run the VM in (its root resource pool).
-    type: str
-  host:
-    description: The ESXi host to place the VM on.
-    type: str
-  resource_pool:
-    description: The resource pool, by name.
-    type: str
   datastore:
     description: The datastore for the VM's files, and for its disks unless O(datastore_map) says otherwise. Default the source's.
     type: str
@@ -162,6 +147,7 @@ options:
     default: 600
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.placement
   - vadp.vsphere.repository_key
 attributes:
   check_mode:
@@ -245,7 +231,7 @@ notes:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.recreate import RecreateOptions, RecreateVm
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, placement_argument_spec, repository_key_argument_spec
 
 
 class VmCreateFromConfigInfoModule(VsphereModule):
@@ -258,11 +244,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             restore_point=dict(type="str", default="latest"),
             source_vm=dict(type="str"),
             config_vm=dict(type="str"),
-            datacenter=dict(type="str"),
-            folder=dict(type="str"),
-            cluster=dict(type="str"),
-            host=dict(type="str"),
-            resource_pool=dict(type="str"),
+            **placement_argument_spec(),
             datastore=dict(type="str"),
             datastore_map=dict(type="dict"),
             network_map=dict(type="dict"),

@@ -66,4 +66,3 @@ def test_the_inventory_vms_boot_and_report_an_ip_only_while_tools_run(si):
     assert machine.guest.ipAddress is None and _tools(machine) == "guestToolsNotRunning"
     wait(machine.PowerOnVM_Task())
     assert machine.guest.ipAddress == address  # the same guest, the same address
-

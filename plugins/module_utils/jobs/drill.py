@@ -182,9 +182,9 @@ class RecoveryDrill:
             for group in network.portgroup or []:
                 switch = switches.get(group.spec.vswitchName)
                 if group.spec.name == self.options.network and switch is not None and switch.pnic:
-                    self.warn("port group %s on host %s is on vSwitch %s, which has physical uplinks (%s): make sure it is "
-                              "isolated (a VLAN nothing else uses)" % (group.spec.name, props["name"], switch.name,
-                                                                        ", ".join(switch.pnic)))
+                    self.warn("port group %s on host %s is on vSwitch %s, which has physical uplinks (%s): make sure it "
+                              "is isolated (a VLAN nothing else uses)" % (
+                                  group.spec.name, props["name"], switch.name, ", ".join(switch.pnic)))
 
     # one VM's drill
 
