@@ -35,7 +35,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.config_spec 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, parse_time
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import VsphereClient
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import collect_properties, find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import collect_properties, entity_name, find_vm
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.power import power_on, wait_for_tools
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
@@ -129,8 +129,8 @@ class RecoveryDrill:
         removed = []
         for vm, props in collect_properties(self.client.content, vim.VirtualMachine, ["name", "config.extraConfig"]):
             marked = any(o.key == RECOVERY_MARK_KEY for o in props.get("config.extraConfig") or [])
-            if props.get("name") in names and marked:
-                removed.append(props["name"])
+            if entity_name(props.get("name")) in names and marked:  # vCenter keeps '/' in a name as %2f
+                removed.append(entity_name(props["name"]))
                 if not check_mode:
                     self._destroy(vm)
         return removed
