@@ -1,4 +1,5 @@
-"""Integration tests: modules run for real through ansible-playbook against the lab.
+"""Integration tests: modules, roles and playbooks run for real against the lab (modules in the
+test's process through Ansible's module contract, roles and playbooks through ansible-playbook).
 
 Run them with `make integration` (or `tests/lab/lab run -- pytest tests/integration`), which
 starts the lab and exports its VMWARE_* and LAB_* variables.
@@ -23,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 from pyVim.connect import Disconnect, SmartConnect  # noqa: E402
 from pyVmomi import vim  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
+from modules import run_module, run_task  # noqa: E402,F401 - the suite's two ways to run a module
 
 
 @pytest.fixture(scope="session")
@@ -182,36 +184,6 @@ def wait(task):
     from pyVim.task import WaitForTask
     WaitForTask(task)
     return task.info.result
-
-
-def run_module(module, args, check_mode=False, env=None, verbosity=0, connection_from_env=True, with_output=False):
-    """Run one module task through ansible-playbook; return its result (and the play's output)."""
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        result_file = os.path.join(tmp, "result.json")
-        task = {"name": "module under test", module: args, "register": "result", "ignore_errors": True}
-        if check_mode:
-            task["check_mode"] = True
-        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
-            task,
-            {"name": "save the result", "ansible.builtin.copy": {
-                "content": "{{ result | to_json }}", "dest": result_file}, "check_mode": False},
-        ]}]
-        playbook = os.path.join(tmp, "play.yml")
-        with open(playbook, "w") as f:
-            json.dump(play, f)
-        run_env = dict(os.environ)
-        if not connection_from_env:
-            for name in list(run_env):
-                if name.startswith("VMWARE_"):
-                    del run_env[name]
-        run_env.update(env or {})
-        command = ["ansible-playbook", playbook] + (["-" + "v" * verbosity] if verbosity else [])
-        process = subprocess.run(command, capture_output=True, text=True, env=run_env, cwd=ROOT, check=False)
-        assert process.returncode == 0, process.stdout + process.stderr
-        with open(result_file) as f:
-            result = json.load(f)
-        return (result, process.stdout + process.stderr) if with_output else result
 
 
 def write_base_disk_directly(descriptor_path, offset, data):

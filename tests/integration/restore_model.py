@@ -22,14 +22,15 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SECTOR, KIB, MIB = 512, 1024, 1 << 20
-MODULES = os.path.join(ROOT, "plugins", "modules")
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+
+from modules import run_module  # noqa: E402
 
 
 class Scenario:
@@ -182,12 +183,12 @@ def build_backups(s, lab, vm, name, flat, folder):
             lab.guest_write(name, offset=offset, length=length, seed=s.rng.randrange(1 << 30))
 
     wait(vm.PowerOnVM_Task())
-    assert not run_module({"name": name, "state": "enabled"}, module="vm_cbt").get("failed")
+    assert not run_module("vm_cbt", {"name": name, "state": "enabled"}).get("failed")
     repository, points = os.path.join(folder, "repo"), []
     for _number in range(s.rng.randrange(1, 4)):
         guest_writes()
-        backup = run_module({"name": name, "repository": repository, "chunk_size": s.chunk_size,
-                             "state_dir": os.path.join(folder, "backup-state")}, module="vm_backup")
+        backup = run_module("vm_backup", {"name": name, "repository": repository, "chunk_size": s.chunk_size,
+                                        "state_dir": os.path.join(folder, "backup-state")})
         assert not backup.get("failed"), "%s: %s" % (s.describe(), backup.get("msg"))
         with open(flat, "rb") as f:
             points.append((backup["point_id"], f.read()))
@@ -199,22 +200,6 @@ def build_backups(s, lab, vm, name, flat, folder):
 
 
 # --- the run ------------------------------------------------------------------------------
-
-def run_module(args, env=None, module="vmdk_restore"):
-    """A module run as Ansible runs it (its arguments in a file), against the lab."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
-    try:
-        run_env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".build", "collections"), **(env or {}))
-        process = subprocess.run([sys.executable, os.path.join(MODULES, module + ".py"), f.name], capture_output=True,
-                                 text=True, env=run_env, check=False)
-    finally:
-        os.unlink(f.name)
-    try:
-        return json.loads(process.stdout)
-    except ValueError:
-        raise AssertionError("%s printed no result: %s %s" % (module, process.stdout[-2000:], process.stderr[-2000:]))
-
 
 def run_scenario(seed, lab, si, workdir):
     """Run one scenario; raise AssertionError (with the seed) when the disk differs from the model."""
@@ -279,13 +264,13 @@ def run_scenario(seed, lab, si, workdir):
             args["snapshot"] = snapshot._moId
 
         if s.fail_write and refusal is None:
-            failed = run_module(args, env={"VDDK_DOUBLE_FAIL_WRITE": str(s.fail_write)})
+            failed = run_module("vmdk_restore", args, env={"VDDK_DOUBLE_FAIL_WRITE": str(s.fail_write)})
             written = failed.get("failed") and failed.get("changed")
             assert failed.get("failed") or failed.get("disks"), "%s: %s" % (s.describe(), failed)
             if failed.get("failed"):
                 assert failed["error_code"] == "TRANSFER_FAILED", "%s: %s" % (s.describe(), failed.get("msg"))
                 assert written == ("PARTIALLY RESTORED" in failed["msg"]), "%s: %s" % (s.describe(), failed["msg"])
-        result = run_module(args)
+        result = run_module("vmdk_restore", args)
         if snapshot is not None:  # SAN wrote the base beneath the restore snapshot: revert, then remove it
             wait(snapshot.RevertToSnapshot_Task())
             wait(snapshot.RemoveSnapshot_Task(removeChildren=False))

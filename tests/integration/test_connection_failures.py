@@ -1,21 +1,22 @@
 """Bad credentials, wrong ports, untrusted certificates and dropped sessions, through modules."""
+import json
 import socket
 
-from conftest import run_module
+from conftest import run_module, run_task
 
 VM = "DC0_H0_VM0"
 
 
 def test_wrong_password_names_user_and_host_and_never_shows_the_password(lab):
     secret = "Wr0ng-But-Secret-%s" % lab.port
-    result, output = run_module("vadp.vsphere.vm_info", {"name": VM, "password": secret}, verbosity=3, with_output=True)
+    result, output = run_task("vadp.vsphere.vm_info", {"name": VM, "password": secret}, verbosity=3)
     assert result["failed"] and result["error_code"] == "AUTH_FAILED"
     assert "as %r" % lab.user in result["msg"] and "%s:%s" % (lab.host, lab.port) in result["msg"]
     assert secret not in output
 
 
 def test_password_from_the_environment_is_not_logged_either(lab):
-    result, output = run_module("vadp.vsphere.vm_info", {"name": VM}, verbosity=3, with_output=True)
+    result, output = run_task("vadp.vsphere.vm_info", {"name": VM}, verbosity=3)
     assert not result.get("failed"), result
     assert lab.password not in output
 
@@ -24,7 +25,8 @@ def test_nothing_listening_is_a_clear_connection_error(lab):
     with socket.socket() as s:  # a port that was free a moment ago
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result, output = run_module("vadp.vsphere.vm_info", {"name": VM, "port": port}, with_output=True)
+    result = run_module("vadp.vsphere.vm_info", {"name": VM, "port": port})
+    output = json.dumps(result)
     assert result["failed"] and result["error_code"] == "CONNECTION_FAILED"
     assert "Cannot connect to 127.0.0.1:%s" % port in result["msg"] and "Check hostname and port" in result["msg"]
     assert "Traceback" not in output
@@ -37,7 +39,8 @@ def test_unknown_host_is_a_clear_connection_error(lab):
 
 
 def test_untrusted_certificate_names_validate_certs_and_ca_bundle(lab):
-    result, output = run_module("vadp.vsphere.vm_info", {"name": VM}, env={"VMWARE_CA_BUNDLE": ""}, with_output=True)
+    result = run_module("vadp.vsphere.vm_info", {"name": VM}, env={"VMWARE_CA_BUNDLE": ""})
+    output = json.dumps(result)
     assert result["failed"] and result["error_code"] == "TLS_VERIFY_FAILED"
     assert "validate_certs" in result["msg"] and "ca_bundle" in result["msg"]
     assert "certificate verify failed" in result["msg"] or "unable to get local issuer" in result["msg"]
