@@ -10,9 +10,10 @@ short_description: Progress of a running disk transfer, for a playbook to show w
 description:
   - Reads the status file the data mover keeps in a transfer's state folder and returns it - bytes
     done and total, rate, estimated time left, per disk.
-  - Run the transfer with C(async) and C(poll) set to 0, then call this module in an C(until) loop on
-    RV(finished); with C(-vvv) each retry prints RV(summary) in the play output (the default output shows
-    only the retry count). The transfer's own result comes from C(ansible.builtin.async_status).
+  - Run the transfer with C(async) and C(poll) set to 0, then either let this module follow it to its end
+    (O(follow), which prints one progress line per step at the default verbosity), or call it in an C(until)
+    loop on RV(finished) with O(wait) so that each call answers as soon as there is news. The transfer's own
+    result comes from C(ansible.builtin.async_status).
   - It reads a local file and does not connect to vSphere. It accepts the connection options so that
     C(module_defaults) for the C(vadp.vsphere.vsphere) group apply to it as to every module.
 version_added: 0.1.0
@@ -30,6 +31,32 @@ options:
         (whatever its outcome, even one that failed before its transfer started, or a status file left by an
         earlier run); without it, that the status file says done or failed.
     type: path
+  wait:
+    description:
+      - Seconds to wait for news before answering - the transfer ending, its state changing (waiting for a host
+        slot, running) or its progress reaching the next multiple of O(progress_step) percent. It answers as soon
+        as one of those happens, so a loop of calls needs no C(delay). V(0) answers at once.
+      - With O(follow), the longest time between two lines.
+      - Defaults to V(0), or V(60) with O(follow).
+    type: int
+  progress_step:
+    description: Percent of the transfer between two answers of O(wait) and two lines of O(follow).
+    type: int
+    default: 10
+  follow:
+    description:
+      - Follow the transfer until it ends, printing RV(summary) as one line per step (every O(progress_step)
+        percent, at a change of state and at least every O(wait) seconds) at the default verbosity, as AWX shows
+        it. The task then returns the last status, with RV(finished) true.
+      - Fails with C(error_code) C(TRANSFER_TIMEOUT) when the transfer has not ended after O(timeout) seconds.
+      - The lines come from the module's action plugin, on the controller; a runner that runs the module
+        alone gets one answer when the transfer ends, and no lines.
+    type: bool
+    default: false
+  timeout:
+    description: With O(follow), seconds to follow the transfer at most.
+    type: int
+    default: 86400
 extends_documentation_fragment:
   - vadp.vsphere.connection
 attributes:
@@ -39,7 +66,7 @@ attributes:
 '''
 
 EXAMPLES = r'''
-# Any module that takes state_dir (vmdk_restore, vm_backup) is polled the same way.
+# Any module that takes state_dir (vmdk_restore, vm_backup) is followed the same way.
 - name: Restore in the background
   vadp.vsphere.vmdk_restore:
     name: web01
@@ -50,14 +77,13 @@ EXAMPLES = r'''
   poll: 0
   register: restore_job
 
-- name: Show progress until the restore ends (-vvv prints each retry's summary)
+- name: Follow the restore to its end, a line every 10% and at least every minute
   vadp.vsphere.transfer_status:
     state_dir: /var/lib/vadp/web01
     job_results_file: "{{ restore_job.results_file }}"
-  register: progress
-  until: progress.finished
-  retries: 720
-  delay: 10
+    follow: true
+    wait: 60
+    timeout: 7200
 
 - name: Collect the restore's result
   ansible.builtin.async_status:
@@ -66,6 +92,14 @@ EXAMPLES = r'''
   until: restore.finished
   retries: 30
   delay: 2
+
+# Or one answer per call, in a loop of your own (no delay needed: each call waits for news).
+- name: Wait for the next 25% of a backup
+  vadp.vsphere.transfer_status:
+    state_dir: /var/lib/vadp/web01-backup
+    wait: 300
+    progress_step: 25
+  register: progress
 '''
 
 RETURN = r'''
@@ -95,63 +129,37 @@ status:
     eta_seconds: {description: Estimated seconds left (null before a rate is known)., type: int, sample: 14}
     seconds: {description: Seconds since this run started., type: float, sample: 5.8}
     disks: {description: "Per disk: id, path, bytes_done, bytes_total, resumed_from, transport, state.", type: list, elements: dict, sample: []}
+lines:
+  description: With O(follow), every line printed while following, in order.
+  returned: when O(follow) is true
+  type: list
+  elements: str
+  sample: ["running, 409.6 MiB of 4.0 GiB (10%), 205.0 MiB/s, about 18 s left", "done, 4.0 GiB of 4.0 GiB (100%)"]
 '''
-
-import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
-
-
-def _size(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return "%.1f %s" % (n, unit) if unit != "B" else "%d B" % n
-        n /= 1024.0
-
-
-def summarize(status):
-    if status is None:
-        return "not started"
-    if status.get("state") == "waiting":
-        return "waiting: " + status.get("message", "")
-    total = status.get("bytes_total") or 0
-    done = status.get("bytes_done") or 0
-    text = "%s, %s of %s" % (status.get("state"), _size(done), _size(total))
-    if total:
-        text += " (%d%%)" % (100 * done // total)
-    if status.get("state") == "running":
-        text += ", %s/s" % _size(status.get("bytes_per_second") or 0)
-        if status.get("eta_seconds") is not None:
-            text += ", about %s s left" % status["eta_seconds"]
-    if status.get("error"):
-        text += ": " + status["error"]
-    return text
-
-
-def _job_ended(results_file):
-    """Whether the async job behind results_file has ended: async_wrapper first writes
-    {"started": 1, "finished": 0}, and the module's own result when it ends."""
-    try:
-        with open(results_file) as f:
-            result = json.load(f)
-    except (OSError, ValueError):
-        return False  # not written yet, or being written
-    return not result.get("started") or bool(result.get("finished"))
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.status import follow_silently, summarize, wait_for_news
 
 
 def main():
     spec = connection_argument_spec()
-    spec.update(state_dir=dict(type="path", required=True), job_results_file=dict(type="path"))
+    spec.update(state_dir=dict(type="path", required=True), job_results_file=dict(type="path"),
+                wait=dict(type="int"), progress_step=dict(type="int", default=10),
+                follow=dict(type="bool", default=False), timeout=dict(type="int", default=86400))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    status = read_json(os.path.join(module.params["state_dir"], "status.json"))
-    if module.params["job_results_file"]:
-        finished = _job_ended(module.params["job_results_file"])
+    p = module.params
+    if (p["wait"] or 0) < 0 or p["timeout"] < 0 or not 1 <= p["progress_step"] <= 100:
+        module.fail_json(msg="wait and timeout must not be negative, progress_step must be 1 to 100",
+                         error_code="INVALID_ARGUMENT")
+    if p["follow"]:  # run without its action plugin (which follows on the controller): wait for the end
+        status, finished = follow_silently(p["state_dir"], p["job_results_file"], p["timeout"])
     else:
-        finished = bool(status and status.get("state") in ("done", "failed"))
+        status, finished = wait_for_news(p["state_dir"], p["job_results_file"], p["wait"] or 0, p["progress_step"])
+    if p["follow"] and not finished:
+        module.fail_json(msg="The transfer did not end within %d s: %s" % (p["timeout"], summarize(status)),
+                         error_code="TRANSFER_TIMEOUT", status=status, finished=False)
     module.exit_json(changed=False, status=status, finished=finished, summary=summarize(status))
 
 

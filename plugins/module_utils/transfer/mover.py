@@ -171,7 +171,9 @@ class DataMover:
         paths = self.paths()
         plan = dataclasses.replace(plan, checkpoint=paths["checkpoint"], status=paths["status"], log=paths["log"])
         write_json_atomically(paths["plan"], plan.to_json())
-        if os.path.exists(paths["status"]):  # a status from an earlier run would look like progress
+        # A status from an earlier transfer would look like progress; PrepareForAccess and EndAccess
+        # move no data and leave the transfer's status for transfer_status to read.
+        if plan.direction != "access" and os.path.exists(paths["status"]):
             os.remove(paths["status"])
         libdir = plan.vddk.libdir
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), **WORKER_MALLOC, **self.extra_env)

@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""transfer_status on the controller: with follow, the module is run again and again (each run
+waits for news) and every answer is printed as one line at the default verbosity, where an
+``until`` loop would print only "FAILED - RETRYING". Without follow, the module runs once."""
+
+from __future__ import annotations
+
+import time
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
+
+_DEFAULT_FOLLOW_WAIT = 60  # seconds between two lines when the transfer makes no step
+
+
+class ActionModule(ActionBase):
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # unused: the module runs in a temporary folder of its own each time
+        args = dict(self._task.args)
+        try:
+            if not boolean(args.get("follow", False), strict=False):
+                result.update(self._execute_module(module_args=args, task_vars=task_vars))
+                return result
+            result.update(self._follow(args, task_vars))
+            return result
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _follow(self, args, task_vars):
+        timeout = int(args.get("timeout", 86400))
+        wait = int(args.get("wait") or _DEFAULT_FOLLOW_WAIT)
+        host = task_vars.get("inventory_hostname", "localhost")
+        deadline = time.monotonic() + timeout
+        lines = []
+        while True:
+            left = max(0, int(deadline - time.monotonic()))
+            answer = self._execute_module(module_args=dict(args, follow=False, wait=min(wait, left)), task_vars=task_vars)
+            if answer.get("failed"):
+                return answer
+            if not lines or answer["summary"] != lines[-1]:
+                lines.append(answer["summary"])
+                display.display("%s: %s" % (host, answer["summary"]))
+            answer["lines"] = lines
+            if answer["finished"]:
+                return answer
+            if time.monotonic() >= deadline:
+                return dict(answer, failed=True, error_code="TRANSFER_TIMEOUT",
+                            msg="The transfer did not end within %d s: %s" % (timeout, answer["summary"]))
