@@ -61,7 +61,7 @@ def test_the_inventory_vms_boot_and_report_an_ip_only_while_tools_run(si):
         wait(machine.PowerOnVM_Task())
     assert _tools(machine) == "guestToolsRunning"
     address = machine.guest.ipAddress
-    assert address and address.startswith("10.")
+    assert address and address.startswith("127.")
     wait(machine.PowerOffVM_Task())
     assert machine.guest.ipAddress is None and _tools(machine) == "guestToolsNotRunning"
     wait(machine.PowerOnVM_Task())

@@ -37,7 +37,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect impo
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import VsphereClient
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import collect_properties, entity_name, find_vm
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.power import power_on, wait_for_tools
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
 
 
 class NetworkNotIsolatedError(VsphereError):
@@ -219,7 +219,7 @@ class RecoveryDrill:
                     mode="fresh", disk_map=created["disk_map"], reset_cbt=False, state_dir=state_dir, timeout=o.timeout,
                     encryption_key_file=o.encryption_key_file), warn=self.warn).run()
             drill["phases"]["restore_seconds"] = round(time.monotonic() - start - drill["phases"]["create_seconds"], 1)
-            power_on(vm, {}, o.boot_timeout)
+            power_on(vm, {}, DEFAULT_TASK_TIMEOUT)  # the task; the guest's boot is what boot_timeout bounds
             booting = time.monotonic()
             try:
                 wait_for_tools(vm, o.boot_timeout)
@@ -267,5 +267,5 @@ class RecoveryDrill:
 
     def _destroy(self, vm) -> None:
         if vm.runtime.powerState != "poweredOff":
-            wait_for_task(vm.PowerOffVM_Task(), timeout=self.options.boot_timeout)
-        wait_for_task(vm.Destroy_Task(), timeout=self.options.boot_timeout)
+            wait_for_task(vm.PowerOffVM_Task())
+        wait_for_task(vm.Destroy_Task())

@@ -102,7 +102,9 @@ func labGuestIP(vm *VirtualMachine, running bool) string {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(vm.Self.Value))
-	return fmt.Sprintf("10.%d.%d.%d", 100+h.Sum32()%100, (h.Sum32()>>8)%256, 1+(h.Sum32()>>16)%254)
+	// A loopback address (127.0.0.0/8): nothing the lab hands out leads off this machine, and a test
+	// can listen on it for a drill's TCP check.
+	return fmt.Sprintf("127.%d.%d.%d", 100+h.Sum32()%100, (h.Sum32()>>8)%256, 1+(h.Sum32()>>16)%254)
 }
 
 func labGuestFault(vm *VirtualMachine) types.BaseMethodFault {
