@@ -4,3 +4,5 @@
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes tens of seconds or minutes; make test runs it, pytest -m 'not slow' "
                                        "leaves it out")
+    config.addinivalue_line("markers", "watches_transfer: looks at a transfer while it runs (held in the VDDK double); "
+                                       "make races runs these under CPU load")

@@ -66,6 +66,7 @@ def test_lookups_by_name_and_their_errors(client):
         find_by_name(content, "datastore", "nope", datacenter="DC0")
 
 
+@pytest.mark.watches_transfer
 def test_keepalive_pings_while_idle(lab):
     settings = ConnectionSettings(lab.host, lab.user, lab.password, port=lab.port, ca_bundle=lab.ca_file,
                                   keepalive_interval=0.2)

@@ -105,6 +105,7 @@ def _run_in_background(mover, plan, secrets):
     return thread, outcome
 
 
+@pytest.mark.watches_transfer
 def test_a_killed_worker_is_a_clear_error(lab, off_vm, tmp_path):
     [disk] = _disks(off_vm)
     image, _digest = _image(tmp_path, "disk.img", 64 * MIB)
@@ -119,6 +120,7 @@ def test_a_killed_worker_is_a_clear_error(lab, off_vm, tmp_path):
     assert not thread.is_alive() and "killed by signal SIGKILL" in str(outcome["error"])
 
 
+@pytest.mark.watches_transfer
 def test_a_hung_worker_is_stopped(lab, off_vm, tmp_path):
     """A VDDK call that never returns (held, never released) ends in a clear error once the
     watchdog has seen no progress for stall_seconds."""
@@ -150,6 +152,7 @@ def test_two_disks_are_written_in_parallel(lab, two_disk_vm, tmp_path):
     assert [d["sha256"] for d in lab.inspect("lab-two-disks")["disks"]] == [digest for _img, digest in images]
 
 
+@pytest.mark.watches_transfer
 def test_transfer_status_shows_progress_while_it_runs(lab, off_vm, tmp_path):
     [disk] = _disks(off_vm)
     image, _digest = _image(tmp_path, "disk.img", 16 * MIB)

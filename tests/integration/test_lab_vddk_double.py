@@ -277,6 +277,7 @@ def _scenario(vm, *args, **env):
                           env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout.split("\n")
 
 
+@pytest.mark.watches_transfer
 def test_injected_faults(vm, tmp_path):
     wait(vm.PowerOffVM_Task())
     leaf = _leaf(vm)

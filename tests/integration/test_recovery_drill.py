@@ -110,6 +110,7 @@ def test_a_kept_drill_vm_is_on_the_isolated_network_only_and_the_next_drill_remo
     assert drill_vms(si) == []
 
 
+@pytest.mark.watches_transfer
 def test_a_drill_killed_mid_way_leaves_a_vm_the_next_drill_removes_first(repository, si, tmp_path):
     hold = VddkHold(tmp_path, at=1)  # the first write into the drill VM's disk waits for the test
     process = subprocess.Popen(

@@ -53,6 +53,7 @@ def test_a_chain_pruned_to_its_last_incremental_restores_exactly(vm, lab, tmp_pa
     assert lab.inspect(VM)["disks"][0]["sha256"] == points[2][1]
 
 
+@pytest.mark.watches_transfer
 def test_a_prune_does_not_run_beside_a_backup_in_progress(vm, lab, tmp_path):
     """The backup is held inside VDDK (so it holds its lease) while the prune tries: the prune is
     refused, naming the backup; once the backup ends the prune runs, and both points verify."""

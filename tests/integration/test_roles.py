@@ -185,6 +185,7 @@ JOBS_THAT_TRANSFER = {
 }
 
 
+@pytest.mark.watches_transfer
 @pytest.mark.parametrize("playbook", sorted(JOBS_THAT_TRANSFER))
 def test_every_job_that_transfers_shows_progress_while_it_runs(vm, si, lab, tmp_path, playbook):
     """The transfer is held at its third VDDK read or write until a progress line has been shown,

@@ -181,6 +181,7 @@ def test_two_vms_back_up_into_one_repository_at_once(vm, lab, tmp_path):
     assert len(checked["points"]) == 2 and checked["verified_ok"] is True
 
 
+@pytest.mark.watches_transfer
 def test_a_hosts_disk_limit_holds_the_next_backup_before_its_snapshot_until_a_slot_frees(si, lab, tmp_path):
     """host_disk_limit 1: a backup held inside VDDK has the host's only slot; a second VM's backup
     on the same host waits, says so in its status, takes no snapshot meanwhile, and runs once the

@@ -247,6 +247,7 @@ def test_read_back_verification_catches_a_write_the_disk_did_not_keep(vm, lab, t
     assert result["disks"][0]["bytes_read_back"] == result["disks"][0]["bytes_written"] > 0
 
 
+@pytest.mark.watches_transfer
 def test_storage_vmotion_is_disabled_while_the_restore_holds_the_disks(vm, lab, tmp_path):
     """PrepareForAccess before the transfer, EndAccess after: vCenter lists RelocateVM_Task in
     the VM's disabledMethod meanwhile (the lab does what vCenter does)."""

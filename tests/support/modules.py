@@ -1,9 +1,11 @@
 """Running the collection's modules from a test or a benchmark, two ways with the same arguments:
 
-- run_module: the module in this process, through Ansible's module contract (its arguments handed
-  over as ANSIBLE_MODULE_ARGS, one JSON result read back from what it prints). The module's own
-  code, argument checks, no_log masking and exit are all Ansible's; only ansible-playbook's start
-  (3-7 s a call) is left out.
+- run_module: the module through Ansible's module contract (its arguments handed over as
+  ANSIBLE_MODULE_ARGS, one JSON result read back from what it prints), in this process. The
+  module's own code, argument checks, no_log masking and exit are all Ansible's; only
+  ansible-playbook's start (3-7 s a call) is left out. Called from another thread than the main
+  one (a test running modules side by side), the module runs in a Python process of its own, as
+  AnsiballZ would run it: a module's arguments, output and environment belong to its process.
 - run_task: the module as one task of a real ansible-playbook run, for what only a play shows (its
   output at a verbosity, the connection options coming from the environment through Ansible).
 
@@ -17,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -60,8 +63,10 @@ def run_module(module, args, check_mode=False, env=None, connection_from_env=Tru
     environment variables for this run (and the workers it starts); connection_from_env=False: the
     VMWARE_* variables are not there for it."""
     name = module.rsplit(".", 1)[-1]
-    code = importlib.import_module("ansible_collections.vadp.vsphere.plugins.modules." + name)
     args = dict(args, _ansible_check_mode=check_mode, _ansible_module_name=name)
+    if threading.current_thread() is not threading.main_thread():
+        return _run_in_a_process(name, args, env, connection_from_env)
+    code = importlib.import_module("ansible_collections.vadp.vsphere.plugins.modules." + name)
     printed = io.StringIO()
     with _environment(env, connection_from_env), _module_arguments(args), contextlib.redirect_stdout(printed):
         try:
@@ -75,6 +80,20 @@ def run_module(module, args, check_mode=False, env=None, connection_from_env=Tru
         return json.loads(printed.getvalue())
     except ValueError:
         raise AssertionError("%s printed no JSON result: %r" % (name, printed.getvalue()[-2000:]))
+
+
+def _run_in_a_process(name, args, env, connection_from_env):
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as arguments:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, arguments)
+        arguments.flush()
+        run_env = {k: v for k, v in os.environ.items() if connection_from_env or not k.startswith("VMWARE_")}
+        run_env.update(env or {}, PYTHONPATH=COLLECTIONS)
+        process = subprocess.run([sys.executable, "-m", "ansible_collections.vadp.vsphere.plugins.modules." + name,
+                                  arguments.name], capture_output=True, text=True, env=run_env, check=False)
+    try:
+        return json.loads(process.stdout)
+    except ValueError:
+        raise AssertionError("%s printed no JSON result: %s %s" % (name, process.stdout[-2000:], process.stderr[-2000:]))
 
 
 def run_task(module, args, check_mode=False, env=None, connection_from_env=True, verbosity=0):
