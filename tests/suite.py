@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 LAB = os.path.join(ROOT, "tests", "lab", "lab")
@@ -70,8 +70,7 @@ def main():
              Stage("lint", ["ansible-lint", "roles", "playbooks"]),
              Stage("lab build and Go tests", [LAB, "gotest"])]
     later = [Stage("unit tests", PYTEST + ["--junitxml", units_report, "tests/unit"]),
-             Stage("integration tests", [LAB, "run", "--"] + PYTEST + ["--junitxml", integration_report,
-                                                                        "tests/integration"])]
+             Stage("integration tests", [LAB, "run", "--"] + PYTEST + ["--junitxml", integration_report, "tests/integration"])]
     started = time.monotonic()
     _side_by_side(first)
     for stage in later:
@@ -91,8 +90,8 @@ def main():
         print("\nfailed stages: %s" % ", ".join(failed))
     outcomes = [outcome for _s, _n, outcome in cases]
     # the closing line CI reads: the unit and integration tests together
-    print("\nsuite: %d passed, %d failed, %d skipped" % (outcomes.count("passed"), outcomes.count("failure") + outcomes.count("error"),
-                                                       outcomes.count("skipped")))
+    failures = outcomes.count("failure") + outcomes.count("error")
+    print("\nsuite: %d passed, %d failed, %d skipped" % (outcomes.count("passed"), failures, outcomes.count("skipped")))
     return 1 if failed else 0
 
 

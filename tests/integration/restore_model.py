@@ -188,7 +188,7 @@ def build_backups(s, lab, vm, name, flat, folder):
     for _number in range(s.rng.randrange(1, 4)):
         guest_writes()
         backup = run_module("vm_backup", {"name": name, "repository": repository, "chunk_size": s.chunk_size,
-                                        "state_dir": os.path.join(folder, "backup-state")})
+                                          "state_dir": os.path.join(folder, "backup-state")})
         assert not backup.get("failed"), "%s: %s" % (s.describe(), backup.get("msg"))
         with open(flat, "rb") as f:
             points.append((backup["point_id"], f.read()))

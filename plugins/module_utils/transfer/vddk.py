@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A ctypes binding of VMware's VixDiskLib (VDDK): the ABI and its rules, no policy.
 
-Declarations follow the project's reference/vddk-abi.md (x86-64 Linux). Rules it keeps for its
+Declarations follow VixDiskLib's C API as VMware's VDDK documents it (x86-64 Linux; docs/data-mover.md
+says what the binding covers, docs/vsphere-rules.md section F the rules). Rules it keeps for its
 callers: InitEx once per process with log callbacks that feed Python logging; Open and Close
 always on one thread (they are not thread safe); every VixError becomes a VddkError carrying
 the error's name (from its low 16 bits) and VDDK's text. Load it in a process started with

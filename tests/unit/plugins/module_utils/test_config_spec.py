@@ -209,7 +209,7 @@ def test_every_format_reads_the_same_kind_of_config():
 def test_every_third_party_capture_reads():
     folder = third_party_configinfo()
     if folder is None:
-        pytest.skip("no third-party captures beside this clone (../shared/fixtures/configinfo)")
+        pytest.skip("no third-party captures: VADP_CONFIGINFO_FIXTURES names none")
     for path in _config_files(folder):
         config, _unknown = read_config_file(path, "Jenkins02" if "pyvmomi" in path else None)
         assert isinstance(config, vim.vm.ConfigInfo) and config.hardware.device and config.name

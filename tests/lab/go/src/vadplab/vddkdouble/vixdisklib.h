@@ -1,5 +1,5 @@
 /* The VixDiskLib ABI as the lab's VDDK double implements it (x86-64 Linux, LP64), written from
- * the facts in the project's reference/vddk-abi.md. The C compiler lays these structs out, so
+ * VixDiskLib's C API as VMware's VDDK documents it (docs/data-mover.md). The C compiler lays these structs out, so
  * they match what a real VDDK's callers pass. */
 #ifndef VADPLAB_VIXDISKLIB_H
 #define VADPLAB_VIXDISKLIB_H
