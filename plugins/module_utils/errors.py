@@ -88,3 +88,13 @@ class SnapshotAmbiguousError(VsphereError):
 
 class CIDMismatchError(VsphereError):
     error_code = "CID_MISMATCH"
+
+
+class RestoreRefusedError(VsphereError):
+    """A restore refused before anything was written (the base of the restore plan's refusals)."""
+    error_code = "RESTORE_REFUSED"
+
+
+class SourceUnalignedError(RestoreRefusedError):
+    """A raw image or chain area does not fall on 512-byte sectors: VDDK writes whole sectors."""
+    error_code = "SOURCE_UNALIGNED"

@@ -14,7 +14,7 @@ try:
 except ImportError:
     VmomiJSONEncoder = None  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.extents import align
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ReadDiskPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disk_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.cbt import ChangeIdInvalidError, changed_areas

@@ -17,11 +17,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import 
     WriteDiskPlan,
     ZeroExtent,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
-
-
-class RestoreRefusedError(VsphereError):
-    error_code = "RESTORE_REFUSED"
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import RestoreRefusedError, SourceUnalignedError, VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR, Extent
 
 
 class VmPoweredOnError(RestoreRefusedError):
@@ -43,11 +40,6 @@ class SanNeedsSnapshotError(RestoreRefusedError):
 class SanNotPossibleError(RestoreRefusedError):
     """SAN cannot write these disks (thin or lazy-zeroed, CBT on, other snapshots)."""
     error_code = "SAN_NOT_POSSIBLE"
-
-
-class SourceUnalignedError(RestoreRefusedError):
-    """A raw image or chain area does not fall on 512-byte sectors: VDDK writes whole sectors."""
-    error_code = "SOURCE_UNALIGNED"
 
 
 class SourceTooSmallError(RestoreRefusedError):
@@ -130,7 +122,6 @@ def _within_chunks(index, areas):
     return result
 
 
-SECTOR = 512
 # Descriptor keys that describe the target disk as it was created (its controller, provisioning and
 # hardware version), not the data: replaying the source's values would make them untrue after a
 # remapped controller, another provisioning or a lowered hardware version.
@@ -163,19 +154,19 @@ def san_check(vm_name, disks, cbt_enabled, snapshot_morefs, snapshot_moref):
 
 
 def file_source_extents(kind, path, capacity, pieces, target_capacity, short_source):
-    """The extents of a raw image or a merged chain, [offset, length, (path, file offset) or None
-    for zeros], after the checks that keep them exact: whole sectors only (VDDK writes sectors,
+    """The extents of a raw image or a merged chain (Extents whose source is (path, file offset),
+    or None for zeros), after the checks that keep them exact: whole sectors only (VDDK writes sectors,
     so an area at byte 1000 cannot be written without shifting it), and a source shorter than the
     disk refused unless the caller chose to zero or keep the rest."""
     if capacity % SECTOR:
         raise SourceUnalignedError("the %s %s is %d bytes, not a whole number of 512-byte sectors: it cannot be written "
                                    "exactly" % (kind, path, capacity))
-    for offset, length, _file, _file_offset in pieces:
+    for offset, length, _where in pieces:
         if offset % SECTOR or length % SECTOR:
             raise SourceUnalignedError("the %s %s has an area at byte %d of %d bytes, not on 512-byte sectors: VDDK "
                                        "writes whole sectors, so it cannot be written without shifting data" % (
                                            kind, path, offset, length))
-    extents = [[o, n, (f, fo)] for o, n, f, fo in pieces]
+    extents = list(pieces)
     rest = target_capacity - capacity
     if rest > 0:
         if short_source == "refuse":
@@ -184,7 +175,7 @@ def file_source_extents(kind, path, capacity, pieces, target_capacity, short_sou
                 "data. Set short_source to zero_rest (the rest reads as zeros) or keep_rest (it keeps what it holds), "
                 "or give the whole image" % (kind, path, capacity, rest, target_capacity))
         if short_source == "zero_rest":
-            extents.append([capacity, rest, None])
+            extents.append(Extent(capacity, rest, None))
     return extents
 
 

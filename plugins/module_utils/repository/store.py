@@ -24,6 +24,7 @@ try:
 except ImportError:
     HAS_ZSTD = False
 
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import Extent
 from ansible_collections.vadp.vsphere.plugins.module_utils import files
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VsphereError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import crypto
@@ -200,15 +201,16 @@ class DiskIndex:
         return cls(chunk_size, capacity, entries)
 
     def extents(self):
-        """The disk's image as [(offset, length, hash or None)], runs of zero chunks merged."""
+        """The disk's image as Extents whose source is a chunk's name, or None for zeros (runs of
+        zero chunks merged)."""
         result = []
         for i, entry in enumerate(self.entries):
             offset = i * self.chunk_size
             length = min(self.chunk_size, self.capacity - offset)
-            if entry is None and result and result[-1][2] is None:
-                result[-1] = (result[-1][0], result[-1][1] + length, None)
+            if entry is None and result and result[-1].source is None:
+                result[-1] = result[-1]._replace(length=result[-1].length + length)
             else:
-                result.append((offset, length, entry))
+                result.append(Extent(offset, length, entry))
         return result
 
 

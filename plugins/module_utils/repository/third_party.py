@@ -20,18 +20,18 @@ import functools
 import json
 import os
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.extents import layer, normalize
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import SourceUnalignedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR, Extent, layer, normalize
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import RepositoryError
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_plan import SECTOR, SourceUnalignedError
 
 
 def raw_image_map(path, capacity=None):
-    """[(offset, length, file, file offset)] of a raw image (capacity: its size by default)."""
+    """[Extent(offset, length, (file, file offset))] of a raw image (capacity: its size by default)."""
     size = os.path.getsize(path)
     capacity = size if capacity is None else capacity
     if size < capacity:
         raise RepositoryError("raw image %s holds %d bytes, less than the disk's %d" % (path, size, capacity))
-    return [(0, capacity, path, 0)]
+    return [Extent(0, capacity, (path, 0))]
 
 
 def _extents(value, base):
@@ -55,7 +55,7 @@ def _packed_location(starts, data, offset):
 
 
 def chain_map(description_path):
-    """(capacity, [(offset, length, file, file offset)]) of a chain, newest data winning."""
+    """(capacity, [Extent(offset, length, (file, file offset))]) of a chain, newest data winning."""
     base = os.path.dirname(os.path.abspath(description_path))
     with open(description_path) as f:
         chain = json.load(f)
@@ -94,6 +94,5 @@ def chain_map(description_path):
     pieces = []
     for offset, length, index in layer(layers):
         # a piece lies within one area of its layer, so one lookup places all of it
-        path, file_offset = locate[index](offset)
-        pieces.append((offset, length, path, file_offset))
+        pieces.append(Extent(offset, length, locate[index](offset)))
     return capacity, pieces

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import PlanInvalidError, ReadDiskPlan, TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.progress import Progress
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import SECTOR_SIZE
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
 
 # VDDK metadata the disk library owns: never saved, never replayed.
 OWNED_METADATA_PREFIXES = ("longContentID", "CID", "ctk", "encryption", "iofilter", "deletable")
@@ -76,7 +76,7 @@ class DiskReader:
                 for piece in range(0, length, self.piece):
                     n = min(self.piece, length - piece)
                     view = (ctypes.c_char * n).from_buffer(data, piece)
-                    disk.read_async((offset + piece) // SECTOR_SIZE, view, n // SECTOR_SIZE)
+                    disk.read_async((offset + piece) // SECTOR, view, n // SECTOR)
                     del view
                 disk.wait()
                 self.progress.call("ReadAsync", time.monotonic() - issued)  # one chunk's reads, issue to completion

@@ -29,7 +29,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import 
     ZeroExtent,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.progress import Checkpoint, Progress
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import SECTOR_SIZE
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
 
 
 class ReadBackMismatchError(VsphereError):
@@ -164,7 +164,7 @@ class DiskWriter:
             for offset, length, extent, position in pieces(self.extents, self.piece_bytes, 0):
                 view = (ctypes.c_char * length).from_buffer(buffer)
                 with self.progress.timed("Read"):
-                    disk.read(offset // SECTOR_SIZE, view, length // SECTOR_SIZE)
+                    disk.read(offset // SECTOR, view, length // SECTOR)
                 del view
                 if buffer[:length] != bytes(read(offset, length, extent, position)):
                     self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
@@ -188,7 +188,7 @@ class DiskWriter:
         if blocks is None:  # VDDK cannot tell: every zero of the point is written, nothing is left unknown
             self.progress.set(disk_id, allocation_known=False)
             return
-        allocated = [(o * SECTOR_SIZE, n * SECTOR_SIZE) for o, n in blocks]
+        allocated = [(o * SECTOR, n * SECTOR) for o, n in blocks]
         self.extents = zeros_where_allocated(self.extents, allocated)
         self.progress.set(disk_id, allocation_known=True, bytes_total=sum(e.length for e in self.extents))
 
@@ -223,7 +223,7 @@ class DiskWriter:
                     continue
                 view = (ctypes.c_char * length).from_buffer(buffer)
                 self.progress.writing(disk_id)  # from here a failure leaves the disk changed
-                disk.write_async(offset // SECTOR_SIZE, view, length // SECTOR_SIZE,
+                disk.write_async(offset // SECTOR, view, length // SECTOR,
                                  on_done=lambda _view, error, n=length, b=buffer, t=time.monotonic(): self._written(
                                      disk_id, b, n, error, t))
                 del view

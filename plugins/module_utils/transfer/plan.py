@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
 
 PLAN_VERSION = 2
-SECTOR = 512
 DIRECTIONS = ("write", "read", "access")
 DEFAULT_PARALLEL_DISKS = 2  # disks a worker moves at once
 

@@ -18,9 +18,10 @@ import logging
 import os
 import threading
 
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
+
 LOG = logging.getLogger("vadp.vddk")
 
-SECTOR_SIZE = 512
 MAX_CHUNKS_PER_QUERY = 512 * 1024  # QueryAllocatedBlocks answers at most this many chunks a call
 NOT_SUPPORTED, DISK_NOTSUPPORTED = 6, 16013
 VIX_ASYNC = 25000
@@ -333,16 +334,16 @@ class Disk:
                     "parent_file_name_hint": i.parentFileNameHint.decode() if i.parentFileNameHint else None,
                     "uuid": i.uuid.decode() if i.uuid else None,
                     "bios_geometry": (i.biosGeo.cylinders, i.biosGeo.heads, i.biosGeo.sectors),
-                    "logical_sector_size": i.logicalSectorSize if self.lib.major >= 7 else SECTOR_SIZE}
+                    "logical_sector_size": i.logicalSectorSize if self.lib.major >= 7 else SECTOR}
         finally:
             self.lib.functions["FreeInfo"](pointer)
 
     def read(self, start_sector, buffer, count=None):
-        count = count if count is not None else len(buffer) // SECTOR_SIZE
+        count = count if count is not None else len(buffer) // SECTOR
         self.lib.call("Read", self.handle, start_sector, count, buffer)
 
     def write(self, start_sector, buffer, count=None):
-        count = count if count is not None else len(buffer) // SECTOR_SIZE
+        count = count if count is not None else len(buffer) // SECTOR
         self.lib.call("Write", self.handle, start_sector, count, buffer)
 
     def _completed(self, data, code):
@@ -374,11 +375,11 @@ class Disk:
     def write_async(self, start_sector, buffer, count=None, on_done=None):
         """Queue a write; blocks while max_in_flight are outstanding. Errors surface in wait(), and
         ``on_done(buffer, error)`` is called from VDDK's thread when the write completes."""
-        count = count if count is not None else len(buffer) // SECTOR_SIZE
+        count = count if count is not None else len(buffer) // SECTOR
         self._queue("WriteAsync", start_sector, buffer, count, on_done)
 
     def read_async(self, start_sector, buffer, count=None):
-        self._queue("ReadAsync", start_sector, buffer, count if count is not None else len(buffer) // SECTOR_SIZE)
+        self._queue("ReadAsync", start_sector, buffer, count if count is not None else len(buffer) // SECTOR)
 
     def wait(self):
         """Wait for every queued request; raise the first error any of them met."""

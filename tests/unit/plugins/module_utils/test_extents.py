@@ -1,7 +1,7 @@
 """Extent arithmetic, checked against byte-by-byte references."""
 import random
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.extents import align, layer, normalize, subtract
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align, layer, normalize, subtract
 
 
 def _bytes_of(extents, size):

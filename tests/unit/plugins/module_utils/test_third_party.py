@@ -12,7 +12,7 @@ CAPACITY = 256 * 1024
 
 def read_map(pieces, block=1 << 20):
     """(offset, bytes) of an extent map, at most block bytes at a time: what a restore writes."""
-    for offset, length, path, file_offset in pieces:
+    for offset, length, (path, file_offset) in pieces:
         with open(path, "rb") as f:
             done = 0
             while done < length:
@@ -61,7 +61,7 @@ def test_a_full_and_three_incrementals_merge_newest_wins(tmp_path):
     (tmp_path / "chain.json").write_text(json.dumps({"capacity": CAPACITY, "full": "full.raw",
                                                      "incrementals": incrementals}))
     capacity, pieces = chain_map(str(tmp_path / "chain.json"))
-    assert capacity == CAPACITY and sum(n for _o, n, _p, _f in pieces) == CAPACITY  # each byte once
+    assert capacity == CAPACITY and sum(n for _o, n, _where in pieces) == CAPACITY  # each byte once
     assert _assemble(pieces) == bytes(reference)
 
 
@@ -81,7 +81,7 @@ def test_a_packed_incremental_follows_its_list_order_and_refuses_overlaps(tmp_pa
         {"data": "inc.bin", "layout": "packed", "extents": [[4096, 512], [0, 1024]]}]}))
     _capacity, pieces = chain_map(str(tmp_path / "chain.json"))
     image = bytearray(8192)
-    for offset, length, path, file_offset in pieces:
+    for offset, length, (path, file_offset) in pieces:
         with open(path, "rb") as f:
             f.seek(file_offset)
             image[offset:offset + length] = f.read(length)

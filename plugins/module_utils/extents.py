@@ -1,7 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Extent arithmetic: lists of (offset, length) byte ranges. No Ansible imports."""
+"""Disk geometry and extents: the sector, the Extent every layer describes a disk's areas with,
+and arithmetic on lists of (offset, length) byte ranges. No Ansible imports; imports nothing of
+the collection, so every layer may use it.
+"""
+
+from typing import Any, NamedTuple
+
+SECTOR = 512  # bytes: VDDK reads and writes whole sectors, so every extent written lies on them
+
+
+class Extent(NamedTuple):
+    """offset and length in bytes of a disk's area, and where its bytes come from: a chunk's
+    name (a repository), a (file, file offset) pair (a raw image or chain), or None (zeros)."""
+    offset: int
+    length: int
+    source: Any = None
 
 
 def normalize(extents):
