@@ -90,6 +90,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+vm:
+  description: The VM backed up, as it was when the backup started (name, instance_uuid, power_state, cbt_enabled and the rest of vadp.vsphere.vm_info's RV(vadp.vsphere.vm_info#module:vm)).
+  returned: always
+  type: dict
+  sample: {name: web01, instance_uuid: 5003c4e2-6a4c-9a3a-0f1b-2f6e1c9d8a10, power_state: poweredOff, cbt_enabled: true}
+leftover_snapshots_removed:
+  description: Snapshots an earlier, interrupted backup of this VM left (named vadp-backup-*), removed before this one.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: vadp-backup-20261124T210000Z, moref: snapshot-123}]
 point_id: {description: The new restore point's id., returned: success, type: str, sample: 20261125T210000Z-3f9a2c}
 type: {description: C(full) or C(incremental)., returned: always, type: str, sample: incremental}
 time: {description: The point's time (UTC)., returned: success, type: str, sample: "2026-11-25T21:00:00Z"}

@@ -176,6 +176,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+vm:
+  description: The VM as it was before the run (name, instance_uuid, power_state, cbt_enabled and the rest of vadp.vsphere.vm_info's RV(vadp.vsphere.vm_info#module:vm)).
+  returned: always
+  type: dict
+  sample: {name: web01, instance_uuid: 5003c4e2-6a4c-9a3a-0f1b-2f6e1c9d8a10, power_state: poweredOff, cbt_enabled: true}
 state_dir:
   description:
     - The folder that holds the transfer's plan, checkpoint and progress (O(state_dir), or the default for this VM).
@@ -198,7 +203,7 @@ disks:
   type: list
   elements: dict
   sample: [{source_key: 2000, target_key: 2000, target_file: "[ds1] web01/web01.vmdk", mode: full, transport: nbdssl,
-            bytes_to_write: 1073741824, bytes_written: 1073741824, zero_chunks_skipped: 10, seconds: 8.2, mb_per_s: 130.9}]
+            bytes_to_write: 1073741824, bytes_written: 1073741824, zero_bytes_skipped: 41943040, seconds: 8.2, mb_per_s: 130.9}]
 transfer:
   description:
     - The data mover's whole run - seconds, bytes per second, the peak memory of its worker process, and

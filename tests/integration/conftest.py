@@ -242,6 +242,11 @@ def remount(mount_point, options):
     subprocess.run(["mount", "-o", "remount," + options, str(mount_point)], check=True)
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked after_all_other_tests run last: they check what the others recorded."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all_other_tests") is not None)
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault matrix's cells as a table, when any ran (test_fault_matrix.py)."""
     matrix = sys.modules.get("test_fault_matrix")

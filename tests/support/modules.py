@@ -11,6 +11,7 @@
 
 The collection is imported from .build/collections (the link tests/bootstrap.sh makes).
 """
+import collections
 import contextlib
 import importlib
 import io
@@ -22,6 +23,9 @@ import tempfile
 import threading
 import traceback
 
+# (check mode, result) of every run_module call, by module name: what the RETURN documentation is
+# checked against (tests/integration/test_documented_returns.py).
+RESULTS = collections.defaultdict(list)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")
 if COLLECTIONS not in sys.path:
@@ -63,6 +67,12 @@ def run_module(module, args, check_mode=False, env=None, connection_from_env=Tru
     environment variables for this run (and the workers it starts); connection_from_env=False: the
     VMWARE_* variables are not there for it."""
     name = module.rsplit(".", 1)[-1]
+    result = _run(name, args, check_mode, env, connection_from_env)
+    RESULTS[name].append((check_mode, result))
+    return result
+
+
+def _run(name, args, check_mode, env, connection_from_env):
     args = dict(args, _ansible_check_mode=check_mode, _ansible_module_name=name)
     if threading.current_thread() is not threading.main_thread():
         return _run_in_a_process(name, args, env, connection_from_env)
