@@ -67,8 +67,18 @@ def run_module(module, args, check_mode=False, env=None, connection_from_env=Tru
     environment variables for this run (and the workers it starts); connection_from_env=False: the
     VMWARE_* variables are not there for it."""
     name = module.rsplit(".", 1)[-1]
-    result = _run(name, args, check_mode, env, connection_from_env)
+    result = _as_registered(_run(name, args, check_mode, env, connection_from_env))
     RESULTS[name].append((check_mode, result))
+    return result
+
+
+def _as_registered(result):
+    """The result as a task's register shows it: the controller turns a module's warning records
+    into their messages, and sets changed when the module did not."""
+    result = dict(result)
+    if "warnings" in result:
+        result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) and "event" in w else w for w in result["warnings"]]
+    result.setdefault("changed", False)
     return result
 
 
