@@ -137,13 +137,11 @@ disks:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import snapshots
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import TaskFailedError
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 
 class TempSnapshotModule(VsphereModule):
@@ -167,70 +165,10 @@ class TempSnapshotModule(VsphereModule):
 
     def execute(self, client):
         vm = self.find_vm(client)
-        state = self.params["state"]
-        self.result = {"vm": vm_identity(vm), "snapshot": None, "removed": [], "consolidated": False, "changed": False}
-        getattr(self, "_" + state)(vm)
-        self.result["disks"] = disks_of(vm.config)
-        return self.result
-
-    def _wait(self, task):
-        return wait_for_task(task, timeout=self.params["timeout"])
-
-    def _find(self, vm, required=False):
-        return snapshots.find_snapshot(vm, name=self.params["snapshot_name"], moref=self.params["snapshot_moref"],
-                                       required=required)
-
-    def _present(self, vm):
         p = self.params
-        node = self._find(vm)
-        if node is not None:
-            self.result["snapshot"] = snapshots.summary(node)
-            return
-        self.result["changed"] = True
-        if self.module.check_mode:
-            self.result["snapshot"] = {"name": p["snapshot_name"], "moref": None, "id": None, "created": None,
-                                       "description": p["description"]}
-            return
-        created = self._wait(vm.CreateSnapshot_Task(p["snapshot_name"], p["description"], p["memory"], p["quiesce"]))
-        self.result["snapshot"] = snapshots.summary(snapshots.find_snapshot(vm, moref=created._moId, required=True))
-
-    def _reverted(self, vm):
-        node = self._find(vm, required=True)
-        self.result["snapshot"] = snapshots.summary(node)
-        self.result["changed"] = True
-        if not self.module.check_mode:
-            self._wait(node.snapshot.RevertToSnapshot_Task())
-
-    def _absent(self, vm):
-        node = self._find(vm)
-        if node is None:
-            return
-        self.result.update(snapshot=snapshots.summary(node), removed=[snapshots.summary(node)], changed=True)
-        if self.module.check_mode:
-            return
-        try:
-            self._wait(node.snapshot.RemoveSnapshot_Task(removeChildren=False, consolidate=True))
-        except TaskFailedError as exc:
-            raise snapshots.cid_mismatch_advice(vm, node.name, exc)
-        self._consolidate_if_needed(vm)
-
-    def _absent_all(self, vm):
-        nodes = snapshots.all_snapshots(vm)
-        if not nodes:
-            return
-        self.result.update(removed=[snapshots.summary(n) for n in nodes], changed=True)
-        if self.module.check_mode:
-            return
-        try:
-            self._wait(vm.RemoveAllSnapshots_Task(consolidate=True))
-        except TaskFailedError as exc:
-            raise snapshots.cid_mismatch_advice(vm, "(all)", exc)
-        self._consolidate_if_needed(vm)
-
-    def _consolidate_if_needed(self, vm):
-        if vm.runtime.consolidationNeeded:
-            self._wait(vm.ConsolidateVMDisks_Task())
-            self.result["consolidated"] = True
+        change = snapshots.SnapshotChange(vm, p["snapshot_name"], p["snapshot_moref"], p["timeout"], self.module.check_mode)
+        result = change.run(p["state"], p["description"], p["memory"], p["quiesce"])
+        return dict(result, vm=vm_identity(vm), disks=disks_of(vm.config))
 
 
 def main():

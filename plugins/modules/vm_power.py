@@ -139,24 +139,13 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VsphereModule,
     vm_identity_argument_spec,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
-
-# state -> power state at the end, from each start
-_TARGETS = {
-    "powered-on": power.POWERED_ON,
-    "powered-off": power.POWERED_OFF,
-    "shutdown-guest": power.POWERED_OFF,
-    "restarted": power.POWERED_ON,
-    "reboot-guest": power.POWERED_ON,
-    "suspended": power.SUSPENDED,
-}
 
 
 class VmPowerModule(VsphereModule):
     def __init__(self):
         spec = vm_identity_argument_spec()
         spec.update(
-            state=dict(type="str", required=True, choices=sorted(_TARGETS)),
+            state=dict(type="str", required=True, choices=sorted(power.TARGETS)),
             timeout=dict(type="int", default=300),
             force_after_timeout=dict(type="bool", default=False),
             wait_for_tools=dict(type="bool", default=False),
@@ -167,46 +156,10 @@ class VmPowerModule(VsphereModule):
 
     def execute(self, client):
         vm = self.find_vm(client)
-        state = self.params["state"]
-        before = vm.runtime.powerState
-        self._refuse_impossible(vm, state, before)
-        result = {"vm": vm_identity(vm), "power_state_before": before, "forced": None, "answered_questions": []}
-        always_acts = state in ("restarted", "reboot-guest")
-        result["changed"] = always_acts or before != _TARGETS[state]
-        if self.module.check_mode:
-            result["power_state"] = _TARGETS[state] if result["changed"] else before
-            return result
-        if result["changed"]:
-            self._act(vm, state, before, result)
-        if self.params["wait_for_tools"] and _TARGETS[state] == power.POWERED_ON:
-            result["tools_seconds"] = power.wait_for_tools(vm, self.params["timeout"])
-        result["power_state"] = vm.runtime.powerState
-        return result
-
-    @staticmethod
-    def _refuse_impossible(vm, state, current):
-        if state == "suspended" and current == power.POWERED_OFF:
-            power.refuse(vm, state, current, "Power it on first.")
-        if state == "shutdown-guest" and current == power.SUSPENDED:
-            power.refuse(vm, state, current, "A suspended guest cannot shut down: use state powered-off.")
-        if state == "reboot-guest" and current != power.POWERED_ON:
-            power.refuse(vm, state, current, "Only a running guest can reboot: use state powered-on.")
-
-    def _act(self, vm, state, before, result):
         p = self.params
-        timeout, force = p["timeout"], p["force_after_timeout"]
-        if state in ("powered-on", "restarted") and before != power.POWERED_ON:
-            result["answered_questions"] = power.power_on(vm, p["answer_questions"], timeout)
-        elif state == "restarted":
-            wait_for_task(vm.ResetVM_Task(), timeout=timeout)
-        elif state == "powered-off":
-            wait_for_task(vm.PowerOffVM_Task(), timeout=timeout)
-        elif state == "shutdown-guest":
-            result["forced"] = power.shutdown_guest(vm, timeout, force)
-        elif state == "reboot-guest":
-            result["forced"] = power.reboot_guest(vm, timeout, force)
-        elif state == "suspended":
-            wait_for_task(vm.SuspendVM_Task(), timeout=timeout)
+        done = power.set_power_state(vm, p["state"], p["timeout"], p["force_after_timeout"], p["wait_for_tools"],
+                                     p["answer_questions"], self.module.check_mode)
+        return dict(done, vm=vm_identity(vm))
 
 
 def main():

@@ -172,3 +172,54 @@ def reboot_guest(vm, timeout, force_after_timeout):
 
 def refuse(vm, state, current, hint):
     raise InvalidPowerStateError("%s is %s: %s cannot be done from that state. %s" % (vm.name, current, state, hint))
+
+
+# A requested state -> the power state it ends in, from any start
+TARGETS = {
+    "powered-on": POWERED_ON,
+    "powered-off": POWERED_OFF,
+    "shutdown-guest": POWERED_OFF,
+    "restarted": POWERED_ON,
+    "reboot-guest": POWERED_ON,
+    "suspended": SUSPENDED,
+}
+
+
+def _refuse_impossible(vm, state, current):
+    if state == "suspended" and current == POWERED_OFF:
+        refuse(vm, state, current, "Power it on first.")
+    if state == "shutdown-guest" and current == SUSPENDED:
+        refuse(vm, state, current, "A suspended guest cannot shut down: use state powered-off.")
+    if state == "reboot-guest" and current != POWERED_ON:
+        refuse(vm, state, current, "Only a running guest can reboot: use state powered-on.")
+
+
+def set_power_state(vm, state, timeout, force_after_timeout=False, wait_for_tools_start=False, answers=None,
+                    check_mode=False):
+    """Bring vm to state (a TARGETS key) and return what was done: power state before and after,
+    whether it changed, a forced fallback, the questions answered; refused before anything is done
+    where the state cannot be reached from the current one."""
+    before = vm.runtime.powerState
+    _refuse_impossible(vm, state, before)
+    result = {"power_state_before": before, "forced": None, "answered_questions": [],
+              "changed": state in ("restarted", "reboot-guest") or before != TARGETS[state]}
+    if check_mode:
+        result["power_state"] = TARGETS[state] if result["changed"] else before
+        return result
+    if result["changed"]:
+        if state in ("powered-on", "restarted") and before != POWERED_ON:
+            result["answered_questions"] = power_on(vm, DEFAULT_ANSWERS if answers is None else answers, timeout)
+        elif state == "restarted":
+            wait_for_task(vm.ResetVM_Task(), timeout=timeout)
+        elif state == "powered-off":
+            wait_for_task(vm.PowerOffVM_Task(), timeout=timeout)
+        elif state == "shutdown-guest":
+            result["forced"] = shutdown_guest(vm, timeout, force_after_timeout)
+        elif state == "reboot-guest":
+            result["forced"] = reboot_guest(vm, timeout, force_after_timeout)
+        elif state == "suspended":
+            wait_for_task(vm.SuspendVM_Task(), timeout=timeout)
+    if wait_for_tools_start and TARGETS[state] == POWERED_ON:
+        result["tools_seconds"] = wait_for_tools(vm, timeout)
+    result["power_state"] = vm.runtime.powerState
+    return result
