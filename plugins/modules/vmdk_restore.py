@@ -177,7 +177,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 vm:
-  description: The VM as it was before the run (name, instance_uuid, power_state, cbt_enabled and the rest of vadp.vsphere.vm_info's RV(vadp.vsphere.vm_info#module:vm)).
+  description:
+    - The VM as it was before the run (name, instance_uuid, power_state, cbt_enabled and the rest of
+      vadp.vsphere.vm_info's RV(vadp.vsphere.vm_info#module:vm)).
   returned: always
   type: dict
   sample: {name: web01, instance_uuid: 5003c4e2-6a4c-9a3a-0f1b-2f6e1c9d8a10, power_state: poweredOff, cbt_enabled: true}

@@ -17,7 +17,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import 
     WriteDiskPlan,
     ZeroExtent,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import RestoreRefusedError, SourceUnalignedError, VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import RestoreRefusedError, SourceUnalignedError
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR, Extent
 
 
