@@ -1,20 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Typed errors of the client layer.
+"""Typed errors: VadpError is the base of every coded error the collection raises, VsphereError
+the base of the vSphere client layer's.
 
 Each error carries a machine-readable ``error_code`` that modules return next to the message,
 and optional ``details`` (plain data) that modules return as well. No Ansible imports.
 """
 
 
-class VsphereError(Exception):
-    error_code = "VSPHERE_ERROR"
+class VadpError(Exception):
+    error_code = "VADP_ERROR"
 
     def __init__(self, message, details=None):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+
+
+class VsphereError(VadpError):
+    """An error of the vSphere client layer (connection, lookup, tasks, power, snapshots)."""
+    error_code = "VSPHERE_ERROR"
 
 
 class InvalidSettingsError(VsphereError):
@@ -90,7 +96,7 @@ class CIDMismatchError(VsphereError):
     error_code = "CID_MISMATCH"
 
 
-class RestoreRefusedError(VsphereError):
+class RestoreRefusedError(VadpError):
     """A restore refused before anything was written (the base of the restore plan's refusals)."""
     error_code = "RESTORE_REFUSED"
 

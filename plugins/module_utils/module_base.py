@@ -16,7 +16,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import
     ConnectionSettings,
     VsphereClient,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
 
@@ -129,7 +129,7 @@ class VsphereModule:
         try:
             with self.connect() if self.needs_vcenter else contextlib.nullcontext() as client:
                 result = self.execute(client)
-        except VsphereError as exc:
+        except VadpError as exc:
             self.module.fail_json(msg=exc.message, error_code=exc.error_code, **exc.details)
         except Exception as exc:  # noqa: BLE001 - an unexpected error still says what and where
             self.module.fail_json(msg="Unexpected error: %s: %s" % (type(exc).__name__, exc),

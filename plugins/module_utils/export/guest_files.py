@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import Callable, List, Optional, Sequence
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.export.tree_extract import ExtractRefusedError, extract_tree
 
 # Debian's python3-guestfs, found from a virtual environment of the same Python version
@@ -26,7 +26,7 @@ _TYPES = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "symlin
           stat.S_IFBLK: "block_device", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket"}
 
 
-class GuestFilesError(VsphereError):
+class GuestFilesError(VadpError):
     error_code = "GUESTFS_FAILED"
 
 

@@ -24,7 +24,7 @@ import time
 import zipfile
 from typing import List, Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.export import nbdkit_plugin
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
@@ -32,7 +32,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store impo
 PACKAGE = "ansible_collections/vadp/vsphere/plugins/module_utils"
 
 
-class ExportError(VsphereError):
+class ExportError(VadpError):
     error_code = "EXPORT_FAILED"
 
 

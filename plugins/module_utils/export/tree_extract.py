@@ -13,10 +13,10 @@ import posixpath
 import tarfile
 from typing import List
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 
 
-class ExtractRefusedError(VsphereError):
+class ExtractRefusedError(VadpError):
     error_code = "EXTRACT_REFUSED"
 
 

@@ -13,7 +13,7 @@ import datetime
 import os
 from typing import Callable, List, Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_plan
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, new_point_id
@@ -35,12 +35,12 @@ BACKUP_SNAPSHOT_DESCRIPTION = "vadp.vsphere backup"
 VM_FIELDS = ("name", "uuid", "instance_uuid", "moref", "vcenter", "datacenter", "folder", "host", "cluster", "resource_pool")
 
 
-class SnapshotLeftError(VsphereError):
+class SnapshotLeftError(VadpError):
     """The point is stored, but the backup's snapshot could not be removed."""
     error_code = "BACKUP_SNAPSHOT_LEFT"
 
 
-class DiskNotSnapshottedError(VsphereError):
+class DiskNotSnapshottedError(VadpError):
     """A disk vSphere leaves out of snapshots (physical RDM, independent) was asked for, or none is left."""
     error_code = "DISK_NOT_SNAPSHOTTED"
 
@@ -160,7 +160,7 @@ class BackupJob:
         removal to the next backup. If the backup itself failed, its own error stays the one raised."""
         try:
             wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=self.options.timeout)
-        except VsphereError as exc:
+        except VadpError as exc:
             if "point_id" not in result:
                 self.warn("The backup snapshot %s%s (%s) could not be removed either: %s. The next backup removes it."
                           % (BACKUP_SNAPSHOT_PREFIX, point_id, snapshot._moId, exc.message))

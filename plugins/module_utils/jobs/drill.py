@@ -28,7 +28,7 @@ except ImportError:
     pass  # the module reports the missing library
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.drill.report import summary_line, write_report
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, ToolsNotRunningError, VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, ToolsNotRunningError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore import RestoreJob, RestoreOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.config_spec import RECOVERY_MARK_KEY
@@ -40,11 +40,11 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.power import 
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
 
 
-class NetworkNotIsolatedError(VsphereError):
+class NetworkNotIsolatedError(VadpError):
     error_code = "NETWORK_NOT_ISOLATED"
 
 
-class DrillFailedError(VsphereError):
+class DrillFailedError(VadpError):
     error_code = "DRILL_FAILED"
 
 
@@ -158,7 +158,7 @@ class RecoveryDrill:
             recreate = self._recreate_options(vm, point)
             planning = dataclasses.replace(recreate, if_exists="keep") if leftover else recreate
             return {"drill": drill, "recreate": recreate, "nics": RecreateVm(self.client, planning).run(check_mode=True)["nics"]}
-        except VsphereError as exc:
+        except VadpError as exc:
             drill["reason"] = "%s: %s" % (exc.error_code, exc.message)
             return {"drill": drill, "recreate": None, "nics": []}
 
@@ -198,7 +198,7 @@ class RecoveryDrill:
                 self._recover_and_boot(client, plan, drill, start)
         except _Failed as exc:
             drill["reason"] = str(exc)
-        except VsphereError as exc:
+        except VadpError as exc:
             drill["reason"] = "%s: %s" % (exc.error_code, exc.message)
         except Exception as exc:  # noqa: BLE001 - one VM's surprise must not end the others' drills
             drill["reason"] = "unexpected %s: %s" % (type(exc).__name__, exc)
@@ -238,7 +238,7 @@ class RecoveryDrill:
                 try:
                     self._destroy(vm)
                     drill["cleaned_up"] = True
-                except VsphereError as exc:  # the next drill removes it; the drill's own reason stays
+                except VadpError as exc:  # the next drill removes it; the drill's own reason stays
                     self.warn("drill VM %s (%s) was not removed: %s" % (vm.name, vm._moId, exc.message))
 
     def _wait_for_ip(self, vm, deadline: float) -> Optional[str]:

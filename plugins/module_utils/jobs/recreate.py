@@ -44,7 +44,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.placement imp
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
 
@@ -82,7 +82,7 @@ class RecreateOptions:
     encryption_key_file: Optional[str] = None
 
 
-class VmHalfCreatedError(VsphereError):
+class VmHalfCreatedError(VadpError):
     error_code = "VM_HALF_CREATED"
 
 
@@ -176,7 +176,7 @@ class RecreateVm:
                            timeout=o.timeout)
         try:
             self._finish(vm, config, nvram, placement, notes)
-        except (VsphereError, OSError) as exc:
+        except (VadpError, OSError) as exc:
             raise VmHalfCreatedError(
                 "VM %s was created, but %s. It is powered off and its disks are empty: delete it (state: absent) and "
                 "run again, or fix the cause and run again (the VM is kept)." % (vm.name, exc),
@@ -240,7 +240,7 @@ class RecreateVm:
         return result
 
 
-class VmExistsError(VsphereError):
+class VmExistsError(VadpError):
     """A recovery of the same source from an earlier run exists, and if_exists is fail."""
     error_code = "VM_EXISTS"
 

@@ -19,7 +19,7 @@ try:
 except ImportError:
     pass  # VsphereClient reports the missing library
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}type"
 SKIPPED_FIELDS = ("dynamicType", "dynamicProperty", "_typeName", "_vimtype", "_vimid", "_vimref")
@@ -27,7 +27,7 @@ XSD_SCALARS = {"string": str, "int": int, "long": int, "short": int, "byte": int
                "float": float, "double": float, "dateTime": None, "base64Binary": None}
 
 
-class ConfigInfoError(VsphereError):
+class ConfigInfoError(VadpError):
     error_code = "CONFIG_INVALID"
 
 

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 
 try:
     from cryptography.exceptions import InvalidTag
@@ -30,15 +30,15 @@ SCRYPT = {"n": 1 << 15, "r": 8, "p": 1}  # 32 MiB of memory per derivation
 _RAW_KEY = re.compile(rb"^\s*([0-9a-fA-F]{64})\s*$")
 
 
-class KeyRequiredError(VsphereError):
+class KeyRequiredError(VadpError):
     error_code = "KEY_REQUIRED"
 
 
-class KeyWrongError(VsphereError):
+class KeyWrongError(VadpError):
     error_code = "KEY_WRONG"
 
 
-class TamperedError(VsphereError):
+class TamperedError(VadpError):
     """An encrypted file fails authentication: changed, truncated, or moved from elsewhere."""
     error_code = "TAMPERED"
 

@@ -20,18 +20,18 @@ import time
 from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import files
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 
 SHARED, EXCLUSIVE = "shared", "exclusive"
 LEASE_SECONDS = 300  # a crashed holder's lease stops counting this long after its last refresh
 REFRESH_SECONDS = 60
 
 
-class RepositoryBusyError(VsphereError):
+class RepositoryBusyError(VadpError):
     error_code = "REPOSITORY_BUSY"
 
 
-class LeaseLostError(VsphereError):
+class LeaseLostError(VadpError):
     """The lease was found stale and removed by another process while this one held it."""
     error_code = "LEASE_LOST"
 

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 
 
-class RetentionInvalidError(VsphereError):
+class RetentionInvalidError(VadpError):
     error_code = "RETENTION_INVALID"
 
 

@@ -26,7 +26,7 @@ except ImportError:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import Extent
 from ansible_collections.vadp.vsphere.plugins.module_utils import files
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import crypto
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import Lease
 
@@ -65,7 +65,7 @@ def all_zeros(data: bytes) -> bool:
     return data == _zeros(len(data))
 
 
-class RepositoryError(VsphereError):
+class RepositoryError(VadpError):
     error_code = "REPOSITORY_ERROR"
 
 

@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, Tuple
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, all_zeros
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.pieces import pieces, zeros_where_allocated
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
@@ -32,7 +32,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.progress imp
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
 
 
-class ReadBackMismatchError(VsphereError):
+class ReadBackMismatchError(VadpError):
     """A written piece read back through VDDK differs from its source: the disk did not keep it."""
     error_code = "READ_BACK_MISMATCH"
 

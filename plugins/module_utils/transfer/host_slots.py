@@ -20,10 +20,10 @@ import re
 import time
 from typing import Callable, Iterator, List
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 
 
-class HostBusyError(VsphereError):
+class HostBusyError(VadpError):
     error_code = "HOST_BUSY"
 
 

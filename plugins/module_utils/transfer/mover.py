@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
     ChunkCorruptError,
@@ -46,7 +46,7 @@ WORKER = worker.__name__
 WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(128 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
-class TransferFailedError(VsphereError):
+class TransferFailedError(VadpError):
     error_code = "TRANSFER_FAILED"
 
 
@@ -58,11 +58,11 @@ _WORKER_ERRORS = {cls.error_code: cls for cls in (
 TRANSFER_ERRORS = (TransferFailedError,) + tuple(_WORKER_ERRORS.values())
 
 
-class TransferBusyError(VsphereError):
+class TransferBusyError(VadpError):
     error_code = "TRANSFER_BUSY"
 
 
-class StateDirError(VsphereError):
+class StateDirError(VadpError):
     error_code = "STATE_DIR_UNUSABLE"
 
 

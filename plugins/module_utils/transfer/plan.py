@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
 
 PLAN_VERSION = 2
@@ -26,7 +26,7 @@ DIRECTIONS = ("write", "read", "access")
 DEFAULT_PARALLEL_DISKS = 2  # disks a worker moves at once
 
 
-class PlanInvalidError(VsphereError):
+class PlanInvalidError(VadpError):
     error_code = "PLAN_INVALID"
 
 

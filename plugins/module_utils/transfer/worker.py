@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VsphereError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import remember_key
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_reader import DiskReader
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer import DiskWriter
@@ -52,7 +52,7 @@ def access(plan: TransferPlan, secrets: dict) -> dict:
 
 
 def _error_result(exc: BaseException) -> dict:
-    text = str(exc) if isinstance(exc, (VddkError, OSError, VsphereError)) else "%s: %s" % (type(exc).__name__, exc)
+    text = str(exc) if isinstance(exc, (VddkError, OSError, VadpError)) else "%s: %s" % (type(exc).__name__, exc)
     return {"failed": True, "error": text, "vddk_error": getattr(exc, "name", None),
             "error_code": getattr(exc, "error_code", None)}
 
