@@ -59,7 +59,7 @@ def restore_engine(repo, manifest, size, work, name):
     plan = disk_plan(repo, manifest, manifest["disks"][0], {"key": 2000, "file_name": path}, "fresh", verify=True)
     start = time.monotonic()
     DataMover(os.path.join(work, name + "-state")).run(transfer_plan.TransferPlan(
-        "write", transfer_plan.VddkLibrary(LIBDIR), transfer_plan.Connection(transports="file"), [plan]), {})
+        "write", transfer_plan.VddkLibrary(LIBDIR), transfer_plan.ConnectParams(transports="file"), [plan]), {})
     return time.monotonic() - start
 
 

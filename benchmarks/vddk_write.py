@@ -66,7 +66,7 @@ def mover(work, images, size, name):
         local.create(path, size // 512)
         disks.append(transfer_plan.WriteDiskPlan(str(i), path, transfer_plan.FilesSource([image]), [transfer_plan.FileExtent(0, size, 0, 0)]))
     local.disconnect()
-    plan = transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(LIBDIR), transfer_plan.Connection(transports="file"), disks, buffer_bytes=2 * MIB,
+    plan = transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(LIBDIR), transfer_plan.ConnectParams(transports="file"), disks, buffer_bytes=2 * MIB,
                                       in_flight=4, parallel_disks=2, checkpoint_every_bytes=256 * MIB)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()

@@ -13,7 +13,7 @@ from typing import Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.host_slots import HostSlots
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import default_lock_dir
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import Connection, VddkLibrary
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ConnectParams, VddkLibrary
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import ConnectionSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
 
@@ -37,7 +37,7 @@ class VddkTarget:
     """What a transfer plan needs to reach one VM: the library, the connection, the secrets for
     the worker's stdin, and a warning when the thumbprint could not be verified."""
     vddk: VddkLibrary
-    connection: Connection
+    connection: ConnectParams
     secrets: dict
     warning: Optional[str]
 
@@ -54,7 +54,7 @@ def vddk_target(settings: ConnectionSettings, vddk: VddkSettings, vm_moref: str,
         if not prints["verified"]:
             warning = ("The server certificate's thumbprint was taken without verifying it (validate_certs is false): "
                        "VDDK trusts %s. Give thumbprint, or a ca_bundle, to be sure." % thumbprint)
-    connection = Connection(server=settings.hostname, port=settings.port, user=settings.username, thumbprint=thumbprint,
+    connection = ConnectParams(server=settings.hostname, port=settings.port, user=settings.username, thumbprint=thumbprint,
                             vm_moref=vm_moref, snapshot_ref=snapshot_ref, transports=vddk.transport, read_only=read_only)
     return VddkTarget(VddkLibrary(vddk.libdir, vddk.config_file), connection, {"password": settings.password}, warning)
 

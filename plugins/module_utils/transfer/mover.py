@@ -30,7 +30,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer 
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import worker
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
     DEFAULT_PARALLEL_DISKS,
-    Connection,
+    ConnectParams,
     TransferPlan,
     VddkLibrary,
 )
@@ -198,7 +198,7 @@ class DataMover:
             raise self._failure(paths, result)
         return result
 
-    def access(self, vddk: VddkLibrary, connection: Connection, secrets: dict, prepare: bool) -> None:
+    def access(self, vddk: VddkLibrary, connection: ConnectParams, secrets: dict, prepare: bool) -> None:
         """PrepareForAccess (prepare) or EndAccess for the connection's VM, in a worker of its own."""
         self.run(TransferPlan("access", vddk, connection, access="prepare" if prepare else "end"), secrets)
 

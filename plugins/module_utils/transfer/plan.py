@@ -227,8 +227,9 @@ class VddkLibrary:
 
 
 @dataclass(frozen=True)
-class Connection:
-    """Where VDDK connects; the password travels apart from the plan (on the worker's stdin)."""
+class ConnectParams:
+    """Where VDDK connects (VixDiskLibConnectParams, less the password, which travels apart from the
+    plan on the worker's stdin). An open connection is transfer/vddk.py's Connection."""
     server: Optional[str] = None
     port: int = 443
     user: Optional[str] = None
@@ -243,7 +244,7 @@ class Connection:
 class TransferPlan:
     direction: str
     vddk: VddkLibrary
-    connection: Connection
+    connection: ConnectParams
     disks: List[Union[WriteDiskPlan, ReadDiskPlan]] = field(default_factory=list)
     access: Optional[str] = None  # an access plan: "prepare" or "end"
     access_managed: bool = False  # the caller brackets the transfer with PrepareForAccess/EndAccess itself
@@ -283,7 +284,7 @@ class TransferPlan:
     def from_json(cls, value: Any) -> "TransferPlan":
         fields_ = _fields(cls, value, "plan")
         fields_["vddk"] = VddkLibrary(**_fields(VddkLibrary, fields_["vddk"], "vddk"))
-        fields_["connection"] = Connection(**_fields(Connection, fields_["connection"], "connection"))
+        fields_["connection"] = ConnectParams(**_fields(ConnectParams, fields_["connection"], "connection"))
         disk_type = {"write": WriteDiskPlan, "read": ReadDiskPlan}.get(fields_["direction"])
         _require(isinstance(fields_.get("disks", []), list), "disks", "disks is a list")
         if disk_type:

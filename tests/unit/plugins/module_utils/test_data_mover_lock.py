@@ -4,7 +4,7 @@ import os
 import pytest
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, StateDirError, TransferBusyError
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import Connection, TransferPlan, VddkLibrary
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ConnectParams, TransferPlan, VddkLibrary
 
 
 def test_one_transfer_at_a_time_per_state_folder(tmp_path):
@@ -37,7 +37,7 @@ def test_the_worker_ignores_a_sitecustomize_on_the_module_s_path(tmp_path, monke
     monkeypatch.setattr(sys, "path", [str(odd)] + sys.path)
     mover = DataMover(str(tmp_path / "state"))
     with pytest.raises(TransferFailedError, match="no libvixDiskLib"):
-        mover.run(TransferPlan("write", VddkLibrary(str(tmp_path / "no-vddk")), Connection()), {})
+        mover.run(TransferPlan("write", VddkLibrary(str(tmp_path / "no-vddk")), ConnectParams()), {})
     assert "sitecustomize" not in (tmp_path / "state" / "worker.err").read_text()
 
 

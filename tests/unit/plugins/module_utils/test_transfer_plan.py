@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
     ChunkExtent,
-    Connection,
+    ConnectParams,
     FileExtent,
     FilesSource,
     PlanInvalidError,
@@ -28,13 +28,13 @@ CHUNK = "ab" * 32
 def _restore_plan():
     disk = WriteDiskPlan("2000", "[ds] vm/vm.vmdk", RepositorySource("/repo", "20261201T000000Z-0001", 2000),
                          [ChunkExtent(0, 4 * MIB, CHUNK), ZeroExtent(4 * MIB, 4 * MIB)], zeros_where_allocated=True)
-    return TransferPlan("write", VddkLibrary("/opt/vddk"), Connection(server="vc", vm_moref="vm-1"), [disk])
+    return TransferPlan("write", VddkLibrary("/opt/vddk"), ConnectParams(server="vc", vm_moref="vm-1"), [disk])
 
 
 def _backup_plan():
     disk = ReadDiskPlan("2000", "[ds] vm/vm.vmdk", capacity=10 * MIB, chunk_size=4 * MIB, chunks=[0, 2],
                         repository="/repo", index_out="/repo/x/disk-2000.index")
-    return TransferPlan("read", VddkLibrary("/opt/vddk"), Connection(server="vc", read_only=True), [disk])
+    return TransferPlan("read", VddkLibrary("/opt/vddk"), ConnectParams(server="vc", read_only=True), [disk])
 
 
 @pytest.mark.parametrize("plan", [_restore_plan(), _backup_plan()], ids=["write", "read"])
@@ -83,7 +83,7 @@ def test_typed_objects_refuse_what_json_would_refuse():
     with pytest.raises(PlanInvalidError, match="chunk numbers ascend"):
         ReadDiskPlan("1", "[ds] a.vmdk", 8 * MIB, 4 * MIB, [1, 0], "/repo", "/out")
     with pytest.raises(PlanInvalidError, match="a write plan's disks are WriteDiskPlan"):
-        TransferPlan("write", VddkLibrary("/v"), Connection(), _backup_plan().disks)
+        TransferPlan("write", VddkLibrary("/v"), ConnectParams(), _backup_plan().disks)
 
 
 @pytest.mark.parametrize("case", ["unknown source kind", "misaligned extent", "missing field"])
