@@ -401,33 +401,33 @@ class Repository:
                 ": give the instance uuid" if keys else ""))
         return keys[0]
 
-    def find_point(self, vm_key, selector="latest"):
+    def find_point(self, vm_key, restore_point="latest"):
         """A point by id, 'latest', or an ISO 8601 time (the last point at or before it)."""
         points = self.manifests(vm_key)
         if not points:
             raise PointNotFoundError("%s has no restore points for VM %s" % (self.path, vm_key))
-        if not selector or not selector.strip():
+        if not restore_point or not restore_point.strip():
             # an unset variable must not quietly mean "the newest point"
             raise PointNotFoundError("restore_point is empty: name a point id, an ISO 8601 time, or latest")
-        if selector == "latest":
+        if restore_point == "latest":
             return points[-1]
         for manifest in points:
-            if manifest["id"] == selector:
+            if manifest["id"] == restore_point:
                 return manifest
-        if re.match(r"^\d{4}-\d{2}-\d{2}", selector):
+        if re.match(r"^\d{4}-\d{2}-\d{2}", restore_point):
             try:
-                wanted = datetime.datetime.fromisoformat(selector.replace("Z", "+00:00"))
+                wanted = datetime.datetime.fromisoformat(restore_point.replace("Z", "+00:00"))
             except ValueError:
-                raise PointNotFoundError("restore_point %r is neither an id, latest, nor an ISO 8601 time" % selector)
+                raise PointNotFoundError("restore_point %r is neither an id, latest, nor an ISO 8601 time" % restore_point)
             if wanted.tzinfo is None:
                 wanted = wanted.replace(tzinfo=datetime.timezone.utc)
             earlier = [m for m in points if parse_time(m["time"]) <= wanted]
             if earlier:
                 return earlier[-1]
             raise PointNotFoundError("VM %s has no restore point at or before %s (the first is %s)" % (
-                vm_key, selector, points[0]["time"]))
+                vm_key, restore_point, points[0]["time"]))
         raise PointNotFoundError("VM %s has no restore point %r (it has: %s)" % (
-            vm_key, selector, ", ".join(m["id"] for m in points[-5:])))
+            vm_key, restore_point, ", ".join(m["id"] for m in points[-5:])))
 
     def point_folder(self, manifest):
         return os.path.join(self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])

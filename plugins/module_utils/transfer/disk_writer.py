@@ -55,7 +55,7 @@ class _RepositoryReader:
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-fetch")
 
     def _fetch(self, chunk: str, chunk_offset: int) -> memoryview:
-        where = " (point %s, disk %s, offset %d)" % (self.source.point, self.source.disk, chunk_offset)
+        where = " (point %s, disk %s, offset %d)" % (self.source.point_id, self.source.disk, chunk_offset)
         return memoryview(self.repository.get_chunk(chunk, where, rehash=self.source.verify))
 
     def _take(self, chunk: str, chunk_offset: int) -> memoryview:

@@ -113,7 +113,7 @@ def _check_extent(extent: Extent, where: str) -> None:
 class RepositorySource:
     """Chunks of one disk of a restore point; verify re-hashes each chunk as it is read."""
     path: str
-    point: str
+    point_id: str
     disk: Union[int, str]
     verify: bool = True
     kind: str = field(default="repository", init=False)
