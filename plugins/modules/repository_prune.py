@@ -153,7 +153,7 @@ class RepositoryPruneModule(VsphereModule):
             vm=dict(type="str"),
             keep_within=dict(type="str"),
             gc=dict(type="bool", default=True),
-            lock_timeout=dict(type="int", default=3600),
+            lock_timeout=dict(type="int", default=PruneOptions.lock_timeout),
             **counts,
         ), supports_check_mode=True)
 

@@ -110,7 +110,7 @@ class RestorePointModule(VsphereModule):
             state=dict(type="str", default="present", choices=["present", "absent"]),
             protected=dict(type="bool"),
             gc=dict(type="bool", default=True),
-            lock_timeout=dict(type="int", default=3600),
+            lock_timeout=dict(type="int", default=RestorePointOptions.lock_timeout),
         ), supports_check_mode=True)
 
     def execute(self, client):

@@ -136,6 +136,7 @@ disks:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import snapshots
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import DEFAULT_TASK_TIMEOUT
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
@@ -154,7 +155,7 @@ class TempSnapshotModule(VsphereModule):
             description=dict(type="str", default=""),
             memory=dict(type="bool", default=False),
             quiesce=dict(type="bool", default=False),
-            timeout=dict(type="int", default=3600),
+            timeout=dict(type="int", default=DEFAULT_TASK_TIMEOUT),
         )
         super().__init__(
             argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF, supports_check_mode=True,

@@ -163,8 +163,8 @@ class VmBackupModule(VsphereModule):
             disks=dict(type="list", elements="str"),
             quiesce=dict(type="bool", default=False),
             redact_extra_config=dict(type="list", elements="str", default=list(DEFAULT_REDACT)),
-            chunk_size=dict(type="int", default=4194304),
-            timeout=dict(type="int", default=3600),
+            chunk_size=dict(type="int", default=BackupOptions.chunk_size),
+            timeout=dict(type="int", default=BackupOptions.timeout),
         )
         super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
                          supports_check_mode=True)

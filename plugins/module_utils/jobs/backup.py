@@ -16,14 +16,14 @@ from typing import Callable, List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_plan
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, new_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DEFAULT_CHUNK_SIZE, PointNotFoundError, Repository, new_point_id
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.snapshots import all_snapshots, summary
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
 
 try:
     from pyVmomi import vim
@@ -53,8 +53,8 @@ class BackupOptions:
     disks: Optional[List[str]] = None
     quiesce: bool = False
     redact_extra_config: List[str] = dataclasses.field(default_factory=lambda: list(backup_plan.DEFAULT_REDACT))
-    chunk_size: int = 4 << 20
-    timeout: int = 3600
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    timeout: int = DEFAULT_TASK_TIMEOUT
     state_dir: Optional[str] = None
     encryption_key_file: Optional[str] = None
 

@@ -11,7 +11,7 @@ import dataclasses
 from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE, announce_waits, describe
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, announce_waits, describe
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.retention import PointRef, RetentionPolicy, decide
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, parse_time
 
@@ -28,7 +28,7 @@ class PruneOptions:
     keep_yearly: int = 0
     keep_within: Optional[str] = None
     gc: bool = True
-    lock_timeout: int = 3600
+    lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
 
 

@@ -12,7 +12,7 @@ from typing import Callable, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils import files
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE, SHARED, announce_waits
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PROTECTED_MARK, Repository, RepositoryError
 
 
@@ -28,7 +28,7 @@ class RestorePointOptions:
     state: str = "present"  # present, absent
     protected: Optional[bool] = None  # None: leave as it is
     gc: bool = True
-    lock_timeout: int = 3600
+    lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
 
 

@@ -27,6 +27,9 @@ LEASE_SECONDS = 300  # a crashed holder's lease stops counting this long after i
 REFRESH_SECONDS = 60
 
 
+# seconds a job waits for a lease before REPOSITORY_BUSY, unless told otherwise (lock_timeout)
+DEFAULT_LEASE_TIMEOUT = 3600
+
 class RepositoryBusyError(VadpError):
     error_code = "REPOSITORY_BUSY"
 
@@ -104,7 +107,7 @@ class Lease:
     """A lease, taken and given back by Repository.lease. check() raises LeaseLostError
     when the lease is gone, so a holder can stop before it commits anything."""
 
-    def __init__(self, folder: str, kind: str, operation: str, timeout: float = 3600,
+    def __init__(self, folder: str, kind: str, operation: str, timeout: float = DEFAULT_LEASE_TIMEOUT,
                  on_wait: Callable[[List[dict]], None] = lambda holders: None):
         self.folder, self.kind, self.operation, self.timeout, self.on_wait = folder, kind, operation, timeout, on_wait
         self.path: Optional[str] = None

@@ -28,7 +28,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.extents import Extent
 from ansible_collections.vadp.vsphere.plugins.module_utils import files
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import crypto
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import Lease
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, Lease
 
 FORMAT_VERSION = 2  # 2: leases, protected points, encryption (docs/restore-point-format.md)
 READABLE_VERSIONS = (1, 2)
@@ -436,7 +436,7 @@ class Repository:
         return os.path.exists(os.path.join(self.point_folder(manifest), PROTECTED_MARK))
 
     @contextlib.contextmanager
-    def lease(self, kind, operation, timeout=3600, on_wait=lambda holders: None):
+    def lease(self, kind, operation, timeout=DEFAULT_LEASE_TIMEOUT, on_wait=lambda holders: None):
         """A shared (backup, restore) or exclusive (prune, garbage collection) lease on the whole
         repository, held for the `with` block; see locks.py."""
         lease = Lease(os.path.join(self.path, "locks"), kind, operation, timeout, on_wait)

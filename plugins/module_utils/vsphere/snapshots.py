@@ -10,7 +10,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     SnapshotNotFoundError,
     TaskFailedError,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
 
 
 def all_snapshots(vm):
@@ -69,7 +69,7 @@ class SnapshotChange:
     (absent) or all (absent_all), each waiting at most timeout seconds per vCenter task and
     consolidating the disks where vSphere says they need it. run() returns what was done."""
 
-    def __init__(self, vm, name=None, moref=None, timeout=3600, check_mode=False):
+    def __init__(self, vm, name=None, moref=None, timeout=DEFAULT_TASK_TIMEOUT, check_mode=False):
         self.vm, self.name, self.moref, self.timeout, self.check_mode = vm, name, moref, timeout, check_mode
         self.result = {"snapshot": None, "removed": [], "consolidated": False, "changed": False}
 
