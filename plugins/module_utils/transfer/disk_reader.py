@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import mmap
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository
@@ -60,26 +59,22 @@ class DiskReader:
         disk_id, capacity = self.disk_plan.id, self.disk_plan.capacity
         index = self._starting_index()
         self.progress.set(disk_id, state="running")
-        with self.progress.timed("Open"):
-            disk = self.connection.open(self.disk_plan.path, read_only=True)
+        disk = self.connection.open(self.disk_plan.path, read_only=True)
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-store")
         pending = []
         try:
             self.progress.set(disk_id, transport=disk.transport_mode)
-            with self.progress.timed("ReadMetadata"):
-                metadata = {k: disk.read_metadata(k) for k in disk.metadata_keys() if not k.startswith(OWNED_METADATA_PREFIXES)}
+            metadata = {k: disk.read_metadata(k) for k in disk.metadata_keys() if not k.startswith(OWNED_METADATA_PREFIXES)}
             data = mmap.mmap(-1, self.chunk)  # page aligned, and its pages stay mapped from one chunk to the next
             for number in self.disk_plan.chunks:
                 offset = number * self.chunk
                 length = min(self.chunk, capacity - offset)
-                issued = time.monotonic()
                 for piece in range(0, length, self.piece):
                     n = min(self.piece, length - piece)
                     view = (ctypes.c_char * n).from_buffer(data, piece)
                     disk.read_async((offset + piece) // SECTOR, view, n // SECTOR)
                     del view
                 disk.wait()
-                self.progress.call("ReadAsync", time.monotonic() - issued)  # one chunk's reads, issue to completion
                 pending.append(pool.submit(self._store, index, number, data[:length]))  # a copy: data is read into next
                 while len(pending) > 2:  # hashing may lag the reads by two chunks, no more
                     pending.pop(0).result()
@@ -90,7 +85,6 @@ class DiskReader:
                 future.result()
         finally:
             pool.shutdown(wait=True)
-            with self.progress.timed("Close"):
-                disk.close()
+            disk.close()
         self.repository.write_index(self.disk_plan.index_out, index)
         self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)

@@ -13,7 +13,6 @@ import mmap
 import os
 import queue
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, Tuple
 
@@ -163,8 +162,7 @@ class DiskWriter:
         try:
             for offset, length, extent, position in pieces(self.extents, self.piece_bytes, 0):
                 view = (ctypes.c_char * length).from_buffer(buffer)
-                with self.progress.timed("Read"):
-                    disk.read(offset // SECTOR, view, length // SECTOR)
+                disk.read(offset // SECTOR, view, length // SECTOR)
                 del view
                 if buffer[:length] != bytes(read(offset, length, extent, position)):
                     self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
@@ -175,16 +173,14 @@ class DiskWriter:
             buffer.close()
             read.close()
 
-    def _written(self, disk_id: str, buffer, length: int, error, issued: float) -> None:
+    def _written(self, disk_id: str, buffer, length: int, error) -> None:
         """VDDK completed a write (on its thread): count it and free its buffer."""
-        self.progress.call("WriteAsync", time.monotonic() - issued)
         if error is None:
             self.progress.add(disk_id, length)
         self.free.put(buffer)
 
     def _cut_zeros_to_allocated(self, disk, disk_id: str) -> None:
-        with self.progress.timed("QueryAllocatedBlocks"):
-            blocks = disk.allocated_blocks(chunk_sectors=128)
+        blocks = disk.allocated_blocks(chunk_sectors=128)
         if blocks is None:  # VDDK cannot tell: every zero of the point is written, nothing is left unknown
             self.progress.set(disk_id, allocation_known=False)
             return
@@ -196,15 +192,13 @@ class DiskWriter:
         disk_id = self.disk_plan.id
         skip = self.checkpoint.done.get(disk_id, 0)
         self.progress.set(disk_id, state="running")
-        with self.progress.timed("Open"):
-            disk = self.connection.open(self.disk_plan.path, unbuffered=self.plan.unbuffered)
+        disk = self.connection.open(self.disk_plan.path, unbuffered=self.plan.unbuffered)
         try:
             self.progress.set(disk_id, transport=disk.transport_mode)
             if skip == 0:
                 for key, value in sorted(self.disk_plan.metadata.items()):
                     self.progress.writing(disk_id)
-                    with self.progress.timed("WriteMetadata"):  # metadata before data, as VDDK's restore sequence has it
-                        disk.write_metadata(key, value)
+                    disk.write_metadata(key, value)  # metadata before data, as VDDK's restore sequence has it
             if self.disk_plan.zeros_where_allocated:
                 self._cut_zeros_to_allocated(disk, disk_id)
             reader = threading.Thread(target=self._read_source, args=(skip,), name="mover-read", daemon=True)
@@ -224,18 +218,15 @@ class DiskWriter:
                 view = (ctypes.c_char * length).from_buffer(buffer)
                 self.progress.writing(disk_id)  # from here a failure leaves the disk changed
                 disk.write_async(offset // SECTOR, view, length // SECTOR,
-                                 on_done=lambda _view, error, n=length, b=buffer, t=time.monotonic(): self._written(
-                                     disk_id, b, n, error, t))
+                                 on_done=lambda _view, error, n=length, b=buffer: self._written(disk_id, b, n, error))
                 del view
                 done += length
                 unflushed += length
                 if unflushed >= self.plan.checkpoint_every_bytes:
-                    with self.progress.timed("Flush"):  # the checkpoint only counts bytes VDDK has written and flushed
-                        disk.flush()
+                    disk.flush()  # the checkpoint only counts bytes VDDK has written and flushed
                     self.checkpoint.save(disk_id, done)
                     unflushed = 0
-            with self.progress.timed("Flush"):
-                disk.flush()
+            disk.flush()
             self.checkpoint.save(disk_id, done)
             if self.disk_plan.verify_after_write:
                 self._read_back(disk, disk_id)
@@ -244,8 +235,7 @@ class DiskWriter:
             raise
         finally:
             try:
-                with self.progress.timed("Close"):
-                    disk.close()
+                disk.close()
             finally:
                 self.progress.set(disk_id, state="closed")
         self.progress.set(disk_id, state="done")

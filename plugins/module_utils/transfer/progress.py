@@ -8,7 +8,6 @@ No Ansible imports.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +23,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import 
 class Progress:
     """Counters of the whole transfer, written to the status file by a background thread."""
 
-    def __init__(self, plan: TransferPlan, resumed: Dict[str, int]):
+    def __init__(self, plan: TransferPlan, resumed: Dict[str, int], vddk_calls=None):
         self.path = plan.status
         self.lock = threading.Lock()
         self.started = time.time()
@@ -33,7 +32,7 @@ class Progress:
                              "zero_bytes_skipped": 0, "bytes_verified": 0, "writes_started": False,
                              "state": "queued"} for d in plan.disks}
         self.state, self.error = "running", None
-        self.calls: Dict[str, Dict[str, float]] = {}  # VDDK call -> count and seconds, as nbdkit's stats
+        self.vddk_calls = vddk_calls  # the binding's CallStats: VDDK call -> count and seconds
         self.cleanup = None  # VixDiskLib_Cleanup's answer at the start: leftovers of a killed run
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mover-status", daemon=True)
@@ -48,21 +47,6 @@ class Progress:
     def verified(self, disk_id: str, n: int) -> None:
         with self.lock:
             self.disks[disk_id]["bytes_verified"] += n
-
-    def call(self, name: str, seconds: float) -> None:
-        """Count one VDDK call and the time it took (an async one: from issue to completion)."""
-        with self.lock:
-            entry = self.calls.setdefault(name, {"count": 0, "seconds": 0.0})
-            entry["count"] += 1
-            entry["seconds"] += seconds
-
-    @contextlib.contextmanager
-    def timed(self, name: str):
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.call(name, time.monotonic() - started)
 
     def set(self, disk_id: str, **fields) -> None:
         with self.lock:
@@ -80,7 +64,7 @@ class Progress:
     def snapshot(self) -> dict:
         with self.lock:
             disks = [dict(d) for d in self.disks.values()]
-            calls = {name: {"count": c["count"], "seconds": round(c["seconds"], 3)} for name, c in self.calls.items()}
+            calls = self.vddk_calls.snapshot() if self.vddk_calls else {}
         elapsed = max(time.time() - self.started, 1e-6)
         moved = sum(d["bytes_done"] - d["resumed_from"] for d in disks)
         done, total = sum(d["bytes_done"] for d in disks), sum(d["bytes_total"] for d in disks)

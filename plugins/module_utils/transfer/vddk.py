@@ -17,6 +17,7 @@ import ctypes
 import logging
 import os
 import threading
+import time
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
 
@@ -166,6 +167,26 @@ _libc = ctypes.CDLL(None)
 _libc.vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
 
 
+class CallStats:
+    """How many times each VixDiskLib function was called and the seconds the calls took (an
+    asynchronous one from its issue to its completion), as nbdkit's VDDK plugin keeps them: every
+    call goes through VixDiskLib.invoke or completes in Disk._completed, so nothing is left out."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._calls = {}
+
+    def add(self, name, seconds):
+        with self._lock:
+            entry = self._calls.setdefault(name, [0, 0.0])
+            entry[0] += 1
+            entry[1] += seconds
+
+    def snapshot(self):
+        with self._lock:
+            return {name: {"count": count, "seconds": round(seconds, 3)} for name, (count, seconds) in self._calls.items()}
+
+
 class VixDiskLib:
     """The loaded library, initialised once per process (use ``VixDiskLib.load``)."""
 
@@ -185,6 +206,7 @@ class VixDiskLib:
             function.restype, function.argtypes = restype, argtypes
             self.functions[name] = function
         self.recent_log = collections.deque(maxlen=recent_log_lines)
+        self.calls = CallStats()
         # One thread for Open and Close, whatever thread asks: VDDK's Open and Close are not thread safe.
         self._open_close = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vddk-open-close")
         self._callbacks = [LOG_FUNC(self._make_logger(level)) for level in (logging.INFO, logging.WARNING, logging.ERROR)]
@@ -219,9 +241,17 @@ class VixDiskLib:
         finally:
             self.functions["FreeErrorText"](pointer)
 
+    def invoke(self, name, *args):
+        """VixDiskLib_<name>(*args)'s answer, the call counted and timed."""
+        started = time.monotonic()
+        try:
+            return self.functions[name](*args)
+        finally:
+            self.calls.add(name, time.monotonic() - started)
+
     def call(self, name, *args):
         """Call VixDiskLib_<name>; a VixError other than VIX_OK raises VddkError."""
-        code = self.functions[name](*args)
+        code = self.invoke(name, *args)
         if code:
             raise VddkError("VixDiskLib_" + name, code, self.error_text(code))
 
@@ -323,7 +353,7 @@ class Disk:
 
     @property
     def transport_mode(self):
-        return self.lib.functions["GetTransportMode"](self.handle).decode()
+        return self.lib.invoke("GetTransportMode", self.handle).decode()
 
     def info(self):
         pointer = P(Info)()
@@ -348,8 +378,9 @@ class Disk:
 
     def _completed(self, data, code):
         with self._pending_lock:
-            buffer, function, on_done = self._pending.pop(data)
-        error = VddkError(function, code, self.lib.error_text(code)) if code else None
+            buffer, name, issued, on_done = self._pending.pop(data)
+        self.lib.calls.add(name, time.monotonic() - issued)
+        error = VddkError("VixDiskLib_" + name, code, self.lib.error_text(code)) if code else None
         if error is not None:
             self._errors.append(error)
         self._slots.release()
@@ -363,11 +394,13 @@ class Disk:
         with self._pending_lock:
             self._next_id += 1
             request = self._next_id
-            self._pending[request] = (buffer, "VixDiskLib_" + name, on_done)
+            issued = time.monotonic()
+            self._pending[request] = (buffer, name, issued, on_done)
         code = self.lib.functions[name](self.handle, start_sector, count, buffer, self._completion, request)
-        if code != VIX_ASYNC:
+        if code != VIX_ASYNC:  # answered at once, without calling back
             with self._pending_lock:
                 self._pending.pop(request, None)
+            self.lib.calls.add(name, time.monotonic() - issued)
             self._slots.release()
             if code:
                 raise VddkError("VixDiskLib_" + name, code, self.lib.error_text(code))
@@ -395,7 +428,7 @@ class Disk:
 
     def metadata_keys(self):
         required = c_size_t()
-        code = self.lib.functions["GetMetadataKeys"](self.handle, None, 0, ctypes.byref(required))
+        code = self.lib.invoke("GetMetadataKeys", self.handle, None, 0, ctypes.byref(required))
         if code and code & 0xFFFF != 24:  # BUFFER_TOOSMALL is the expected answer to a size query
             raise VddkError("VixDiskLib_GetMetadataKeys", code, self.lib.error_text(code))
         buffer = ctypes.create_string_buffer(required.value)
@@ -404,7 +437,7 @@ class Disk:
 
     def read_metadata(self, key):
         required = c_size_t()
-        code = self.lib.functions["ReadMetadata"](self.handle, key.encode(), None, 0, ctypes.byref(required))
+        code = self.lib.invoke("ReadMetadata", self.handle, key.encode(), None, 0, ctypes.byref(required))
         if code and code & 0xFFFF != 24:
             raise VddkError("VixDiskLib_ReadMetadata", code, self.lib.error_text(code))
         buffer = ctypes.create_string_buffer(required.value)

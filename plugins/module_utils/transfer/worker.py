@@ -71,20 +71,17 @@ def run(plan: TransferPlan, secrets: dict) -> dict:
     lib, params = _connect_params(plan, secrets)
     c = plan.connection
     checkpoint = Checkpoint(plan)
-    progress = Progress(plan, checkpoint.done)
+    progress = Progress(plan, checkpoint.done, vddk_calls=lib.calls)
     errors = []
     prepared = False
     try:
         if c.server:
             # what a killed earlier worker left (hot-added disks, mounts) is released before this one starts
-            with progress.timed("Cleanup"):
-                progress.cleanup = dict(zip(("cleaned", "remaining"), params.cleanup()))
+            progress.cleanup = dict(zip(("cleaned", "remaining"), params.cleanup()))
         if c.vm_moref and not plan.access_managed:  # no Storage vMotion while the transfer runs
-            with progress.timed("PrepareForAccess"):
-                params.prepare_for_access(ACCESS_IDENTITY)
+            params.prepare_for_access(ACCESS_IDENTITY)
             prepared = True
-        with progress.timed("ConnectEx"):
-            connection = params.connect(read_only=c.read_only, snapshot_ref=c.snapshot_ref, transports=c.transports)
+        connection = params.connect(read_only=c.read_only, snapshot_ref=c.snapshot_ref, transports=c.transports)
         try:
             slots = threading.Semaphore(plan.parallel_disks)
 
@@ -105,18 +102,15 @@ def run(plan: TransferPlan, secrets: dict) -> dict:
             for t in threads:
                 t.join()
         finally:
-            with progress.timed("Disconnect"):
-                connection.disconnect()
+            connection.disconnect()
             if c.server:
-                with progress.timed("Cleanup"):
-                    params.cleanup()  # VDDK: Cleanup after Disconnect
+                params.cleanup()  # VDDK: Cleanup after Disconnect
     except Exception as exc:  # noqa: BLE001
         errors.append((None, exc))
     finally:
         if prepared:
             try:
-                with progress.timed("EndAccess"):
-                    params.end_access(ACCESS_IDENTITY)
+                params.end_access(ACCESS_IDENTITY)
             except VddkError as exc:
                 errors.append((None, exc))
         params.free()
