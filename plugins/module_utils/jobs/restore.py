@@ -58,11 +58,14 @@ class RestoreJob:
         self.client, self.vm, self.options, self.warn = client, vm, options, warn
 
     def run(self, check_mode: bool = False) -> dict:
-        if check_mode or not self.options.repository:
+        if not self.options.repository:
+            return self._run(check_mode)
+        # opened once (an encrypted repository derives its key once); in check mode nothing is leased
+        self._repository = Repository(self.options.repository, self.options.encryption_key_file)
+        if check_mode:
             return self._run(check_mode)
         # held from choosing the point to the end of the transfer: no prune removes the point meanwhile
-        repository = Repository(self.options.repository, self.options.encryption_key_file)
-        with repository.lease(SHARED, "restore onto %s" % self.vm.name, on_wait=announce_waits(self.warn)):
+        with self._repository.lease(SHARED, "restore onto %s" % self.vm.name, on_wait=announce_waits(self.warn)):
             return self._run(check_mode)
 
     def _run(self, check_mode: bool) -> dict:
@@ -111,7 +114,7 @@ class RestoreJob:
         """(what the source is, the point for the result, [(source, target)], disk plans). record is
         what the last restore through the same state folder left (restored.json)."""
         o = self.options
-        repository = self._repository = Repository(o.repository, o.encryption_key_file)
+        repository = self._repository
         source_key = repository.vm_key(o.source_vm) if o.source_vm else facts["vm"]["instance_uuid"]
         point = repository.find_point(source_key, o.restore_point)
         pairs = plan_of.match_disks(point, facts["disks"], o.disks, o.disk_map)
