@@ -113,6 +113,16 @@ point:
   description: The point read.
   returned: always
   type: str
+vm:
+  description: The VM of the point (its name as backed up).
+  returned: always
+  type: str
+  sample: web01
+disk:
+  description: The key of the disk read (the point's only disk, or O(disk)).
+  returned: always
+  type: int
+  sample: 2000
 filesystems:
   description: The disk's file systems as libguestfs sees them.
   returned: always

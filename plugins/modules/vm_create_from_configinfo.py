@@ -191,12 +191,12 @@ EXAMPLES = r'''
 RETURN = r'''
 created:
   description: Whether this run created the VM (false - it existed already as a recovery of the same source).
-  returned: always
+  returned: when O(state=present)
   type: bool
   sample: true
 recovery_of:
   description: The source the VM is marked as the recovery of (the point's VM instance uuid, or the config's uuid).
-  returned: always
+  returned: when O(state=present)
   type: str
   sample: 5003c1c4-8d2a-4f4e-9a6f-0c1d2e3f4a5b
 vm:
