@@ -32,6 +32,8 @@ options:
   name:
     description:
       - The export's name; by default the point id and disk key. Required with O(state=stopped).
+      - A name, never a path - no C(/), not C(.) or C(..), at most 200 bytes (it names the export's folder);
+        anything else fails with C(INVALID_ARGUMENT) before anything is touched.
     type: str
   state:
     description: C(started) serves the disk; C(stopped) ends the export named O(name).

@@ -24,7 +24,7 @@ import time
 import zipfile
 from typing import List, Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.export import nbdkit_plugin
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
@@ -42,6 +42,18 @@ class NbdkitMissingError(ExportError):
 
 class TlsRequiredError(ExportError):
     error_code = "TLS_REQUIRED"
+
+
+_NAME_MAX = 200  # bytes: an export's folder name, well within the 255 a file system holds
+
+
+def checked_name(name: str) -> str:
+    """name, if it can only name a folder directly under the exports folder: an export's name
+    becomes a folder that start replaces and stop removes, so it is never a path."""
+    if not name or name in (".", "..") or "/" in name or "\0" in name or len(name.encode()) > _NAME_MAX:
+        raise InvalidSettingsError("export name %r is not a name: give letters, digits, dots, dashes or underscores, "
+                                   "without '/', not '.' or '..', at most %d bytes" % (name, _NAME_MAX))
+    return name
 
 
 def default_exports_dir() -> str:
@@ -126,7 +138,9 @@ class NbdExports:
         return next((r for r in self.list() if r["name"] == name), None)
 
     def plan(self, o: ExportOptions) -> dict:
-        """What start would serve: checked (point, disk, key, transport) before anything runs."""
+        """What start would serve: checked (name, point, disk, key, transport) before anything runs."""
+        if o.name is not None:
+            checked_name(o.name)
         if shutil.which("nbdkit") is None:
             raise NbdkitMissingError("nbdkit is not installed on this host: install nbdkit and its Python plugin "
                                      "(Debian, Ubuntu: apt-get install nbdkit nbdkit-plugin-python)")
@@ -162,7 +176,7 @@ class NbdExports:
                 "copy_on_write": o.copy_on_write, "socket": o.socket, "address": o.address}
 
     def start(self, o: ExportOptions, plan: dict) -> dict:
-        folder = os.path.join(self.folder, plan["name"])
+        folder = os.path.join(self.folder, checked_name(plan["name"]))
         if os.path.exists(folder):
             shutil.rmtree(folder)  # a stale export's folder (a running one is found before start is called)
         os.makedirs(folder, mode=0o700)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportError, ExportOptions, NbdExports
+from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportError, ExportOptions, NbdExports, checked_name
 
 # what makes two exports of one name the same export
 _IDENTITY = ("repository", "point", "disk", "uri", "copy_on_write")
@@ -50,7 +50,7 @@ class PointExportJob:
         return {"changed": True, "export": self.exports.start(self.options, plan)}
 
     def _stop(self, check_mode: bool) -> dict:
-        running = self.exports.find(self.options.name)
+        running = self.exports.find(checked_name(self.options.name))
         if running is None:
             return {"changed": False, "export": None}
         if not check_mode:

@@ -68,3 +68,21 @@ def test_tcp_with_a_pre_shared_key_serves_only_clients_that_have_it(point, tmp_p
             assert refused.returncode != 0 and not refused.stdout, uri  # no TLS or another key: no bytes
     finally:
         exports.stop(record)
+
+
+@pytest.mark.parametrize("name", ["victim", "..", ".", "../../outside", "a/b", "", "x" * 300])
+def test_an_export_name_is_never_a_path(point, tmp_path, name):
+    """A name becomes a folder that start replaces and stop removes: one that could lead anywhere
+    else is refused before anything is touched (an absolute path once deleted that folder)."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
+    repo, manifest, _digest = point
+    exports_dir = tmp_path / "state" / "exports"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("mine")
+    given = str(victim) if name == "victim" else name
+    with pytest.raises(InvalidSettingsError) as refused:
+        _start(NbdExports(str(exports_dir)), repository=repo.path, restore_point=manifest["id"],
+               socket=str(tmp_path / "s.sock"), name=given)
+    assert refused.value.error_code == "INVALID_ARGUMENT" and "is not a name" in refused.value.message
+    assert (victim / "keep").read_text() == "mine" and (tmp_path / "state").is_dir() is False
