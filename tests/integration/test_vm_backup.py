@@ -15,6 +15,7 @@ from conftest import (
     mount_small_filesystem,
     remount,
     run_module,
+    wait,
     wait_for,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
@@ -281,3 +282,47 @@ def test_a_backup_while_a_restore_moves_the_same_vm_is_refused(vm, tmp_path):
         restoring.close()
     assert refused["failed"] and refused["error_code"] == "TRANSFER_BUSY" and vm.config.instanceUuid in refused["msg"]
     assert vm.snapshot is None
+
+
+@pytest.mark.watches_transfer
+def test_a_refused_second_backup_leaves_the_running_ones_snapshot_and_point(vm, lab, si, tmp_path):
+    """A second backup of a VM whose backup is reading finds that backup's vadp-backup snapshot: it
+    is not a leftover while the first holds the VM's lock, so the second is refused and removes
+    nothing, and the first stores the disk as it was at its snapshot."""
+    repo, hold = tmp_path / "repo", VddkHold(tmp_path, at=2)
+    lab.guest_write(VM, offset=2 * MIB, length=4 * MIB, seed=91)
+    at_snapshot = lab.inspect(VM)["disks"][0]["sha256"]
+    results = {}
+    running = threading.Thread(target=lambda: results.update(first=backup(repo, env=hold.env)))
+    running.start()
+    try:
+        hold.wait_until_held()
+        [snapshot] = [s.name for s in vm.snapshot.rootSnapshotList]
+        second = backup(tmp_path / "repo-2", state_dir=str(tmp_path / "second"))
+        still = [s.name for s in vm.snapshot.rootSnapshotList]
+        lab.guest_write(VM, offset=2 * MIB, length=MIB, seed=92)  # the guest goes on writing meanwhile
+    finally:
+        hold.release()
+        running.join()
+    assert second["failed"] and second["error_code"] == "TRANSFER_BUSY", second
+    assert snapshot.startswith("vadp-backup-") and still == [snapshot]
+    assert not results["first"].get("failed"), results["first"]
+    assert image_sha(str(repo), results["first"]["point_id"]) == at_snapshot and vm.snapshot is None
+
+
+@pytest.mark.watches_transfer
+def test_a_point_whose_snapshot_was_removed_while_it_was_read_is_not_stored(vm, lab, tmp_path):
+    repo, hold = tmp_path / "repo", VddkHold(tmp_path, at=2)
+    results = {}
+    running = threading.Thread(target=lambda: results.update(first=backup(repo, env=hold.env)))
+    running.start()
+    try:
+        hold.wait_until_held()
+        node = vm.snapshot.rootSnapshotList[0]
+        wait(node.snapshot.RemoveSnapshot_Task(removeChildren=False))  # another tool, or a person, removes it
+    finally:
+        hold.release()
+        running.join()
+    lost = results["first"]
+    assert lost["failed"] and lost["error_code"] == "BACKUP_SNAPSHOT_LOST", lost
+    assert not os.path.isdir(repo / "vms") or not [p for v in os.listdir(repo / "vms") for p in os.listdir(repo / "vms" / v / "points")]

@@ -22,7 +22,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks impo
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_facts
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.snapshots import all_snapshots, summary
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.snapshots import all_snapshots, find_snapshot, summary
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
 
 try:
@@ -38,6 +38,12 @@ VM_FIELDS = ("name", "uuid", "instance_uuid", "moref", "vcenter", "datacenter", 
 class SnapshotLeftError(VadpError):
     """The point is stored, but the backup's snapshot could not be removed."""
     error_code = "BACKUP_SNAPSHOT_LEFT"
+
+
+class SnapshotLostError(VadpError):
+    """The backup's snapshot was gone before the point was committed: what was read may hold
+    writes made after it, so no point is stored."""
+    error_code = "BACKUP_SNAPSHOT_LOST"
 
 
 class DiskNotSnapshottedError(VadpError):
@@ -92,6 +98,11 @@ def select_disks(config, wanted: Optional[List[str]]):
     return [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk) and d.key in keys], skipped
 
 
+def _leftover_snapshots(vm):
+    """The snapshots earlier backups of vm could not remove (theirs by name)."""
+    return [n for n in all_snapshots(vm) if is_backup_snapshot(n)]
+
+
 class BackupJob:
     """Backs up vm. warn receives the messages a caller should show (Ansible: module.warn)."""
 
@@ -118,13 +129,10 @@ class BackupJob:
         if o.type == "incremental" and parent is None:
             result["fallback_reasons"]["all"] = "the VM has no earlier restore point"
         selected, result["skipped_disks"] = select_disks(vm.config, o.disks)  # refused before the snapshot
-        leftovers = [n for n in all_snapshots(vm) if is_backup_snapshot(n)]
-        result["leftover_snapshots_removed"] = [summary(n) for n in leftovers]
         if check_mode:
+            result["leftover_snapshots_removed"] = [summary(n) for n in _leftover_snapshots(vm)]
             result["disks"] = [{"key": d.key, "label": d.deviceInfo.label} for d in selected]
             return result
-        for node in leftovers:  # an earlier backup could not remove its own snapshot: do it now
-            wait_for_task(node.snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=o.timeout)
         now = datetime.datetime.now(datetime.timezone.utc)
         point_id = new_point_id(now)
         result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -132,6 +140,12 @@ class BackupJob:
         result["warnings_vddk"] = target.warning
         with DataMover(o.state_dir or default_state_dir(vm_key + "-backup"), vm_key=vm_key,
                        host_slots=host_slots(self.client.settings, o.vddk, vm), disks=len(selected)) as mover:
+            # Only now, with this VM's transfer lock held, is a vadp-backup snapshot a leftover: before it,
+            # it could be the snapshot a running backup of this VM is reading.
+            leftovers = _leftover_snapshots(vm)
+            result["leftover_snapshots_removed"] = [summary(n) for n in leftovers]
+            for node in leftovers:
+                wait_for_task(node.snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=o.timeout)
             mover.access(target.vddk, target.connection, target.secrets, prepare=True)  # before the snapshot
             try:
                 snapshot = wait_for_task(vm.CreateSnapshot_Task(BACKUP_SNAPSHOT_PREFIX + point_id, BACKUP_SNAPSHOT_DESCRIPTION,
@@ -158,6 +172,8 @@ class BackupJob:
         """Remove the backup's snapshot. If that fails once the point is stored, the point is good
         and the run changed the repository: say so, name the snapshot left behind, and leave its
         removal to the next backup. If the backup itself failed, its own error stays the one raised."""
+        if find_snapshot(self.vm, moref=snapshot._moId) is None:
+            return  # removed by someone else meanwhile (BACKUP_SNAPSHOT_LOST says so): nothing to remove
         try:
             wait_for_task(snapshot.RemoveSnapshot_Task(removeChildren=False), timeout=self.options.timeout)
         except VadpError as exc:
@@ -222,6 +238,11 @@ class BackupJob:
         point_type = "incremental" if parent and all(k[0] == "incremental" for k in kinds.values()) else "full"
         identity = dict(facts["vm"], moref=vm._moId, vcenter=self.client.settings.hostname)
         self._lease.check()  # a lease taken for stale: a garbage collection may have run
+        if find_snapshot(vm, moref=snapshot._moId) is None:
+            raise SnapshotLostError(
+                "The backup snapshot (%s) of %s was removed while the backup read it, so what was read may hold writes "
+                "made after it: no point was stored. Run the backup again, and find what removed the snapshot." % (
+                    snapshot._moId, vm.name))
         manifest = writer.commit({
             "type": point_type, "parent": parent["id"] if parent else None, "time": result["time"],
             "vm": {k: identity.get(k) for k in VM_FIELDS},
