@@ -118,8 +118,10 @@ class VsphereModule:
         return VddkSettings(p["vddk_libdir"], p["vddk_config"], p["transport"], p["thumbprint"], p["host_disk_limit"])
 
     def options(self, cls, **given):
-        """An options dataclass of the core filled from the module's options of the same names."""
-        return cls(**given, **{f.name: self.params[f.name] for f in dataclasses.fields(cls) if f.name not in given})
+        """An options dataclass of the core filled from the module's options of the same names; a field
+        marked metadata={"option": False} (a caller's, not a user's) keeps its default."""
+        return cls(**given, **{f.name: self.params[f.name] for f in dataclasses.fields(cls)
+                               if f.name not in given and f.metadata.get("option", True)})
 
     def execute(self, client):
         """Do the module's work with a connected client; return the result dict."""

@@ -139,3 +139,23 @@ def test_the_role_prints_a_line_per_vm_and_fails_with_the_failed_ones(repository
     assert GOOD + ": passed" in output and UNBOOTABLE + ": FAILED - no heartbeat within 1 s" in output
     assert "Recovery drill report: " + str(tmp_path / "reports") in output
     assert "recovery drill failed for " + UNBOOTABLE in output
+
+
+def test_a_vm_recovered_for_use_under_a_drill_name_is_never_removed(repository, si):
+    """A VM disaster recovery made carries the recovery mark, as drill VMs do; only a drill's own
+    mark makes a VM a drill's leftover. One named as the drill would name its VM stays, and that
+    VM's drill fails instead of replacing it."""
+    recovered = run_module("vadp.vsphere.vm_create_from_configinfo", {
+        "name": PREFIX + GOOD, "repository": repository, "source_vm": GOOD, "host": "DC0_H0", "datastore": "LocalDS_0",
+        "network": ISOLATED})
+    assert recovered["created"], recovered
+    try:
+        [machine] = find_vm_by_name(si, PREFIX + GOOD)
+        wait(machine.PowerOnVM_Task())  # in use
+        result = drill(repository, vms=[GOOD])
+        assert result["failed"] and result["leftovers_removed"] == [], result
+        assert result["drills"][0]["verdict"] == "failed" and "VM_EXISTS" in result["drills"][0]["reason"], result
+        assert [m._moId for m in find_vm_by_name(si, PREFIX + GOOD)] == [machine._moId]
+        assert machine.runtime.powerState == "poweredOn"
+    finally:
+        destroy_vms(si, PREFIX + GOOD)

@@ -31,7 +31,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.drill.report import s
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, ToolsNotRunningError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore import RestoreJob, RestoreOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.config_spec import RECOVERY_MARK_KEY
+from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.config_spec import DRILL_MARK_KEY
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, parse_time
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import VsphereClient
@@ -124,13 +124,16 @@ class RecoveryDrill:
     # before anything is made
 
     def _remove_leftovers(self, check_mode: bool) -> List[str]:
-        """VMs a killed drill of these VMs left: named as the drill names them, and with the recovery mark."""
-        names = {self.options.name_prefix + vm for vm in self.options.vms}
+        """VMs a killed or kept drill of these VMs left: named as the drill names them, and with the
+        drill's own mark naming that VM. A VM recovered for use carries the recovery mark alone, and
+        is never touched, whatever its name."""
+        drill_of = {self.options.name_prefix + vm: vm for vm in self.options.vms}
         removed = []
         for vm, props in collect_properties(self.client.content, vim.VirtualMachine, ["name", "config.extraConfig"]):
-            marked = any(o.key == RECOVERY_MARK_KEY for o in props.get("config.extraConfig") or [])
-            if entity_name(props.get("name")) in names and marked:  # vCenter keeps '/' in a name as %2f
-                removed.append(entity_name(props["name"]))
+            name = entity_name(props.get("name"))  # vCenter keeps '/' in a name as %2f
+            marks = {o.key: o.value for o in props.get("config.extraConfig") or []}
+            if name in drill_of and marks.get(DRILL_MARK_KEY) == drill_of[name]:
+                removed.append(name)
                 if not check_mode:
                     self._destroy(vm)
         return removed
@@ -142,7 +145,7 @@ class RecoveryDrill:
             datacenter=o.datacenter, folder=o.folder, cluster=o.cluster, host=o.host, resource_pool=o.resource_pool,
             datastore=o.datastore, network=None if o.network_map else o.network, network_map=o.network_map,
             mac="regenerate", bios_uuid="new", if_exists="fail", rdm_policy="skip",  # never a production LUN
-            encryption_key_file=o.encryption_key_file)
+            encryption_key_file=o.encryption_key_file, marks={DRILL_MARK_KEY: vm})
 
     def _plan(self, vm: str, leftover: bool) -> dict:
         """The drill's first record and what recreating it would make (None when it cannot be made);

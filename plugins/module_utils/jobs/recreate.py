@@ -79,6 +79,8 @@ class RecreateOptions:
     state: str = "present"
     if_exists: str = "keep"
     timeout: int = 600
+    # more extraConfig marks (a drill's own); set by callers, not a module option
+    marks: Dict[str, str] = dataclasses.field(default_factory=dict, metadata={"option": False})
     encryption_key_file: Optional[str] = None
 
 
@@ -152,7 +154,7 @@ class RecreateVm:
         placement = find_placement(client.content, o.datacenter, o.folder, o.host, o.cluster, o.resource_pool)
         options = {k: getattr(o, k) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
                                               "rdm_policy", "rdm_map", "network_map", "network",
-                                              "extra_config_allow")}
+                                              "extra_config_allow", "marks")}
         options.update(uuid=o.bios_uuid, recovery_of=source)
         if o.extra_config_deny is not None:
             options["extra_config_deny"] = o.extra_config_deny

@@ -71,6 +71,9 @@ class MapKeyUnknownError(ConfigSpecError):
 # The mark a recreated VM carries: which source it is the recovery of (its extraConfig), so a
 # later run can tell its own recovery from an unrelated VM of the same name.
 RECOVERY_MARK_KEY = "vadp.recoveredFrom"
+# On a drill's VM only, beside the recovery mark: the VM a drill made, so that the next drill removes
+# its leftovers and never a VM recovered for use (which carries the recovery mark alone)
+DRILL_MARK_KEY = "vadp.drillOf"
 
 
 def _source_network(nic):
@@ -217,9 +220,12 @@ class SpecBuilder:
         spec.vAppConfig = vapp_spec(config.vAppConfig)
         spec.extraConfig, self.dropped_extra_config = extra_config(
             config.extraConfig, options.get("extra_config_deny", DEFAULT_EXTRA_CONFIG_DENY), options.get("extra_config_allow") or [])
+        marks = dict(options.get("marks") or {})
         if options.get("recovery_of"):
-            spec.extraConfig = [o for o in spec.extraConfig or [] if o.key != RECOVERY_MARK_KEY] + [
-                vim.option.OptionValue(key=RECOVERY_MARK_KEY, value=options["recovery_of"])]
+            marks[RECOVERY_MARK_KEY] = options["recovery_of"]
+        if marks:
+            spec.extraConfig = [o for o in spec.extraConfig or [] if o.key not in marks] + [
+                vim.option.OptionValue(key=key, value=value) for key, value in sorted(marks.items())]
         spec.deviceChange = self._device_changes()
         return spec
 
