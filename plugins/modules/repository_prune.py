@@ -62,6 +62,8 @@ options:
       - Keep every point taken within this long before the VM's newest point, such as C(30d), C(12h),
         C(2w), C(6m) or C(1y6m) (years, months, weeks, days, hours). Counted from the newest point, not
         from now, so a VM whose backups stopped keeps its last points.
+      - A duration longer than the points' history (C(9999y), keep for ever) keeps every point; a zero one
+        (C(0d)) is refused like a policy with no rule.
     type: str
   gc:
     description: After removing points, delete the chunks no remaining point references.

@@ -79,7 +79,11 @@ def parse_duration(text: str) -> Dict[str, int]:
     match = _DURATION.match(text.strip()) if isinstance(text, str) else None
     if not match or not any(match.groups()):
         raise RetentionInvalidError("keep_within %r is not a duration such as 30d, 12h, 2w, 6m or 1y6m" % (text,))
-    return dict(zip(("years", "months", "weeks", "days", "hours"), (int(g or 0) for g in match.groups())))
+    parts = dict(zip(("years", "months", "weeks", "days", "hours"), (int(g or 0) for g in match.groups())))
+    if not any(parts.values()):  # it would keep the newest point alone, as no rule at all would
+        raise RetentionInvalidError("keep_within %r keeps nothing but the newest point: give a longer duration, or "
+                                    "keep_last 1 if that is really meant" % (text,))
+    return parts
 
 
 def _months_before(moment: datetime.datetime, months: int) -> datetime.datetime:
@@ -93,10 +97,21 @@ def _months_before(moment: datetime.datetime, months: int) -> datetime.datetime:
             day -= 1
 
 
+_EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+
+
 def within_start(newest: datetime.datetime, duration: str) -> datetime.datetime:
+    """The oldest time keep_within keeps. A duration that reaches back before the year 1 (9999y:
+    "keep forever") keeps every point."""
     parts = parse_duration(duration)
-    start = _months_before(newest, parts["years"] * 12 + parts["months"])
-    return start - datetime.timedelta(weeks=parts["weeks"], days=parts["days"], hours=parts["hours"])
+    months = parts["years"] * 12 + parts["months"]
+    if months >= newest.year * 12 + newest.month - 1:
+        return _EARLIEST
+    try:
+        return _months_before(newest, months) - datetime.timedelta(weeks=parts["weeks"], days=parts["days"],
+                                                                   hours=parts["hours"])
+    except OverflowError:
+        return _EARLIEST
 
 
 def decide(points: Sequence[PointRef], policy: RetentionPolicy) -> List[Decision]:

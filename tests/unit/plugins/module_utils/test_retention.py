@@ -2,6 +2,7 @@
 points by period, take the newest of each group, keep the N newest groups."""
 import datetime
 import random
+import threading
 
 import pytest
 
@@ -70,11 +71,27 @@ def test_within_counts_calendar_months_back_from_the_newest_point():
     assert within_start(synth.utc(2026, 3, 31), "1y1m1w1d1h") == synth.utc(2025, 2, 19, 23)
 
 
+@pytest.mark.parametrize("duration", ["2026y", "9999y", "24312m", "99999999999999999999y", "9999999999999w",
+                                      "99999999999999999999d"])
+def test_a_window_reaching_back_past_the_year_1_keeps_every_point(duration):
+    """"Keep forever" as a huge keep_within: every point is kept, at once (the month arithmetic once
+    looped for ever at year 0, holding the repository's exclusive lease, and huge values overflowed)."""
+    points = [PointRef("p%d" % i, synth.utc(2026, 1, 1) - i * 400 * DAY) for i in range(5)]
+    decided = []
+    deciding = threading.Thread(target=lambda: decided.append(decide(points, RetentionPolicy(keep_within=duration))),
+                                daemon=True)  # a run that loops fails at the bound below instead of hanging the suite
+    deciding.start()
+    deciding.join(timeout=120)
+    [decisions] = decided
+    assert [d.keep for d in decisions] == [True] * 5 and all("within" in d.reasons for d in decisions)
+
+
 @pytest.mark.parametrize("policy, words", [
     (dict(), "keeps nothing"),
     (dict(keep_daily=-1), "cannot be negative"),
     (dict(keep_within="30 days"), "not a duration"),
     (dict(keep_within="d"), "not a duration"),
+    (dict(keep_within="0d"), "keeps nothing but the newest"),
 ])
 def test_a_bad_policy_is_refused(policy, words):
     with pytest.raises(RetentionInvalidError, match=words) as caught:
