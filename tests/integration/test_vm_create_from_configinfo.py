@@ -143,6 +143,27 @@ def test_macs_and_bios_uuid_kept_or_regenerated(si, keep):
         destroy_vm(vm)
 
 
+def test_a_name_with_a_slash_and_a_percent_is_found_again(si):
+    """vCenter stores '/' in a name as %2f and '%' as %25: the second run finds the VM it made
+    (created false, nothing new) and state absent removes it, by the name as typed."""
+    typed = "fx/web%02"
+    stored = typed.replace("%", "%25").replace("/", "%2f")
+    args = {"name": typed, "config_file": EFI_DVS, "datastore": "LocalDS_0", "host": "DC0_H0",
+            "network_map": {"dvportgroup-46": "DC0_DVPG0"}}
+    try:
+        first = run_module("vadp.vsphere.vm_create_from_configinfo", args)
+        assert first["created"] is True, first
+        again = run_module("vadp.vsphere.vm_create_from_configinfo", args)
+        assert again["created"] is False and again["changed"] is False, again
+        assert len(find_vm_by_name(si, stored)) == 1
+        removed = run_module("vadp.vsphere.vm_create_from_configinfo", {"name": typed, "state": "absent"})
+        assert removed["changed"] is True, removed
+        assert find_vm_by_name(si, stored) == []
+    finally:
+        for vm in find_vm_by_name(si, stored):
+            destroy_vm(vm)
+
+
 def test_refusals_create_nothing(si):
     base = {"name": "fx-refused", "datastore": "LocalDS_0", "host": "DC0_H0"}
     cases = [

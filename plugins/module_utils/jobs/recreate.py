@@ -44,6 +44,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.placement imp
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import entity_name
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
 
@@ -82,6 +83,11 @@ class RecreateOptions:
     # more extraConfig marks (a drill's own); set by callers, not a module option
     marks: Dict[str, str] = dataclasses.field(default_factory=dict, metadata={"option": False})
     encryption_key_file: Optional[str] = None
+
+
+def _named(folder, name):
+    """The VMs in folder with name as the user typed it (vCenter stores '/' as %2f, '%' as %25)."""
+    return [vm for vm in folder.childEntity if isinstance(vm, vim.VirtualMachine) and entity_name(vm.name) == name]
 
 
 class VmHalfCreatedError(VadpError):
@@ -128,7 +134,7 @@ class RecreateVm:
     def _remove(self):
         o, client = self.options, self.client
         _datacenter, folder = find_vm_folder(client.content, o.datacenter, o.folder)
-        existing = [vm for vm in folder.childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == o.name]
+        existing = _named(folder, o.name)
         if not existing:
             return {"changed": False, "notes": [], "disks": [], "nics": []}
         vm = existing[0]
@@ -167,7 +173,7 @@ class RecreateVm:
             notes.append("fields this pyVmomi does not know, left out: %s" % ", ".join(unknown))
         result = {"changed": False, "created": False, "recovery_of": source, "notes": notes, "disks": builder.disks,
                   "nics": builder.nics}
-        existing = [vm for vm in placement["folder"].childEntity if isinstance(vm, vim.VirtualMachine) and vm.name == o.name]
+        existing = _named(placement["folder"], o.name)
         if existing:
             return self._existing(existing[0], config, source, result)
         self._check_luns_free(builder.disks, builder.target.get("luns") or {})
