@@ -20,7 +20,8 @@ description:
   - Nothing is written outside O(dest) - a guest path with C(..) is refused, and so is a folder that
     holds a link pointing outside O(dest) (an absolute link such as C(/etc/alternatives/x), or one
     that climbs out), unless O(skip_unsafe_links) leaves such links out and lists them. Every entry
-    is checked before the first is written.
+    is checked before the first is written. A link that O(dest) already holds on the way to a file is
+    refused too (the write would follow it), and so is a O(dest) inside a restore point repository.
   - Works from the repository alone, without vCenter. Needs nbdkit with its Python plugin and
     libguestfs with its Python binding on the host that runs the module (Debian, Ubuntu -
     C(apt-get install nbdkit nbdkit-plugin-python libguestfs-tools python3-guestfs)). libguestfs
@@ -50,6 +51,12 @@ options:
     default: false
   skip_unsafe_links:
     description: Leave out links that point outside O(dest) (and device files) and list them in RV(skipped), instead of refusing.
+    type: bool
+    default: false
+  keep_setid:
+    description:
+      - Keep the setuid and setgid bits of the files copied out. By default they are dropped, so that a guest's
+        setuid-root program does not become one on the host that runs the module.
     type: bool
     default: false
   backend_settings:
@@ -174,6 +181,7 @@ class RestorePointFilesModule(VsphereModule):
             dest=dict(type="path"),
             overwrite=dict(type="bool", default=False),
             skip_unsafe_links=dict(type="bool", default=False),
+            keep_setid=dict(type="bool", default=False),
             backend_settings=dict(type="list", elements="str"),
             exports_dir=dict(type="path", default="~/.vadp/exports"),
         ), supports_check_mode=True, required_by={"extract": ["dest"]})

@@ -1,7 +1,7 @@
 """restore_point_files: a real ext4 file system (made by mke2fs in a partition) written onto a lab
 VM's disk by its guest, backed up, then listed and copied out of the point through libguestfs.
 Each run starts libguestfs's appliance (about 20 s here, without KVM), so the tests are few, each
-run checks much, and six runs cover it all."""
+run checks much, and seven runs cover it all."""
 import os
 import shutil
 import subprocess
@@ -124,3 +124,13 @@ def test_nothing_is_written_outside_dest(point, tmp_path):
     assert [s["path"] for s in skipping["skipped"]] == ["/links/passwd"], skipping
     assert sorted(os.listdir(dest / "links")) == ["readme"]
     shutil.rmtree(dest)
+    inside = files(repo, tmp_path, extract=["/home/alice/notes.txt"], dest=os.path.join(repo, "vms"), overwrite=True)
+    assert inside["failed"] and inside["error_code"] == "EXTRACT_REFUSED" and "inside the restore point repository" in inside["msg"]
+    assert os.listdir(tmp_path / "exports") == []
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest.mkdir()
+    os.symlink(str(elsewhere), dest / "home")  # a link dest already holds, on the way to the guest's /home/...
+    followed = files(repo, tmp_path, extract=["/home/alice/notes.txt"], dest=str(dest))
+    assert followed["failed"] and followed["error_code"] == "EXTRACT_REFUSED" and "is a link already in dest" in followed["msg"]
+    assert os.listdir(elsewhere) == []

@@ -16,7 +16,12 @@ import time
 from typing import Callable, List, Optional, Sequence
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils.export.tree_extract import ExtractRefusedError, extract_tree
+from ansible_collections.vadp.vsphere.plugins.module_utils.export.tree_extract import (
+    ExtractRefusedError,
+    extract_tree,
+    refuse_links_on_the_way,
+    without_setid,
+)
 
 # Debian's python3-guestfs, found from a virtual environment of the same Python version
 _DISTRO_PACKAGES = "/usr/lib/python3/dist-packages"
@@ -168,12 +173,13 @@ class GuestFiles:
             path = guest_path(path)
             st = self._lstat(path)
             target = os.path.join(dest, path.lstrip("/")) if path != "/" else dest
+            refuse_links_on_the_way(dest, target)  # a link dest holds on the way would lead the write elsewhere
             if not overwrite and path != "/" and os.path.lexists(target):
                 raise DestinationExistsError("%s already exists: remove it, choose another dest, or set overwrite" % target)
             planned.append({"path": path, "dest": target, "type": _TYPES.get(stat.S_IFMT(st["st_mode"]), "unknown")})
         return planned
 
-    def extract(self, planned: List[dict], dest: str, skip_unsafe: bool) -> List[dict]:
+    def extract(self, planned: List[dict], dest: str, skip_unsafe: bool, keep_setid: bool = False) -> List[dict]:
         """Copy each planned path out with its owner, mode and times; a folder as a tar stream
         from the appliance, whose members are checked before anything is written."""
         skipped: List[dict] = []
@@ -183,16 +189,16 @@ class GuestFiles:
             if item["type"] == "directory":
                 with tempfile.NamedTemporaryFile(dir=parent, prefix=".vadp-", suffix=".tar") as stream:
                     self._g.tar_out(item["path"], stream.name, numericowner=True, xattrs=True)
-                    done = extract_tree(stream.name, item["dest"], dest, skip_unsafe)
+                    done = extract_tree(stream.name, item["dest"], dest, skip_unsafe, keep_setid)
                 item.update(files=done["files"], bytes=done["bytes"])
                 skipped += [{"path": posixpath.join(item["path"], s["name"]), "reason": s["reason"]} for s in done["skipped"]]
             elif item["type"] in ("file", "symlink"):
-                item.update(self._extract_one(item, dest, skip_unsafe, skipped))
+                item.update(self._extract_one(item, dest, skip_unsafe, skipped, keep_setid))
             else:
                 raise ExtractRefusedError("%s is a %s: only files, folders and links are extracted" % (item["path"], item["type"]))
         return skipped
 
-    def _extract_one(self, item: dict, dest: str, skip_unsafe: bool, skipped: List[dict]) -> dict:
+    def _extract_one(self, item: dict, dest: str, skip_unsafe: bool, skipped: List[dict], keep_setid: bool) -> dict:
         st, target = self._g.lstatns(item["path"]), item["dest"]
         if os.path.lexists(target):
             os.remove(target)
@@ -206,7 +212,7 @@ class GuestFiles:
             os.symlink(link, target)
         else:
             self._g.download(item["path"], target)
-            os.chmod(target, stat.S_IMODE(st["st_mode"]))
+            os.chmod(target, without_setid(stat.S_IMODE(st["st_mode"]), keep_setid))
         if os.geteuid() == 0:
             os.lchown(target, st["st_uid"], st["st_gid"])
         os.utime(target, ns=(st["st_atime_sec"] * 10**9 + st["st_atime_nsec"], st["st_mtime_sec"] * 10**9 + st["st_mtime_nsec"]),

@@ -16,6 +16,9 @@ from typing import Callable, Optional, Sequence
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.export.guest_files import GuestFiles, guest_path
 from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportOptions, NbdExports
+from ansible_collections.vadp.vsphere.plugins.module_utils.export.tree_extract import ExtractRefusedError
+from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import REPOSITORY_FORMAT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +34,22 @@ class PointFilesOptions:
     dest: Optional[str] = None
     overwrite: bool = False
     skip_unsafe_links: bool = False
+    keep_setid: bool = False
     backend_settings: Optional[Sequence[str]] = None
     exports_dir: Optional[str] = None
+
+
+def _refuse_dest_in_a_repository(dest: str) -> None:
+    """Files copied out never land in a repository (with overwrite they could replace its files)."""
+    folder = os.path.realpath(dest)
+    while True:
+        settings = read_json(os.path.join(folder, "repository.json"))
+        if isinstance(settings, dict) and settings.get("format") == REPOSITORY_FORMAT:
+            raise ExtractRefusedError("nothing extracted: dest %s is inside the restore point repository %s; choose a "
+                                      "folder outside it" % (dest, folder))
+        if os.path.dirname(folder) == folder:
+            return
+        folder = os.path.dirname(folder)
 
 
 class PointFilesJob:
@@ -45,6 +62,8 @@ class PointFilesJob:
         o = self.options
         for path in list(o.extract) + ([o.path] if o.path is not None else []):
             guest_path(path)  # refused before anything starts
+        if o.extract:
+            _refuse_dest_in_a_repository(o.dest)
         exports = NbdExports(o.exports_dir)
         socket_dir = tempfile.mkdtemp(prefix="vadp-files-")  # short: a socket path has at most 107 bytes
         export = ExportOptions(repository=o.repository, vm=o.vm, restore_point=o.restore_point, disk=o.disk,
@@ -76,5 +95,5 @@ class PointFilesJob:
             planned = guest.plan_extract(o.extract, dest, o.overwrite)
             result.update(changed=True, extracted=planned, skipped=[])
             if not check_mode:
-                result["skipped"] = guest.extract(planned, dest, o.skip_unsafe_links)
+                result["skipped"] = guest.extract(planned, dest, o.skip_unsafe_links, o.keep_setid)
         return result

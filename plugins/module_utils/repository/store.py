@@ -30,6 +30,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import crypto
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, Lease
 
+REPOSITORY_FORMAT = "vadp-restore-points"  # repository.json's format, what makes a folder a repository
 FORMAT_VERSION = 2  # 2: leases, protected points, encryption (docs/restore-point-format.md)
 READABLE_VERSIONS = (1, 2)
 DEFAULT_CHUNK_SIZE = 4 << 20
@@ -232,7 +233,7 @@ class Repository:
                 self.settings = json.load(f)
         except (OSError, ValueError) as exc:
             raise RepositoryError("%s is not a restore point repository (%s)" % (path, exc))
-        if self.settings.get("format") != "vadp-restore-points" or self.settings.get("version") not in READABLE_VERSIONS:
+        if self.settings.get("format") != REPOSITORY_FORMAT or self.settings.get("version") not in READABLE_VERSIONS:
             raise RepositoryError("%s has format %r version %r; this collection reads vadp-restore-points versions %s" % (
                 path, self.settings.get("format"), self.settings.get("version"), " and ".join(map(str, READABLE_VERSIONS))))
         self.chunk_size = self.settings["chunk_size"]
@@ -270,7 +271,7 @@ class Repository:
                 os.chmod(path, int(mode, 8))
             except OSError as exc:
                 raise storage_error(exc, path) or RepositoryError("%s: %s" % (path, exc))
-            settings = {"format": "vadp-restore-points", "version": FORMAT_VERSION, "chunk_size": chunk_size,
+            settings = {"format": REPOSITORY_FORMAT, "version": FORMAT_VERSION, "chunk_size": chunk_size,
                         "hash": "sha256", "compression": "zstd" if HAS_ZSTD else "none",
                         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "mode": mode}

@@ -60,3 +60,31 @@ def test_members_that_climb_or_are_devices_are_refused(tmp_path):
     with pytest.raises(ExtractRefusedError, match="4 entries"):
         extract_tree(str(tar), str(tmp_path / "dest" / "x"), str(tmp_path / "dest"), skip_unsafe=False)
     assert not (tmp_path / "dest").exists() and not (tmp_path / "escape").exists()
+
+
+def test_a_link_dest_already_holds_on_the_way_is_refused_before_anything_is_written(guest, tmp_path):
+    """dest/home -> elsewhere: the guest's home/sub/file would land in elsewhere/. Refused, for the
+    folder's own path and for a member's."""
+    tar, dest, elsewhere = tmp_path / "t.tar", tmp_path / "dest", tmp_path / "elsewhere"
+    _tar(guest, tar)
+    elsewhere.mkdir()
+    dest.mkdir()
+    os.symlink(str(elsewhere), dest / "home")
+    with pytest.raises(ExtractRefusedError, match="is a link already in dest"):
+        extract_tree(str(tar), str(dest / "home" / "alice"), str(dest), skip_unsafe=False)
+    os.remove(dest / "home")
+    (dest / "home" / "sub").mkdir(parents=True)
+    os.symlink(str(elsewhere / "planted"), dest / "home" / "sub" / "file")  # a member's own path
+    with pytest.raises(ExtractRefusedError, match="is a link already in dest"):
+        extract_tree(str(tar), str(dest / "home"), str(dest), skip_unsafe=False)
+    assert os.listdir(elsewhere) == [] and not (dest / "home" / ".hidden").exists()
+
+
+def test_setuid_and_setgid_are_dropped_unless_kept(guest, tmp_path):
+    os.chmod(guest / "sub" / "file", 0o6755)
+    tar = tmp_path / "t.tar"
+    _tar(guest, tar)
+    extract_tree(str(tar), str(tmp_path / "a" / "home"), str(tmp_path / "a"), skip_unsafe=False)
+    extract_tree(str(tar), str(tmp_path / "b" / "home"), str(tmp_path / "b"), skip_unsafe=False, keep_setid=True)
+    assert os.stat(tmp_path / "a" / "home" / "sub" / "file").st_mode & 0o7777 == 0o755
+    assert os.stat(tmp_path / "b" / "home" / "sub" / "file").st_mode & 0o7777 == 0o6755
