@@ -138,13 +138,19 @@ def parse_time(text):
     return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
 
 
-def _read_manifest(repository, path):
+def _read_manifest(repository, path, vm_key, point_id):
     """A manifest that exists must read whole: a damaged newest point must never vanish and let
-    an older one stand in for it."""
+    an older one stand in for it. It must also be the point whose folder holds it (vms/<vm_key>/
+    points/<point_id>/): a manifest copied or moved into another point's or VM's folder would
+    otherwise restore that point's data as this one's."""
     try:
         manifest = json.loads(repository.read_point_file(path).decode("utf-8"))
         if not isinstance(manifest, dict) or not all(k in manifest for k in ("id", "time", "vm", "disks")):
             raise ValueError("it lacks id, time, vm or disks")
+        vm = manifest["vm"] if isinstance(manifest["vm"], dict) else {}
+        if manifest["id"] != point_id or vm.get("instance_uuid") != vm_key:
+            raise ValueError("it describes point %s of VM %s, but sits in the folder of point %s of VM %s: a manifest "
+                             "copied or moved from elsewhere" % (manifest["id"], vm.get("instance_uuid"), point_id, vm_key))
         return manifest
     except (OSError, ValueError) as exc:
         raise PointDamagedError("the manifest %s is damaged and cannot be read (%s): the point it describes cannot be "
@@ -389,7 +395,7 @@ class Repository:
                 path = os.path.join(folder, point, "manifest.json")
                 if not os.path.exists(path):
                     continue  # no manifest: an unfinished backup, not a point
-                found.append(_read_manifest(self, path))
+                found.append(_read_manifest(self, path, key, point))
         return sorted(found, key=lambda m: (m["time"], m["id"]))
 
     def vm_key(self, wanted, option="source_vm"):

@@ -191,6 +191,31 @@ def test_a_damaged_newest_manifest_is_an_error_never_a_missing_point(repo):
     assert [m["id"] for m in repo.manifests()] == ["20261101T000000Z-aaaaaa"]
 
 
+@pytest.mark.parametrize("where", ["another point of the VM", "a point of another VM"])
+def test_a_manifest_copied_into_another_points_folder_is_damage_never_that_point(tmp_path, where):
+    """A plain repository trusts nothing about a manifest's place: copied over another point's (an
+    admin's cp -r, a sync tool), or with its whole folder under another VM's, it is POINT_DAMAGED
+    naming the file, never the other point restored as this one."""
+    import shutil
+    import synthetic_repo as synth
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
+    repository = synth.repository(tmp_path / "repo")
+    first = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
+    second = synth.add_point(repository, "web01", synth.utc(2026, 11, 2), [synth.chunk(2)])
+    other = synth.add_point(repository, "db01", synth.utc(2026, 11, 3), [synth.chunk(3)])
+    if where == "another point of the VM":
+        path = os.path.join(repository.point_folder(second), "manifest.json")
+        shutil.copy(os.path.join(repository.point_folder(first), "manifest.json"), path)
+    else:
+        folder = os.path.join(repository.vm_folder(other["vm"]["instance_uuid"]), first["id"])
+        shutil.copytree(repository.point_folder(first), folder)
+        path = os.path.join(folder, "manifest.json")
+    with pytest.raises(PointDamagedError) as caught:
+        repository.manifests()
+    assert caught.value.error_code == "POINT_DAMAGED" and path in caught.value.message
+    assert "copied or moved" in caught.value.message
+
+
 def test_an_empty_point_selector_is_refused_not_taken_for_latest(repo):
     writer, manifest = _point(repo, [b"a" * CHUNK], "2026-11-01T00:00:00Z", "20261101T000000Z-aaaaaa")
     writer.commit(manifest)
