@@ -13,9 +13,9 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-display = Display()
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.status import FOLLOW_TIMEOUT, FOLLOW_WAIT
 
-_DEFAULT_FOLLOW_WAIT = 60  # seconds between two lines when the transfer makes no step
+display = Display()
 
 
 class ActionModule(ActionBase):
@@ -34,8 +34,8 @@ class ActionModule(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
     def _follow(self, args, task_vars):
-        timeout = int(args.get("timeout", 86400))
-        wait = int(args.get("wait") or _DEFAULT_FOLLOW_WAIT)
+        timeout = int(args.get("timeout", FOLLOW_TIMEOUT))
+        wait = int(args.get("wait") or FOLLOW_WAIT)
         host = task_vars.get("inventory_hostname", "localhost")
         deadline = time.monotonic() + timeout
         lines = []

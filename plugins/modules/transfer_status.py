@@ -140,14 +140,14 @@ lines:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.status import follow_silently, summarize, wait_for_news
+from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.status import FOLLOW_TIMEOUT, follow_silently, summarize, wait_for_news
 
 
 def main():
     spec = connection_argument_spec()
     spec.update(state_dir=dict(type="path", required=True), job_results_file=dict(type="path"),
                 wait=dict(type="int"), progress_step=dict(type="int", default=10),
-                follow=dict(type="bool", default=False), timeout=dict(type="int", default=86400))
+                follow=dict(type="bool", default=False), timeout=dict(type="int", default=FOLLOW_TIMEOUT))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     if (p["wait"] or 0) < 0 or p["timeout"] < 0 or not 1 <= p["progress_step"] <= 100:

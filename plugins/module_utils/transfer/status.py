@@ -16,6 +16,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_jso
 
 # The status file is rewritten twice a second; reading it five times a second sees every change.
 _READ_INTERVAL = 0.2
+FOLLOW_TIMEOUT = 86400  # seconds transfer_status follows a transfer at most, unless told otherwise
+FOLLOW_WAIT = 60  # seconds between two progress lines while the transfer makes no step
 
 
 def read_status(state_dir: str) -> Optional[dict]:
