@@ -18,6 +18,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -88,6 +89,26 @@ def _read_pid(path: str) -> Optional[int]:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def _wait_until_listening(o: "ExportOptions", pid: int, log: str, timeout: float = 60) -> None:
+    """Return once the export accepts a connection, so that a client started right after the
+    module never meets "connection refused"; the bound is for an nbdkit that never listens."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if o.socket:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.connect(o.socket)
+            else:
+                host, _sep, port = o.address.rpartition(":")
+                socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+            return
+        except OSError:
+            if not _alive(pid) or time.monotonic() > deadline:
+                with open(log) as f:
+                    raise ExportError("nbdkit (pid %s) does not accept connections: %s" % (pid, f.read().strip()[-2000:]))
+            time.sleep(0.05)
 
 
 def _loopback(host: str) -> bool:
@@ -214,6 +235,7 @@ class NbdExports:
         if done.returncode or not _alive(pid):
             with open(log) as f:
                 raise ExportError("nbdkit did not start (exit code %s): %s" % (done.returncode, f.read().strip()[-2000:]))
+        _wait_until_listening(o, pid, log)
         record = dict(plan, pid=pid, log=log, started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         write_json_atomically(os.path.join(folder, "export.json"), record)
         return record
