@@ -52,7 +52,8 @@ VM_IDENTITY_ONE_OF = [["name", "uuid", "moid"]]
 
 def repository_key_argument_spec():
     """The key of an encrypted repository, for every module that opens one."""
-    return dict(encryption_key_file=dict(type="path", no_log=True, fallback=(env_fallback, ["VADP_REPOSITORY_KEY_FILE"])))
+    # no_log=False: it is the key's path, not the key; masked, no message could say which file was wrong
+    return dict(encryption_key_file=dict(type="path", no_log=False, fallback=(env_fallback, ["VADP_REPOSITORY_KEY_FILE"])))
 
 
 def point_disk_argument_spec():

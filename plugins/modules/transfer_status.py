@@ -137,6 +137,8 @@ lines:
   sample: ["running, 409.6 MiB of 4.0 GiB (10%), 205.0 MiB/s, about 18 s left", "done, 4.0 GiB of 4.0 GiB (100%)"]
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
@@ -153,6 +155,9 @@ def main():
     if (p["wait"] or 0) < 0 or p["timeout"] < 0 or not 1 <= p["progress_step"] <= 100:
         module.fail_json(msg="wait and timeout must not be negative, progress_step must be 1 to 100",
                          error_code="INVALID_ARGUMENT")
+    if not p["job_results_file"] and not os.path.isdir(p["state_dir"]):
+        module.fail_json(msg="No transfer has used %s (no such folder): check state_dir" % p["state_dir"],
+                         error_code="NOT_FOUND")
     if p["follow"]:  # run without its action plugin (which follows on the controller): wait for the end
         status, finished = follow_silently(p["state_dir"], p["job_results_file"], p["timeout"])
     else:

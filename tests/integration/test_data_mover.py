@@ -163,6 +163,8 @@ def test_transfer_status_shows_progress_while_it_runs(lab, off_vm, tmp_path):
     mover = DataMover(state, extra_env=hold.env)
     before = run_module("vadp.vsphere.transfer_status", {"state_dir": state})
     assert before["finished"] is False and before["summary"] == "not started"
+    misspelt = run_module("vadp.vsphere.transfer_status", {"state_dir": state + "-typo"})
+    assert misspelt["failed"] and misspelt["error_code"] == "NOT_FOUND" and "no such folder" in misspelt["msg"]
     thread, outcome = _run_in_background(mover, _plan(lab, off_vm, [_disk_plan(disk, image, 16 * MIB)]),
                                          {"password": lab.password})
     try:

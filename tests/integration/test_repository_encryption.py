@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import create_vm, destroy_vm, destroy_vms, play, wait
+from conftest import create_vm, destroy_vm, destroy_vms, play, run_module, wait
 
 VM, MIB = "lab-encrypted", 1 << 20
 
@@ -45,6 +45,11 @@ def test_an_encrypted_repository_hides_the_data_and_restores_it_exactly(vm, lab,
     code, out = play("backup.yml", env=env, backup_vm=VM, backup_repository=sealed)
     assert code == 0, out
     assert not holds(sealed, sample) and str(key) not in out and "passphrase only" not in out
+    wrong = tmp_path / "another-passphrase"
+    wrong.write_text("not the one\n")
+    refused = run_module("vadp.vsphere.restore_point_info", {"repository": sealed, "encryption_key_file": str(wrong)})
+    # the key is a secret, its path is not: the admin is told which file was wrong
+    assert refused["error_code"] == "KEY_WRONG" and str(wrong) in refused["msg"] and "not the one" not in str(refused)
     expected = lab.inspect(VM)["disks"][0]["sha256"]
 
     lab.guest_write(VM, offset=4 * MIB, length=2 * MIB, seed=7)  # the guest moves on

@@ -169,8 +169,8 @@ class NbdExports:
             raise ExportError("give socket (a Unix socket path) or address (host:port for TCP), one of them")
         if o.address:
             host, _sep, port = o.address.rpartition(":")
-            if not host or not port.isdigit():
-                raise ExportError("address %r is not host:port" % o.address)
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ExportError("address %r is not host:port (a port from 1 to 65535)" % o.address)
             if not _loopback(host.strip("[]")) and not o.tls_psk_file:
                 raise TlsRequiredError("an export on %s is reachable from other machines: give tls_psk_file (TLS with a "
                                        "pre-shared key) or serve on a Unix socket or a loopback address" % o.address)

@@ -69,7 +69,7 @@ def _read_key_file(path: str) -> bytes:
         with open(path, "rb") as f:
             text = f.read()
     except OSError as exc:
-        raise KeyRequiredError("the repository key file cannot be read: %s" % exc.strerror)
+        raise KeyRequiredError("the repository key file %s cannot be read: %s" % (path, exc.strerror))
     if not text.strip():
         raise KeyRequiredError("the repository key file %s is empty" % path)
     return text

@@ -86,3 +86,13 @@ def test_an_export_name_is_never_a_path(point, tmp_path, name):
                socket=str(tmp_path / "s.sock"), name=given)
     assert refused.value.error_code == "INVALID_ARGUMENT" and "is not a name" in refused.value.message
     assert (victim / "keep").read_text() == "mine" and (tmp_path / "state").is_dir() is False
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:http"])
+def test_an_address_whose_port_is_not_a_port_is_refused(point, tmp_path, address):
+    """A port beyond 65535 once listened elsewhere while the result said it was there."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportError
+    repo, manifest, _digest = point
+    with pytest.raises(ExportError, match="a port from 1 to 65535"):
+        NbdExports(str(tmp_path / "exports")).plan(ExportOptions(repository=repo.path, restore_point=manifest["id"],
+                                                                 address=address))
