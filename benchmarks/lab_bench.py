@@ -27,6 +27,6 @@ def fill_disk(vm, image, extents, state_dir):
     disks = [transfer_plan.WriteDiskPlan("0", disk.backing.fileName, transfer_plan.FilesSource([image]),
                                          [transfer_plan.FileExtent(o, n, 0, o) for o, n in extents])]
     connection = transfer_plan.ConnectParams(server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
-                                          thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=vm._moId, transports="nbdssl")
+                                             thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=vm._moId, transports="nbdssl")
     plan = transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(env["VDDK_LIBDIR"]), connection, disks)
     return DataMover(state_dir).run(plan, {"password": env["VMWARE_PASSWORD"]})

@@ -33,7 +33,7 @@ def _plan(lab, vm, disks, **overrides):
     settings = dict(dict(buffer_bytes=MIB, in_flight=4, checkpoint_every_bytes=16 * MIB), **overrides)
     return transfer_plan.TransferPlan("write", transfer_plan.VddkLibrary(os.environ["VDDK_LIBDIR"]),
                                       transfer_plan.ConnectParams(server=lab.host, port=lab.port, user=lab.user, thumbprint=lab.thumbprint_sha1,
-                                                               vm_moref=vm._moId, transports="nbdssl:nbd"), disks, **settings)
+                                                                  vm_moref=vm._moId, transports="nbdssl:nbd"), disks, **settings)
 
 
 def _disk_plan(disk, image, size, **fields):

@@ -30,6 +30,7 @@ REFRESH_SECONDS = 60
 # seconds a job waits for a lease before REPOSITORY_BUSY, unless told otherwise (lock_timeout)
 DEFAULT_LEASE_TIMEOUT = 3600
 
+
 class RepositoryBusyError(VadpError):
     error_code = "REPOSITORY_BUSY"
 

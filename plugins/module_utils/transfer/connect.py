@@ -55,7 +55,7 @@ def vddk_target(settings: ConnectionSettings, vddk: VddkSettings, vm_moref: str,
             warning = ("The server certificate's thumbprint was taken without verifying it (validate_certs is false): "
                        "VDDK trusts %s. Give thumbprint, or a ca_bundle, to be sure." % thumbprint)
     connection = ConnectParams(server=settings.hostname, port=settings.port, user=settings.username, thumbprint=thumbprint,
-                            vm_moref=vm_moref, snapshot_ref=snapshot_ref, transports=vddk.transport, read_only=read_only)
+                               vm_moref=vm_moref, snapshot_ref=snapshot_ref, transports=vddk.transport, read_only=read_only)
     return VddkTarget(VddkLibrary(vddk.libdir, vddk.config_file), connection, {"password": settings.password}, warning)
 
 
