@@ -3,7 +3,7 @@ with one fault injected at one step. Every cell checks what an admin would check
 job's exit and error_code, the VM's power state, snapshots and disk, no half-made VM or point left
 unreported; then it removes the fault, runs the same job again and asserts the exact SHA-256 of
 the wanted point. docs/failures.md lists the same cells as the promises they are; the table is
-printed at the end of the run (about 12 s a cell).
+printed at the end of the run (`make test` shows what the cells cost among its slowest tests).
 """
 import os
 import re
