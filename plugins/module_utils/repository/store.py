@@ -36,7 +36,8 @@ READABLE_VERSIONS = (1, 2)
 DEFAULT_CHUNK_SIZE = 4 << 20
 MAX_CHUNK_SIZE = 64 << 20  # a chunk is held whole in memory while it is stored or restored
 CHUNK_MAGIC, INDEX_MAGIC = b"VADPCHK1", b"VADPIDX1"
-CHUNK_HEADER = struct.Struct("<8sB3xI32s")  # magic, compression, plain length, sha256(payload)
+CHUNK_HEADER = struct.Struct("<8sB3sI32s")  # magic, compression, reserved (zero), plain length, sha256(payload)
+_RESERVED = bytes(3)
 INDEX_HEADER = struct.Struct("<8sQQQ")  # magic, chunk size, capacity, entries
 ZERO_ENTRY = bytes(32)
 PROTECTED_MARK = "protected"  # an empty file in a point folder: prune keeps the point, delete refuses
@@ -329,7 +330,7 @@ class Repository:
             payload = self.keys.seal_chunk(digest, payload)
         # a plain chunk stored raw: its payload's SHA-256 is its name, already computed
         checksum = bytes.fromhex(digest) if payload is data else hashlib.sha256(payload).digest()
-        stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, len(data), checksum) + payload
+        stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, _RESERVED, len(data), checksum) + payload
         folder = os.path.dirname(path)
         _makedirs(folder, self.mode)
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
@@ -352,11 +353,15 @@ class Repository:
             raise ChunkCorruptError("chunk %s is missing%s" % (digest, where))
         if len(stored) < CHUNK_HEADER.size:
             raise ChunkCorruptError("chunk %s is truncated%s" % (digest, where))
-        magic, compression, length, checksum = CHUNK_HEADER.unpack_from(stored)
+        magic, compression, reserved, length, checksum = CHUNK_HEADER.unpack_from(stored)
         payload = memoryview(stored)[CHUNK_HEADER.size:]  # no copy of the chunk
         actual = hashlib.sha256(payload).digest()
         if magic != CHUNK_MAGIC or actual != checksum:
             raise ChunkCorruptError("chunk %s is damaged (stored checksum)%s" % (digest, where))
+        # the checksum covers the payload only: every header field is checked for what it can be
+        if compression not in (COMPRESSION_NONE, COMPRESSION_ZSTD) or reserved != _RESERVED:
+            raise ChunkCorruptError("chunk %s is damaged (its header: compression %d, reserved %s)%s" % (
+                digest, compression, reserved.hex(), where))
         if self.keys:
             try:
                 payload = self.keys.open_chunk(digest, payload)
@@ -367,7 +372,10 @@ class Repository:
         if compression == COMPRESSION_ZSTD:
             if not HAS_ZSTD:
                 raise RepositoryError("chunk %s is zstd-compressed: install the zstandard Python package" % digest)
-            data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=length)
+            try:
+                data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=length)
+            except zstandard.ZstdError as exc:  # a header saying zstd over what is not, or a wrong length
+                raise ChunkCorruptError("chunk %s is damaged (it does not decompress: %s)%s" % (digest, exc, where))
         else:
             data = payload  # a view of what was read: no second copy of the chunk
             if rehash and not self.keys:  # a plain chunk stored raw: the hash just checked is its name's

@@ -287,3 +287,26 @@ def test_an_abandoned_point_leaves_no_folder_and_keeps_its_neighbours(repo):
     alone.write_file("nvram", b"x")
     alone.abandon()  # that VM's first point: its folders go too
     assert os.listdir(os.path.join(repo.path, "vms")) == [VM]
+
+
+# header bytes no checksum covers: offset 8 compression, 9-11 reserved, 12-15 plain length
+@pytest.mark.parametrize("compressible, offset, value", [
+    (True, 8, 0),        # zstd said to be stored raw
+    (False, 8, 1),       # raw data said to be zstd
+    (False, 8, 7),       # no such compression
+    (True, 9, 1),        # reserved byte set
+    (True, 12, 1),       # plain length of a compressed chunk
+    (False, 13, 2),      # plain length of a raw chunk
+], ids=["zstd-as-raw", "raw-as-zstd", "unknown-compression", "reserved", "zstd-length", "raw-length"])
+def test_every_damage_to_a_chunk_header_is_chunk_corrupt(repo, compressible, offset, value):
+    """The stored checksum covers the payload only; each header field is checked for what it can
+    be, so damage there is CHUNK_CORRUPT naming the chunk, never an internal error."""
+    data = (b"compressible " * CHUNK)[:CHUNK] if compressible else os.urandom(CHUNK)
+    digest, _stored = repo.put_chunk(data)
+    path = repo.chunk_path(digest)
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(bytes([value]))
+    with pytest.raises(ChunkCorruptError) as caught:
+        repo.get_chunk(digest)
+    assert caught.value.error_code == "CHUNK_CORRUPT" and digest in caught.value.message
