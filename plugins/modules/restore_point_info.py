@@ -103,7 +103,9 @@ repository:
   type: dict
   sample: {points: 30, chunks: 51200, logical_bytes: 1288490188800, stored_bytes: 64424509440, dedup_ratio: 20.0}
 unreferenced_chunks:
-  description: Chunks no point references - their count, and the first 20 names.
+  description:
+    - Chunks no point references - their count, and the first 20 names.
+    - Null when an index could not be read (RV(problems) names it): its chunks would be counted as unreferenced.
   returned: when verify is not none and vm is not given
   type: dict
   sample: {count: 0, names: []}

@@ -67,8 +67,11 @@ class PointInfo:
         if o.verify != "none":
             for manifest in checked:
                 problems += repository.verify(manifest, deep=o.verify == "deep")
+            unreadable_index = any(p["offset"] is None for p in problems)
             if not o.vm:  # the whole repository was checked: what no point references is worth knowing too
-                names = unreferenced_chunks(repository)
-                result["unreferenced_chunks"] = {"count": len(names), "names": names[:LISTED_UNREFERENCED]}
+                # ... unless an index could not be read: its chunks would count as unreferenced
+                names = None if unreadable_index else unreferenced_chunks(repository)
+                result["unreferenced_chunks"] = None if names is None else {"count": len(names),
+                                                                             "names": names[:LISTED_UNREFERENCED]}
         result.update(problems=problems, verified_ok=not problems)
         return result

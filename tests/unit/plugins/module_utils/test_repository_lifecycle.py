@@ -222,3 +222,18 @@ def test_space_accounting_says_what_removing_a_point_frees(chain):
     assert 0 < first["unique_bytes"] < first["referenced_bytes"]  # chunk 2 only: chunks 1 and 3 live on
     deleted = RestorePointJob(RestorePointOptions(repository=repo.path, vm="web01", restore_point=first["id"], state="absent")).run()
     assert deleted["gc"]["bytes_freed"] == first["unique_bytes"] + orphan_size
+
+
+def test_one_damaged_index_is_one_problem_of_one_point_and_the_others_still_verify(tmp_path):
+    """A whole-repository verify lists an unreadable index as its point's problem (with the disk),
+    verifies every other point, and leaves the unreferenced-chunk count out rather than fail."""
+    repo = synth.repository(tmp_path / "repo")
+    good = synth.add_point(repo, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
+    damaged = synth.add_point(repo, "db01", synth.utc(2026, 11, 2), [synth.chunk(2)])
+    with open(os.path.join(repo.point_folder(damaged), damaged["disks"][0]["index"]), "r+b") as f:
+        f.truncate(10)
+    for depth in ("quick", "deep"):
+        info = PointInfo(PointInfoOptions(repository=repo.path, verify=depth)).run()
+        assert info["verified_ok"] is False and [p["point"] for p in info["problems"]] == [damaged["id"]]
+        assert info["problems"][0]["disk"] == 2000 and "truncated" in info["problems"][0]["problem"]
+        assert info["unreferenced_chunks"] is None and {p["id"] for p in info["points"]} == {good["id"], damaged["id"]}
