@@ -21,8 +21,9 @@ description:
   - Before anything is created, removes what a killed earlier drill of the same VMs left behind - a VM named as
     this drill names them that carries this collection's recovery mark; nothing else is ever deleted. Then plans
     every VM; if a NIC would land on another network than O(network) (through O(network_map)) nothing starts
-    (C(NETWORK_NOT_ISOLATED)) unless O(allow_other_networks). Warns when O(network) is a standard port group on
-    a vSwitch with physical uplinks.
+    (C(NETWORK_NOT_ISOLATED)) unless O(allow_other_networks); so does a O(network) that is a standard port group
+    on a vSwitch with physical uplinks (with O(allow_other_networks), a warning). A VM listed twice in O(vms) is
+    refused.
   - Raw Device Mappings are left out of drill VMs, so a drill never attaches a production LUN.
 version_added: 0.2.0
 author:
@@ -51,7 +52,9 @@ options:
         but O(network) stops the drill before it starts unless O(allow_other_networks).
     type: dict
   allow_other_networks:
-    description: Let NICs land on other networks than O(network), as O(network_map) says (with a warning).
+    description:
+      - Let NICs land on other networks than O(network), as O(network_map) says, and let O(network) be a port group
+        on a vSwitch with physical uplinks (each with a warning).
     type: bool
     default: false
   name_prefix:

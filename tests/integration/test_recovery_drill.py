@@ -68,7 +68,7 @@ def _kill_tree(pid):
 
 
 def drill(repo, check_mode=False, **args):
-    return run_module("vadp.vsphere.recovery_drill", dict(repository=repo, network=ISOLATED, host="DC0_H0", **args),
+    return run_module("vadp.vsphere.recovery_drill", dict(dict(repository=repo, network=ISOLATED, host="DC0_H0"), **args),
                       check_mode=check_mode)
 
 
@@ -97,6 +97,15 @@ def test_a_nic_mapped_outside_the_isolated_network_stops_the_drill_before_anythi
     refused = drill(repository, vms=[GOOD], network_map={"VM Network": "VM Network"})
     assert refused["failed"] and refused["error_code"] == "NETWORK_NOT_ISOLATED", refused
     assert "VM Network" in refused["msg"] and drill_vms(si) == []
+
+
+def test_a_port_group_with_uplinks_or_a_vm_listed_twice_stops_the_drill_before_anything_is_made(repository, si):
+    uplinked = drill(repository, vms=[GOOD], network="VM Network")  # the lab's vSwitch0 has a physical NIC
+    assert uplinked["failed"] and uplinked["error_code"] == "NETWORK_NOT_ISOLATED", uplinked
+    assert "physical uplinks" in uplinked["msg"] and drill_vms(si) == []
+    twice = drill(repository, vms=[GOOD, UNBOOTABLE, GOOD])
+    assert twice["failed"] and twice["error_code"] == "INVALID_ARGUMENT" and GOOD in twice["msg"], twice
+    assert drill_vms(si) == []
 
 
 def test_a_kept_drill_vm_is_on_the_isolated_network_only_and_the_next_drill_removes_it(repository, si):

@@ -98,11 +98,14 @@ class RecoveryDrill:
         o = self.options
         if not o.vms or not o.network or not o.name_prefix or o.parallel < 1:
             raise InvalidSettingsError("a drill needs vms, network, a name_prefix and parallel of 1 or more")
+        twice = sorted({vm for vm in o.vms if o.vms.count(vm) > 1})
+        if twice:  # one drill VM a source: a second would be the same VM, and its verdict counted twice
+            raise InvalidSettingsError("vms lists %s more than once" % ", ".join(twice))
+        self._refuse_uplinked_network()
         started = _now()
         removed = self._remove_leftovers(check_mode)
         plans = {vm: self._plan(vm, o.name_prefix + vm in removed) for vm in o.vms}
         self._refuse_other_networks(plans)
-        self._warn_if_uplinked()
         if check_mode:
             drills = [dict(p["drill"], verdict="planned" if p["recreate"] else "failed") for p in plans.values()]
         else:
@@ -175,8 +178,9 @@ class RecoveryDrill:
         if elsewhere:
             self.warn("drill VMs on other networks than %s, as allowed: %s" % (self.options.network, "; ".join(elsewhere)))
 
-    def _warn_if_uplinked(self) -> None:
-        """A standard port group on a vSwitch with physical uplinks may reach the production network."""
+    def _refuse_uplinked_network(self) -> None:
+        """A standard port group on a vSwitch with physical uplinks may reach the production network,
+        where a clone of a production VM (same hostname, same IP) must never boot."""
         for host, props in collect_properties(self.client.content, vim.HostSystem, ["name", "config.network"]):
             network = props.get("config.network")
             if network is None:
@@ -185,9 +189,14 @@ class RecoveryDrill:
             for group in network.portgroup or []:
                 switch = switches.get(group.spec.vswitchName)
                 if group.spec.name == self.options.network and switch is not None and switch.pnic:
-                    self.warn("port group %s on host %s is on vSwitch %s, which has physical uplinks (%s): make sure it "
-                              "is isolated (a VLAN nothing else uses)" % (
-                                  group.spec.name, props["name"], switch.name, ", ".join(switch.pnic)))
+                    uplinked = "port group %s on host %s is on vSwitch %s, which has physical uplinks (%s)" % (
+                        group.spec.name, props["name"], switch.name, ", ".join(switch.pnic))
+                    if not self.options.allow_other_networks:
+                        raise NetworkNotIsolatedError(
+                            "nothing started: %s, so drill VMs (clones of production VMs, with their hostnames and "
+                            "addresses) could reach the production network; use a port group without uplinks, or set "
+                            "allow_other_networks if this one is isolated (a VLAN nothing else uses)" % uplinked)
+                    self.warn("%s: allowed by allow_other_networks; make sure it is isolated" % uplinked)
 
     # one VM's drill
 
