@@ -74,14 +74,16 @@ points:
   description:
     - The points, oldest first.
     - C(logical_bytes) is the size of the point's disks; C(stored_bytes) what its backup added to the repository;
-      C(protected) whether prune keeps it whatever the policy (vadp.vsphere.restore_point).
+      C(protected) whether prune keeps it whatever the policy (vadp.vsphere.restore_point); C(future) whether it
+      is dated more than 5 minutes after this host's clock (a backup host's clock is ahead) - such a point is never
+      C(latest) and stops a prune of its VM.
     - With O(space), also C(referenced_bytes) and C(unique_bytes).
   returned: always
   type: list
   elements: dict
   sample: [{id: 20261124T210000Z-a1b2c3, time: "2026-11-24T21:00:00Z", type: full, parent: null, vm: web01,
             instance_uuid: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, logical_bytes: 42949672960, stored_bytes: 8123456,
-            protected: false, referenced_bytes: 8123456, unique_bytes: 1048576}]
+            protected: false, future: false, referenced_bytes: 8123456, unique_bytes: 1048576}]
 point:
   description: The manifest of the point O(restore_point) selects (without the saved configuration).
   returned: when restore_point is given
@@ -105,7 +107,7 @@ repository:
 unreferenced_chunks:
   description:
     - Chunks no point references - their count, and the first 20 names.
-    - Null when an index could not be read (RV(problems) names it): its chunks would be counted as unreferenced.
+    - Null when an index could not be read (RV(problems) names it), since its chunks would be counted as unreferenced.
   returned: when verify is not none and vm is not given
   type: dict
   sample: {count: 0, names: []}

@@ -12,7 +12,7 @@ from typing import Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.garbage import unreferenced_chunks
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.space import space_report
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, from_the_future
 
 LISTED_UNREFERENCED = 20  # names shown of the chunks no point references; the count is whole
 
@@ -30,6 +30,7 @@ class PointInfoOptions:
 def _summary(manifest, protected):
     return {"id": manifest["id"], "time": manifest["time"], "type": manifest["type"], "parent": manifest.get("parent"),
             "vm": manifest["vm"]["name"], "instance_uuid": manifest["vm"]["instance_uuid"], "protected": protected,
+            "future": from_the_future(manifest),
             "logical_bytes": sum(d["capacity_bytes"] for d in manifest["disks"]),
             "stored_bytes": sum(d.get("stats", {}).get("stored_bytes", 0) for d in manifest["disks"])}
 

@@ -8,12 +8,14 @@ references (docs/retention.md). Works on the repository alone; no Ansible import
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, announce_waits, describe
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.retention import PointRef, RetentionPolicy, decide
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, from_the_future, parse_time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +42,10 @@ def _point(manifest: dict, reasons: List[str]) -> dict:
     return {"id": manifest["id"], "time": manifest["time"], "type": manifest.get("type"), "kept_by": reasons}
 
 
+class PointInFutureError(VadpError):
+    error_code = "POINT_IN_FUTURE"
+
+
 class PruneJob:
     """warn receives what a caller should show (Ansible: module.warn): whom it waits for."""
 
@@ -62,6 +68,16 @@ class PruneJob:
         keys = [repository.vm_key(self.options.vm, option="vm")] if self.options.vm else sorted(
             {m["vm"]["instance_uuid"] for m in everything})
         vms, removed = {}, []
+        future = [m for m in everything if m["vm"]["instance_uuid"] in keys and from_the_future(m)]
+        if future:  # retention counts from the newest point: by a clock that is ahead, it would remove the real ones
+            raise PointInFutureError(
+                "nothing was removed: %s dated in the future (%s; now %s UTC), written by a host whose clock is ahead. "
+                "Retention counts from the newest point, so a prune now would remove points by that clock. Set the "
+                "clock right, then delete those points by id (vadp.vsphere.restore_point state: absent) or prune "
+                "once their time has passed" % (
+                    "points are" if len(future) > 1 else "a point is",
+                    ", ".join("%s of %s at %s" % (m["id"], m["vm"]["name"], m["time"]) for m in future),
+                    datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")))
         for key in keys:
             manifests = {m["id"]: m for m in everything if m["vm"]["instance_uuid"] == key}
             refs = [PointRef(m["id"], parse_time(m["time"]), repository.is_protected(m)) for m in manifests.values()]

@@ -139,6 +139,16 @@ def parse_time(text):
     return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
 
 
+# A point dated more than this after the reading host's clock was written by a host whose clock is
+# ahead: it never stands in for the newest point unless asked for by id or by a time.
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+
+
+def from_the_future(manifest, now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return parse_time(manifest["time"]) > now + FUTURE_TOLERANCE
+
+
 def _read_manifest(repository, path, vm_key, point_id):
     """A manifest that exists must read whole: a damaged newest point must never vanish and let
     an older one stand in for it. It must also be the point whose folder holds it (vms/<vm_key>/
@@ -425,7 +435,11 @@ class Repository:
             # an unset variable must not quietly mean "the newest point"
             raise PointNotFoundError("restore_point is empty: name a point id, an ISO 8601 time, or latest")
         if restore_point == "latest":
-            return points[-1]
+            present = [m for m in points if not from_the_future(m)]
+            if not present:
+                raise PointNotFoundError("VM %s has only points dated in the future (%s), written by a host whose clock "
+                                         "is ahead: choose one by id" % (vm_key, ", ".join(m["id"] for m in points)))
+            return present[-1]
         for manifest in points:
             if manifest["id"] == restore_point:
                 return manifest

@@ -108,7 +108,7 @@ def test_a_simulated_year_of_nightly_backups_keeps_what_the_policy_says(tmp_path
     repo = synth.repository(tmp_path / "repo")
     options = PruneOptions(repository=repo.path, keep_daily=7, keep_weekly=4, keep_monthly=12, keep_yearly=3)
     policy = RetentionPolicy(keep_daily=7, keep_weekly=4, keep_monthly=12, keep_yearly=3)
-    survivors, contents, day = set(), {}, synth.utc(2026, 1, 1, 21)
+    survivors, contents, day = set(), {}, synth.utc(2025, 1, 1, 21)  # a year that has passed: no point from the future
     shared = synth.chunk(0)  # a chunk every point has: it must outlive every prune
     for n in range(365):
         times = [day + n * DAY] + ([day + n * DAY - datetime.timedelta(hours=12)] if (day + n * DAY).weekday() == 6 else [])
@@ -125,5 +125,25 @@ def test_a_simulated_year_of_nightly_backups_keeps_what_the_policy_says(tmp_path
     for manifest in manifests:
         assert synth.image(repo, manifest) == contents[manifest["id"]]
     assert garbage_check.unreferenced(repo) == set() and garbage_check.missing(repo) == set()
-    # Dec 25-31 (daily); Dec 13 and 20 (weekly: ISO weeks 50, 51); the ends of January to November (monthly)
+    # Dec 25-31 (daily); Dec 14 and 21 (weekly: ISO weeks 50, 51); the ends of January to November (monthly)
     assert len(manifests) == 7 + 2 + 11
+
+
+def test_a_point_from_the_future_is_never_latest_and_stops_a_prune(tmp_path):
+    """A backup host whose clock is a year ahead wrote a point: it does not become latest (a
+    restore, an incremental's parent), and keep_last 1 removes nothing instead of every real point."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    repo = synth.repository(tmp_path / "repo")
+    real = [synth.add_point(repo, "web01", now - days * DAY, [synth.chunk(days)]) for days in (3, 2, 1)]
+    ahead = synth.add_point(repo, "web01", now + 365 * DAY, [synth.chunk(9)])
+    key = real[0]["vm"]["instance_uuid"]
+    assert repo.find_point(key, "latest")["id"] == real[-1]["id"]
+    assert repo.find_point(key, ahead["id"])["id"] == ahead["id"]  # asked for by id, it is there
+    with pytest.raises(Exception) as refused:
+        PruneJob(PruneOptions(repository=repo.path, keep_last=1)).run()
+    assert refused.value.error_code == "POINT_IN_FUTURE" and ahead["id"] in refused.value.message
+    assert [m["id"] for m in repo.manifests()] == [m["id"] for m in real] + [ahead["id"]]  # nothing removed
+    only_ahead = synth.add_point(repo, "db01", now + 365 * DAY, [synth.chunk(8)])
+    with pytest.raises(PointNotFoundError, match="only points dated in the future"):
+        repo.find_point(only_ahead["vm"]["instance_uuid"], "latest")
