@@ -72,7 +72,7 @@ class PointInfo:
             if not o.vm:  # the whole repository was checked: what no point references is worth knowing too
                 # ... unless an index could not be read: its chunks would count as unreferenced
                 names = None if unreadable_index else unreferenced_chunks(repository)
-                result["unreferenced_chunks"] = None if names is None else {"count": len(names),
-                                                                             "names": names[:LISTED_UNREFERENCED]}
+                result["unreferenced_chunks"] = None if names is None else {
+                    "count": len(names), "names": names[:LISTED_UNREFERENCED]}
         result.update(problems=problems, verified_ok=not problems)
         return result
