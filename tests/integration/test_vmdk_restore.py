@@ -125,6 +125,7 @@ def test_refusals_write_nothing(vm, lab, tmp_path, si):
     wait(vm.PowerOffVM_Task())
     assert restore(repo, restore_point="20200101T000000Z-000000")["error_code"] == "POINT_NOT_FOUND"
     assert restore(repo, transport="san")["error_code"] == "SAN_NEEDS_SNAPSHOT"
+    assert restore(repo, transport="")["error_code"] == "INVALID_ARGUMENT"  # VDDK would choose any mode, SAN too
     assert sha(lab) == before
 
 

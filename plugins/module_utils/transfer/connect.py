@@ -18,6 +18,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
 
 
+TRANSPORT_MODES = ("san", "hotadd", "nbdssl", "nbd")
 # A third of what an ESXi host's NFC memory serves (about 50 disks), which other products share.
 DEFAULT_HOST_DISK_LIMIT = 16
 
@@ -30,6 +31,14 @@ class VddkSettings:
     transport: str = "nbdssl:nbd"
     thumbprint: Optional[str] = None  # SHA-1 of the server certificate; read from the server when not given
     host_disk_limit: int = DEFAULT_HOST_DISK_LIMIT  # disks moved at once per ESXi host from this machine; 0: no cap
+
+    def __post_init__(self):
+        # An empty list would let VDDK choose any mode, SAN included, past every check made for SAN.
+        modes = (self.transport or "").split(":")
+        if not all(m in TRANSPORT_MODES for m in modes) or len(set(modes)) != len(modes):
+            raise InvalidSettingsError("transport %r is not a list of VDDK transport modes separated by colons: give one "
+                                       "or more of %s, each once (such as hotadd:nbdssl:nbd)" % (
+                                           self.transport, ", ".join(TRANSPORT_MODES)))
 
 
 @dataclasses.dataclass(frozen=True)
