@@ -79,12 +79,10 @@ def _build_overlay():
 
 
 def _go_env():
-    # Go's build cache is content-addressed, so one cache serves every clone (with -trimpath the
-    # clone's folder is not part of what is compiled): a fresh clone builds the lab in seconds
-    # where the standard library and govmomi were compiled before.
-    cache = os.environ.get("GOCACHE") or os.path.join(os.path.expanduser("~"), ".cache", "vadp-lab-go")
+    # The build cache stays in the clone: go vet's cgo step records the source folder it ran in, so a
+    # cache shared between clones fails once the clone that filled it is gone.
     return dict(os.environ, GOPATH="%s:%s:%s" % (OVERLAY, GO_PATH, DEBIAN_GOPATH), GO111MODULE="off",
-                GOCACHE=cache, GOFLAGS="-trimpath", CGO_ENABLED="1")
+                GOCACHE=os.path.join(BUILD_DIR, "gocache"), GOFLAGS="", CGO_ENABLED="1")
 
 
 def gotest(_args):
