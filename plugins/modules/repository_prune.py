@@ -125,10 +125,20 @@ points_kept:
   description: How many points remain in the repository, all VMs counted.
   returned: always
   type: int
+damaged_points:
+  description:
+    - Without O(vm), points whose manifest cannot be used (damaged, copied from elsewhere, or of an unknown format
+      version) - the VM's folder key, the point and why. Every point of their VM is kept, the other VMs are pruned, and
+      a warning names them. With O(vm), such a point of that VM stops the prune with C(POINT_DAMAGED) before anything is removed.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
 gc:
   description:
     - What garbage collection removed (check mode - would remove) - chunks and their bytes, temporary chunk files
       of crashed backups, and point folders without a manifest (unfinished backups) or half removed.
+    - Null when a point is damaged (RV(damaged_points)) - its chunks cannot be told from garbage, so none are removed.
   returned: when gc is true
   type: dict
   sample: {chunks_removed: 1200, bytes_freed: 3221225472, temporary_files_removed: 0, unfinished_points_removed: []}

@@ -93,8 +93,20 @@ verified_ok:
   returned: always
   type: bool
   sample: true
+damaged_points:
+  description:
+    - Points whose manifest exists but cannot be used (damaged, copied from another point or VM, or of a format version
+      this collection does not read) - the VM's folder key (instance uuid), the point and why. They are left out of
+      RV(points); verification lists them in RV(problems) too.
+    - A restore, export or prune of such a VM stops with C(POINT_DAMAGED) rather than fall back to an older point.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{vm_key: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, point: 20261124T210000Z-a1b2c3, problem: the manifest ... is damaged}]
 problems:
-  description: What verification found - point, disk (device key), offset (bytes, null for a whole index) and problem.
+  description:
+    - What verification found - point, disk (device key, null for a whole manifest), offset (bytes, null for a whole
+      index or manifest) and problem.
   returned: always
   type: list
   elements: dict
@@ -107,7 +119,8 @@ repository:
 unreferenced_chunks:
   description:
     - Chunks no point references - their count, and the first 20 names.
-    - Null when an index could not be read (RV(problems) names it), since its chunks would be counted as unreferenced.
+    - Null when a manifest or an index could not be read (RV(problems) names it), since its chunks would be counted as
+      unreferenced.
   returned: when verify is not none and vm is not given
   type: dict
   sample: {count: 0, names: []}

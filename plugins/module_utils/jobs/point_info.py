@@ -49,9 +49,14 @@ class PointInfo:
 
     def _run(self, repository: Repository) -> dict:
         o = self.options
-        everything = repository.manifests()
+        damaged = []  # listed, never skipped in silence: one point's damage does not hide the others
+        everything = repository.manifests(damaged=damaged)
         manifests = [m for m in everything if not o.vm or o.vm in (m["vm"]["name"], m["vm"]["instance_uuid"])]
-        result = {"changed": False, "points": [_summary(m, repository.is_protected(m)) for m in manifests]}
+        if o.vm:
+            keys = {m["vm"]["instance_uuid"] for m in manifests} | {o.vm}
+            damaged = [d for d in damaged if d["vm_key"] in keys]
+        result = {"changed": False, "points": [_summary(m, repository.is_protected(m)) for m in manifests],
+                  "damaged_points": damaged}
         checked = manifests
         if o.restore_point is not None:
             try:
@@ -66,11 +71,13 @@ class PointInfo:
                 point.update(per_point[point["id"]])
         problems = []
         if o.verify != "none":
+            if o.restore_point is None:
+                problems += [{"point": d["point"], "disk": None, "offset": None, "problem": d["problem"]} for d in damaged]
             for manifest in checked:
                 problems += repository.verify(manifest, deep=o.verify == "deep")
             unreadable_index = any(p["offset"] is None for p in problems)
             if not o.vm:  # the whole repository was checked: what no point references is worth knowing too
-                # ... unless an index could not be read: its chunks would count as unreferenced
+                # ... unless a manifest or an index could not be read: its chunks would count as unreferenced
                 names = None if unreadable_index else unreferenced_chunks(repository)
                 result["unreferenced_chunks"] = None if names is None else {
                     "count": len(names), "names": names[:LISTED_UNREFERENCED]}

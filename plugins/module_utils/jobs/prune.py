@@ -64,9 +64,15 @@ class PruneJob:
         return result
 
     def _prune(self, repository: Repository, policy: RetentionPolicy, dry_run: bool) -> dict:
-        everything = repository.manifests()
-        keys = [repository.vm_key(self.options.vm, option="vm")] if self.options.vm else sorted(
-            {m["vm"]["instance_uuid"] for m in everything})
+        damaged = []
+        if self.options.vm:  # this VM's points all readable, or POINT_DAMAGED
+            keys = [repository.vm_key(self.options.vm, option="vm")]
+            everything = repository.manifests(keys[0])
+        else:  # a VM with a damaged point is left as it is; the others are pruned
+            everything = repository.manifests(damaged=damaged)
+            unknown = {d["vm_key"] for d in damaged}
+            everything = [m for m in everything if m["vm"]["instance_uuid"] not in unknown]
+            keys = sorted({m["vm"]["instance_uuid"] for m in everything})
         vms, removed = {}, []
         future = [m for m in everything if m["vm"]["instance_uuid"] in keys and from_the_future(m)]
         if future:  # retention counts from the newest point: by a clock that is ahead, it would remove the real ones
@@ -91,8 +97,17 @@ class PruneJob:
         if not dry_run:
             for manifest in removed:
                 garbage.remove_point(repository, manifest)
-        result = {"changed": bool(removed), "vms": vms, "points_removed": len(removed), "points_kept": len(kept)}
-        if self.options.gc:
+        result = {"changed": bool(removed), "vms": vms, "points_removed": len(removed), "points_kept": len(kept),
+                  "damaged_points": damaged}
+        if damaged:
+            self.warn("%d damaged point%s left as they are, with every point of their VM%s (%s): repair or remove them "
+                      "(restore_point_info lists them)%s" % (
+                          len(damaged), "s" if len(damaged) > 1 else "", "s" if len(unknown) > 1 else "",
+                          ", ".join("%s/%s" % (d["vm_key"], d["point"]) for d in damaged),
+                          "; chunks were not collected, since a damaged point's chunks cannot be told" if self.options.gc else ""))
+        if self.options.gc and damaged:
+            result["gc"] = None
+        elif self.options.gc:
             report = garbage.collect_garbage(repository, dry_run=dry_run, kept=kept)
             result["gc"] = report.as_dict()
             result["changed"] = result["changed"] or bool(report.chunks_removed or report.temporary_files_removed

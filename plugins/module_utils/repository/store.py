@@ -31,6 +31,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository import cry
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, Lease
 
 REPOSITORY_FORMAT = "vadp-restore-points"  # repository.json's format, what makes a folder a repository
+POINT_FORMAT = "vadp-restore-point"  # a manifest's format
 FORMAT_VERSION = 2  # 2: leases, protected points, encryption (docs/restore-point-format.md)
 READABLE_VERSIONS = (1, 2)
 DEFAULT_CHUNK_SIZE = 4 << 20
@@ -158,6 +159,10 @@ def _read_manifest(repository, path, vm_key, point_id):
         manifest = json.loads(repository.read_point_file(path).decode("utf-8"))
         if not isinstance(manifest, dict) or not all(k in manifest for k in ("id", "time", "vm", "disks")):
             raise ValueError("it lacks id, time, vm or disks")
+        if manifest.get("format") != POINT_FORMAT or manifest.get("version") not in READABLE_VERSIONS:
+            # a newer writer's point: what it added may change what the bytes mean
+            raise ValueError("it is format %r version %r; this collection reads %s versions %s" % (
+                manifest.get("format"), manifest.get("version"), POINT_FORMAT, " and ".join(map(str, READABLE_VERSIONS))))
         vm = manifest["vm"] if isinstance(manifest["vm"], dict) else {}
         if manifest["id"] != point_id or vm.get("instance_uuid") != vm_key:
             raise ValueError("it describes point %s of VM %s, but sits in the folder of point %s of VM %s: a manifest "
@@ -400,8 +405,10 @@ class Repository:
     def vm_folder(self, vm_key):
         return os.path.join(self.path, "vms", vm_key, "points")
 
-    def manifests(self, vm_key=None):
-        """Every visible point (one with a manifest), oldest first."""
+    def manifests(self, vm_key=None, damaged=None):
+        """Every visible point (one with a manifest), oldest first. A manifest that cannot be read
+        is POINT_DAMAGED, unless damaged (a list) is given: each such point is then added to it as
+        {vm_key, point, problem} and left out, so that a report or a prune of other VMs goes on."""
         found = []
         vms = [vm_key] if vm_key else sorted(os.listdir(os.path.join(self.path, "vms"))) if os.path.isdir(
             os.path.join(self.path, "vms")) else []
@@ -413,17 +420,28 @@ class Repository:
                 path = os.path.join(folder, point, "manifest.json")
                 if not os.path.exists(path):
                     continue  # no manifest: an unfinished backup, not a point
-                found.append(_read_manifest(self, path, key, point))
+                try:
+                    found.append(_read_manifest(self, path, key, point))
+                except (PointDamagedError, crypto.TamperedError) as exc:
+                    if damaged is None:
+                        raise
+                    damaged.append({"vm_key": key, "point": point, "problem": exc.message})
         return sorted(found, key=lambda m: (m["time"], m["id"]))
 
     def vm_key(self, wanted, option="source_vm"):
         """The repository key (instance uuid) of the VM wanted names, by its name at backup time or
         its instance uuid; none or several is POINT_NOT_FOUND, naming option and the candidates."""
-        keys = sorted({m["vm"]["instance_uuid"] for m in self.manifests() if wanted in (m["vm"]["name"], m["vm"]["instance_uuid"])})
+        damaged = []
+        keys = sorted({m["vm"]["instance_uuid"] for m in self.manifests(damaged=damaged)
+                       if wanted in (m["vm"]["name"], m["vm"]["instance_uuid"])})
+        if not keys and wanted in (d["vm_key"] for d in damaged):
+            keys = [wanted]  # its points are all damaged: find_point names them
         if len(keys) != 1:
-            raise PointNotFoundError("%s %r matches %d VMs in %s (%s)%s" % (
+            raise PointNotFoundError("%s %r matches %d VMs in %s (%s)%s%s" % (
                 option, wanted, len(keys), self.path, ", ".join(keys) or "none",
-                ": give the instance uuid" if keys else ""))
+                ": give the instance uuid" if keys else "",
+                "; damaged points, whose VM cannot be told: %s" % ", ".join(
+                    "%s/%s" % (d["vm_key"], d["point"]) for d in damaged) if damaged and not keys else ""))
         return keys[0]
 
     def find_point(self, vm_key, restore_point="latest"):
@@ -497,8 +515,16 @@ class Repository:
         self.write_point_file(path, index.to_bytes())
 
     def read_index(self, manifest, disk):
-        return self.load_index(os.path.join(self.point_folder(manifest), disk["index"]),
-                               "point %s disk %s index" % (manifest["id"], disk["key"]))
+        name = "point %s disk %s index" % (manifest["id"], disk["key"])
+        index = self.load_index(os.path.join(self.point_folder(manifest), disk["index"]), name)
+        # a plain index's checksum can be recomputed by anyone: its header must also fit its repository and disk
+        if (index.chunk_size != self.chunk_size or index.capacity != disk["capacity_bytes"]
+                or len(index.entries) != -(-index.capacity // index.chunk_size)):
+            raise PointDamagedError("%s does not fit its disk: chunk size %d, capacity %d, %d entries (the repository's chunk "
+                                  "size is %d, the disk's capacity %d)" % (name, index.chunk_size, index.capacity,
+                                                                          len(index.entries), self.chunk_size,
+                                                                          disk["capacity_bytes"]))
+        return index
 
     def begin_point(self, vm_key, point_id=None):
         point_id = point_id or new_point_id()
@@ -554,6 +580,6 @@ class PointWriter:
                 break  # not empty: another point lives there
 
     def commit(self, manifest):
-        manifest = dict(manifest, format="vadp-restore-point", version=FORMAT_VERSION, id=self.id)
+        manifest = dict(manifest, format=POINT_FORMAT, version=FORMAT_VERSION, id=self.id)
         self.repository.write_point_file(os.path.join(self.folder, "manifest.json"), json.dumps(manifest, indent=1).encode())
         return manifest

@@ -310,3 +310,94 @@ def test_every_damage_to_a_chunk_header_is_chunk_corrupt(repo, compressible, off
     with pytest.raises(ChunkCorruptError) as caught:
         repo.get_chunk(digest)
     assert caught.value.error_code == "CHUNK_CORRUPT" and digest in caught.value.message
+
+
+def _rewrite_manifest(repository, manifest, **changes):
+    import json
+    path = os.path.join(repository.point_folder(manifest), "manifest.json")
+    with open(path, "w") as f:
+        json.dump(dict(manifest, **changes), f)
+    return path
+
+
+def test_a_damaged_point_of_one_vm_is_listed_and_leaves_the_others_to_prune(tmp_path):
+    """One VM's damaged manifest stops nothing for the other VMs: info lists it (and verify counts it
+    as a problem), a prune of every VM prunes the others, keeps all of that VM's points and
+    collects no chunk; a prune of that VM alone stops with POINT_DAMAGED."""
+    import synthetic_repo as synth
+    from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_info import PointInfo, PointInfoOptions
+    from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
+    repository = synth.repository(tmp_path / "repo")
+    web = [synth.add_point(repository, "web01", synth.utc(2026, 11, day), [synth.chunk(day)]) for day in (1, 2)]
+    db = [synth.add_point(repository, "db01", synth.utc(2026, 11, day), [synth.chunk(10 + day)]) for day in (1, 2)]
+    path = os.path.join(repository.point_folder(db[0]), "manifest.json")
+    with open(path, "r+b") as f:
+        f.truncate(30)
+
+    info = PointInfo(PointInfoOptions(repository=repository.path, verify="quick")).run()
+    assert sorted(p["id"] for p in info["points"]) == sorted([web[0]["id"], web[1]["id"], db[1]["id"]])
+    assert [(d["vm_key"], d["point"]) for d in info["damaged_points"]] == [(db[0]["vm"]["instance_uuid"], db[0]["id"])]
+    assert not info["verified_ok"] and info["problems"][0]["point"] == db[0]["id"] and info["unreferenced_chunks"] is None
+
+    warnings = []
+    result = PruneJob(PruneOptions(repository=repository.path, keep_last=1), warn=warnings.append).run()
+    assert [p["id"] for p in result["vms"][web[0]["vm"]["instance_uuid"]]["removed"]] == [web[0]["id"]]
+    assert db[0]["vm"]["instance_uuid"] not in result["vms"] and result["gc"] is None
+    assert os.path.exists(path) and os.path.isdir(repository.point_folder(db[1])) and db[0]["id"] in warnings[0]
+    assert repository.has_chunk(repository.chunk_name(synth.chunk(1)))  # not collected while a point is unknown
+    with pytest.raises(PointDamagedError):
+        PruneJob(PruneOptions(repository=repository.path, vm="db01", keep_last=1)).run()
+    assert os.path.isdir(repository.point_folder(db[1]))
+
+
+def test_a_manifest_of_an_unknown_version_is_not_read(tmp_path):
+    """A newer writer's point may mean something else by the same bytes: refused, named, never guessed."""
+    import synthetic_repo as synth
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
+    repository = synth.repository(tmp_path / "repo")
+    point = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
+    assert point["format"] == "vadp-restore-point" and point["version"] == 2
+    for changes in ({"version": 3}, {"format": "something-else"}):
+        _rewrite_manifest(repository, point, **changes)
+        with pytest.raises(PointDamagedError, match="this collection reads vadp-restore-point versions 1 and 2"):
+            repository.manifests()
+    _rewrite_manifest(repository, point, version=1)
+    assert repository.manifests()[0]["id"] == point["id"]
+
+
+@pytest.mark.parametrize("change", ["capacity", "chunk size"])
+def test_an_index_that_does_not_fit_its_disk_is_damage(tmp_path, change):
+    """A plain index's trailing checksum can be recomputed by anyone: an index of another size or
+    chunk size, checksum and all, is POINT_DAMAGED, never restored shifted or cut."""
+    import synthetic_repo as synth
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, PointDamagedError
+    repository = synth.repository(tmp_path / "repo")
+    point = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1), synth.chunk(2)])
+    disk = point["disks"][0]
+    index = repository.read_index(point, disk)
+    if change == "capacity":
+        other = DiskIndex(index.chunk_size, index.capacity - 512, index.entries)
+    else:
+        other = DiskIndex(index.chunk_size * 2, index.capacity, index.entries[:1])
+    repository.write_index(os.path.join(repository.point_folder(point), disk["index"]), other)
+    with pytest.raises(PointDamagedError, match="does not fit its disk"):
+        repository.read_index(point, disk)
+    assert repository.verify(point)[0]["offset"] is None
+
+
+@pytest.mark.parametrize("selector, chosen", [
+    ("2026-11-25", "first"), ("2026-11-25T21", "second"), ("2026-11-25T20:59", "first"), ("2026-11-25 21:00:00", "second"),
+    ("2026-11-25T21:00:00.5Z", "second"), ("2026-11-25T23:00:00+02:00", "second"), ("2026-11-25T20:59:59-00:00", "first"),
+])
+def test_every_documented_time_form_selects_the_last_point_at_or_before_it(tmp_path, selector, chosen):
+    """docs/restore-point-format.md, "Points, chains and selection": a time without an offset is
+    UTC, a date alone its first second."""
+    import synthetic_repo as synth
+    repository = synth.repository(tmp_path / "repo")
+    points = {"first": synth.add_point(repository, "web01", synth.utc(2026, 11, 24, 12), [synth.chunk(1)]),
+              "second": synth.add_point(repository, "web01", synth.utc(2026, 11, 25, 21), [synth.chunk(2)])}
+    vm_key = points["first"]["vm"]["instance_uuid"]
+    assert repository.find_point(vm_key, selector)["id"] == points[chosen]["id"]
+    with pytest.raises(PointNotFoundError):  # the basic form is not a time: looked up as an id
+        repository.find_point(vm_key, "20261125T210000Z")
