@@ -17,6 +17,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import
     VsphereClient,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.crypto import key_file_exposure
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
 
@@ -50,17 +52,23 @@ def vm_identity_argument_spec():
 VM_IDENTITY_ONE_OF = [["name", "uuid", "moid"]]
 
 
+def repository_lease_argument_spec():
+    """How long a module waits for the repository's lease (doc fragment repository_lease)."""
+    return dict(lock_timeout=dict(type="int", default=DEFAULT_LEASE_TIMEOUT))
+
+
 def repository_key_argument_spec():
     """The key of an encrypted repository, for every module that opens one."""
     # no_log=False: it is the key's path, not the key; masked, no message could say which file was wrong
     return dict(encryption_key_file=dict(type="path", no_log=False, fallback=(env_fallback, ["VADP_REPOSITORY_KEY_FILE"])))
 
 
-def point_disk_argument_spec():
-    """One disk of a restore point, for the modules that read it without vCenter."""
+def point_disk_argument_spec(repository_required=True):
+    """One disk of a restore point, for the modules that read it without vCenter (and hold a lease while they do)."""
     return dict(
-        repository=dict(type="path", required=True),
+        repository=dict(type="path", required=repository_required),
         **repository_key_argument_spec(),
+        **repository_lease_argument_spec(),
         vm=dict(type="str"),
         restore_point=dict(type="str", default="latest"),
         disk=dict(type="str"),
@@ -129,6 +137,9 @@ class VsphereModule:
         raise NotImplementedError
 
     def run(self):
+        exposed = key_file_exposure(self.params["encryption_key_file"]) if self.params.get("encryption_key_file") else None
+        if exposed:
+            self.module.warn(exposed)
         try:
             with self.connect() if self.needs_vcenter else contextlib.nullcontext() as client:
                 result = self.execute(client)

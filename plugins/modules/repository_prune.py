@@ -69,13 +69,10 @@ options:
     description: After removing points, delete the chunks no remaining point references.
     type: bool
     default: true
-  lock_timeout:
-    description: Seconds to wait for running backups and restores to end before failing with C(REPOSITORY_BUSY).
-    type: int
-    default: 3600
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_lease
 attributes:
   check_mode:
     support: full
@@ -150,7 +147,11 @@ stale_leases_removed:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
+    VsphereModule,
+    repository_key_argument_spec,
+    repository_lease_argument_spec,
+)
 
 
 class RepositoryPruneModule(VsphereModule):
@@ -162,10 +163,10 @@ class RepositoryPruneModule(VsphereModule):
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
             **repository_key_argument_spec(),
+            **repository_lease_argument_spec(),
             vm=dict(type="str"),
             keep_within=dict(type="str"),
             gc=dict(type="bool", default=True),
-            lock_timeout=dict(type="int", default=PruneOptions.lock_timeout),
             **counts,
         ), supports_check_mode=True)
 

@@ -28,11 +28,16 @@ options:
     type: str
     required: true
   restore_point:
-    description: The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
+    description:
+      - The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
+      - With O(state=absent), only an id - C(latest) or a time selects another point as backups come and go, so a
+        deletion by them is refused with C(INVALID_ARGUMENT), naming the point they select today.
     type: str
     required: true
   state:
-    description: C(present) keeps the point (and sets O(protected) when given); C(absent) deletes it.
+    description:
+      - C(present) keeps the point (and sets O(protected) when given); C(absent) deletes it.
+      - C(absent) for a point id that is gone already changes nothing (RV(point) is null).
     type: str
     choices: [present, absent]
     default: present
@@ -43,13 +48,10 @@ options:
     description: After a deletion, delete the chunks no remaining point references.
     type: bool
     default: true
-  lock_timeout:
-    description: Seconds to wait for the repository (running backups, restores or prunes) before failing with C(REPOSITORY_BUSY).
-    type: int
-    default: 3600
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_lease
 attributes:
   check_mode:
     support: full
@@ -79,7 +81,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 point:
-  description: The point, and whether it is protected (after the change).
+  description: The point, and whether it is protected (after the change); null when O(state=absent) found it gone already.
   returned: success
   type: dict
   sample: {id: 20261201T101500Z-3f9a2c, time: "2026-12-01T10:15:00Z", vm: web01,
@@ -95,7 +97,11 @@ gc:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_point import RestorePointJob, RestorePointOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
+    VsphereModule,
+    repository_key_argument_spec,
+    repository_lease_argument_spec,
+)
 
 
 class RestorePointModule(VsphereModule):
@@ -105,12 +111,12 @@ class RestorePointModule(VsphereModule):
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
             **repository_key_argument_spec(),
+            **repository_lease_argument_spec(),
             vm=dict(type="str", required=True),
             restore_point=dict(type="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             protected=dict(type="bool"),
             gc=dict(type="bool", default=True),
-            lock_timeout=dict(type="int", default=RestorePointOptions.lock_timeout),
         ), supports_check_mode=True)
 
     def execute(self, client):

@@ -24,11 +24,17 @@ description:
   - Needs nbdkit and its Python plugin on the host that runs the module (Debian, Ubuntu -
     C(apt-get install nbdkit nbdkit-plugin-python)), with the same Python version as the one
     running the module (the plugin imports the collection's repository code and its libraries).
+  - While it runs, an export holds a shared lease on the repository - a prune or a point deletion waits for it to
+    end (or fails with C(REPOSITORY_BUSY) naming it) rather than remove what it serves; an export started while
+    one runs waits up to O(lock_timeout). It is given back when the export stops.
   - Works from the repository alone, without vCenter.
 version_added: 0.2.0
 author:
   - vadp.vsphere team (@vadp)
 options:
+  repository:
+    description: The repository's folder. Required with O(state=started); O(state=stopped) needs only O(name).
+    type: path
   name:
     description:
       - The export's name; by default the point id and disk key. Required with O(state=stopped).
@@ -63,6 +69,7 @@ extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.point_disk
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_lease
 attributes:
   check_mode:
     support: full
@@ -120,7 +127,7 @@ class RestorePointExportModule(VsphereModule):
 
     def __init__(self):
         super().__init__(argument_spec=dict(
-            **point_disk_argument_spec(),
+            **point_disk_argument_spec(repository_required=False),
             name=dict(type="str"),
             state=dict(type="str", default="started", choices=["started", "stopped"]),
             socket=dict(type="path"),
@@ -128,7 +135,7 @@ class RestorePointExportModule(VsphereModule):
             tls_psk_file=dict(type="path"),
             copy_on_write=dict(type="bool", default=False),
             exports_dir=dict(type="path", default="~/.vadp/exports"),
-        ), supports_check_mode=True, required_if=[("state", "stopped", ["name"])],
+        ), supports_check_mode=True, required_if=[("state", "stopped", ["name"]), ("state", "started", ["repository"])],
             mutually_exclusive=[("socket", "address")])
 
     def execute(self, client):

@@ -22,6 +22,7 @@ description:
     that climbs out), unless O(skip_unsafe_links) leaves such links out and lists them. Every entry
     is checked before the first is written. A link that O(dest) already holds on the way to a file is
     refused too (the write would follow it), and so is a O(dest) inside a restore point repository.
+  - Holds a shared lease on the repository while it reads, so a prune waits for it (docs/retention.md).
   - Works from the repository alone, without vCenter. Needs nbdkit with its Python plugin and
     libguestfs with its Python binding on the host that runs the module (Debian, Ubuntu -
     C(apt-get install nbdkit nbdkit-plugin-python libguestfs-tools python3-guestfs)). libguestfs
@@ -74,6 +75,7 @@ extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.point_disk
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_lease
 attributes:
   check_mode:
     support: full

@@ -40,6 +40,7 @@ def calls(repo, vm):
     """(module, arguments, what must be true of its check-mode result) for every module."""
     lun = vm.environmentBrowser.QueryConfigTarget(host=vm.runtime.host).scsiDisk[0].disk.canonicalName
     changes = {"changed": True}
+    point_id = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "vm": VM})["points"][-1]["id"]
     return [
         ("vm_power", {"name": VM, "state": "powered-off"}, changes),
         ("temp_snapshot", {"name": VM, "state": "present", "snapshot_name": "check"}, changes),
@@ -52,7 +53,7 @@ def calls(repo, vm):
         ("restore_point_info", {"repository": repo, "vm": VM, "verify": "deep"}, {"changed": False}),
         ("restore_point_info", {"repository": repo, "verify": "deep", "space": True}, {"changed": False, "verified_ok": True}),
         ("restore_point", {"repository": repo, "vm": VM, "restore_point": "latest", "protected": True}, changes),
-        ("restore_point", {"repository": repo, "vm": VM, "restore_point": "latest", "state": "absent"}, changes),
+        ("restore_point", {"repository": repo, "vm": VM, "restore_point": point_id, "state": "absent"}, changes),
         ("repository_prune", {"repository": repo, "keep_last": 1}, {"points_removed": 0}),
         ("vm_info", {"name": VM}, {"changed": False}),
     ]

@@ -42,6 +42,7 @@ def made(module_si, lab, tmp_path_factory):
             key = str(folder / ("%s.key" % kind.replace(" ", "-")))
             with open(key, "w") as f:
                 f.write(key_text)
+            os.chmod(key, 0o644 if kind == "passphrase" else 0o600)  # one readable by everyone, one as it should be
         points = {}
         for seed in (10 * number + 1, 10 * number + 2):  # a full, then an incremental
             lab.guest_write(VM, offset=(seed % 3) * MIB + 4096, length=700 * KIB, seed=seed, device_key=keys[0])
@@ -49,6 +50,8 @@ def made(module_si, lab, tmp_path_factory):
             result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, chunk_size=chunk_size,
                                                                encryption_key_file=key))
             assert result.get("point_id") and result["type"] == ("incremental" if points else "full"), result
+            exposed = [w for w in result.get("warnings", []) if "can be read or written by other users" in w]
+            assert len(exposed) == (kind == "passphrase") and all("chmod 600 %s" % key in w for w in exposed)
             points[result["point_id"]] = {str(d["key"]): d["sha256"] for d in lab.inspect(VM)["disks"]}
         made[kind] = (repository, key, points)
     yield made

@@ -163,3 +163,30 @@ def test_tcp_on_loopback_serves_and_beyond_loopback_needs_tls(point, tmp_path):
         port = probe.getsockname()[1]
     with serving(repo, exports, restore_point=point_id, address="127.0.0.1:%d" % port) as record:
         assert record["uri"] == "nbd://127.0.0.1:%d" % port and nbd_sha(record["uri"]) == expected
+
+
+def test_an_export_holds_the_repository_so_a_prune_waits_for_it_and_names_it(point, tmp_path):
+    """A prune never removes chunks under a running export: it waits, or fails with REPOSITORY_BUSY
+    naming the export; stopped (by its name alone, without the repository), the export gives its
+    lease back. An export asked for while a prune holds the repository waits, or fails as clearly,
+    and leaves nothing running."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE, read_leases
+    repo, point_id, expected = point
+    exports = tmp_path / "exports"
+    with serving(repo, exports, vm=VM, name="held", socket=str(tmp_path / "held.sock")) as record:
+        [lease] = read_leases(os.path.join(repo, "locks"))[0]
+        assert lease["kind"] == "shared" and lease["pid"] == record["pid"] and "export held" in lease["operation"]
+        busy = run_module("vadp.vsphere.repository_prune", {"repository": repo, "keep_last": 1, "lock_timeout": 1})
+        assert busy["error_code"] == "REPOSITORY_BUSY" and "export held of point %s" % point_id in busy["msg"], busy
+        assert nbd_sha(record["uri"]) == expected
+        stopped = run_module("vadp.vsphere.restore_point_export", {"name": "held", "state": "stopped",
+                                                                   "exports_dir": str(exports)})
+        assert stopped["changed"], stopped
+    assert os.listdir(os.path.join(repo, "locks")) == []  # given back, not just stale
+    assert not run_module("vadp.vsphere.repository_prune", {"repository": repo, "keep_last": 1, "lock_timeout": 1}).get("failed")
+
+    with Repository(repo).lease(EXCLUSIVE, "a prune, for this test"):
+        refused = export(repo, exports, vm=VM, name="late", socket=str(tmp_path / "late.sock"), lock_timeout=1)
+    assert refused["error_code"] == "REPOSITORY_BUSY" and "a prune, for this test" in refused["msg"], refused
+    assert export(repo, exports, name="late", state="stopped")["exports"] == []
+    assert os.listdir(os.path.join(repo, "locks")) == []

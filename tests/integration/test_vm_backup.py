@@ -326,3 +326,17 @@ def test_a_point_whose_snapshot_was_removed_while_it_was_read_is_not_stored(vm, 
     lost = results["first"]
     assert lost["failed"] and lost["error_code"] == "BACKUP_SNAPSHOT_LOST", lost
     assert not os.path.isdir(repo / "vms") or not [p for v in os.listdir(repo / "vms") for p in os.listdir(repo / "vms" / v / "points")]
+
+
+def test_a_backup_waits_for_a_prune_no_longer_than_lock_timeout_and_names_it(vm, tmp_path):
+    """A backup behind a prune (or a lease left by a host whose clock is ahead) is bounded: after
+    lock_timeout it fails with REPOSITORY_BUSY naming the holder, before the VM is touched."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+    repo = tmp_path / "repo"
+    assert not backup(repo).get("failed")
+    with Repository(str(repo)).lease(EXCLUSIVE, "prune of every VM"):
+        busy = backup(repo, lock_timeout=1)
+    assert busy["error_code"] == "REPOSITORY_BUSY" and "prune of every VM" in busy["msg"], busy
+    assert busy["holders"][0]["kind"] == "exclusive" and vm.snapshot is None
+    assert len(info(repo, vm=VM)["points"]) == 1

@@ -28,6 +28,7 @@ from typing import List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.export import nbdkit_plugin
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, RepositoryBusyError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
 
 PACKAGE = "ansible_collections/vadp/vsphere/plugins/module_utils"
@@ -73,6 +74,7 @@ class ExportOptions:
     tls_psk_file: Optional[str] = None
     copy_on_write: bool = False
     encryption_key_file: Optional[str] = None
+    lock_timeout: int = DEFAULT_LEASE_TIMEOUT  # for the export's shared lease on the repository
 
 
 def _alive(pid) -> bool:
@@ -89,6 +91,23 @@ def _read_pid(path: str) -> Optional[int]:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def _wait_for_lease(o: "ExportOptions", pid: int, state_file: str, log: str) -> None:
+    """Return once the served process holds its repository lease (it waits up to lock_timeout for a
+    prune to end); raise what kept it from taking it."""
+    deadline = time.monotonic() + o.lock_timeout + 60
+    while True:
+        state = read_json(state_file)
+        if state is not None:
+            if state.get("held"):
+                return
+            error = RepositoryBusyError if state.get("error_code") == RepositoryBusyError.error_code else ExportError
+            raise error("the export did not start: %s" % state.get("message"))
+        if not _alive(pid) or time.monotonic() > deadline:
+            with open(log) as f:
+                raise ExportError("nbdkit (pid %s) ended before it held its repository lease: %s" % (pid, f.read().strip()[-2000:]))
+        time.sleep(0.05)
 
 
 def _wait_until_listening(o: "ExportOptions", pid: int, log: str, timeout: float = 60) -> None:
@@ -225,8 +244,10 @@ class NbdExports:
         command += ["--filter=cow"] if o.copy_on_write else ["--readonly"]
         # the plugin imports our copy, then the libraries of this Python (zstandard, cryptography)
         paths = ":".join([lib] + [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)])
+        lease_state = os.path.join(folder, "lease.json")
         command += ["python", os.path.join(lib, PACKAGE, "export", "nbdkit_plugin.py"), "lib=" + paths, "log=" + log,
-                    "repository=" + plan["repository"], "point=" + plan["point"], "disk=%s" % plan["disk"]]
+                    "repository=" + plan["repository"], "point=" + plan["point"], "disk=%s" % plan["disk"],
+                    "name=" + plan["name"], "lease_state=" + lease_state, "lock_timeout=%d" % o.lock_timeout]
         if o.encryption_key_file:
             command.append("key_file=" + os.path.abspath(o.encryption_key_file))
         with open(log, "w") as errors:
@@ -235,7 +256,13 @@ class NbdExports:
         if done.returncode or not _alive(pid):
             with open(log) as f:
                 raise ExportError("nbdkit did not start (exit code %s): %s" % (done.returncode, f.read().strip()[-2000:]))
-        _wait_until_listening(o, pid, log)
+        try:
+            _wait_for_lease(o, pid, lease_state, log)
+            _wait_until_listening(o, pid, log)
+        except BaseException:
+            if _alive(pid):
+                os.kill(pid, signal.SIGTERM)  # an nbdkit still waiting for its lease, or serving unseen
+            raise
         record = dict(plan, pid=pid, log=log, started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         write_json_atomically(os.path.join(folder, "export.json"), record)
         return record

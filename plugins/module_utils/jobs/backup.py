@@ -18,7 +18,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_pl
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DEFAULT_CHUNK_SIZE, PointNotFoundError, Repository, new_point_id
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, host_slots, vddk_target
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED, announce_waits
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_facts
@@ -62,6 +62,7 @@ class BackupOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     timeout: int = DEFAULT_TASK_TIMEOUT
     state_dir: Optional[str] = None
+    lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
 
 
@@ -117,7 +118,8 @@ class BackupJob:
             return self._run(facts, repository, check_mode=True)
         repository.check_writable()  # a read-only repository is refused before the VM is touched
         # held from choosing the parent to the manifest: no prune or garbage collection meanwhile
-        with repository.lease(SHARED, "backup of %s" % facts["vm"]["name"], on_wait=announce_waits(self.warn)) as self._lease:
+        with repository.lease(SHARED, "backup of %s" % facts["vm"]["name"], timeout=self.options.lock_timeout,
+                              on_wait=announce_waits(self.warn)) as self._lease:
             return self._run(facts, repository, check_mode=False)
 
     def _run(self, facts: dict, repository: Repository, check_mode: bool) -> dict:

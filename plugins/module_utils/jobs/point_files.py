@@ -18,6 +18,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.export.guest_files im
 from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportOptions, NbdExports
 from ansible_collections.vadp.vsphere.plugins.module_utils.export.tree_extract import ExtractRefusedError
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import REPOSITORY_FORMAT
 
 
@@ -28,6 +29,7 @@ class PointFilesOptions:
     restore_point: str = "latest"
     disk: Optional[str] = None
     encryption_key_file: Optional[str] = None
+    lock_timeout: int = DEFAULT_LEASE_TIMEOUT  # held through the export the extraction reads from
     filesystem: Optional[str] = None  # a device as libguestfs names it (/dev/sda1); the only one when not given
     path: Optional[str] = None  # a guest folder to list
     extract: Sequence[str] = ()  # guest paths to copy out
@@ -67,7 +69,8 @@ class PointFilesJob:
         exports = NbdExports(o.exports_dir)
         socket_dir = tempfile.mkdtemp(prefix="vadp-files-")  # short: a socket path has at most 107 bytes
         export = ExportOptions(repository=o.repository, vm=o.vm, restore_point=o.restore_point, disk=o.disk,
-                               encryption_key_file=o.encryption_key_file, socket=os.path.join(socket_dir, "nbd.sock"))
+                               encryption_key_file=o.encryption_key_file, lock_timeout=o.lock_timeout,
+                               socket=os.path.join(socket_dir, "nbd.sock"))
         plan = exports.plan(export)
         plan["name"] = "files-%s-%s-%d" % (plan["point"], plan["disk"], os.getpid())
         record = exports.start(dataclasses.replace(export, name=plan["name"]), plan)

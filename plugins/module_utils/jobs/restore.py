@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as plan_of
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED, announce_waits
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, RepositoryError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, host_slots, vddk_target
@@ -48,6 +48,7 @@ class RestoreOptions:
     snapshot: Optional[str] = None
     timeout: int = 600
     state_dir: Optional[str] = None
+    lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
 
 
@@ -65,7 +66,8 @@ class RestoreJob:
         if check_mode:
             return self._run(check_mode)
         # held from choosing the point to the end of the transfer: no prune removes the point meanwhile
-        with self._repository.lease(SHARED, "restore onto %s" % self.vm.name, on_wait=announce_waits(self.warn)):
+        with self._repository.lease(SHARED, "restore onto %s" % self.vm.name, timeout=self.options.lock_timeout,
+                                    on_wait=announce_waits(self.warn)):
             return self._run(check_mode)
 
     def _run(self, check_mode: bool) -> dict:

@@ -13,7 +13,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils import files
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, SHARED, announce_waits
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PROTECTED_MARK, Repository, RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PROTECTED_MARK, Repository, RepositoryError, is_point_id
 
 
 class PointProtectedError(RepositoryError):
@@ -43,15 +43,34 @@ class RestorePointJob:
         repository = Repository(o.repository, o.encryption_key_file)
         vm_key = repository.vm_key(o.vm, option="vm")
         if check_mode:  # reads only: no lease
-            return self._apply(repository, repository.find_point(vm_key, o.restore_point), dry_run=True)
+            return self._apply(repository, self._choose(repository, vm_key), dry_run=True)
         kind = EXCLUSIVE if o.state == "absent" else SHARED  # a prune deciding meanwhile must not miss a protection
         with repository.lease(kind, "%s of a point of %s" % ("delete" if o.state == "absent" else "protection", o.vm),
                               timeout=o.lock_timeout, on_wait=announce_waits(self.warn)):
             # chosen under the lease: a prune may have removed a point, or protected one, while this run waited
-            return self._apply(repository, repository.find_point(vm_key, o.restore_point), dry_run=False)
+            return self._apply(repository, self._choose(repository, vm_key), dry_run=False)
 
-    def _apply(self, repository: Repository, manifest: dict, dry_run: bool) -> dict:
+    def _choose(self, repository: Repository, vm_key: str) -> Optional[dict]:
+        """The point to change; for a deletion only a point id, and None when that point is gone
+        already (a second run of the same deletion changes nothing)."""
         o = self.options
+        if o.state != "absent":
+            return repository.find_point(vm_key, o.restore_point)
+        if not is_point_id(o.restore_point):
+            # latest or a time names a different point as backups come and go: never delete by them
+            chosen = repository.find_point(vm_key, o.restore_point)
+            newest = repository.manifests(vm_key)[-1]["id"] == chosen["id"]
+            raise InvalidSettingsError(
+                "nothing was deleted: a deletion takes a point id, and restore_point %r is a selector. It selects "
+                "point %s of %s (%s)%s; to delete it, give restore_point: %s" % (
+                    o.restore_point, chosen["id"], chosen["vm"]["name"], chosen["time"],
+                    ", the VM's newest point" if newest else "", chosen["id"]))
+        return next((m for m in repository.manifests(vm_key) if m["id"] == o.restore_point), None)
+
+    def _apply(self, repository: Repository, manifest: Optional[dict], dry_run: bool) -> dict:
+        o = self.options
+        if manifest is None:
+            return {"changed": False, "point": None, "state": "absent"}
         protected = repository.is_protected(manifest)
         point = {"id": manifest["id"], "time": manifest["time"], "vm": manifest["vm"]["name"],
                  "instance_uuid": manifest["vm"]["instance_uuid"]}

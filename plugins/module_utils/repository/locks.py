@@ -94,9 +94,22 @@ def read_leases(folder, now=None):
     return live, stale
 
 
-def describe(lease):
-    return "%s (%s lease of %s, pid %s, since %s)" % (lease.get("operation"), lease.get("kind"), lease.get("host"),
+# a holder's refresh time further ahead of this host's clock than this: the hosts' clocks disagree
+CLOCK_SKEW_SECONDS = 60
+
+
+def describe(lease, now=None):
+    text = "%s (%s lease of %s, pid %s, since %s)" % (lease.get("operation"), lease.get("kind"), lease.get("host"),
                                                       lease.get("pid"), lease.get("created"))
+    try:
+        ahead = (_parse(lease["refreshed"]) - (now or _now())).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return text
+    if ahead > CLOCK_SKEW_SECONDS:
+        text += (" - refreshed at %s, %d s ahead of this host's clock: the clocks of %s and this host disagree (clock "
+                 "skew). Set them right; until this clock passes that time plus %s s, the lease counts even if its "
+                 "holder is gone" % (lease["refreshed"], ahead, lease.get("host"), lease.get("lease_seconds", LEASE_SECONDS)))
+    return text
 
 
 def announce_waits(warn: Callable[[str], None]) -> Callable[[List[dict]], None]:

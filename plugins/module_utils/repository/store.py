@@ -196,6 +196,14 @@ def new_point_id(now=None):
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+_POINT_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def is_point_id(text):
+    """Whether text is written as new_point_id writes ids (not a selector such as latest or a time)."""
+    return bool(_POINT_ID.match(text or ""))
+
+
 class DiskIndex:
     """The chunk hashes of one disk at one point (None for a zero chunk)."""
 

@@ -181,6 +181,30 @@ def test_a_live_lease_of_another_host_counts(chain):
         PruneJob(PruneOptions(repository=repo.path, keep_last=1, lock_timeout=0)).run()
 
 
+def test_a_lease_dated_ahead_of_this_clock_is_named_as_clock_skew(chain):
+    """A holder whose clock is ahead keeps its lease counting long after it is gone: the refusal
+    says so, with the time it counts until, instead of leaving the admin to guess."""
+    import datetime
+    repo, _points = chain
+    os.makedirs(os.path.join(repo.path, "locks"))
+    ahead = locks._stamp(locks._now() + datetime.timedelta(hours=2))
+    with open(os.path.join(repo.path, "locks", "exclusive-2222.json"), "w") as f:
+        json.dump({"kind": "exclusive", "operation": "prune", "host": "backup-02", "pid": 1, "created": ahead,
+                   "refreshed": ahead, "lease_seconds": 300}, f)
+    with pytest.raises(locks.RepositoryBusyError, match="prune.*backup-02.*ahead of this host's clock.*clock skew") as caught:
+        with Repository(repo.path).lease(locks.SHARED, "backup of web01", timeout=0):
+            pass
+    assert ahead in caught.value.message
+    now = locks._stamp(locks._now())
+    with open(os.path.join(repo.path, "locks", "exclusive-2222.json"), "w") as f:
+        json.dump({"kind": "exclusive", "operation": "prune", "host": "backup-02", "pid": 1, "created": now,
+                   "refreshed": now, "lease_seconds": 300}, f)
+    with pytest.raises(locks.RepositoryBusyError) as caught:
+        with Repository(repo.path).lease(locks.SHARED, "backup of web01", timeout=0):
+            pass
+    assert "clock skew" not in caught.value.message  # a clock that agrees is not blamed
+
+
 def test_a_lease_removed_as_stale_is_noticed_before_anything_is_committed(chain):
     repo, _points = chain
     with Repository(repo.path).lease(locks.SHARED, "backup") as lease:
@@ -237,3 +261,23 @@ def test_one_damaged_index_is_one_problem_of_one_point_and_the_others_still_veri
         assert info["verified_ok"] is False and [p["point"] for p in info["problems"]] == [damaged["id"]]
         assert info["problems"][0]["disk"] == 2000 and "truncated" in info["problems"][0]["problem"]
         assert info["unreferenced_chunks"] is None and {p["id"] for p in info["points"]} == {good["id"], damaged["id"]}
+
+
+@pytest.mark.parametrize("selector", ["latest", "2026-12-31", "2026-01-01T00:00:01Z"])
+def test_a_deletion_takes_a_point_id_never_a_selector(tmp_path, selector):
+    """latest or a time selects another point as backups come and go: refused, naming the point
+    it selects today, with nothing deleted; an id deleted twice changes nothing the second time."""
+    from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
+    repo = synth.repository(tmp_path / "repo")
+    first = synth.add_point(repo, "web01", synth.utc(2026, 1, 1), [synth.chunk(1)])
+    newest = synth.add_point(repo, "web01", synth.utc(2026, 6, 1), [synth.chunk(2)])
+    selected = first if selector.startswith("2026-01") else newest
+    with pytest.raises(InvalidSettingsError, match="nothing was deleted") as caught:
+        RestorePointJob(RestorePointOptions(repository=repo.path, vm="web01", restore_point=selector, state="absent")).run()
+    assert "give restore_point: %s" % selected["id"] in caught.value.message
+    assert ("the VM's newest point" in caught.value.message) == (selected is newest)
+    assert [m["id"] for m in repo.manifests()] == [first["id"], newest["id"]]
+    delete = RestorePointOptions(repository=repo.path, vm="web01", restore_point=first["id"], state="absent")
+    assert RestorePointJob(delete).run()["changed"]
+    again = RestorePointJob(delete).run()
+    assert not again["changed"] and again["point"] is None
