@@ -173,11 +173,27 @@ def test_refusals_create_nothing(si):
         (dict(base, config={"_typeName": "VirtualMachineConfigInfo", "name": "x"}), "CONFIG_INVALID"),
         # a misspelt key would leave the NIC on the production port group
         (dict(base, config_file=EFI_DVS, network_map={"dvportgroup-64": "DC0_DVPG0"}), "MAP_KEY_UNKNOWN"),
+        # what vCenter (and the lab) would refuse at CreateVM is refused first, naming the field
+        (dict(base, config_file=EFI_DVS, name="fx-refused" + "x" * 71), "CONFIG_INVALID"),  # 81 characters
+        (dict(base, config=_with_hardware(EFI_DVS, numCPU=4096)), "CONFIG_INVALID"),
+        (dict(base, config=_with_hardware(EFI_DVS, memoryMB=1 << 40)), "CONFIG_INVALID"),
     ]
     for args, code in cases:
         result = run_module("vadp.vsphere.vm_create_from_configinfo", args)
         assert result.get("failed") and result["error_code"] == code, (code, result)
-        assert not find_vm_by_name(si, "fx-refused")
+        assert not find_vm_by_name(si, "fx-refused") and not find_vm_by_name(si, args["name"])
+        assert code != "CONFIG_INVALID" or "hardware" in result["msg"] or "vCenter takes names" in result["msg"], result
+
+
+def _with_hardware(path, **hardware):
+    """The saved configuration of path as pyVmomi JSON, with hardware fields changed."""
+    import json
+    from pyVmomi.VmomiJSONEncoder import VmomiJSONEncoder
+    from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import read_config_file
+    config, _unknown = read_config_file(path)
+    for field, value in hardware.items():
+        setattr(config.hardware, field, value)
+    return json.loads(json.dumps(config, cls=VmomiJSONEncoder))
 
 
 def test_disaster_recovery_from_a_restore_point(si, lab, tmp_path):

@@ -26,6 +26,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.config_spec 
     SpecBuilder,
     boot_order_spec,
     check_config,
+    check_name,
     new_disk_map,
     video_card_edit,
 )
@@ -155,6 +156,7 @@ class RecreateVm:
         self.check_mode = check_mode
         if o.state == "absent":
             return self._remove()
+        check_name(o.name)
         config, unknown, nvram, source = self._load()
         check_config(config)
         placement = find_placement(client.content, o.datacenter, o.folder, o.host, o.cluster, o.resource_pool)

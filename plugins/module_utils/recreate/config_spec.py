@@ -168,11 +168,43 @@ def hardware_version(source, supported, policy):
                                "or choose another host" % (source, ", vmx-".join(str(n) for n in numbers)))
 
 
+# What vCenter refuses in a new VM (vSphere 8 configuration maximums): checked first, so that a
+# damaged or hand-edited saved configuration fails naming its field, before anything is created.
+NAME_MAX = 80  # characters of the name as vCenter stores it ('%', '/' and '\' escaped as %25, %2f, %5c)
+MAX_CPUS = 768
+MEMORY_MB = (4, 24 << 20)  # 4 MB to 24 TB, in steps of 4 MB
+
+
+def check_name(name):
+    stored = len(name) + 2 * sum(name.count(c) for c in "%/\\")
+    if not name or stored > NAME_MAX:
+        raise ConfigSpecError("name %r is %s: vCenter takes names of 1 to %d characters ('%%', '/' and '\\' count "
+                              "three each)" % (name, "empty" if not name else "%d characters long as vCenter stores it" % stored,
+                                               NAME_MAX))
+
+
 def check_config(config):
-    """Refuse a config that cannot become a spec, naming the field, before anything is created."""
+    """Refuse a config that cannot become a spec, or that vCenter would refuse, naming the field,
+    before anything is created."""
     if config.hardware is None or not config.hardware.device:
         raise ConfigSpecError("config.hardware.device: the config has no devices")
-    keys = set(DEFAULT_CONTROLLER_KEYS) | set(d.key for d in config.hardware.device)
+    hardware = config.hardware
+    if not 1 <= (hardware.numCPU or 0) <= MAX_CPUS:
+        raise ConfigSpecError("config.hardware.numCPU: %s virtual CPUs; a VM has 1 to %d" % (hardware.numCPU, MAX_CPUS))
+    if hardware.numCoresPerSocket and hardware.numCPU % hardware.numCoresPerSocket:
+        raise ConfigSpecError("config.hardware.numCoresPerSocket: %d CPUs cannot be grouped in sockets of %d cores" % (
+            hardware.numCPU, hardware.numCoresPerSocket))
+    low, high = MEMORY_MB
+    if not low <= (hardware.memoryMB or 0) <= high or hardware.memoryMB % 4:
+        raise ConfigSpecError("config.hardware.memoryMB: %s MB; a VM has %d MB to %d MB, a multiple of 4 MB" % (
+            hardware.memoryMB, low, high))
+    seen = set()
+    for index, device in enumerate(hardware.device):
+        if device.key in seen:
+            raise ConfigSpecError("config.hardware.device[%d] (%s): key %s is also another device's; each device has a "
+                                  "key of its own" % (index, _kind(device), device.key))
+        seen.add(device.key)
+    keys = set(DEFAULT_CONTROLLER_KEYS) | seen
     for index, device in enumerate(config.hardware.device):
         where = "config.hardware.device[%d] (%s, key %s)" % (index, _kind(device), device.key)
         if device.controllerKey is not None and device.controllerKey not in keys:

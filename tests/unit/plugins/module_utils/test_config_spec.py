@@ -266,3 +266,35 @@ def test_the_boot_order_names_the_new_vm_s_devices():
     assert [getattr(e, "deviceKey", None) for e in boot.bootOrder] == [disks[-1].key + 1000, None, nics[0].key + 1000]
     config.bootOptions.bootOrder = config.bootOptions.bootOrder[1:2]
     assert config_spec.boot_order_spec(config, created) is None  # nothing keyed: nothing to do
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("numCPU", 0, "numCPU: 0 virtual CPUs; a VM has 1 to 768"),
+    ("numCPU", 4096, "numCPU: 4096 virtual CPUs"),
+    ("numCoresPerSocket", 3, "cannot be grouped in sockets of 3 cores"),
+    ("memoryMB", 1 << 40, "memoryMB: %d MB; a VM has 4 MB to 25165824 MB" % (1 << 40)),
+    ("memoryMB", 1022, "a multiple of 4 MB"),
+    ("duplicate key", None, "key .* is also another device's"),
+])
+def test_what_vcenter_refuses_in_a_saved_config_is_refused_first(field, value, message):
+    """A damaged or hand-edited saved configuration is named, field and all, before anything is
+    created (the lab refuses the same at CreateVM, as vCenter does)."""
+    config = copy.deepcopy(read_config_file(ALP1)[0])
+    config.hardware.numCPU, config.hardware.numCoresPerSocket = 4, 2
+    if field == "duplicate key":
+        config.hardware.device[-1].key = config.hardware.device[-2].key
+    else:
+        setattr(config.hardware, field, value)
+    with pytest.raises(config_spec.ConfigSpecError, match=message) as caught:
+        config_spec.check_config(config)
+    assert caught.value.error_code == "CONFIG_INVALID"
+
+
+@pytest.mark.parametrize("name, refused", [("a" * 80, False), ("a" * 81, True), ("web/" * 14, True), ("", True),
+                                           ("web/01", False)])
+def test_a_name_vcenter_cannot_hold_is_refused(name, refused):
+    if refused:
+        with pytest.raises(config_spec.ConfigSpecError, match="vCenter takes names of 1 to 80 characters"):
+            config_spec.check_name(name)
+    else:
+        config_spec.check_name(name)
