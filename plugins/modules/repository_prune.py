@@ -125,8 +125,9 @@ points_kept:
 damaged_points:
   description:
     - Without O(vm), points whose manifest cannot be used (damaged, copied from elsewhere, or of an unknown format
-      version) - the VM's folder key, the point and why. Every point of their VM is kept, the other VMs are pruned, and
-      a warning names them. With O(vm), such a point of that VM stops the prune with C(POINT_DAMAGED) before anything is removed.
+      version) - the VM's folder key, the point, why and its C(error_code). Every point of their VM is kept, the other
+      VMs are pruned, and a warning names them.
+    - With O(vm), such a point of that VM stops the prune with C(POINT_DAMAGED) before anything is removed.
   returned: always
   type: list
   elements: dict

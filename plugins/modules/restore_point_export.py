@@ -35,6 +35,7 @@ options:
   repository:
     description: The repository's folder. Required with O(state=started); O(state=stopped) needs only O(name).
     type: path
+    required: false
   name:
     description:
       - The export's name; by default the point id and disk key. Required with O(state=stopped).

@@ -96,13 +96,15 @@ verified_ok:
 damaged_points:
   description:
     - Points whose manifest exists but cannot be used (damaged, copied from another point or VM, or of a format version
-      this collection does not read) - the VM's folder key (instance uuid), the point and why. They are left out of
-      RV(points); verification lists them in RV(problems) too.
-    - A restore, export or prune of such a VM stops with C(POINT_DAMAGED) rather than fall back to an older point.
+      this collection does not read) - the VM's folder key (instance uuid), the point, why and its C(error_code). They
+      are left out of RV(points); verification lists them in RV(problems) too.
+    - A restore, export or prune of such a VM stops with C(POINT_DAMAGED) (C(TAMPERED) in an encrypted repository)
+      rather than fall back to an older point.
   returned: always
   type: list
   elements: dict
-  sample: [{vm_key: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, point: 20261124T210000Z-a1b2c3, problem: the manifest ... is damaged}]
+  sample: [{vm_key: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, point: 20261124T210000Z-a1b2c3,
+            problem: the manifest ... is damaged, error_code: POINT_DAMAGED}]
 problems:
   description:
     - What verification found - point, disk (device key, null for a whole manifest), offset (bytes, null for a whole

@@ -39,6 +39,7 @@ def test_an_encrypted_repository_hides_the_data_and_restores_it_exactly(vm, lab,
     plain, sealed = str(tmp_path / "plain"), str(tmp_path / "sealed")
     key = tmp_path / "passphrase"
     key.write_text("a passphrase only the backup admins know\n")
+    key.chmod(0o600)  # as an admin keeps it: a key file others can read is warned about, naming its path
     assert play("backup.yml", backup_vm=VM, backup_repository=plain)[0] == 0
     assert holds(plain, sample)  # the search finds the guest's bytes where they are not encrypted
     env = {"VADP_REPOSITORY_KEY_FILE": str(key)}

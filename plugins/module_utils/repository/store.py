@@ -433,7 +433,7 @@ class Repository:
                 except (PointDamagedError, crypto.TamperedError) as exc:
                     if damaged is None:
                         raise
-                    damaged.append({"vm_key": key, "point": point, "problem": exc.message})
+                    damaged.append({"vm_key": key, "point": point, "problem": exc.message, "error_code": exc.error_code})
         return sorted(found, key=lambda m: (m["time"], m["id"]))
 
     def vm_key(self, wanted, option="source_vm"):
@@ -444,12 +444,14 @@ class Repository:
                        if wanted in (m["vm"]["name"], m["vm"]["instance_uuid"])})
         if not keys and wanted in (d["vm_key"] for d in damaged):
             keys = [wanted]  # its points are all damaged: find_point names them
+        if not keys and damaged:  # they may be the wanted VM's: damage, never "no such VM"
+            error = crypto.TamperedError if damaged[0]["error_code"] == crypto.TamperedError.error_code else PointDamagedError
+            raise error("%s %r matches no readable point in %s, and %d point%s cannot be read, whose VM cannot be told: %s" % (
+                option, wanted, self.path, len(damaged), "s" if len(damaged) > 1 else "",
+                "; ".join(d["problem"] for d in damaged)))
         if len(keys) != 1:
-            raise PointNotFoundError("%s %r matches %d VMs in %s (%s)%s%s" % (
-                option, wanted, len(keys), self.path, ", ".join(keys) or "none",
-                ": give the instance uuid" if keys else "",
-                "; damaged points, whose VM cannot be told: %s" % ", ".join(
-                    "%s/%s" % (d["vm_key"], d["point"]) for d in damaged) if damaged and not keys else ""))
+            raise PointNotFoundError("%s %r matches %d VMs in %s (%s)%s" % (
+                option, wanted, len(keys), self.path, ", ".join(keys) or "none", ": give the instance uuid" if keys else ""))
         return keys[0]
 
     def find_point(self, vm_key, restore_point="latest"):
@@ -529,9 +531,9 @@ class Repository:
         if (index.chunk_size != self.chunk_size or index.capacity != disk["capacity_bytes"]
                 or len(index.entries) != -(-index.capacity // index.chunk_size)):
             raise PointDamagedError("%s does not fit its disk: chunk size %d, capacity %d, %d entries (the repository's chunk "
-                                  "size is %d, the disk's capacity %d)" % (name, index.chunk_size, index.capacity,
-                                                                          len(index.entries), self.chunk_size,
-                                                                          disk["capacity_bytes"]))
+                                    "size is %d, the disk's capacity %d)" % (
+                                        name, index.chunk_size, index.capacity, len(index.entries), self.chunk_size,
+                                        disk["capacity_bytes"]))
         return index
 
     def begin_point(self, vm_key, point_id=None):
