@@ -41,11 +41,11 @@ def main():
                 repo = Repository.create(os.path.join(work, "%s-%d" % (kind, r)), chunk_size=CHUNK,
                                          key_file=key if kind == "encrypted" else None)
                 start = time.monotonic()
-                names = [repo.put_chunk(d)[0] for d in data]
+                names = [repo.chunks.put(d)[0] for d in data]
                 seconds[kind, "store"] += time.monotonic() - start
                 start = time.monotonic()
                 for name in names:
-                    repo.get_chunk(name)
+                    repo.chunks.get(name)
                 seconds[kind, "read"] += time.monotonic() - start
     total = args.mib * args.rounds
     figures = {"%s_%s_mib_s" % key: round(total / value, 1) for key, value in seconds.items()}

@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportOptions, NbdExports  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_plan import disk_plan  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import VixDiskLib  # noqa: E402
@@ -41,8 +42,8 @@ def make_point(path, size):
     for _i in range(size // CHUNK):
         data = os.urandom(CHUNK)
         digest.update(data)
-        entries.append(repo.put_chunk(data)[0])
-    writer = repo.begin_point("bench-export-vm")
+        entries.append(repo.chunks.put(data)[0])
+    writer = repo.points.begin("bench-export-vm")
     index = writer.write_file("disk-2000.index", DiskIndex(CHUNK, size, entries).to_bytes())
     manifest = writer.commit({"type": "full", "parent": None, "time": "2026-12-03T00:00:00Z",
                               "vm": {"name": "bench-export", "instance_uuid": "bench-export-vm", "uuid": "bench-export-vm"},

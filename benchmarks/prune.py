@@ -21,8 +21,9 @@ import tracemalloc
 
 sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "collections")]
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (  # noqa: E402
-    DiskIndex, Repository, new_point_id)
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import new_point_id  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
 
 
 def _digest(n):
@@ -32,7 +33,7 @@ def _digest(n):
 def build(path, points, chunks, per_point):
     repo = Repository.create(path, chunk_size=65536)
     for n in range(chunks):
-        target = repo.chunk_path(_digest(n))
+        target = repo.chunks.path(_digest(n))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as f:
             f.write(b"x" * 64)
@@ -41,7 +42,7 @@ def build(path, points, chunks, per_point):
     for p in range(points):
         when = start + datetime.timedelta(days=p)
         first = min(p * step, chunks - per_point)
-        writer = repo.begin_point("uuid-bench", new_point_id(when))
+        writer = repo.points.begin("uuid-bench", new_point_id(when))
         index = DiskIndex(65536, 65536 * per_point, [_digest(first + i) for i in range(per_point)])
         name = writer.write_file("disk-2000.index", index.to_bytes())
         writer.commit({"type": "incremental" if p else "full", "parent": None, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -120,8 +120,8 @@ def main():
                 _module("vm_backup", {"name": VM, "repository": repo})
             expected = lab.inspect(VM)["disks"][0]["sha256"]
             store = Repository(repo)
-            manifests = store.manifests()
-            indexes = [store.read_index(m, m["disks"][0]) for m in manifests]
+            manifests = store.points.list()
+            indexes = [store.points.read_index(m, m["disks"][0]) for m in manifests]
             unique = [(o, n) for o, n, h in indexes[-1].extents() if h is not None]
             chunk = indexes[-1].chunk_size
             forward = sum(n for _o, n, h in indexes[0].extents() if h is not None)  # the full, then each incremental

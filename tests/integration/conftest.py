@@ -223,12 +223,12 @@ def play(playbook, env=None, verbose=False, hold=None, release_when=None, check=
 def image_sha(repo_path, point_id):
     """The SHA-256 of the point's first disk image, assembled from its index and chunks."""
     repo = Repository(repo_path)
-    [manifest] = [m for m in repo.manifests() if m["id"] == point_id]
+    [manifest] = [m for m in repo.points.list() if m["id"] == point_id]
     disk = manifest["disks"][0]
-    index = repo.read_index(manifest, disk)
+    index = repo.points.read_index(manifest, disk)
     digest = hashlib.sha256()
     for offset, length, chunk in index.extents():
-        digest.update(repo.get_chunk(chunk) if chunk else bytes(length))
+        digest.update(repo.chunks.get(chunk) if chunk else bytes(length))
     return digest.hexdigest()
 
 

@@ -96,7 +96,8 @@ def build_points(s, folder, vm_key):
     """A repository with 1-4 points of one disk, each a logical full: the previous image with
     random changes. Returns (repository path, the chosen point's id, its image)."""
     sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
     repository = Repository.create(os.path.join(folder, "repo"), chunk_size=s.chunk_size)
     image = bytearray(s.capacity)
     images, ids = [], []
@@ -104,9 +105,9 @@ def build_points(s, folder, vm_key):
         for offset, length in s.areas(s.capacity, s.rng.randrange(1, 6), max(SECTOR, s.capacity // 8)):
             apply(image, offset, s.data(length))
         count = -(-s.capacity // s.chunk_size)
-        entries = [repository.put_chunk(bytes(image[i * s.chunk_size:(i + 1) * s.chunk_size]))[0] for i in range(count)]
+        entries = [repository.chunks.put(bytes(image[i * s.chunk_size:(i + 1) * s.chunk_size]))[0] for i in range(count)]
         point_id = "20261201T%06dZ-%06x" % (number, s.seed % 0xFFFFFF)
-        writer = repository.begin_point(vm_key, point_id)
+        writer = repository.points.begin(vm_key, point_id)
         index = writer.write_file("disk-2000.index", DiskIndex(s.chunk_size, s.capacity, entries).to_bytes())
         writer.commit({"type": "full", "parent": None, "time": "2026-12-01T00:00:%02dZ" % number,
                        "vm": {"name": "model-source", "instance_uuid": vm_key},

@@ -45,5 +45,5 @@ def test_the_backup_job_runs_under_ansible_runner_as_awx_runs_it(vm, lab, tmp_pa
     output = job.stdout.read()
     assert job.status == "successful" and job.rc == 0, output
     assert password not in output
-    [manifest] = Repository(repo).manifests()
+    [manifest] = Repository(repo).points.list()
     assert manifest["vm"]["name"] == VM and image_sha(repo, manifest["id"]) == expected

@@ -63,11 +63,11 @@ def end_other_job(ctx):
 def point_file(ctx, kind):
     """The manifest, or a chunk the point needs, of the point the restore jobs restore."""
     repo = Repository(ctx.repo)
-    [manifest] = repo.manifests()
+    [manifest] = repo.points.list()
     if kind == "manifest":
-        return os.path.join(repo.point_folder(manifest), "manifest.json")
-    index = repo.read_index(manifest, manifest["disks"][0])
-    return repo.chunk_path(next(e for e in index.entries if e))
+        return os.path.join(repo.points.folder(manifest), "manifest.json")
+    index = repo.points.read_index(manifest, manifest["disks"][0])
+    return repo.chunks.path(next(e for e in index.entries if e))
 
 
 def damage(kind, how):
@@ -197,7 +197,7 @@ class Context:
 
     def points(self):
         try:
-            return [m["id"] for m in Repository(self.repo).manifests()]
+            return [m["id"] for m in Repository(self.repo).points.list()]
         except Exception:  # noqa: BLE001 - no repository yet: no points
             return []
 

@@ -79,10 +79,10 @@ def test_a_missing_chunk_is_found_before_anything_is_written(backed_up, lab):
     from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
     repo, _point = backed_up
     store = Repository(str(repo))
-    [manifest] = store.manifests()
-    index = store.read_index(manifest, manifest["disks"][0])
+    [manifest] = store.points.list()
+    index = store.points.read_index(manifest, manifest["disks"][0])
     last = [e for e in index.entries if e][-1]
-    os.remove(store.chunk_path(last))  # the last chunk the restore would need
+    os.remove(store.chunks.path(last))  # the last chunk the restore would need
     before = _sha(lab, "lab-odd")
     result = _restore("lab-odd", repository=str(repo))
     assert result["failed"] and result["error_code"] == "CHUNK_CORRUPT" and "nothing was written" in result["msg"]

@@ -117,10 +117,10 @@ def test_a_damaged_chunk_fails_its_range_with_an_io_error_naming_it_and_other_ra
     damaged_repo = str(tmp_path / "repo")
     subprocess.run(["cp", "-a", repo, damaged_repo], check=True)
     store = Repository(damaged_repo)
-    [manifest] = [m for m in store.manifests() if m["id"] == point_id]
-    index = store.read_index(manifest, manifest["disks"][0])
+    [manifest] = [m for m in store.points.list() if m["id"] == point_id]
+    index = store.points.read_index(manifest, manifest["disks"][0])
     damaged = index.entries[5]  # the chunk at 20 MiB
-    with open(store.chunk_path(damaged), "r+b") as f:
+    with open(store.chunks.path(damaged), "r+b") as f:
         f.seek(1000)
         f.write(b"\xff" * 16)
     exports = tmp_path / "exports"
@@ -131,7 +131,7 @@ def test_a_damaged_chunk_fails_its_range_with_an_io_error_naming_it_and_other_ra
         assert good.returncode == 0 and "read 4096/4096 bytes" in good.stdout, good
         with open(record["log"]) as f:
             assert damaged in f.read()
-        with open(store.chunk_path(damaged), "rb") as f:
+        with open(store.chunks.path(damaged), "rb") as f:
             f.seek(1000)
             assert f.read(16) == b"\xff" * 16  # nothing repaired
 

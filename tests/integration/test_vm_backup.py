@@ -93,22 +93,22 @@ def test_verify_names_point_disk_and_offset(vm, lab, tmp_path):
     point = backup(repo)["point_id"]
     assert info(repo, vm=VM, verify="deep")["verified_ok"] is True
     store = Repository(str(repo))
-    [manifest] = store.manifests()
-    index = store.read_index(manifest, manifest["disks"][0])
+    [manifest] = store.points.list()
+    index = store.points.read_index(manifest, manifest["disks"][0])
     chunks = [(i, e) for i, e in enumerate(index.entries) if e]
     (flip_at, flip), (gone_at, gone) = chunks[0], chunks[1]
-    with open(store.chunk_path(flip), "r+b") as f:
+    with open(store.chunks.path(flip), "r+b") as f:
         f.seek(60)
         byte = f.read(1)
         f.seek(60)
         f.write(bytes([byte[0] ^ 1]))
-    os.remove(store.chunk_path(gone))
+    os.remove(store.chunks.path(gone))
     quick = info(repo, vm=VM, verify="quick")
     assert [(p["point"], p["offset"]) for p in quick["problems"]] == [(point, gone_at * 4 * MIB)]
     deep = info(repo, vm=VM, verify="deep")
     assert sorted((p["disk"], p["offset"]) for p in deep["problems"]) == sorted(
         [(manifest["disks"][0]["key"], flip_at * 4 * MIB), (manifest["disks"][0]["key"], gone_at * 4 * MIB)])
-    index_file = os.path.join(store.point_folder(manifest), manifest["disks"][0]["index"])
+    index_file = os.path.join(store.points.folder(manifest), manifest["disks"][0]["index"])
     with open(index_file, "r+b") as f:
         f.truncate(100)
     [truncated] = info(repo, vm=VM, verify="quick")["problems"]

@@ -8,7 +8,7 @@ def stored(repo):
 
 
 def referenced(repo):
-    return {e for m in repo.manifests() for d in m["disks"] for e in repo.read_index(m, d).entries if e}
+    return {e for m in repo.points.list() for d in m["disks"] for e in repo.points.read_index(m, d).entries if e}
 
 
 def unreferenced(repo):

@@ -5,7 +5,9 @@ a zero chunk)."""
 import datetime
 import hashlib
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository, new_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import new_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 CHUNK = 65536
 
@@ -17,8 +19,8 @@ def repository(path, chunk_size=CHUNK):
 def add_point(repo, vm, when, chunks, parent=None, disk_key=2000, commit_check=lambda: None):
     """A point of vm (a name; its instance uuid is derived from it) at `when` (aware datetime)."""
     vm_key = "uuid-" + hashlib.sha256(vm.encode()).hexdigest()[:12]
-    writer = repo.begin_point(vm_key, new_point_id(when))
-    entries = [None if data is None else repo.put_chunk(data)[0] for data in chunks]
+    writer = repo.points.begin(vm_key, new_point_id(when))
+    entries = [None if data is None else repo.chunks.put(data)[0] for data in chunks]
     index = DiskIndex(repo.chunk_size, repo.chunk_size * len(chunks), entries)
     name = writer.write_file("disk-%d.index" % disk_key, index.to_bytes())
     commit_check()
@@ -41,8 +43,8 @@ def chunk(seed, size=CHUNK):
 
 def image(repo, manifest):
     """The point's first disk, assembled from its index and chunks (what a restore writes)."""
-    index = repo.read_index(manifest, manifest["disks"][0])
-    return b"".join(repo.get_chunk(e) if e else bytes(n) for _o, n, e in index.extents())
+    index = repo.points.read_index(manifest, manifest["disks"][0])
+    return b"".join(repo.chunks.get(e) if e else bytes(n) for _o, n, e in index.extents())
 
 
 def utc(*parts):

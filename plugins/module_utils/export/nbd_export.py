@@ -29,7 +29,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 from ansible_collections.vadp.vsphere.plugins.module_utils.export import nbdkit_plugin
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, RepositoryBusyError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 PACKAGE = "ansible_collections/vadp/vsphere/plugins/module_utils"
 
@@ -195,9 +196,9 @@ class NbdExports:
                                        "pre-shared key) or serve on a Unix socket or a loopback address" % o.address)
         repository = Repository(o.repository, key_file=o.encryption_key_file)
         if o.vm:
-            point = repository.find_point(repository.vm_key(o.vm, option="vm"), o.restore_point)
+            point = repository.points.find(repository.points.vm_key(o.vm, option="vm"), o.restore_point)
         else:
-            point = next((m for m in repository.manifests() if m["id"] == o.restore_point), None)
+            point = next((m for m in repository.points.list() if m["id"] == o.restore_point), None)
             if point is None:
                 raise PointNotFoundError("restore_point %r is not a point id of %s: give vm to choose by time or latest"
                                          % (o.restore_point, o.repository))
@@ -205,7 +206,7 @@ class NbdExports:
         disk = disks.get(o.disk) if o.disk else point["disks"][0]
         if disk is None:
             raise PointNotFoundError("point %s has no disk %s (its disks: %s)" % (point["id"], o.disk, ", ".join(disks)))
-        repository.read_index(point, disk)  # readable, and with an encrypted repository the key is right
+        repository.points.read_index(point, disk)  # readable, and with an encrypted repository the key is right
         name = o.name or "%s-%s" % (point["id"], disk["key"])
         if o.socket:
             uri = "nbd+unix:///?socket=%s" % o.socket

@@ -56,15 +56,16 @@ def config_complete():
 
 
 def _load_disk():
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointNotFoundError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
     repository = Repository(_settings["repository"], key_file=_settings.get("key_file"))
     vm_key = next((key for key in os.listdir(os.path.join(_settings["repository"], "vms"))
-                   if os.path.isdir(os.path.join(repository.vm_folder(key), _settings["point"]))), None)
-    manifest = next((m for m in repository.manifests(vm_key) if m["id"] == _settings["point"]), None) if vm_key else None
+                   if os.path.isdir(os.path.join(repository.points.vm_folder(key), _settings["point"]))), None)
+    manifest = next((m for m in repository.points.list(vm_key) if m["id"] == _settings["point"]), None) if vm_key else None
     if manifest is None:
         raise PointNotFoundError("point %s is no longer in %s" % (_settings["point"], _settings["repository"]))
     [disk] = [d for d in manifest["disks"] if str(d["key"]) == _settings["disk"]]
-    index = repository.read_index(manifest, disk)
+    index = repository.points.read_index(manifest, disk)
     _disk.update(repository=repository, index=index, where=" (point %s, disk %s)" % (manifest["id"], disk["key"]),
                  zeros=bytes(index.chunk_size))
 
@@ -112,7 +113,7 @@ def can_multi_conn(h):
 
 @functools.lru_cache(maxsize=8)  # a client reads a chunk in several requests: each chunk is verified once
 def _chunk(digest):
-    return _disk["repository"].get_chunk(digest, _disk["where"])
+    return _disk["repository"].chunks.get(digest, _disk["where"])
 
 
 def pread(h, buf, offset, flags):

@@ -16,7 +16,9 @@ from typing import Callable, List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import backup_plan
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.nvram import download_nvram
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DEFAULT_CHUNK_SIZE, PointNotFoundError, Repository, new_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import new_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DEFAULT_CHUNK_SIZE, Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
@@ -166,7 +168,7 @@ class BackupJob:
         if self.options.type == "full" or repository is None:
             return None
         try:
-            return repository.find_point(vm_key, "latest")
+            return repository.points.find(vm_key, "latest")
         except PointNotFoundError:
             return None
 
@@ -200,7 +202,7 @@ class BackupJob:
                       "restore ends: %s" % exc.message)
 
     def _back_up(self, facts, repository, parent, snapshot, point_id, result, mover, target):
-        writer = repository.begin_point(facts["vm"]["instance_uuid"], point_id)
+        writer = repository.points.begin(facts["vm"]["instance_uuid"], point_id, lease=self._lease)
         try:
             self._fill_point(facts, repository, parent, snapshot, writer, result, mover, target)
         except BaseException:
@@ -216,7 +218,7 @@ class BackupJob:
         plans, kinds = [], {}
         for disk in selected:
             parent_disk = parent_disks.get(disk.key)
-            parent_index = os.path.join(repository.point_folder(parent), parent_disk["index"]) if parent_disk else None
+            parent_index = os.path.join(repository.points.folder(parent), parent_disk["index"]) if parent_disk else None
             index_name = "disk-%s.index" % disk.key
             plan, kind, reason, areas, change_id = backup_plan.disk_plan(
                 vm, snapshot, disk, repository, parent_disk, parent_index, os.path.join(writer.folder, index_name))
@@ -239,7 +241,6 @@ class BackupJob:
                                                             areas, dict(status["stats"], kind=kind)))
         point_type = "incremental" if parent and all(k[0] == "incremental" for k in kinds.values()) else "full"
         identity = dict(facts["vm"], moref=vm._moId, vcenter=self.client.settings.hostname)
-        self._lease.check()  # a lease taken for stale: a garbage collection may have run
         if find_snapshot(vm, moref=snapshot._moId) is None:
             raise SnapshotLostError(
                 "The backup snapshot (%s) of %s was removed while the backup read it, so what was read may hold writes "

@@ -32,7 +32,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore import RestoreJob, RestoreOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.config_spec import DRILL_MARK_KEY
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import VsphereClient
 from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import collect_properties, entity_name, find_vm
@@ -158,7 +159,7 @@ class RecoveryDrill:
                  "phases": {}, "ip": None, "checks": [], "cleaned_up": False}
         try:
             repository = Repository(self.options.repository, self.options.encryption_key_file)
-            point = repository.find_point(repository.vm_key(vm), self.options.restore_point)
+            point = repository.points.find(repository.points.vm_key(vm), self.options.restore_point)
             drill.update(point=point["id"], point_time=point["time"],
                          point_age_seconds=round((_now() - parse_time(point["time"])).total_seconds()))
             recreate = self._recreate_options(vm, point)

@@ -12,7 +12,9 @@ from typing import Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.garbage import unreferenced_chunks
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import SHARED
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.space import space_report
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError, Repository, from_the_future
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import from_the_future
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 LISTED_UNREFERENCED = 20  # names shown of the chunks no point references; the count is whole
 
@@ -50,17 +52,17 @@ class PointInfo:
     def _run(self, repository: Repository) -> dict:
         o = self.options
         damaged = []  # listed, never skipped in silence: one point's damage does not hide the others
-        everything = repository.manifests(damaged=damaged)
+        everything = repository.points.list(damaged=damaged)
         manifests = [m for m in everything if not o.vm or o.vm in (m["vm"]["name"], m["vm"]["instance_uuid"])]
         if o.vm:
             keys = {m["vm"]["instance_uuid"] for m in manifests} | {o.vm}
             damaged = [d for d in damaged if d["vm_key"] in keys]
-        result = {"changed": False, "points": [_summary(m, repository.is_protected(m)) for m in manifests],
+        result = {"changed": False, "points": [_summary(m, repository.points.is_protected(m)) for m in manifests],
                   "damaged_points": damaged}
         checked = manifests
         if o.restore_point is not None:
             try:
-                chosen = repository.find_point(repository.vm_key(o.vm, option="vm"), o.restore_point)
+                chosen = repository.points.find(repository.points.vm_key(o.vm, option="vm"), o.restore_point)
             except PointNotFoundError as exc:
                 raise PointNotFoundError(exc.message, details=result)
             result["point"] = {k: v for k, v in chosen.items() if k != "config"}

@@ -15,7 +15,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository import gar
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, announce_waits, describe
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.retention import PointRef, RetentionPolicy, decide
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, from_the_future, parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import from_the_future, parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +67,10 @@ class PruneJob:
     def _prune(self, repository: Repository, policy: RetentionPolicy, dry_run: bool) -> dict:
         damaged = []
         if self.options.vm:  # this VM's points all readable, or POINT_DAMAGED
-            keys = [repository.vm_key(self.options.vm, option="vm")]
-            everything = repository.manifests(keys[0])
+            keys = [repository.points.vm_key(self.options.vm, option="vm")]
+            everything = repository.points.list(keys[0])
         else:  # a VM with a damaged point is left as it is; the others are pruned
-            everything = repository.manifests(damaged=damaged)
+            everything = repository.points.list(damaged=damaged)
             unknown = {d["vm_key"] for d in damaged}
             everything = [m for m in everything if m["vm"]["instance_uuid"] not in unknown]
             keys = sorted({m["vm"]["instance_uuid"] for m in everything})
@@ -86,7 +87,7 @@ class PruneJob:
                     datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")))
         for key in keys:
             manifests = {m["id"]: m for m in everything if m["vm"]["instance_uuid"] == key}
-            refs = [PointRef(m["id"], parse_time(m["time"]), repository.is_protected(m)) for m in manifests.values()]
+            refs = [PointRef(m["id"], parse_time(m["time"]), repository.points.is_protected(m)) for m in manifests.values()]
             decisions = decide(refs, policy)
             going = [manifests[d.id] for d in decisions if not d.keep]
             vms[key] = {"name": manifests[decisions[0].id]["vm"]["name"],

@@ -111,11 +111,11 @@ class RecreateVm:
                                else load_config(o.config, o.config_vm))
             return config, unknown, None, config.instanceUuid or config.uuid or config.name
         repository = Repository(o.repository, o.encryption_key_file)
-        point = repository.find_point(repository.vm_key(o.source_vm), o.restore_point)
+        point = repository.points.find(repository.points.vm_key(o.source_vm), o.restore_point)
         config, unknown = load_config(point["config"]["value"])
         nvram = None
         if point.get("nvram"):
-            nvram = repository.read_point_file(os.path.join(repository.point_folder(point), point["nvram"]))
+            nvram = repository.points.read_file(os.path.join(repository.points.folder(point), point["nvram"]))
         return config, unknown, nvram, point["vm"]["instance_uuid"]
 
     def _target(self, placement, config):

@@ -17,7 +17,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as plan_of
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, SHARED, announce_waits
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
@@ -117,8 +118,8 @@ class RestoreJob:
         what the last restore through the same state folder left (restored.json)."""
         o = self.options
         repository = self._repository
-        source_key = repository.vm_key(o.source_vm) if o.source_vm else facts["vm"]["instance_uuid"]
-        point = repository.find_point(source_key, o.restore_point)
+        source_key = repository.points.vm_key(o.source_vm) if o.source_vm else facts["vm"]["instance_uuid"]
+        point = repository.points.find(source_key, o.restore_point)
         pairs = plan_of.match_disks(point, facts["disks"], o.disks, o.disk_map)
         plans = []
         for source, target in pairs:

@@ -8,7 +8,7 @@ write of each, and the checks that refuse a restore before anything is written. 
 import hashlib
 import json
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import ChunkCorruptError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import ChunkCorruptError
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
     ChunkExtent,
     FileExtent,
@@ -183,16 +183,16 @@ def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=
     """The mover's plan for one disk: every chunk (full, zeros only where the target holds data),
     the non-zero chunks with the VDDK metadata first (fresh), or the point's data in the areas
     changed since it (changed_only, zeros included)."""
-    index = repository.read_index(manifest, source)
+    index = repository.points.read_index(manifest, source)
     if mode == "changed_only":
         extents = _within_chunks(index, changed_areas)
     else:
         extents = [_extent(o, n, h) for o, n, h in index.extents() if h is not None or mode == "full"]
-    missing = sorted({e.chunk for e in extents if isinstance(e, ChunkExtent) and not repository.has_chunk(e.chunk)})
+    missing = sorted({e.chunk for e in extents if isinstance(e, ChunkExtent) and not repository.chunks.has(e.chunk)})
     if missing:  # found now, before the first write, not after tens of MiB
         raise ChunkCorruptError("point %s disk %s needs %d chunk(s) the repository does not have (first: %s): nothing "
                                 "was written. Verify the repository, or restore another point" % (
-                                    manifest["id"], source["key"], len(missing), repository.chunk_path(missing[0])))
+                                    manifest["id"], source["key"], len(missing), repository.chunks.path(missing[0])))
     return WriteDiskPlan(id=str(target["key"]), path=path or target["file_name"], extents=extents,
                          source=RepositorySource(repository.path, manifest["id"], source["key"], verify),
                          zeros_where_allocated=mode == "full", verify_after_write=verify_after_write,

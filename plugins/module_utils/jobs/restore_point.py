@@ -13,7 +13,9 @@ from ansible_collections.vadp.vsphere.plugins.module_utils import files
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, SHARED, announce_waits
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PROTECTED_MARK, Repository, RepositoryError, is_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import is_point_id, PROTECTED_MARK
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 
 class PointProtectedError(RepositoryError):
@@ -41,7 +43,7 @@ class RestorePointJob:
         if o.state == "absent" and o.protected:
             raise InvalidSettingsError("protected: true and state: absent contradict each other: a protected point is never deleted")
         repository = Repository(o.repository, o.encryption_key_file)
-        vm_key = repository.vm_key(o.vm, option="vm")
+        vm_key = repository.points.vm_key(o.vm, option="vm")
         if check_mode:  # reads only: no lease
             return self._apply(repository, self._choose(repository, vm_key), dry_run=True)
         kind = EXCLUSIVE if o.state == "absent" else SHARED  # a prune deciding meanwhile must not miss a protection
@@ -55,23 +57,23 @@ class RestorePointJob:
         already (a second run of the same deletion changes nothing)."""
         o = self.options
         if o.state != "absent":
-            return repository.find_point(vm_key, o.restore_point)
+            return repository.points.find(vm_key, o.restore_point)
         if not is_point_id(o.restore_point):
             # latest or a time names a different point as backups come and go: never delete by them
-            chosen = repository.find_point(vm_key, o.restore_point)
-            newest = repository.manifests(vm_key)[-1]["id"] == chosen["id"]
+            chosen = repository.points.find(vm_key, o.restore_point)
+            newest = repository.points.list(vm_key)[-1]["id"] == chosen["id"]
             raise InvalidSettingsError(
                 "nothing was deleted: a deletion takes a point id, and restore_point %r is a selector. It selects "
                 "point %s of %s (%s)%s; to delete it, give restore_point: %s" % (
                     o.restore_point, chosen["id"], chosen["vm"]["name"], chosen["time"],
                     ", the VM's newest point" if newest else "", chosen["id"]))
-        return next((m for m in repository.manifests(vm_key) if m["id"] == o.restore_point), None)
+        return next((m for m in repository.points.list(vm_key) if m["id"] == o.restore_point), None)
 
     def _apply(self, repository: Repository, manifest: Optional[dict], dry_run: bool) -> dict:
         o = self.options
         if manifest is None:
             return {"changed": False, "point": None, "state": "absent"}
-        protected = repository.is_protected(manifest)
+        protected = repository.points.is_protected(manifest)
         point = {"id": manifest["id"], "time": manifest["time"], "vm": manifest["vm"]["name"],
                  "instance_uuid": manifest["vm"]["instance_uuid"]}
         if o.state == "absent":
@@ -86,7 +88,7 @@ class RestorePointJob:
             return result
         wanted = protected if o.protected is None else o.protected
         if not dry_run and wanted != protected:
-            mark = os.path.join(repository.point_folder(manifest), PROTECTED_MARK)
+            mark = os.path.join(repository.points.folder(manifest), PROTECTED_MARK)
             if wanted:
                 files.write_atomically(mark, b"")
             else:

@@ -11,7 +11,7 @@ import re
 import secrets
 import shutil
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Iterable, Iterator, List, Optional, Set
 
 REMOVING_PREFIX = ".removing-"  # a point folder renamed away: invisible at once, deleted after
 _CHUNK_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -33,30 +33,20 @@ def referenced_chunks(repository, manifests: Iterable[dict]) -> Set[bytes]:
     found = set()
     for manifest in manifests:
         for disk in manifest["disks"]:
-            found.update(bytes.fromhex(e) for e in repository.read_index(manifest, disk).entries if e is not None)
+            found.update(bytes.fromhex(e) for e in repository.points.read_index(manifest, disk).entries if e is not None)
     return found
-
-
-def stored_chunks(repository) -> Iterator[Tuple[str, str, int]]:
-    """(name, path, size) of every file in the chunk folders, chunks and leftovers alike."""
-    top = os.path.join(repository.path, "chunks")
-    for first in sorted(os.listdir(top)) if os.path.isdir(top) else []:
-        for second in sorted(os.listdir(os.path.join(top, first))):
-            with os.scandir(os.path.join(top, first, second)) as entries:
-                for entry in entries:
-                    yield entry.name, entry.path, entry.stat().st_size
 
 
 def unreferenced_chunks(repository) -> List[str]:
     """The chunk files no visible point references (what a collection would delete), by name."""
-    in_use = referenced_chunks(repository, repository.manifests())
-    return [name for name, _path, _size in stored_chunks(repository) if _CHUNK_NAME.match(name) and bytes.fromhex(name) not in in_use]
+    in_use = referenced_chunks(repository, repository.points.list())
+    return [name for name, _path, _size in repository.chunks.stored() if _CHUNK_NAME.match(name) and bytes.fromhex(name) not in in_use]
 
 
 def remove_point(repository, manifest: dict) -> None:
     """Hide the point in one rename, then delete its files; a crash in between leaves a hidden
     folder that the next collection deletes."""
-    folder = repository.point_folder(manifest)
+    folder = repository.points.folder(manifest)
     hidden = os.path.join(os.path.dirname(folder), "%s%s-%s" % (REMOVING_PREFIX, manifest["id"], secrets.token_hex(3)))
     os.rename(folder, hidden)
     shutil.rmtree(hidden)
@@ -66,7 +56,7 @@ def _leftover_point_folders(repository) -> Iterator[str]:
     """Point folders without a manifest (a crashed backup) and hidden ones (a crashed removal)."""
     vms = os.path.join(repository.path, "vms")
     for key in sorted(os.listdir(vms)) if os.path.isdir(vms) else []:
-        points = repository.vm_folder(key)
+        points = repository.points.vm_folder(key)
         for name in sorted(os.listdir(points)) if os.path.isdir(points) else []:
             path = os.path.join(points, name)
             if name.startswith(REMOVING_PREFIX) or not os.path.exists(os.path.join(path, "manifest.json")):
@@ -83,8 +73,8 @@ def collect_garbage(repository, dry_run: bool = False, kept: Optional[List[dict]
         report.unfinished_points_removed.append(os.path.relpath(folder, repository.path))
         if not dry_run:
             shutil.rmtree(folder)
-    in_use = referenced_chunks(repository, repository.manifests() if kept is None else kept)
-    for name, path, size in stored_chunks(repository):
+    in_use = referenced_chunks(repository, repository.points.list() if kept is None else kept)
+    for name, path, size in repository.chunks.stored():
         if _CHUNK_NAME.match(name):
             if bytes.fromhex(name) in in_use:
                 continue

@@ -11,7 +11,7 @@ from typing import Dict, List, Tuple
 
 def _chunk_size(repository, digest: bytes) -> int:
     try:
-        return os.stat(repository.chunk_path(digest.hex())).st_size
+        return os.stat(repository.chunks.path(digest.hex())).st_size
     except FileNotFoundError:
         return 0  # a missing chunk frees nothing; verification reports it
 
@@ -22,7 +22,7 @@ def space_report(repository, manifests: List[dict]) -> Tuple[Dict[str, dict], di
     chunks_of = {}
     for manifest in manifests:
         chunks_of[manifest["id"]] = {bytes.fromhex(e) for d in manifest["disks"]
-                                     for e in repository.read_index(manifest, d).entries if e is not None}
+                                     for e in repository.points.read_index(manifest, d).entries if e is not None}
     holders = Counter(digest for chunks in chunks_of.values() for digest in chunks)
     sizes = {digest: _chunk_size(repository, digest) for digest in holders}
     per_point = {point: {"referenced_bytes": sum(sizes[c] for c in chunks),

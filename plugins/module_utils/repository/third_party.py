@@ -22,7 +22,7 @@ import os
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import SourceUnalignedError
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR, Extent, layer, normalize
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import RepositoryError
 
 
 def raw_image_map(path, capacity=None):

@@ -13,7 +13,8 @@ import mmap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import PlanInvalidError, ReadDiskPlan, TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.progress import Progress
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
@@ -39,7 +40,7 @@ class DiskReader:
         self.lock = threading.Lock()
 
     def _store(self, index: DiskIndex, number: int, data: bytes) -> None:
-        digest, stored = self.repository.put_chunk(data)
+        digest, stored = self.repository.chunks.put(data)
         with self.lock:
             index.entries[number] = digest
             key = "zero_chunks" if digest is None else ("new_chunks" if stored else "reused_chunks")
@@ -51,7 +52,7 @@ class DiskReader:
         count = -(-capacity // self.chunk)
         entries = [None] * count
         if self.disk_plan.parent_index:
-            parent = self.repository.load_index(self.disk_plan.parent_index, self.disk_plan.parent_index)
+            parent = self.repository.points.load_index(self.disk_plan.parent_index, self.disk_plan.parent_index)
             entries = (list(parent.entries) + entries)[:count]  # a grown disk's new chunks start as zeros
         return DiskIndex(self.chunk, capacity, entries)
 
@@ -86,5 +87,5 @@ class DiskReader:
         finally:
             pool.shutdown(wait=True)
             disk.close()
-        self.repository.write_index(self.disk_plan.index_out, index)
+        self.repository.points.write_index(self.disk_plan.index_out, index)
         self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)

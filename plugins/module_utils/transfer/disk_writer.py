@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import List, Tuple
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository, all_zeros
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.chunks import all_zeros
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.pieces import pieces, zeros_where_allocated
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
     ChunkExtent,
@@ -55,7 +56,7 @@ class _RepositoryReader:
 
     def _fetch(self, chunk: str, chunk_offset: int) -> memoryview:
         where = " (point %s, disk %s, offset %d)" % (self.source.point_id, self.source.disk, chunk_offset)
-        return memoryview(self.repository.get_chunk(chunk, where, rehash=self.source.verify))
+        return memoryview(self.repository.chunks.get(chunk, where, rehash=self.source.verify))
 
     def _take(self, chunk: str, chunk_offset: int) -> memoryview:
         if not any(name == chunk for name, _future in self.ahead):

@@ -21,11 +21,7 @@ import time
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json, write_json_atomically
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
-    ChunkCorruptError,
-    RepositoryFullError,
-    RepositoryReadOnlyError,
-)
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import ChunkCorruptError, RepositoryFullError, RepositoryReadOnlyError
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer import ReadBackMismatchError
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import worker
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (

@@ -8,15 +8,15 @@ import subprocess
 import pytest
 import zstandard
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import (
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import (
     ChunkCorruptError,
-    DiskIndex,
     PointNotFoundError,
-    Repository,
     RepositoryError,
     RepositoryFullError,
     RepositoryReadOnlyError,
 )
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 CHUNK = 64 * 1024
 VM = "5003c1c4-0000-0000-0000-000000000001"
@@ -28,8 +28,8 @@ def repo(tmp_path):
 
 
 def _point(repo, chunks, time, point_id):
-    writer = repo.begin_point(VM, point_id)
-    entries = [repo.put_chunk(c)[0] for c in chunks]
+    writer = repo.points.begin(VM, point_id)
+    entries = [repo.chunks.put(c)[0] for c in chunks]
     name = writer.write_file("disk-2000.index", DiskIndex(CHUNK, CHUNK * len(chunks), entries).to_bytes())
     return writer, {"type": "full", "parent": None, "time": time, "vm": {"name": "web01", "instance_uuid": VM},
                     "disks": [{"key": 2000, "index": name, "capacity_bytes": CHUNK * len(chunks)}]}
@@ -37,19 +37,19 @@ def _point(repo, chunks, time, point_id):
 
 def test_chunks_are_content_addressed_compressed_deduplicated_and_zeros_are_not_stored(repo):
     data = os.urandom(CHUNK // 2) * 2
-    digest, stored = repo.put_chunk(data)
+    digest, stored = repo.chunks.put(data)
     assert digest == hashlib.sha256(data).hexdigest() and 0 < stored < len(data)  # compressed
-    assert repo.put_chunk(data) == (digest, 0)  # already there: stored once
-    assert repo.get_chunk(digest) == data
-    assert repo.put_chunk(bytes(CHUNK)) == (None, 0)
-    assert not [n for n in os.listdir(os.path.dirname(repo.chunk_path(digest))) if ".tmp." in n]
+    assert repo.chunks.put(data) == (digest, 0)  # already there: stored once
+    assert repo.chunks.get(digest) == data
+    assert repo.chunks.put(bytes(CHUNK)) == (None, 0)
+    assert not [n for n in os.listdir(os.path.dirname(repo.chunks.path(digest))) if ".tmp." in n]
 
 
 @pytest.mark.parametrize("kind", ["raw", "compressed"])
 def test_a_chunk_changed_with_its_stored_checksum_is_refused_by_its_name(repo, kind):
     data = os.urandom(CHUNK) if kind == "raw" else os.urandom(CHUNK // 2) * 2
-    digest, _stored = repo.put_chunk(data)
-    with open(repo.chunk_path(digest), "rb") as f:
+    digest, _stored = repo.chunks.put(data)
+    with open(repo.chunks.path(digest), "rb") as f:
         stored = bytearray(f.read())
     assert stored[8] == (0 if kind == "raw" else 1)  # random data does not compress: stored as it is
     assert bytes(stored[16:48]) == hashlib.sha256(bytes(stored[48:])).digest()  # the format's checksum, whatever the kind
@@ -58,51 +58,51 @@ def test_a_chunk_changed_with_its_stored_checksum_is_refused_by_its_name(repo, k
     else:  # another valid zstd frame of the same length: it decompresses, to other bytes
         stored[48:] = zstandard.ZstdCompressor(level=3).compress(os.urandom(CHUNK // 2) * 2)
     stored[16:48] = hashlib.sha256(bytes(stored[48:])).digest()  # recomputed, as bit rot "repaired" by a tool would be
-    with open(repo.chunk_path(digest), "wb") as f:
+    with open(repo.chunks.path(digest), "wb") as f:
         f.write(bytes(stored))
     with pytest.raises(ChunkCorruptError, match="does not match its hash"):
-        repo.get_chunk(digest)
-    assert repo.get_chunk(digest, rehash=False) != data  # only the name catches it
+        repo.chunks.get(digest)
+    assert repo.chunks.get(digest, rehash=False) != data  # only the name catches it
 
 
 def test_two_writers_of_one_chunk_both_succeed(tmp_path):
     first = Repository.create(str(tmp_path / "repo"), chunk_size=CHUNK)
     second = Repository(str(tmp_path / "repo"))
     data = os.urandom(CHUNK)
-    assert first.put_chunk(data)[0] == second.put_chunk(data)[0]
-    assert second.get_chunk(hashlib.sha256(data).hexdigest()) == data
+    assert first.chunks.put(data)[0] == second.chunks.put(data)[0]
+    assert second.chunks.get(hashlib.sha256(data).hexdigest()) == data
 
 
 def test_files_and_folders_are_owner_only(repo):
-    digest, _stored = repo.put_chunk(os.urandom(CHUNK))
+    digest, _stored = repo.chunks.put(os.urandom(CHUNK))
     assert stat.S_IMODE(os.stat(repo.path).st_mode) == 0o700
-    assert stat.S_IMODE(os.stat(repo.chunk_path(digest)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(repo.chunks.path(digest)).st_mode) == 0o600
 
 
 def test_a_point_exists_only_once_its_manifest_is_written(repo):
     writer, manifest = _point(repo, [os.urandom(CHUNK)], "2026-11-24T22:00:00Z", "p1")
-    assert repo.manifests(VM) == []  # interrupted before the manifest: no point
+    assert repo.points.list(VM) == []  # interrupted before the manifest: no point
     writer.commit(manifest)
-    assert [m["id"] for m in repo.manifests(VM)] == ["p1"]
+    assert [m["id"] for m in repo.points.list(VM)] == ["p1"]
 
 
 def test_points_are_selected_by_id_latest_or_time(repo):
     for point_id, time in (("p1", "2026-11-20T22:00:00Z"), ("p2", "2026-11-21T22:00:00Z"), ("p3", "2026-11-22T22:00:00Z")):
         writer, manifest = _point(repo, [os.urandom(CHUNK)], time, point_id)
         writer.commit(manifest)
-    assert repo.find_point(VM, "latest")["id"] == "p3"
-    assert repo.find_point(VM, "p1")["id"] == "p1"
-    assert repo.find_point(VM, "2026-11-21T23:59:00Z")["id"] == "p2"
-    assert repo.find_point(VM, "2026-11-21")["id"] == "p1"  # midnight: the 21st's backup is later
+    assert repo.points.find(VM, "latest")["id"] == "p3"
+    assert repo.points.find(VM, "p1")["id"] == "p1"
+    assert repo.points.find(VM, "2026-11-21T23:59:00Z")["id"] == "p2"
+    assert repo.points.find(VM, "2026-11-21")["id"] == "p1"  # midnight: the 21st's backup is later
     with pytest.raises(PointNotFoundError, match="no restore point at or before 2026-11-01.*the first is 2026-11-20"):
-        repo.find_point(VM, "2026-11-01")
+        repo.points.find(VM, "2026-11-01")
     with pytest.raises(PointNotFoundError, match="has no restore point 'p9'"):
-        repo.find_point(VM, "p9")
+        repo.points.find(VM, "p9")
 
 
 def test_index_images_merge_zero_runs(repo):
     a, b = os.urandom(CHUNK), os.urandom(CHUNK)
-    index = DiskIndex(CHUNK, 4 * CHUNK + 512, [repo.put_chunk(c)[0] for c in (a, bytes(CHUNK), bytes(CHUNK), b, bytes(512))])
+    index = DiskIndex(CHUNK, 4 * CHUNK + 512, [repo.chunks.put(c)[0] for c in (a, bytes(CHUNK), bytes(CHUNK), b, bytes(512))])
     assert [(o, n, h is not None) for o, n, h in DiskIndex.from_bytes(index.to_bytes()).extents()] == [
         (0, CHUNK, True), (CHUNK, 2 * CHUNK, False), (3 * CHUNK, CHUNK, True), (4 * CHUNK, 512, False)]
 
@@ -113,7 +113,7 @@ def test_verify_finds_a_flipped_byte_a_missing_chunk_and_a_truncated_index(repo)
     manifest = writer.commit(manifest)
     assert repo.verify(manifest, deep=True) == []
 
-    flipped = repo.chunk_path(hashlib.sha256(chunks[1]).hexdigest())
+    flipped = repo.chunks.path(hashlib.sha256(chunks[1]).hexdigest())
     with open(flipped, "r+b") as f:
         f.seek(100)
         byte = f.read(1)
@@ -124,13 +124,13 @@ def test_verify_finds_a_flipped_byte_a_missing_chunk_and_a_truncated_index(repo)
     assert (damaged["point"], damaged["disk"], damaged["offset"]) == ("p1", 2000, CHUNK)
     assert "damaged" in damaged["problem"] and "offset 65536" in damaged["problem"]
     with pytest.raises(ChunkCorruptError):
-        repo.get_chunk(hashlib.sha256(chunks[1]).hexdigest())
+        repo.chunks.get(hashlib.sha256(chunks[1]).hexdigest())
 
-    os.remove(repo.chunk_path(hashlib.sha256(chunks[2]).hexdigest()))
+    os.remove(repo.chunks.path(hashlib.sha256(chunks[2]).hexdigest()))
     [missing] = repo.verify(manifest)
     assert missing["offset"] == 2 * CHUNK and "missing" in missing["problem"]
 
-    index = os.path.join(repo.point_folder(manifest), "disk-2000.index")
+    index = os.path.join(repo.points.folder(manifest), "disk-2000.index")
     with open(index, "r+b") as f:
         f.truncate(os.path.getsize(index) - 10)
     [truncated] = repo.verify(manifest)
@@ -173,22 +173,22 @@ def test_backups_starting_together_on_a_new_repository_all_open_it(tmp_path):
 
 
 def test_a_damaged_newest_manifest_is_an_error_never_a_missing_point(repo):
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
     writer, manifest = _point(repo, [b"a" * CHUNK], "2026-11-01T00:00:00Z", "20261101T000000Z-aaaaaa")
     writer.commit(manifest)
     writer, manifest = _point(repo, [b"b" * CHUNK], "2026-11-02T00:00:00Z", "20261102T000000Z-bbbbbb")
     newest = writer.commit(manifest)
-    path = os.path.join(repo.point_folder(newest), "manifest.json")
+    path = os.path.join(repo.points.folder(newest), "manifest.json")
     with open(path, "r+b") as f:
         f.truncate(40)  # a torn copy, a disk error
     with pytest.raises(PointDamagedError, match="manifest.json is damaged") as caught:
-        repo.find_point(VM, "latest")  # never the previous point in its place
+        repo.points.find(VM, "latest")  # never the previous point in its place
     assert caught.value.error_code == "POINT_DAMAGED" and path in caught.value.message
     with pytest.raises(PointDamagedError):
-        repo.manifests()
-    os.makedirs(os.path.join(repo.vm_folder(VM), "20261103T000000Z-cccccc"))  # a backup still running: no manifest
+        repo.points.list()
+    os.makedirs(os.path.join(repo.points.vm_folder(VM), "20261103T000000Z-cccccc"))  # a backup still running: no manifest
     os.remove(path)
-    assert [m["id"] for m in repo.manifests()] == ["20261101T000000Z-aaaaaa"]
+    assert [m["id"] for m in repo.points.list()] == ["20261101T000000Z-aaaaaa"]
 
 
 @pytest.mark.parametrize("where", ["another point of the VM", "a point of another VM"])
@@ -198,20 +198,20 @@ def test_a_manifest_copied_into_another_points_folder_is_damage_never_that_point
     naming the file, never the other point restored as this one."""
     import shutil
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
     repository = synth.repository(tmp_path / "repo")
     first = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
     second = synth.add_point(repository, "web01", synth.utc(2026, 11, 2), [synth.chunk(2)])
     other = synth.add_point(repository, "db01", synth.utc(2026, 11, 3), [synth.chunk(3)])
     if where == "another point of the VM":
-        path = os.path.join(repository.point_folder(second), "manifest.json")
-        shutil.copy(os.path.join(repository.point_folder(first), "manifest.json"), path)
+        path = os.path.join(repository.points.folder(second), "manifest.json")
+        shutil.copy(os.path.join(repository.points.folder(first), "manifest.json"), path)
     else:
-        folder = os.path.join(repository.vm_folder(other["vm"]["instance_uuid"]), first["id"])
-        shutil.copytree(repository.point_folder(first), folder)
+        folder = os.path.join(repository.points.vm_folder(other["vm"]["instance_uuid"]), first["id"])
+        shutil.copytree(repository.points.folder(first), folder)
         path = os.path.join(folder, "manifest.json")
     with pytest.raises(PointDamagedError) as caught:
-        repository.manifests()
+        repository.points.list()
     assert caught.value.error_code == "POINT_DAMAGED" and path in caught.value.message
     assert "copied or moved" in caught.value.message
 
@@ -221,8 +221,8 @@ def test_an_empty_point_selector_is_refused_not_taken_for_latest(repo):
     writer.commit(manifest)
     for empty in ("", "  "):
         with pytest.raises(PointNotFoundError, match="restore_point is empty"):
-            repo.find_point(VM, empty)
-    assert repo.find_point(VM, "latest")["id"] == "20261101T000000Z-aaaaaa"
+            repo.points.find(VM, empty)
+    assert repo.points.find(VM, "latest")["id"] == "20261101T000000Z-aaaaaa"
 
 
 def test_a_repository_is_created_only_in_a_new_or_empty_folder(tmp_path):
@@ -265,7 +265,7 @@ def test_a_full_file_system_is_repository_full_and_leaves_no_temporary_file(smal
     repo = Repository.create(str(small_filesystem / "repo"), chunk_size=CHUNK)
     with pytest.raises(RepositoryFullError) as raised:
         for i in range(40):  # 40 chunks of 64 KiB that do not compress: more than 1 MiB
-            repo.put_chunk(random.Random(i).randbytes(CHUNK))
+            repo.chunks.put(random.Random(i).randbytes(CHUNK))
     assert raised.value.error_code == "REPOSITORY_FULL" and str(small_filesystem) in str(raised.value)
     assert not [n for _r, _d, names in os.walk(str(small_filesystem)) for n in names if ".tmp." in n]
 
@@ -282,8 +282,8 @@ def test_an_abandoned_point_leaves_no_folder_and_keeps_its_neighbours(repo):
     kept.commit(manifest)
     unfinished, _manifest = _point(repo, [b"b" * CHUNK], "2026-01-02T00:00:00Z", "20260102T000000Z-000002")
     unfinished.abandon()
-    assert os.listdir(repo.vm_folder(VM)) == ["20260101T000000Z-000001"]
-    alone = repo.begin_point("another-vm")
+    assert os.listdir(repo.points.vm_folder(VM)) == ["20260101T000000Z-000001"]
+    alone = repo.points.begin("another-vm")
     alone.write_file("nvram", b"x")
     alone.abandon()  # that VM's first point: its folders go too
     assert os.listdir(os.path.join(repo.path, "vms")) == [VM]
@@ -302,19 +302,19 @@ def test_every_damage_to_a_chunk_header_is_chunk_corrupt(repo, compressible, off
     """The stored checksum covers the payload only; each header field is checked for what it can
     be, so damage there is CHUNK_CORRUPT naming the chunk, never an internal error."""
     data = (b"compressible " * CHUNK)[:CHUNK] if compressible else os.urandom(CHUNK)
-    digest, _stored = repo.put_chunk(data)
-    path = repo.chunk_path(digest)
+    digest, _stored = repo.chunks.put(data)
+    path = repo.chunks.path(digest)
     with open(path, "r+b") as f:
         f.seek(offset)
         f.write(bytes([value]))
     with pytest.raises(ChunkCorruptError) as caught:
-        repo.get_chunk(digest)
+        repo.chunks.get(digest)
     assert caught.value.error_code == "CHUNK_CORRUPT" and digest in caught.value.message
 
 
 def _rewrite_manifest(repository, manifest, **changes):
     import json
-    path = os.path.join(repository.point_folder(manifest), "manifest.json")
+    path = os.path.join(repository.points.folder(manifest), "manifest.json")
     with open(path, "w") as f:
         json.dump(dict(manifest, **changes), f)
     return path
@@ -327,11 +327,11 @@ def test_a_damaged_point_of_one_vm_is_listed_and_leaves_the_others_to_prune(tmp_
     import synthetic_repo as synth
     from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_info import PointInfo, PointInfoOptions
     from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
     repository = synth.repository(tmp_path / "repo")
     web = [synth.add_point(repository, "web01", synth.utc(2026, 11, day), [synth.chunk(day)]) for day in (1, 2)]
     db = [synth.add_point(repository, "db01", synth.utc(2026, 11, day), [synth.chunk(10 + day)]) for day in (1, 2)]
-    path = os.path.join(repository.point_folder(db[0]), "manifest.json")
+    path = os.path.join(repository.points.folder(db[0]), "manifest.json")
     with open(path, "r+b") as f:
         f.truncate(30)
 
@@ -344,26 +344,26 @@ def test_a_damaged_point_of_one_vm_is_listed_and_leaves_the_others_to_prune(tmp_
     result = PruneJob(PruneOptions(repository=repository.path, keep_last=1), warn=warnings.append).run()
     assert [p["id"] for p in result["vms"][web[0]["vm"]["instance_uuid"]]["removed"]] == [web[0]["id"]]
     assert db[0]["vm"]["instance_uuid"] not in result["vms"] and result["gc"] is None
-    assert os.path.exists(path) and os.path.isdir(repository.point_folder(db[1])) and db[0]["id"] in warnings[0]
-    assert repository.has_chunk(repository.chunk_name(synth.chunk(1)))  # not collected while a point is unknown
+    assert os.path.exists(path) and os.path.isdir(repository.points.folder(db[1])) and db[0]["id"] in warnings[0]
+    assert repository.chunks.has(repository.chunks.name(synth.chunk(1)))  # not collected while a point is unknown
     with pytest.raises(PointDamagedError):
         PruneJob(PruneOptions(repository=repository.path, vm="db01", keep_last=1)).run()
-    assert os.path.isdir(repository.point_folder(db[1]))
+    assert os.path.isdir(repository.points.folder(db[1]))
 
 
 def test_a_manifest_of_an_unknown_version_is_not_read(tmp_path):
     """A newer writer's point may mean something else by the same bytes: refused, named, never guessed."""
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
     repository = synth.repository(tmp_path / "repo")
     point = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
     assert point["format"] == "vadp-restore-point" and point["version"] == 2
     for changes in ({"version": 3}, {"format": "something-else"}):
         _rewrite_manifest(repository, point, **changes)
         with pytest.raises(PointDamagedError, match="this collection reads vadp-restore-point versions 1 and 2"):
-            repository.manifests()
+            repository.points.list()
     _rewrite_manifest(repository, point, version=1)
-    assert repository.manifests()[0]["id"] == point["id"]
+    assert repository.points.list()[0]["id"] == point["id"]
 
 
 @pytest.mark.parametrize("change", ["capacity", "chunk size"])
@@ -371,18 +371,19 @@ def test_an_index_that_does_not_fit_its_disk_is_damage(tmp_path, change):
     """A plain index's trailing checksum can be recomputed by anyone: an index of another size or
     chunk size, checksum and all, is POINT_DAMAGED, never restored shifted or cut."""
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex, PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
     repository = synth.repository(tmp_path / "repo")
     point = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1), synth.chunk(2)])
     disk = point["disks"][0]
-    index = repository.read_index(point, disk)
+    index = repository.points.read_index(point, disk)
     if change == "capacity":
         other = DiskIndex(index.chunk_size, index.capacity - 512, index.entries)
     else:
         other = DiskIndex(index.chunk_size * 2, index.capacity, index.entries[:1])
-    repository.write_index(os.path.join(repository.point_folder(point), disk["index"]), other)
+    repository.points.write_index(os.path.join(repository.points.folder(point), disk["index"]), other)
     with pytest.raises(PointDamagedError, match="does not fit its disk"):
-        repository.read_index(point, disk)
+        repository.points.read_index(point, disk)
     assert repository.verify(point)[0]["offset"] is None
 
 
@@ -398,6 +399,6 @@ def test_every_documented_time_form_selects_the_last_point_at_or_before_it(tmp_p
     points = {"first": synth.add_point(repository, "web01", synth.utc(2026, 11, 24, 12), [synth.chunk(1)]),
               "second": synth.add_point(repository, "web01", synth.utc(2026, 11, 25, 21), [synth.chunk(2)])}
     vm_key = points["first"]["vm"]["instance_uuid"]
-    assert repository.find_point(vm_key, selector)["id"] == points[chosen]["id"]
+    assert repository.points.find(vm_key, selector)["id"] == points[chosen]["id"]
     with pytest.raises(PointNotFoundError):  # the basic form is not a time: looked up as an id
-        repository.find_point(vm_key, "20261125T210000Z")
+        repository.points.find(vm_key, "20261125T210000Z")

@@ -32,18 +32,18 @@ def base(tmp_path_factory):
     for day in range(1, 6):
         disk = [synth.chunk(i) if i % 2 == 0 else synth.chunk(100 * day + i) for i in range(4)]
         contents[synth.add_point(repo, "web01", synth.utc(2026, 5, day, 21), disk)["id"]] = b"".join(disk)
-    repo.put_chunk(synth.chunk(999))
+    repo.chunks.put(synth.chunk(999))
     return path, contents
 
 
 def sound(repo_path, contents):
     """Every visible point verifies deeply and is the bytes it was written with."""
     repo = Repository(repo_path)
-    for manifest in repo.manifests():
+    for manifest in repo.points.list():
         assert repo.verify(manifest, deep=True) == [], manifest["id"]
         if manifest["id"] in contents:
             assert synth.image(repo, manifest) == contents[manifest["id"]]
-    return [m["id"] for m in repo.manifests()]
+    return [m["id"] for m in repo.points.list()]
 
 
 def changes_of(operation, base, tmp_path):
@@ -75,6 +75,6 @@ def test_killed_at_every_change_the_repository_stays_sound_and_the_rerun_complet
         assert code == 0, out
         repo = Repository(repo_path)
         assert garbage_check.missing(repo) == set() and garbage_check.unreferenced(repo) == set(), kill_at
-        folder = repo.vm_folder(repo.manifests()[0]["vm"]["instance_uuid"])
+        folder = repo.points.vm_folder(repo.points.list()[0]["vm"]["instance_uuid"])
         assert all(os.path.exists(os.path.join(folder, name, "manifest.json")) for name in os.listdir(folder))
         shutil.rmtree(repo_path)

@@ -14,7 +14,8 @@ import synthetic_repo as synth
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.repository.crypto import KeyRequiredError, KeyWrongError, TamperedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import ChunkCorruptError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import ChunkCorruptError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 
 PATTERN = b"guest wrote this sentence, which must never be readable in the repository. " * 900  # 68 KiB
 
@@ -52,7 +53,7 @@ def test_no_file_holds_plaintext_or_a_content_hash_and_the_key_reads_every_point
         assert plain_hash not in name and plain_hash.encode() not in data, name
     assert json.load(open(os.path.join(repo.path, "repository.json")))["encryption"]["cipher"] == "aes-256-gcm"
     reopened = Repository(repo.path, key_file=key)
-    for manifest in reopened.manifests():
+    for manifest in reopened.points.list():
         assert synth.image(reopened, manifest) == contents[manifest["id"]]
         assert reopened.verify(manifest, deep=True) == []
 
@@ -76,10 +77,10 @@ def test_a_key_for_a_repository_that_is_not_encrypted_is_refused(tmp_path):
 @pytest.mark.parametrize("target", ["chunk", "index", "manifest", "swapped index"])
 def test_tampering_is_detected_and_named(encrypted, target):
     repo, key, _contents = encrypted
-    first, second = repo.manifests()
+    first, second = repo.points.list()
     if target == "chunk":
-        entry = repo.read_index(first, first["disks"][0]).entries[2]
-        path = repo.chunk_path(entry)
+        entry = repo.points.read_index(first, first["disks"][0]).entries[2]
+        path = repo.chunks.path(entry)
         data = bytearray(open(path, "rb").read())
         data[-1] ^= 1  # the stored checksum is recomputed, as a careful attacker would
         data[16:48] = hashlib.sha256(bytes(data[48:])).digest()
@@ -88,16 +89,16 @@ def test_tampering_is_detected_and_named(encrypted, target):
             synth.image(Repository(repo.path, key_file=key), first)
         return
     if target == "swapped index":  # a valid index of another point, put in place of this one's
-        shutil.copy(os.path.join(repo.point_folder(second), "disk-2000.index"), os.path.join(repo.point_folder(first), "disk-2000.index"))
+        shutil.copy(os.path.join(repo.points.folder(second), "disk-2000.index"), os.path.join(repo.points.folder(first), "disk-2000.index"))
     else:
-        path = os.path.join(repo.point_folder(first), "disk-2000.index" if target == "index" else "manifest.json")
+        path = os.path.join(repo.points.folder(first), "disk-2000.index" if target == "index" else "manifest.json")
         data = bytearray(open(path, "rb").read())
         data[40] ^= 1
         open(path, "wb").write(bytes(data))
     reopened = Repository(repo.path, key_file=key)
     with pytest.raises(TamperedError, match="fails authentication") as caught:
-        for manifest in reopened.manifests():
-            reopened.read_index(manifest, manifest["disks"][0])
+        for manifest in reopened.points.list():
+            reopened.points.read_index(manifest, manifest["disks"][0])
     assert caught.value.error_code == "TAMPERED" and first["id"] in caught.value.message
 
 
@@ -106,7 +107,7 @@ def test_prune_and_collection_work_on_an_encrypted_repository(encrypted):
     result = PruneJob(PruneOptions(repository=repo.path, keep_last=1, encryption_key_file=key)).run()
     assert result["points_removed"] == 1 and result["gc"]["chunks_removed"] == 1  # chunk 5: only the first had it
     reopened = Repository(repo.path, key_file=key)
-    [kept] = reopened.manifests()
+    [kept] = reopened.points.list()
     assert synth.image(reopened, kept) == contents[kept["id"]]
     assert garbage_check.unreferenced(reopened) == set() and garbage_check.missing(reopened) == set()
 
@@ -136,7 +137,7 @@ def _read_independently(repo, manifest, key=None):
 
 def test_an_independent_reader_reads_encrypted_and_plain_points(encrypted, tmp_path):
     repo, key, contents = encrypted
-    for manifest in Repository(repo.path, key_file=key).manifests():
+    for manifest in Repository(repo.path, key_file=key).points.list():
         assert _read_independently(repo, manifest, key) == hashlib.sha256(contents[manifest["id"]]).hexdigest()
     plain = synth.repository(tmp_path / "plain")
     point = synth.add_point(plain, "web01", synth.utc(2026, 1, 1), [synth.chunk(1), None])

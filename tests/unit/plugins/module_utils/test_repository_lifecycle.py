@@ -36,7 +36,7 @@ def chain(tmp_path):
 
 
 def ids(repo, vm="web01"):
-    return [m["id"] for m in repo.manifests() if m["vm"]["name"] == vm]
+    return [m["id"] for m in repo.points.list() if m["vm"]["name"] == vm]
 
 
 def test_removing_the_full_and_its_child_leaves_a_point_that_restores_exactly(chain):
@@ -79,17 +79,17 @@ def test_a_protected_point_survives_prune_and_refuses_deletion(chain):
 
 def test_garbage_collection_removes_what_crashed_runs_left(chain):
     repo, points = chain
-    leftover_chunk = repo.chunk_path("ab" * 32) + ".tmp.123456"
+    leftover_chunk = repo.chunks.path("ab" * 32) + ".tmp.123456"
     os.makedirs(os.path.dirname(leftover_chunk), exist_ok=True)
     open(leftover_chunk, "wb").close()
-    writer = repo.begin_point(points[0][0]["vm"]["instance_uuid"])  # a backup that died before its manifest
+    writer = repo.points.begin(points[0][0]["vm"]["instance_uuid"])  # a backup that died before its manifest
     writer.write_file("disk-2000.index", b"partial")
-    orphan, _stored = repo.put_chunk(synth.chunk(99))
+    orphan, _stored = repo.chunks.put(synth.chunk(99))
     result = PruneJob(PruneOptions(repository=repo.path, keep_last=10)).run()
     assert result["points_removed"] == 0 and result["changed"]
     assert result["gc"]["temporary_files_removed"] == 1 and result["gc"]["chunks_removed"] == 1
     assert len(result["gc"]["unfinished_points_removed"]) == 1 and not os.path.exists(writer.folder)
-    assert not repo.has_chunk(orphan) and garbage_check.unreferenced(repo) == set()
+    assert not repo.chunks.has(orphan) and garbage_check.unreferenced(repo) == set()
 
 
 def _holder(repo_path, kind):
@@ -234,8 +234,8 @@ def test_a_read_only_repository_can_still_be_restored_from_but_not_pruned(tmp_pa
 
 def test_space_accounting_says_what_removing_a_point_frees(chain):
     repo, points = chain
-    orphan, _stored = repo.put_chunk(synth.chunk(77))  # a chunk no point names
-    orphan_size = os.path.getsize(repo.chunk_path(orphan))
+    orphan, _stored = repo.chunks.put(synth.chunk(77))  # a chunk no point names
+    orphan_size = os.path.getsize(repo.chunks.path(orphan))
     info = PointInfo(PointInfoOptions(repository=repo.path, space=True, verify="deep")).run()
     assert info["verified_ok"] and info["unreferenced_chunks"] == {"count": 1, "names": [orphan]}
     stored = sum(os.path.getsize(os.path.join(d, n)) for d, _s, ns in os.walk(os.path.join(repo.path, "chunks")) for n in ns)
@@ -254,7 +254,7 @@ def test_one_damaged_index_is_one_problem_of_one_point_and_the_others_still_veri
     repo = synth.repository(tmp_path / "repo")
     good = synth.add_point(repo, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
     damaged = synth.add_point(repo, "db01", synth.utc(2026, 11, 2), [synth.chunk(2)])
-    with open(os.path.join(repo.point_folder(damaged), damaged["disks"][0]["index"]), "r+b") as f:
+    with open(os.path.join(repo.points.folder(damaged), damaged["disks"][0]["index"]), "r+b") as f:
         f.truncate(10)
     for depth in ("quick", "deep"):
         info = PointInfo(PointInfoOptions(repository=repo.path, verify=depth)).run()
@@ -276,7 +276,7 @@ def test_a_deletion_takes_a_point_id_never_a_selector(tmp_path, selector):
         RestorePointJob(RestorePointOptions(repository=repo.path, vm="web01", restore_point=selector, state="absent")).run()
     assert "give restore_point: %s" % selected["id"] in caught.value.message
     assert ("the VM's newest point" in caught.value.message) == (selected is newest)
-    assert [m["id"] for m in repo.manifests()] == [first["id"], newest["id"]]
+    assert [m["id"] for m in repo.points.list()] == [first["id"], newest["id"]]
     delete = RestorePointOptions(repository=repo.path, vm="web01", restore_point=first["id"], state="absent")
     assert RestorePointJob(delete).run()["changed"]
     again = RestorePointJob(delete).run()

@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import ChunkCorruptError, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import ChunkCorruptError
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer import _RepositoryReader
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.pieces import pieces
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ChunkExtent, RepositorySource, ZeroExtent
@@ -19,7 +20,7 @@ def disk(tmp_path):
     zero chunks between, the rest distinct; (repository, extents, the disk's bytes)."""
     repo = Repository.create(str(tmp_path / "repo"), chunk_size=CHUNK)
     contents = {letter: os.urandom(CHUNK) for letter in "ABCDEFGHI"}
-    names = {letter: repo.put_chunk(data)[0] for letter, data in contents.items()}
+    names = {letter: repo.chunks.put(data)[0] for letter, data in contents.items()}
     layout = "AB0ACD00EFGHI"
     extents = [ZeroExtent(i * CHUNK, CHUNK) if c == "0" else ChunkExtent(i * CHUNK, CHUNK, names[c]) for i, c in enumerate(layout)]
     image = b"".join(bytes(CHUNK) if c == "0" else contents[c] for c in layout)
@@ -43,7 +44,7 @@ def test_the_pieces_are_the_points_bytes_from_wherever_the_transfer_starts(disk,
 
 def test_a_damaged_chunk_fails_when_asked_for_not_when_read_ahead(disk):
     repo, extents, image, names = disk
-    path = repo.chunk_path(names["I"])  # the last chunk: read ahead while the ones before it are cut
+    path = repo.chunks.path(names["I"])  # the last chunk: read ahead while the ones before it are cut
     with open(path, "r+b") as f:
         f.seek(-1, os.SEEK_END)
         last = f.read(1)

@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as restore
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
 from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ChunkExtent, ZeroExtent
 
 MIB = 1 << 20

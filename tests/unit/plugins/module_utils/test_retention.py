@@ -16,7 +16,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.repository.retention 
     decide,
     within_start,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import parse_time
 
 DAY = datetime.timedelta(days=1)
 
@@ -119,7 +119,7 @@ def test_a_simulated_year_of_nightly_backups_keeps_what_the_policy_says(tmp_path
             survivors.add(when)
         result = PruneJob(options).run()
         survivors = expected_kept(survivors, policy)
-        manifests = repo.manifests()
+        manifests = repo.points.list()
         assert {parse_time(m["time"]) for m in manifests} == survivors
         assert result["points_kept"] == len(manifests)
     for manifest in manifests:
@@ -132,18 +132,18 @@ def test_a_simulated_year_of_nightly_backups_keeps_what_the_policy_says(tmp_path
 def test_a_point_from_the_future_is_never_latest_and_stops_a_prune(tmp_path):
     """A backup host whose clock is a year ahead wrote a point: it does not become latest (a
     restore, an incremental's parent), and keep_last 1 removes nothing instead of every real point."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import PointNotFoundError
+    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointNotFoundError
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     repo = synth.repository(tmp_path / "repo")
     real = [synth.add_point(repo, "web01", now - days * DAY, [synth.chunk(days)]) for days in (3, 2, 1)]
     ahead = synth.add_point(repo, "web01", now + 365 * DAY, [synth.chunk(9)])
     key = real[0]["vm"]["instance_uuid"]
-    assert repo.find_point(key, "latest")["id"] == real[-1]["id"]
-    assert repo.find_point(key, ahead["id"])["id"] == ahead["id"]  # asked for by id, it is there
+    assert repo.points.find(key, "latest")["id"] == real[-1]["id"]
+    assert repo.points.find(key, ahead["id"])["id"] == ahead["id"]  # asked for by id, it is there
     with pytest.raises(Exception) as refused:
         PruneJob(PruneOptions(repository=repo.path, keep_last=1)).run()
     assert refused.value.error_code == "POINT_IN_FUTURE" and ahead["id"] in refused.value.message
-    assert [m["id"] for m in repo.manifests()] == [m["id"] for m in real] + [ahead["id"]]  # nothing removed
+    assert [m["id"] for m in repo.points.list()] == [m["id"] for m in real] + [ahead["id"]]  # nothing removed
     only_ahead = synth.add_point(repo, "db01", now + 365 * DAY, [synth.chunk(8)])
     with pytest.raises(PointNotFoundError, match="only points dated in the future"):
-        repo.find_point(only_ahead["vm"]["instance_uuid"], "latest")
+        repo.points.find(only_ahead["vm"]["instance_uuid"], "latest")

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The repository's coded errors, and the one it raises for a full or read-only file system.
+No Ansible imports."""
+
+import errno
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
+
+
+class RepositoryError(VadpError):
+    error_code = "REPOSITORY_ERROR"
+
+
+class PointNotFoundError(RepositoryError):
+    error_code = "POINT_NOT_FOUND"
+
+
+class ChunkCorruptError(RepositoryError):
+    error_code = "CHUNK_CORRUPT"
+
+
+class PointDamagedError(RepositoryError):
+    """A point's manifest or index exists but cannot be used: the point is damaged, never merely absent."""
+    error_code = "POINT_DAMAGED"
+
+
+class RepositoryFullError(RepositoryError):
+    error_code = "REPOSITORY_FULL"
+
+
+class RepositoryReadOnlyError(RepositoryError):
+    error_code = "REPOSITORY_READ_ONLY"
+
+
+def storage_error(exc, path):
+    """The repository's own error for an OSError met while writing path (full, read-only), or None."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RepositoryFullError("the repository's file system is full (or over its quota) while writing %s: free "
+                                   "space there or back up into another repository, then run the backup again" % path)
+    if exc.errno == errno.EROFS:
+        return RepositoryReadOnlyError("the repository's file system is read-only (writing %s): a backup needs a "
+                                       "writable repository" % path)
+    return None
