@@ -31,7 +31,7 @@ import time
 
 from lab_bench import fill_disk  # sets the paths and environment first
 from conftest import LabAccess, create_vm, destroy_vm, run_module  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import VixDiskLib  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.vddk import VixDiskLib  # noqa: E402
 
 MIB = 1 << 20
 CHUNK, PIECE = 4 * MIB, 2 * MIB  # the repository's default chunk, the plan's default buffer

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "collections")]
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository  # noqa: E402
 
 CHUNK = 4 << 20
 

@@ -24,13 +24,13 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportOptions, NbdExports  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_plan import disk_plan  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import VixDiskLib  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportOptions, NbdExports  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore_plan import disk_plan  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import plan as transfer_plan  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import DataMover  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.vddk import VixDiskLib  # noqa: E402
 
 MIB, CHUNK = 1 << 20, 4 << 20
 LIBDIR = os.path.join(ROOT, "tests", "lab", ".build", "vddk")

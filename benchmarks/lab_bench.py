@@ -15,8 +15,8 @@ os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "tests", "ansible.cfg
 
 from pyVmomi import vim  # noqa: E402
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import DataMover  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import plan as transfer_plan  # noqa: E402
 
 
 def fill_disk(vm, image, extents, state_dir):

@@ -20,10 +20,10 @@ import time
 import tracemalloc
 
 sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "collections")]
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import new_point_id  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import new_point_id  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository  # noqa: E402
 
 
 def _digest(n):

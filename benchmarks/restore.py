@@ -29,8 +29,8 @@ import tempfile
 import time
 
 from lab_bench import fill_disk  # sets the paths and environment first
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.extents import align  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.extents import align  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository  # noqa: E402
 from conftest import LabAccess, create_vm, destroy_vm, read_vddk_trace, run_module, sectors_written, wait  # noqa: E402
 
 MIB = 1 << 20

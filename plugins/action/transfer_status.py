@@ -13,7 +13,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.status import FOLLOW_TIMEOUT, FOLLOW_WAIT
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.status import FOLLOW_TIMEOUT, FOLLOW_WAIT
 
 display = Display()
 

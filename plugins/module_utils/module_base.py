@@ -11,16 +11,16 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import (
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client import (
     HAS_PYVMOMI,
     ConnectionSettings,
     VsphereClient,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.crypto import key_file_exposure
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import DEFAULT_LEASE_TIMEOUT
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.crypto import key_file_exposure
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm
 
 
 def connection_argument_spec():

@@ -94,7 +94,7 @@ disk:
   sample: {key: 2016, address: "scsi1:0", lun: naa.600a0980, lun_uuid: 0200000000600a0980, compatibility_mode: physicalMode}
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.rdm import RdmAttachment, RdmOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.rdm import RdmAttachment, RdmOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,

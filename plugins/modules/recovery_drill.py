@@ -166,7 +166,7 @@ report:
   type: dict
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.drill import DrillOptions, RecoveryDrill
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.drill import DrillOptions, RecoveryDrill
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VsphereModule, placement_argument_spec, repository_key_argument_spec, vddk_argument_spec)
 

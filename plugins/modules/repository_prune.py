@@ -147,7 +147,7 @@ stale_leases_removed:
   elements: str
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VsphereModule,
     repository_key_argument_spec,

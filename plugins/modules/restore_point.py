@@ -96,7 +96,7 @@ gc:
   type: dict
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_point import RestorePointJob, RestorePointOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore_point import RestorePointJob, RestorePointOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VsphereModule,
     repository_key_argument_spec,

@@ -119,7 +119,7 @@ exports:
   elements: dict
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_export import PointExportJob, PointExportOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_export import PointExportJob, PointExportOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, point_disk_argument_spec
 
 

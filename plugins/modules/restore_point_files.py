@@ -167,7 +167,7 @@ backend_settings:
   elements: str
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_files import PointFilesJob, PointFilesOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_files import PointFilesJob, PointFilesOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, point_disk_argument_spec
 
 

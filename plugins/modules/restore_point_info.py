@@ -128,7 +128,7 @@ unreferenced_chunks:
   sample: {count: 0, names: []}
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_info import PointInfo, PointInfoOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_info import PointInfo, PointInfoOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
 
 

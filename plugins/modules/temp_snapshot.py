@@ -135,9 +135,9 @@ disks:
             parent_chain: ["[ds1] web01/web01.vmdk"]}]
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import snapshots
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import DEFAULT_TASK_TIMEOUT
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere import snapshots
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import DEFAULT_TASK_TIMEOUT
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import disks_of, vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,

@@ -142,7 +142,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.status import FOLLOW_TIMEOUT, follow_silently, summarize, wait_for_news
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.status import FOLLOW_TIMEOUT, follow_silently, summarize, wait_for_news
 
 
 def main():

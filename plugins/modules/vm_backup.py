@@ -142,8 +142,8 @@ warnings_vddk:
   sample: null
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.backup import BackupJob, BackupOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.backup_plan import DEFAULT_REDACT
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import BackupJob, BackupOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup_plan import DEFAULT_REDACT
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,

@@ -72,8 +72,8 @@ disks:
   sample: [{key: 2000, label: Hard disk 1, change_id: "52 de c0 d9 9b 49 0b 06-8c 52 1d 3e 2a 7f 4b 10/1"}]
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import cbt
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere import cbt
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import disks_of, vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,

@@ -230,7 +230,7 @@ notes:
   elements: str
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.recreate import RecreateOptions, RecreateVm
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, placement_argument_spec, repository_key_argument_spec
 
 

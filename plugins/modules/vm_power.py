@@ -132,8 +132,8 @@ question:
            choices: [{key: "0", label: cancel}, {key: "1", label: i moved it}, {key: "2", label: i copied it}]}
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import power
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere import power
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,

@@ -232,7 +232,7 @@ warnings_vddk:
   sample: null
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore import RestoreJob, RestoreOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore import RestoreJob, RestoreOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 
 from pyVim.connect import Disconnect, SmartConnect  # noqa: E402
 from pyVmomi import vim  # noqa: E402
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository  # noqa: E402
 # The suite's two ways to run a module; the tests import them from here.
 from modules import run_module, run_task  # noqa: E402,F401 pylint: disable=unused-import
 

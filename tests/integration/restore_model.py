@@ -96,8 +96,8 @@ def build_points(s, folder, vm_key):
     """A repository with 1-4 points of one disk, each a logical full: the previous image with
     random changes. Returns (repository path, the chosen point's id, its image)."""
     sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repository = Repository.create(os.path.join(folder, "repo"), chunk_size=s.chunk_size)
     image = bytearray(s.capacity)
     images, ids = [], []

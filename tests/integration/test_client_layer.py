@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import ConnectionSettings, VsphereClient
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client import ConnectionSettings, VsphereClient
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     AmbiguousObjectError,
     ObjectNotFoundError,
@@ -11,14 +11,14 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
     TaskTimeoutError,
     TlsVerificationError,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import (
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import (
     find_by_name,
     find_folder,
     find_vm,
     inventory_path,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import wait_for_task
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import server_thumbprints
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import server_thumbprints
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import pytest
 from pyVmomi import vim
 
 from conftest import VddkHold, create_vm, destroy_vm, find_vm_by_name, run_module, wait, wait_for
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, TransferFailedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import plan as transfer_plan
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import DataMover, TransferFailedError
+from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import plan as transfer_plan
 
 VM = "DC0_C0_RP0_VM1"
 MIB = 1 << 20

@@ -12,8 +12,8 @@ import subprocess
 import pytest
 
 from conftest import ROOT, create_vm, destroy_vms, find_vm_by_name, image_sha, mount_small_filesystem, play, remount, settle
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 VM, DR_NAME, MIB = "lab-faults", "lab-faults-dr", 1 << 20
 ROWS = []  # (job, step, fault, outcome) of every cell run, for the table printed at the end

@@ -15,11 +15,11 @@ COLLECTIONS = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "col
 SCRIPT = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.backup import BackupJob, BackupOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore import RestoreJob, RestoreOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import ConnectionSettings, VsphereClient
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import BackupJob, BackupOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore import RestoreJob, RestoreOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client import ConnectionSettings, VsphereClient
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm
 
 args = json.loads(sys.argv[2])
 settings = ConnectionSettings(args["host"], args["user"], args["password"], port=args["port"], ca_bundle=args["ca"])

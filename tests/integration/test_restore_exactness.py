@@ -76,7 +76,7 @@ def backed_up(odd_vm, lab, tmp_path):
 
 
 def test_a_missing_chunk_is_found_before_anything_is_written(backed_up, lab):
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repo, _point = backed_up
     store = Repository(str(repo))
     [manifest] = store.points.list()

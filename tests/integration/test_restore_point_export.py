@@ -10,7 +10,7 @@ import pytest
 from pyVim.connect import Disconnect
 
 from conftest import create_vm, destroy_vm, run_module, wait
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 VM = "export-vm"
 MIB = 1 << 20
@@ -170,7 +170,7 @@ def test_an_export_holds_the_repository_so_a_prune_waits_for_it_and_names_it(poi
     naming the export; stopped (by its name alone, without the repository), the export gives its
     lease back. An export asked for while a prune holds the repository waits, or fails as clearly,
     and leaves nothing running."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE, read_leases
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import EXCLUSIVE, read_leases
     repo, point_id, expected = point
     exports = tmp_path / "exports"
     with serving(repo, exports, vm=VM, name="held", socket=str(tmp_path / "held.sock")) as record:

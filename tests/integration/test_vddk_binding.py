@@ -10,7 +10,7 @@ import pytest
 from pyVmomi import vim
 
 from conftest import find_vm_by_name, wait
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import (
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.vddk import (
     VddkError,
     VddkLibraryNotFound,
     VixDiskLib,

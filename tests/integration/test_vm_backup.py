@@ -18,8 +18,8 @@ from conftest import (
     wait,
     wait_for,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.files import read_json
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 VM = "DC0_C0_RP0_VM1"
 MIB = 1 << 20
@@ -274,7 +274,7 @@ def test_a_snapshot_left_after_a_stored_point_is_reported_and_removed_next_time(
 
 def test_a_backup_while_a_restore_moves_the_same_vm_is_refused(vm, tmp_path):
     """The restore and the backup keep different state folders; the per-VM lock still meets."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover
+    from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import DataMover
     restoring = DataMover(str(tmp_path / "restore-state"), vm_key=vm.config.instanceUuid)  # what a running restore holds
     try:
         refused = backup(tmp_path / "repo")
@@ -331,8 +331,8 @@ def test_a_point_whose_snapshot_was_removed_while_it_was_read_is_not_stored(vm, 
 def test_a_backup_waits_for_a_prune_no_longer_than_lock_timeout_and_names_it(vm, tmp_path):
     """A backup behind a prune (or a lease left by a host whose clock is ahead) is bounded: after
     lock_timeout it fails with REPOSITORY_BUSY naming the holder, before the VM is touched."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.locks import EXCLUSIVE
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import EXCLUSIVE
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repo = tmp_path / "repo"
     assert not backup(repo).get("failed")
     with Repository(str(repo)).lease(EXCLUSIVE, "prune of every VM"):

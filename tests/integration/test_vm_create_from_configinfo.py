@@ -10,7 +10,7 @@ from pyVmomi import vim
 
 from conftest import create_vm, destroy_vm, destroy_vms, find_vm_by_name, run_module, wait
 from fixtures import generated, third_party_configinfo
-from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import read_config_file
+from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.configinfo import read_config_file
 
 THIRD_PARTY = third_party_configinfo()
 DEFAULT_TYPES = (vim.vm.device.VirtualIDEController, vim.vm.device.VirtualPS2Controller, vim.vm.device.VirtualPCIController,
@@ -189,7 +189,7 @@ def _with_hardware(path, **hardware):
     """The saved configuration of path as pyVmomi JSON, with hardware fields changed."""
     import json
     from pyVmomi.VmomiJSONEncoder import VmomiJSONEncoder
-    from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import read_config_file
+    from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.configinfo import read_config_file
     config, _unknown = read_config_file(path)
     for field, value in hardware.items():
         setattr(config.hardware, field, value)

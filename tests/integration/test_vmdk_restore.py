@@ -79,7 +79,7 @@ def test_fresh_restore_onto_a_new_thin_disk_stays_thin(vm, new_vm, lab, tmp_path
 
 
 def test_a_damaged_chunk_stops_the_restore_before_it_is_written(vm, lab, tmp_path):
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repo = tmp_path / "repo"
     backup(repo)
     store = Repository(str(repo))
@@ -276,7 +276,7 @@ def test_a_second_restore_of_the_same_vm_at_once_is_refused(vm, lab, tmp_path):
     """A transfer of the VM is under way (its locks held, as a running restore holds them): a second
     restore is refused before it writes, by the state folder's lock and by the VM's whatever the
     folder; once the first is over it runs."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover
+    from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import DataMover
     repo, state = tmp_path / "repo", str(tmp_path / "state")
     backup(repo)
     expected = sha(lab)

@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections"))
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import (  # noqa: E402 - after sys.path is set
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.vddk import (  # noqa: E402 - after sys.path is set
     COMPLETION_FUNC as COMPLETION,
     LOG_FUNC,
     SIGNATURES,
@@ -58,7 +58,7 @@ if __name__ == "__main__":
     moid, scenario = sys.argv[1], sys.argv[2]
     env = os.environ
     if scenario == "binding-connect":  # the collection's binding fills ConnectParams and connects
-        from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.vddk import VixDiskLib
+        from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.vddk import VixDiskLib
         params = VixDiskLib.load(env["VDDK_LIBDIR"]).connect_params(
             server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
             password=env["VMWARE_PASSWORD"], thumbprint=env["LAB_THUMBPRINT_SHA1"], vm_moref=moid)

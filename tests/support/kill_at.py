@@ -32,9 +32,9 @@ def _counted(function, kill_at):
 def main():
     kill_at, operation, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository import garbage, locks
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository import garbage, locks
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repo = Repository(path)
     for name in CHANGES:
         setattr(os, name, _counted(getattr(os, name), kill_at))

@@ -5,9 +5,9 @@ a zero chunk)."""
 import datetime
 import hashlib
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import new_point_id
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import new_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 CHUNK = 65536
 

@@ -8,8 +8,8 @@ BASE = os.path.join(ROOT, "plugins", "module_utils")
 PREFIX = "ansible_collections.vadp.vsphere.plugins.module_utils."
 
 # top to bottom, as docs/architecture.md says
-LAYERS = [("module_base",), ("jobs",), ("drill", "export", "recreate"), ("transfer",), ("repository", "vsphere"),
-          ("errors", "files", "extents")]
+LAYERS = [("module_base",), ("_jobs",), ("_drill", "_export", "_recreate"), ("_transfer",), ("_repository", "_vsphere"),
+          ("errors", "_files", "extents")]
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
 
 
@@ -28,7 +28,7 @@ def _imports(path):
         for name in names:
             if name.startswith(PREFIX):
                 yield name[len(PREFIX):]
-            elif name == PREFIX.rstrip("."):  # from ...module_utils import files
+            elif name == PREFIX.rstrip("."):  # from ...module_utils import extents
                 yield from (a.name for a in node.names)
 
 
@@ -59,8 +59,8 @@ def test_imports_go_downwards_only():
 
 def test_the_check_finds_an_upward_import(tmp_path):
     """The rule is really checked: an upward and a sideways import in a copy of the tree are found."""
-    for package, line in (("repository", "from %sjobs.restore_plan import disk_plan\n" % PREFIX),
-                          ("export", "from %srecreate import nvram\n" % PREFIX)):
+    for package, line in (("_repository", "from %s_jobs.restore_plan import disk_plan\n" % PREFIX),
+                          ("_export", "from %s_recreate import nvram\n" % PREFIX)):
         (tmp_path / package).mkdir()
         (tmp_path / package / "bad.py").write_text(line)
-    assert sorted(layer_violations(str(tmp_path))) == [("export/bad.py", "recreate"), ("repository/bad.py", "jobs.restore_plan")]
+    assert sorted(layer_violations(str(tmp_path))) == [("_export/bad.py", "_recreate"), ("_repository/bad.py", "_jobs.restore_plan")]

@@ -7,9 +7,9 @@ import os
 import pytest
 from pyVmomi import vim
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.recreate import config_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils._recreate import config_spec
 from fixtures import GENERATED, generated, third_party_configinfo
-from ansible_collections.vadp.vsphere.plugins.module_utils.recreate.configinfo import ConfigInfoError, load_config, read_config_file
+from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.configinfo import ConfigInfoError, load_config, read_config_file
 
 ALP1 = generated("all-controllers.govc.xml")
 SNAP = generated("efi-delta-dvs.soap.xml")

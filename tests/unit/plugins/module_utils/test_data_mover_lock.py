@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import DataMover, StateDirError, TransferBusyError
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ConnectParams, TransferPlan, VddkLibrary
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import DataMover, StateDirError, TransferBusyError
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import ConnectParams, TransferPlan, VddkLibrary
 
 
 def test_one_transfer_at_a_time_per_state_folder(tmp_path):
@@ -30,7 +30,7 @@ def test_the_worker_ignores_a_sitecustomize_on_the_module_s_path(tmp_path, monke
     """ansible-core's module environment can put a sitecustomize on sys.path; the worker, which
     inherits that path, must neither run it nor quote its errors in a failure."""
     import sys
-    from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.mover import TransferFailedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TransferFailedError
     odd = tmp_path / "odd"
     odd.mkdir()
     (odd / "sitecustomize.py").write_text("this is not python (\n")

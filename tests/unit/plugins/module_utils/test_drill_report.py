@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.drill.report import duration, summary_line, write_report
+from ansible_collections.vadp.vsphere.plugins.module_utils._drill.report import duration, summary_line, write_report
 
 REPORT = {"started": "2026-12-03T10:00:00Z", "finished": "2026-12-03T10:05:00Z", "repository": "/backups", "passed": 1,
           "network": "Isolated Network", "drills": [

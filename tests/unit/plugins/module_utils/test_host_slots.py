@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.host_slots import HostBusyError, HostSlots
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.host_slots import HostBusyError, HostSlots
 
 HOLDER = """
 import sys
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.host_slots import HostSlots
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.host_slots import HostSlots
 with HostSlots(sys.argv[1], "vc-host-12", int(sys.argv[2]), timeout=0).hold(int(sys.argv[3])):  # never waits
     print("held", flush=True)
     sys.stdin.read()  # until the test closes stdin, or kills this process

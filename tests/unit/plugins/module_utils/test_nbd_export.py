@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import synthetic_repo as synth
-from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportOptions, NbdExports
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportOptions, NbdExports
 
 pytestmark = pytest.mark.skipif(not shutil.which("nbdkit") or not shutil.which("nbdcopy"),
                                 reason="nbdkit and nbdcopy are installed by tests/bootstrap.sh")
@@ -91,7 +91,7 @@ def test_an_export_name_is_never_a_path(point, tmp_path, name):
 @pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:http"])
 def test_an_address_whose_port_is_not_a_port_is_refused(point, tmp_path, address):
     """A port beyond 65535 once listened elsewhere while the result said it was there."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.export.nbd_export import ExportError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportError
     repo, manifest, _digest = point
     with pytest.raises(ExportError, match="a port from 1 to 65535"):
         NbdExports(str(tmp_path / "exports")).plan(ExportOptions(repository=repo.path, restore_point=manifest["id"],

@@ -8,15 +8,15 @@ import subprocess
 import pytest
 import zstandard
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import (
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import (
     ChunkCorruptError,
     PointNotFoundError,
     RepositoryError,
     RepositoryFullError,
     RepositoryReadOnlyError,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 CHUNK = 64 * 1024
 VM = "5003c1c4-0000-0000-0000-000000000001"
@@ -146,7 +146,7 @@ def test_an_unknown_format_version_is_refused(tmp_path):
 
 
 def _create(path, results):
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     try:
         Repository.create(path)
         results.put("ok")
@@ -173,7 +173,7 @@ def test_backups_starting_together_on_a_new_repository_all_open_it(tmp_path):
 
 
 def test_a_damaged_newest_manifest_is_an_error_never_a_missing_point(repo):
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
     writer, manifest = _point(repo, [b"a" * CHUNK], "2026-11-01T00:00:00Z", "20261101T000000Z-aaaaaa")
     writer.commit(manifest)
     writer, manifest = _point(repo, [b"b" * CHUNK], "2026-11-02T00:00:00Z", "20261102T000000Z-bbbbbb")
@@ -198,7 +198,7 @@ def test_a_manifest_copied_into_another_points_folder_is_damage_never_that_point
     naming the file, never the other point restored as this one."""
     import shutil
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
     repository = synth.repository(tmp_path / "repo")
     first = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
     second = synth.add_point(repository, "web01", synth.utc(2026, 11, 2), [synth.chunk(2)])
@@ -325,9 +325,9 @@ def test_a_damaged_point_of_one_vm_is_listed_and_leaves_the_others_to_prune(tmp_
     as a problem), a prune of every VM prunes the others, keeps all of that VM's points and
     collects no chunk; a prune of that VM alone stops with POINT_DAMAGED."""
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_info import PointInfo, PointInfoOptions
-    from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_info import PointInfo, PointInfoOptions
+    from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
     repository = synth.repository(tmp_path / "repo")
     web = [synth.add_point(repository, "web01", synth.utc(2026, 11, day), [synth.chunk(day)]) for day in (1, 2)]
     db = [synth.add_point(repository, "db01", synth.utc(2026, 11, day), [synth.chunk(10 + day)]) for day in (1, 2)]
@@ -354,7 +354,7 @@ def test_a_damaged_point_of_one_vm_is_listed_and_leaves_the_others_to_prune(tmp_
 def test_a_manifest_of_an_unknown_version_is_not_read(tmp_path):
     """A newer writer's point may mean something else by the same bytes: refused, named, never guessed."""
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
     repository = synth.repository(tmp_path / "repo")
     point = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1)])
     assert point["format"] == "vadp-restore-point" and point["version"] == 2
@@ -371,8 +371,8 @@ def test_an_index_that_does_not_fit_its_disk_is_damage(tmp_path, change):
     """A plain index's trailing checksum can be recomputed by anyone: an index of another size or
     chunk size, checksum and all, is POINT_DAMAGED, never restored shifted or cut."""
     import synthetic_repo as synth
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointDamagedError
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
     repository = synth.repository(tmp_path / "repo")
     point = synth.add_point(repository, "web01", synth.utc(2026, 11, 1), [synth.chunk(1), synth.chunk(2)])
     disk = point["disks"][0]

@@ -12,7 +12,7 @@ import pytest
 
 import garbage_check
 import synthetic_repo as synth
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 KILL_AT = os.path.join(os.path.dirname(os.path.abspath(synth.__file__)), "kill_at.py")
 

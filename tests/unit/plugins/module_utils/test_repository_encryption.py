@@ -12,10 +12,10 @@ import pytest
 import garbage_check
 import synthetic_repo as synth
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.crypto import KeyRequiredError, KeyWrongError, TamperedError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import ChunkCorruptError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.crypto import KeyRequiredError, KeyWrongError, TamperedError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ChunkCorruptError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 PATTERN = b"guest wrote this sentence, which must never be readable in the repository. " * 900  # 68 KiB
 

@@ -12,11 +12,11 @@ import pytest
 
 import garbage_check
 import synthetic_repo as synth
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.point_info import PointInfo, PointInfoOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.restore_point import RestorePointJob, RestorePointOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository import locks
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_info import PointInfo, PointInfoOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore_point import RestorePointJob, RestorePointOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository import locks
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def _holder(repo_path, kind):
     """Another process holding a lease until its stdin closes; returns once the lease exists.
     (_held: the same for a `with` block.)"""
     code = ("import sys\n"
-            "from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository\n"
+            "from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository\n"
             "with Repository(%r).lease(%r, 'a test holder'):\n"
             "    print('held', flush=True); sys.stdin.read()\n") % (repo_path, kind)
     process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import ChunkCorruptError
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.store import Repository
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.disk_writer import _RepositoryReader
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.pieces import pieces
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ChunkExtent, RepositorySource, ZeroExtent
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ChunkCorruptError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.disk_writer import _RepositoryReader
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.pieces import pieces
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import ChunkExtent, RepositorySource, ZeroExtent
 
 CHUNK = 64 * 1024
 

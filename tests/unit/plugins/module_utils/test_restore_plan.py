@@ -1,9 +1,9 @@
 """Restore planning on its own: what changed_only writes of a point, and when it refuses."""
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs import restore_plan as restore
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.index import DiskIndex
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import ChunkExtent, ZeroExtent
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs import restore_plan as restore
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import ChunkExtent, ZeroExtent
 
 MIB = 1 << 20
 

@@ -8,15 +8,15 @@ import pytest
 
 import garbage_check
 import synthetic_repo as synth
-from ansible_collections.vadp.vsphere.plugins.module_utils.jobs.prune import PruneJob, PruneOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.retention import (
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.retention import (
     PointRef,
     RetentionInvalidError,
     RetentionPolicy,
     decide,
     within_start,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.points import parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import parse_time
 
 DAY = datetime.timedelta(days=1)
 
@@ -132,7 +132,7 @@ def test_a_simulated_year_of_nightly_backups_keeps_what_the_policy_says(tmp_path
 def test_a_point_from_the_future_is_never_latest_and_stops_a_prune(tmp_path):
     """A backup host whose clock is a year ahead wrote a point: it does not become latest (a
     restore, an incremental's parent), and keep_last 1 removes nothing instead of every real point."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import PointNotFoundError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     repo = synth.repository(tmp_path / "repo")
     real = [synth.add_point(repo, "web01", now - days * DAY, [synth.chunk(days)]) for days in (3, 2, 1)]

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.repository.third_party import chain_map, raw_image_map
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.third_party import chain_map, raw_image_map
 
 CAPACITY = 256 * 1024
 
@@ -74,7 +74,7 @@ def test_a_raw_image_is_one_piece(tmp_path):
 def test_a_packed_incremental_follows_its_list_order_and_refuses_overlaps(tmp_path):
     """Found by the randomized restore check: positions in a packed file were computed over the
     sorted, merged areas, so an unsorted or overlapping list put bytes at the wrong offsets."""
-    from ansible_collections.vadp.vsphere.plugins.module_utils.repository.errors import RepositoryError
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import RepositoryError
     (tmp_path / "full.raw").write_bytes(bytes(8192))
     (tmp_path / "inc.bin").write_bytes(b"B" * 512 + b"A" * 1024)  # the later area listed first
     (tmp_path / "chain.json").write_text(json.dumps({"capacity": 8192, "full": "full.raw", "incrementals": [

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.plan import (
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import (
     ChunkExtent,
     ConnectParams,
     FileExtent,
@@ -93,7 +93,7 @@ def test_the_worker_refuses_a_broken_plan_before_loading_vddk(tmp_path, case):
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(_broken(BROKEN[case][0])))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    worker = subprocess.run([sys.executable, "-m", "ansible_collections.vadp.vsphere.plugins.module_utils.transfer.worker",
+    worker = subprocess.run([sys.executable, "-m", "ansible_collections.vadp.vsphere.plugins.module_utils._transfer.worker",
                              str(plan_file)], input="{}", capture_output=True, text=True, env=env, check=False)
     result = json.loads(worker.stdout)
     assert worker.returncode == 1 and result["failed"] and result["error_code"] == "PLAN_INVALID", (result, worker.stderr)

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.export.tree_extract import ExtractRefusedError, extract_tree
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.tree_extract import ExtractRefusedError, extract_tree
 
 
 def _tar(folder, tar_path):

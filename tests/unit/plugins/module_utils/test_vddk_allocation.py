@@ -1,6 +1,6 @@
 """The binding's allocation query where the library cannot answer: a fault the lab's double can
 produce only as NOT_SUPPORTED (its exports cannot lose a symbol), so a stand-in library here."""
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer import vddk
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import vddk
 
 
 class _Library:

@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
-from ansible_collections.vadp.vsphere.plugins.module_utils.transfer.connect import VddkSettings
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings
 
 
 @pytest.mark.parametrize("transport", ["san", "hotadd:nbdssl:nbd", "nbdssl:nbd", "nbd"])

@@ -1,7 +1,7 @@
 """Disk facts from real pyVmomi device objects: leaf file, parent chain, controllers, RDM."""
 from pyVmomi import vim
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.facts import disks_of, snapshot_tree
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import disks_of, snapshot_tree
 
 Disk = vim.vm.device.VirtualDisk
 

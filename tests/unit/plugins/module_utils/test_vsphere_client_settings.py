@@ -1,9 +1,9 @@
 """Connection settings: validation messages and that the password never shows."""
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.client import ConnectionSettings
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client import ConnectionSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tls import certificate_thumbprints
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import certificate_thumbprints
 
 
 def test_missing_settings_name_options_and_environment_variables():
@@ -37,7 +37,7 @@ def test_thumbprints_are_colon_hex_of_sha1_and_sha256():
 def test_a_server_that_accepts_and_never_answers_times_out(monkeypatch):
     """Found by a fault no lab produces on demand: pyVmomi's version discovery had no timeout."""
     import socket
-    from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere import client as vsphere_client
+    from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere import client as vsphere_client
     from ansible_collections.vadp.vsphere.plugins.module_utils.errors import ConnectionTimeoutError
     monkeypatch.setattr(vsphere_client, "DISCOVERY_TIMEOUT", 1)
     silent = socket.socket()

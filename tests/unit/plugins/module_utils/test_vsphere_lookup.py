@@ -1,7 +1,7 @@
 """Folder path normalisation (pure); lookups themselves are tested against the lab."""
 import pytest
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.lookup import entity_name, normalize_folder
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import entity_name, normalize_folder
 
 
 @pytest.mark.parametrize("folder, datacenter, expected", [

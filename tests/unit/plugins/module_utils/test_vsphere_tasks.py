@@ -3,7 +3,7 @@ import pytest
 from pyVmomi import vim, vmodl
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import TaskFailedError, TaskTimeoutError
-from ansible_collections.vadp.vsphere.plugins.module_utils.vsphere.tasks import describe_fault, wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import describe_fault, wait_for_task
 
 
 def test_describe_fault_reads_like_a_sentence():

@@ -1,0 +1,284 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A recovery drill (the recovery_drill module's work): each VM's point recovered as a temporary
+VM on an isolated network, powered on, watched until VMware Tools run and it has an IP, checked,
+then powered off and deleted. Several VMs at once, within a limit; a report at the end.
+
+Before anything is made, the drill removes what a killed earlier drill of the same VMs left (a VM
+with the drill's name and this collection's recovery mark, nothing else), and checks every VM's
+plan: no NIC may land on another network than the isolated one unless the caller allows it.
+No Ansible imports.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime
+import os
+import socket
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+try:
+    from pyVmomi import vim
+except ImportError:
+    pass  # the module reports the missing library
+
+from ansible_collections.vadp.vsphere.plugins.module_utils._drill.report import summary_line, write_report
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, ToolsNotRunningError, VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore import RestoreJob, RestoreOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.config_spec import DRILL_MARK_KEY
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import parse_time
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client import VsphereClient
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import collect_properties, entity_name, find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_tools
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
+
+
+class NetworkNotIsolatedError(VadpError):
+    error_code = "NETWORK_NOT_ISOLATED"
+
+
+class DrillFailedError(VadpError):
+    error_code = "DRILL_FAILED"
+
+
+class _Failed(Exception):
+    """One VM's drill failed, for the reason given."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DrillOptions:
+    """The module's options of the same names (docs: ansible-doc vadp.vsphere.recovery_drill)."""
+    vddk: VddkSettings
+    repository: str
+    vms: Sequence[str]
+    network: str
+    restore_point: str = "latest"
+    network_map: Optional[Dict[str, str]] = None
+    allow_other_networks: bool = False
+    name_prefix: str = "vadp-drill-"
+    boot_timeout: int = 300
+    tcp_ports: Sequence[int] = ()
+    check_timeout: int = 60
+    keep: bool = False
+    parallel: int = 2
+    report_dir: Optional[str] = None
+    datacenter: Optional[str] = None
+    folder: Optional[str] = None
+    cluster: Optional[str] = None
+    host: Optional[str] = None
+    resource_pool: Optional[str] = None
+    datastore: Optional[str] = None
+    timeout: int = 86400
+    state_dir: Optional[str] = None  # where each drill's transfer keeps its state; a temporary folder if not given
+    encryption_key_file: Optional[str] = None
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _stamp(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RecoveryDrill:
+    """warn receives the messages a caller should show (Ansible: module.warn)."""
+
+    def __init__(self, client, options: DrillOptions, warn: Callable[[str], None] = lambda message: None):
+        self.client, self.options, self.warn = client, options, warn
+
+    def run(self, check_mode: bool = False) -> dict:
+        o = self.options
+        if not o.vms or not o.network or not o.name_prefix or o.parallel < 1:
+            raise InvalidSettingsError("a drill needs vms, network, a name_prefix and parallel of 1 or more")
+        twice = sorted({vm for vm in o.vms if o.vms.count(vm) > 1})
+        if twice:  # one drill VM a source: a second would be the same VM, and its verdict counted twice
+            raise InvalidSettingsError("vms lists %s more than once" % ", ".join(twice))
+        self._refuse_uplinked_network()
+        started = _now()
+        removed = self._remove_leftovers(check_mode)
+        plans = {vm: self._plan(vm, o.name_prefix + vm in removed) for vm in o.vms}
+        self._refuse_other_networks(plans)
+        if check_mode:
+            drills = [dict(p["drill"], verdict="planned" if p["recreate"] else "failed") for p in plans.values()]
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=o.parallel) as pool:
+                drills = list(pool.map(lambda vm: self._drill(plans[vm]), o.vms))
+        report = {"started": _stamp(started), "finished": _stamp(_now()), "repository": os.path.abspath(o.repository),
+                  "network": o.network, "restore_point": o.restore_point, "leftovers_removed": removed,
+                  "passed": sum(d["verdict"] == "passed" for d in drills), "drills": drills}
+        result = {"changed": True, "drills": drills, "leftovers_removed": removed,
+                  "summary": [summary_line(d) for d in drills], "report": None,
+                  "failed_vms": [d["vm"] for d in drills if d["verdict"] == "failed"]}
+        if o.report_dir and not check_mode:
+            result["report"] = write_report(report, o.report_dir)
+        if result["failed_vms"]:
+            raise DrillFailedError("recovery drill failed for %s: %s" % (", ".join(result["failed_vms"]), "; ".join(
+                "%s: %s" % (d["vm"], d["reason"]) for d in drills if d["verdict"] == "failed")), details=result)
+        return result
+
+    # before anything is made
+
+    def _remove_leftovers(self, check_mode: bool) -> List[str]:
+        """VMs a killed or kept drill of these VMs left: named as the drill names them, and with the
+        drill's own mark naming that VM. A VM recovered for use carries the recovery mark alone, and
+        is never touched, whatever its name."""
+        drill_of = {self.options.name_prefix + vm: vm for vm in self.options.vms}
+        removed = []
+        for vm, props in collect_properties(self.client.content, vim.VirtualMachine, ["name", "config.extraConfig"]):
+            name = entity_name(props.get("name"))  # vCenter keeps '/' in a name as %2f
+            marks = {o.key: o.value for o in props.get("config.extraConfig") or []}
+            if name in drill_of and marks.get(DRILL_MARK_KEY) == drill_of[name]:
+                removed.append(name)
+                if not check_mode:
+                    self._destroy(vm)
+        return removed
+
+    def _recreate_options(self, vm: str, point: dict) -> RecreateOptions:
+        o = self.options
+        return RecreateOptions(
+            name=o.name_prefix + vm, repository=o.repository, restore_point=point["id"], source_vm=vm,
+            datacenter=o.datacenter, folder=o.folder, cluster=o.cluster, host=o.host, resource_pool=o.resource_pool,
+            datastore=o.datastore, network=None if o.network_map else o.network, network_map=o.network_map,
+            mac="regenerate", bios_uuid="new", if_exists="fail", rdm_policy="skip",  # never a production LUN
+            encryption_key_file=o.encryption_key_file, marks={DRILL_MARK_KEY: vm})
+
+    def _plan(self, vm: str, leftover: bool) -> dict:
+        """The drill's first record and what recreating it would make (None when it cannot be made);
+        leftover: check mode left a leftover of the drill VM in place, which the plan may meet."""
+        drill = {"vm": vm, "drill_vm": self.options.name_prefix + vm, "point": None, "point_time": None,
+                 "point_age_seconds": None, "verdict": "failed", "reason": None, "recovery_seconds": None,
+                 "phases": {}, "ip": None, "checks": [], "cleaned_up": False}
+        try:
+            repository = Repository(self.options.repository, self.options.encryption_key_file)
+            point = repository.points.find(repository.points.vm_key(vm), self.options.restore_point)
+            drill.update(point=point["id"], point_time=point["time"],
+                         point_age_seconds=round((_now() - parse_time(point["time"])).total_seconds()))
+            recreate = self._recreate_options(vm, point)
+            planning = dataclasses.replace(recreate, if_exists="keep") if leftover else recreate
+            return {"drill": drill, "recreate": recreate, "nics": RecreateVm(self.client, planning).run(check_mode=True)["nics"]}
+        except VadpError as exc:
+            drill["reason"] = "%s: %s" % (exc.error_code, exc.message)
+            return {"drill": drill, "recreate": None, "nics": []}
+
+    def _refuse_other_networks(self, plans: dict) -> None:
+        elsewhere = ["%s NIC %s on %s" % (vm, n["source_key"], n["network"]) for vm, p in plans.items()
+                     for n in p["nics"] if n["network"] != self.options.network]
+        if elsewhere and not self.options.allow_other_networks:
+            raise NetworkNotIsolatedError(
+                "nothing started: a drill VM's NIC would land outside the isolated network %s (%s); change "
+                "network_map, or set allow_other_networks if that is really meant" % (self.options.network, "; ".join(elsewhere)))
+        if elsewhere:
+            self.warn("drill VMs on other networks than %s, as allowed: %s" % (self.options.network, "; ".join(elsewhere)))
+
+    def _refuse_uplinked_network(self) -> None:
+        """A standard port group on a vSwitch with physical uplinks may reach the production network,
+        where a clone of a production VM (same hostname, same IP) must never boot."""
+        for host, props in collect_properties(self.client.content, vim.HostSystem, ["name", "config.network"]):
+            network = props.get("config.network")
+            if network is None:
+                continue
+            switches = {s.name: s for s in network.vswitch or []}
+            for group in network.portgroup or []:
+                switch = switches.get(group.spec.vswitchName)
+                if group.spec.name == self.options.network and switch is not None and switch.pnic:
+                    uplinked = "port group %s on host %s is on vSwitch %s, which has physical uplinks (%s)" % (
+                        group.spec.name, props["name"], switch.name, ", ".join(switch.pnic))
+                    if not self.options.allow_other_networks:
+                        raise NetworkNotIsolatedError(
+                            "nothing started: %s, so drill VMs (clones of production VMs, with their hostnames and "
+                            "addresses) could reach the production network; use a port group without uplinks, or set "
+                            "allow_other_networks if this one is isolated (a VLAN nothing else uses)" % uplinked)
+                    self.warn("%s: allowed by allow_other_networks; make sure it is isolated" % uplinked)
+
+    # one VM's drill
+
+    def _drill(self, plan: dict) -> dict:
+        drill = plan["drill"]
+        if plan["recreate"] is None:
+            return drill
+        start = time.monotonic()
+        try:
+            with VsphereClient(self.client.settings) as client:  # one session per thread
+                self._recover_and_boot(client, plan, drill, start)
+        except _Failed as exc:
+            drill["reason"] = str(exc)
+        except VadpError as exc:
+            drill["reason"] = "%s: %s" % (exc.error_code, exc.message)
+        except Exception as exc:  # noqa: BLE001 - one VM's surprise must not end the others' drills
+            drill["reason"] = "unexpected %s: %s" % (type(exc).__name__, exc)
+        if drill["reason"] is None:
+            drill["verdict"] = "passed"
+        return drill
+
+    def _recover_and_boot(self, client, plan: dict, drill: dict, start: float) -> None:
+        o = self.options
+        created = RecreateVm(client, plan["recreate"], warn=self.warn).run()
+        vm = find_vm(client.content, moid=created["vm"]["moid"])
+        try:
+            drill["phases"]["create_seconds"] = round(time.monotonic() - start, 1)
+            with tempfile.TemporaryDirectory(prefix="vadp-drill-") as temporary:
+                state_dir = os.path.join(o.state_dir, vm.name) if o.state_dir else temporary
+                RestoreJob(client, vm, RestoreOptions(
+                    vddk=o.vddk, repository=o.repository, restore_point=drill["point"], source_vm=drill["vm"],
+                    mode="fresh", disk_map=created["disk_map"], reset_cbt=False, state_dir=state_dir, timeout=o.timeout,
+                    encryption_key_file=o.encryption_key_file), warn=self.warn).run()
+            drill["phases"]["restore_seconds"] = round(time.monotonic() - start - drill["phases"]["create_seconds"], 1)
+            power_on(vm, {}, DEFAULT_TASK_TIMEOUT)  # the task; the guest's boot is what boot_timeout bounds
+            booting = time.monotonic()
+            try:
+                wait_for_tools(vm, o.boot_timeout)
+            except ToolsNotRunningError:
+                raise _Failed("no heartbeat within %d s" % o.boot_timeout)
+            drill["recovery_seconds"] = round(time.monotonic() - start, 1)
+            drill["phases"]["boot_seconds"] = round(time.monotonic() - booting, 1)
+            drill["ip"] = self._wait_for_ip(vm, booting + o.boot_timeout)
+            for port in o.tcp_ports:
+                drill["checks"].append(self._tcp_check(drill["ip"], port))
+            failed = [c["detail"] for c in drill["checks"] if not c["ok"]]
+            if failed:
+                raise _Failed("check failed: %s" % "; ".join(failed))
+        finally:
+            if not o.keep:
+                try:
+                    self._destroy(vm)
+                    drill["cleaned_up"] = True
+                except VadpError as exc:  # the next drill removes it; the drill's own reason stays
+                    self.warn("drill VM %s (%s) was not removed: %s" % (vm.name, vm._moId, exc.message))
+
+    def _wait_for_ip(self, vm, deadline: float) -> Optional[str]:
+        if not [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]:
+            return None  # no network card: nothing to wait for
+        while not (vm.guest and vm.guest.ipAddress):
+            if time.monotonic() >= deadline:
+                raise _Failed("no IP address within %d s of power-on" % self.options.boot_timeout)
+            time.sleep(1)
+        return vm.guest.ipAddress
+
+    def _tcp_check(self, ip: Optional[str], port: int) -> dict:
+        name = "tcp/%d" % port
+        if ip is None:
+            return {"check": name, "ok": False, "detail": "the VM has no IP address"}
+        deadline = time.monotonic() + self.options.check_timeout
+        while True:
+            try:
+                with socket.create_connection((ip, port), timeout=5):
+                    return {"check": name, "ok": True, "detail": "%s:%d answered" % (ip, port)}
+            except OSError as exc:
+                if time.monotonic() >= deadline:
+                    return {"check": name, "ok": False, "detail": "%s:%d did not answer within %d s: %s" % (
+                        ip, port, self.options.check_timeout, exc)}
+            time.sleep(1)
+
+    def _destroy(self, vm) -> None:
+        if vm.runtime.powerState != "poweredOff":
+            wait_for_task(vm.PowerOffVM_Task())
+        wait_for_task(vm.Destroy_Task())

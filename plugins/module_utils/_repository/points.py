@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The point catalogue (docs/restore-point-format.md, "manifest.json" to "Writing a point"): the
+points under REPO/vms/, each a folder with its manifest and disk indexes; reading them (every
+manifest checked against its place), choosing one by id, latest or time, and writing a new one
+(indexes first, the manifest last, under a lease the writer checks before it commits). In an
+encrypted repository every point file is sealed to its path. No Ansible imports.
+"""
+
+import datetime
+import json
+import os
+import re
+import secrets
+from typing import List, Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository import crypto
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import (
+    PointDamagedError,
+    PointNotFoundError,
+    RepositoryError,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.writes import makedirs, write_atomically
+
+POINT_FORMAT = "vadp-restore-point"  # a manifest's format
+FORMAT_VERSION = 2  # 2: leases, protected points, encryption (docs/restore-point-format.md)
+READABLE_VERSIONS = (1, 2)
+PROTECTED_MARK = "protected"  # an empty file in a point folder: prune keeps the point, delete refuses
+# A point dated more than this after the reading host's clock was written by a host whose clock is
+# ahead: it never stands in for the newest point unless asked for by id or by a time.
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+_POINT_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def parse_time(text):
+    """A manifest's time (UTC, ISO 8601 with Z) as an aware datetime."""
+    return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
+
+
+def from_the_future(manifest, now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return parse_time(manifest["time"]) > now + FUTURE_TOLERANCE
+
+
+def new_point_id(now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def is_point_id(text):
+    """Whether text is written as new_point_id writes ids (not a selector such as latest or a time)."""
+    return bool(_POINT_ID.match(text or ""))
+
+
+class PointCatalogue:
+    """The points of the repository at root (chunk_size, mode and keys: the repository's)."""
+
+    def __init__(self, root: str, chunk_size: int, mode: int, keys: Optional[crypto.RepositoryKeys] = None):
+        self.root, self.chunk_size, self.mode, self.keys = root, chunk_size, mode, keys
+
+    # point files: sealed to their place in an encrypted repository --------------------------
+    def read_file(self, path):
+        """A manifest, index or NVRAM file, decrypted and authenticated in an encrypted repository."""
+        with open(path, "rb") as f:
+            data = f.read()
+        return self.keys.open_file(os.path.relpath(path, self.root), data) if self.keys else data
+
+    def write_file(self, path, data):
+        write_atomically(path, self.keys.seal_file(os.path.relpath(path, self.root), data) if self.keys else data)
+
+    def load_index(self, path, name="index"):
+        try:
+            return DiskIndex.from_bytes(self.read_file(path), name)
+        except OSError as exc:
+            raise RepositoryError("%s cannot be read: %s" % (name, exc))
+
+    def write_index(self, path, index):
+        self.write_file(path, index.to_bytes())
+
+    def read_index(self, manifest, disk):
+        name = "point %s disk %s index" % (manifest["id"], disk["key"])
+        index = self.load_index(os.path.join(self.folder(manifest), disk["index"]), name)
+        if not index.fits(self.chunk_size, disk["capacity_bytes"]):
+            raise PointDamagedError("%s does not fit its disk: chunk size %d, capacity %d, %d entries (the repository's chunk "
+                                    "size is %d, the disk's capacity %d)" % (
+                                        name, index.chunk_size, index.capacity, len(index.entries), self.chunk_size,
+                                        disk["capacity_bytes"]))
+        return index
+
+    # the catalogue ------------------------------------------------------------------------
+    def vm_folder(self, vm_key):
+        return os.path.join(self.root, "vms", vm_key, "points")
+
+    def folder(self, manifest):
+        return os.path.join(self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])
+
+    def is_protected(self, manifest):
+        return os.path.exists(os.path.join(self.folder(manifest), PROTECTED_MARK))
+
+    def list(self, vm_key=None, damaged: Optional[List[dict]] = None):
+        """Every visible point's manifest (a point is visible once its manifest exists), oldest first.
+        A manifest that cannot be read is POINT_DAMAGED (TAMPERED), unless damaged (a list) is given:
+        each such point is then added to it as {vm_key, point, problem, error_code} and left out, so
+        that a report or a prune of other VMs goes on."""
+        found = []
+        vms = os.path.join(self.root, "vms")
+        for key in [vm_key] if vm_key else sorted(os.listdir(vms)) if os.path.isdir(vms) else []:
+            folder = self.vm_folder(key)
+            for point in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+                if point.startswith("."):
+                    continue  # a point being removed (garbage.remove_point)
+                path = os.path.join(folder, point, "manifest.json")
+                if not os.path.exists(path):
+                    continue  # no manifest: an unfinished backup, not a point
+                try:
+                    found.append(self._read_manifest(path, key, point))
+                except (PointDamagedError, crypto.TamperedError) as exc:
+                    if damaged is None:
+                        raise
+                    damaged.append({"vm_key": key, "point": point, "problem": exc.message, "error_code": exc.error_code})
+        return sorted(found, key=lambda m: (m["time"], m["id"]))
+
+    def _read_manifest(self, path, vm_key, point_id):
+        """A manifest that exists must read whole: a damaged newest point must never vanish and let
+        an older one stand in for it. It must also be the point whose folder holds it (vms/<vm_key>/
+        points/<point_id>/): a manifest copied or moved into another point's or VM's folder would
+        otherwise restore that point's data as this one's."""
+        try:
+            manifest = json.loads(self.read_file(path).decode("utf-8"))
+            if not isinstance(manifest, dict) or not all(k in manifest for k in ("id", "time", "vm", "disks")):
+                raise ValueError("it lacks id, time, vm or disks")
+            if manifest.get("format") != POINT_FORMAT or manifest.get("version") not in READABLE_VERSIONS:
+                # a newer writer's point: what it added may change what the bytes mean
+                raise ValueError("it is format %r version %r; this collection reads %s versions %s" % (
+                    manifest.get("format"), manifest.get("version"), POINT_FORMAT, " and ".join(map(str, READABLE_VERSIONS))))
+            vm = manifest["vm"] if isinstance(manifest["vm"], dict) else {}
+            if manifest["id"] != point_id or vm.get("instance_uuid") != vm_key:
+                raise ValueError("it describes point %s of VM %s, but sits in the folder of point %s of VM %s: a manifest "
+                                 "copied or moved from elsewhere" % (manifest["id"], vm.get("instance_uuid"), point_id, vm_key))
+            return manifest
+        except (OSError, ValueError) as exc:
+            raise PointDamagedError("the manifest %s is damaged and cannot be read (%s): the point it describes cannot be "
+                                    "used; restore another point by id, or repair or remove that folder" % (path, exc))
+
+    def vm_key(self, wanted, option="source_vm"):
+        """The repository key (instance uuid) of the VM wanted names, by its name at backup time or
+        its instance uuid; none or several is POINT_NOT_FOUND, naming option and the candidates."""
+        damaged = []
+        keys = sorted({m["vm"]["instance_uuid"] for m in self.list(damaged=damaged)
+                       if wanted in (m["vm"]["name"], m["vm"]["instance_uuid"])})
+        if not keys and wanted in (d["vm_key"] for d in damaged):
+            keys = [wanted]  # its points are all damaged: find names them
+        if not keys and damaged:  # they may be the wanted VM's: damage, never "no such VM"
+            error = crypto.TamperedError if damaged[0]["error_code"] == crypto.TamperedError.error_code else PointDamagedError
+            raise error("%s %r matches no readable point in %s, and %d point%s cannot be read, whose VM cannot be told: %s" % (
+                option, wanted, self.root, len(damaged), "s" if len(damaged) > 1 else "",
+                "; ".join(d["problem"] for d in damaged)))
+        if len(keys) != 1:
+            raise PointNotFoundError("%s %r matches %d VMs in %s (%s)%s" % (
+                option, wanted, len(keys), self.root, ", ".join(keys) or "none", ": give the instance uuid" if keys else ""))
+        return keys[0]
+
+    def find(self, vm_key, restore_point="latest"):
+        """A point by id, 'latest', or an ISO 8601 time (the last point at or before it)."""
+        points = self.list(vm_key)
+        if not points:
+            raise PointNotFoundError("%s has no restore points for VM %s" % (self.root, vm_key))
+        if not restore_point or not restore_point.strip():
+            # an unset variable must not quietly mean "the newest point"
+            raise PointNotFoundError("restore_point is empty: name a point id, an ISO 8601 time, or latest")
+        if restore_point == "latest":
+            present = [m for m in points if not from_the_future(m)]
+            if not present:
+                raise PointNotFoundError("VM %s has only points dated in the future (%s), written by a host whose clock "
+                                         "is ahead: choose one by id" % (vm_key, ", ".join(m["id"] for m in points)))
+            return present[-1]
+        for manifest in points:
+            if manifest["id"] == restore_point:
+                return manifest
+        if re.match(r"^\d{4}-\d{2}-\d{2}", restore_point):
+            try:
+                wanted = datetime.datetime.fromisoformat(restore_point.replace("Z", "+00:00"))
+            except ValueError:
+                raise PointNotFoundError("restore_point %r is neither an id, latest, nor an ISO 8601 time" % restore_point)
+            if wanted.tzinfo is None:
+                wanted = wanted.replace(tzinfo=datetime.timezone.utc)
+            earlier = [m for m in points if parse_time(m["time"]) <= wanted]
+            if earlier:
+                return earlier[-1]
+            raise PointNotFoundError("VM %s has no restore point at or before %s (the first is %s)" % (
+                vm_key, restore_point, points[0]["time"]))
+        raise PointNotFoundError("VM %s has no restore point %r (it has: %s)" % (
+            vm_key, restore_point, ", ".join(m["id"] for m in points[-5:])))
+
+    def begin(self, vm_key, point_id=None, lease=None):
+        """A writer of a new point of vm_key; lease (locks.Lease): the one the writer holds, checked
+        before the manifest is written."""
+        point_id = point_id or new_point_id()
+        folder = os.path.join(self.vm_folder(vm_key), point_id)
+        makedirs(folder, self.mode)
+        return PointWriter(self, folder, point_id, lease)
+
+
+class PointWriter:
+    """Writes one point: indexes first, the manifest last (the point exists from then on). Like a
+    PBS index writer holding its lock, it commits only while its lease is held: a lease taken for
+    stale meanwhile means a garbage collection may have removed chunks the point needs."""
+
+    def __init__(self, catalogue, folder, point_id, lease=None):
+        self.catalogue, self.folder, self.id, self.lease = catalogue, folder, point_id, lease
+
+    def write_file(self, name, data):
+        self.catalogue.write_file(os.path.join(self.folder, name), data)
+        return name
+
+    def abandon(self):
+        """Remove what this unfinished point wrote (it has no manifest, so nothing refers to it),
+        and its VM's folder if this was its first point. Chunks stay: other points may share
+        them, and the next backup reuses them."""
+        for name in os.listdir(self.folder) if os.path.isdir(self.folder) else []:
+            os.unlink(os.path.join(self.folder, name))
+        for folder in (self.folder, os.path.dirname(self.folder), os.path.dirname(os.path.dirname(self.folder))):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break  # not empty: another point lives there
+
+    def commit(self, manifest):
+        if self.lease is not None:
+            self.lease.check()
+        manifest = dict(manifest, format=POINT_FORMAT, version=FORMAT_VERSION, id=self.id)
+        self.catalogue.write_file(os.path.join(self.folder, "manifest.json"), json.dumps(manifest, indent=1).encode())
+        return manifest

@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Writing one disk of a restore plan through VDDK: a reader thread fills page-aligned buffers
+from the source while VDDK writes earlier ones (several WriteAsync in flight). No Ansible imports.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import mmap
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import List, Tuple
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.chunks import all_zeros
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.pieces import pieces, zeros_where_allocated
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import (
+    ChunkExtent,
+    FilesSource,
+    RepositorySource,
+    TransferPlan,
+    WriteDiskPlan,
+    ZeroExtent,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import Checkpoint, Progress
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
+
+
+class ReadBackMismatchError(VadpError):
+    """A written piece read back through VDDK differs from its source: the disk did not keep it."""
+    error_code = "READ_BACK_MISMATCH"
+
+
+class _RepositoryReader:
+    """Pieces of repository chunks: each chunk read, verified and decompressed once, on a thread
+    pool a few chunks ahead of the writer (hashing and zstd release the GIL), then cut."""
+
+    AHEAD = 4  # chunks read ahead: with the one being cut, at most 5 chunks in memory
+
+    def __init__(self, source: RepositorySource, extents=()):
+        self.source, self.repository = source, Repository(source.path)
+        self.cached, self.data = None, memoryview(b"")
+        self.order: List[Tuple[str, int]] = []  # (chunk, offset of its chunk in the disk) in the order pieces ask
+        for extent in extents:
+            if isinstance(extent, ChunkExtent) and (not self.order or self.order[-1][0] != extent.chunk):
+                self.order.append((extent.chunk, extent.offset - extent.offset % self.repository.chunk_size))
+        self.following = 0  # the index in order of the next chunk to read ahead
+        self.ahead: collections.deque = collections.deque()  # (chunk, future), in order
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-fetch")
+
+    def _fetch(self, chunk: str, chunk_offset: int) -> memoryview:
+        where = " (point %s, disk %s, offset %d)" % (self.source.point_id, self.source.disk, chunk_offset)
+        return memoryview(self.repository.chunks.get(chunk, where, rehash=self.source.verify))
+
+    def _take(self, chunk: str, chunk_offset: int) -> memoryview:
+        if not any(name == chunk for name, _future in self.ahead):
+            # the first call, or a resumed transfer: read ahead from this chunk on
+            for future in self.ahead:
+                future.cancel()
+            self.ahead.clear()
+            self.following = next((i for i in range(self.following, len(self.order)) if self.order[i][0] == chunk),
+                                  len(self.order))
+            if self.following == len(self.order):
+                return self._fetch(chunk, chunk_offset)  # not in the plan's order: read it here
+        while len(self.ahead) < self.AHEAD and self.following < len(self.order):
+            name, at = self.order[self.following]
+            self.ahead.append((name, self.pool.submit(self._fetch, name, at)))
+            self.following += 1
+        while self.ahead[0][0] != chunk:
+            self.ahead.popleft()[1].cancel()
+        return self.ahead.popleft()[1].result()
+
+    def __call__(self, offset: int, length: int, extent, position: int):
+        """The piece's bytes: a view into the chunk for a chunk extent, no copy."""
+        if isinstance(extent, ZeroExtent):
+            return bytes(length)
+        within = offset % self.repository.chunk_size  # an extent may start inside its chunk (changed_only)
+        if extent.chunk != self.cached:
+            self.data = self._take(extent.chunk, offset - within)
+            self.cached = extent.chunk
+        return self.data[within:within + length]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _FilesReader:
+    """Pieces of source files (a raw image, a merged chain's files)."""
+
+    def __init__(self, source: FilesSource):
+        self.paths = source.paths
+        self.fds = [os.open(path, os.O_RDONLY) for path in source.paths]
+
+    def __call__(self, offset: int, length: int, extent, position: int) -> bytes:
+        if isinstance(extent, ZeroExtent):
+            return bytes(length)
+        data = os.pread(self.fds[extent.file], length, extent.file_offset + position)
+        if len(data) != length:  # the file shrank since it was planned: never write a short piece
+            raise OSError("%s: %d bytes at offset %d, %d expected" % (
+                self.paths[extent.file], len(data), extent.file_offset + position, length))
+        return data
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+
+
+def _source_reader(disk_plan: WriteDiskPlan):
+    if isinstance(disk_plan.source, RepositorySource):
+        return _RepositoryReader(disk_plan.source, disk_plan.extents)
+    return _FilesReader(disk_plan.source)  # the plan refuses any other kind when it is built or loaded
+
+
+class DiskWriter:
+    """Writes one disk's extents from its source: a reader thread ahead, VDDK writes in flight."""
+
+    def __init__(self, plan: TransferPlan, disk_plan: WriteDiskPlan, connection, progress: Progress,
+                 checkpoint: Checkpoint):
+        self.plan, self.disk_plan = plan, disk_plan
+        self.connection, self.progress, self.checkpoint = connection, progress, checkpoint
+        self.extents = disk_plan.extents
+        self.piece_bytes = plan.buffer_bytes
+        self.free: queue.Queue = queue.Queue()
+        for _i in range(plan.in_flight + 2):  # page-aligned, as direct I/O (SAN, UNBUFFERED) needs
+            self.free.put(mmap.mmap(-1, self.piece_bytes))
+        self.filled: queue.Queue = queue.Queue(maxsize=plan.in_flight + 1)
+
+    def _read_source(self, skip: int) -> None:
+        read = None
+        try:
+            read = _source_reader(self.disk_plan)
+            skip_zeros = isinstance(self.disk_plan.source, FilesSource) and self.disk_plan.source.skip_zero_pieces
+            for offset, length, extent, position in pieces(self.extents, self.piece_bytes, skip):
+                buffer = self.free.get()
+                if buffer is None:
+                    return
+                data = read(offset, length, extent, position)
+                if skip_zeros and all_zeros(data):  # fresh disk: zeros need no write
+                    self.free.put(buffer)
+                    self.filled.put((offset, length, None))
+                    continue
+                buffer[:length] = data
+                self.filled.put((offset, length, buffer))
+        except Exception as exc:  # noqa: BLE001 - handed to the writer, which reports it
+            self.filled.put(exc)
+            return
+        finally:
+            if read is not None:
+                read.close()
+        self.filled.put(None)
+
+    def _read_back(self, disk, disk_id: str) -> None:
+        """Read every piece of the plan back through VDDK and compare it with its source."""
+        read = _source_reader(self.disk_plan)
+        buffer = mmap.mmap(-1, self.piece_bytes)  # page aligned, as direct I/O needs
+        self.progress.set(disk_id, state="verifying")
+        try:
+            for offset, length, extent, position in pieces(self.extents, self.piece_bytes, 0):
+                view = (ctypes.c_char * length).from_buffer(buffer)
+                disk.read(offset // SECTOR, view, length // SECTOR)
+                del view
+                if buffer[:length] != bytes(read(offset, length, extent, position)):
+                    self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
+                    raise ReadBackMismatchError("the disk does not hold what was written at offset %d (%d bytes): read back "
+                                                "through VDDK, it differs from the source" % (offset, length))
+                self.progress.verified(disk_id, length)
+        finally:
+            buffer.close()
+            read.close()
+
+    def _written(self, disk_id: str, buffer, length: int, error) -> None:
+        """VDDK completed a write (on its thread): count it and free its buffer."""
+        if error is None:
+            self.progress.add(disk_id, length)
+        self.free.put(buffer)
+
+    def _cut_zeros_to_allocated(self, disk, disk_id: str) -> None:
+        blocks = disk.allocated_blocks(chunk_sectors=128)
+        if blocks is None:  # VDDK cannot tell: every zero of the point is written, nothing is left unknown
+            self.progress.set(disk_id, allocation_known=False)
+            return
+        allocated = [(o * SECTOR, n * SECTOR) for o, n in blocks]
+        self.extents = zeros_where_allocated(self.extents, allocated)
+        self.progress.set(disk_id, allocation_known=True, bytes_total=sum(e.length for e in self.extents))
+
+    def run(self) -> None:
+        disk_id = self.disk_plan.id
+        skip = self.checkpoint.done.get(disk_id, 0)
+        self.progress.set(disk_id, state="running")
+        disk = self.connection.open(self.disk_plan.path, unbuffered=self.plan.unbuffered)
+        try:
+            self.progress.set(disk_id, transport=disk.transport_mode)
+            if skip == 0:
+                for key, value in sorted(self.disk_plan.metadata.items()):
+                    self.progress.writing(disk_id)
+                    disk.write_metadata(key, value)  # metadata before data, as VDDK's restore sequence has it
+            if self.disk_plan.zeros_where_allocated:
+                self._cut_zeros_to_allocated(disk, disk_id)
+            reader = threading.Thread(target=self._read_source, args=(skip,), name="mover-read", daemon=True)
+            reader.start()
+            done, unflushed = skip, 0
+            while True:
+                item = self.filled.get()
+                if item is None:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                offset, length, buffer = item
+                if buffer is None:
+                    self.progress.add(disk_id, length, skipped=True)
+                    done += length
+                    continue
+                view = (ctypes.c_char * length).from_buffer(buffer)
+                self.progress.writing(disk_id)  # from here a failure leaves the disk changed
+                disk.write_async(offset // SECTOR, view, length // SECTOR,
+                                 on_done=lambda _view, error, n=length, b=buffer: self._written(disk_id, b, n, error))
+                del view
+                done += length
+                unflushed += length
+                if unflushed >= self.plan.checkpoint_every_bytes:
+                    disk.flush()  # the checkpoint only counts bytes VDDK has written and flushed
+                    self.checkpoint.save(disk_id, done)
+                    unflushed = 0
+            disk.flush()
+            self.checkpoint.save(disk_id, done)
+            if self.disk_plan.verify_after_write:
+                self._read_back(disk, disk_id)
+        except BaseException:
+            self.free.put(None)  # let the reader stop
+            raise
+        finally:
+            try:
+                disk.close()
+            finally:
+                self.progress.set(disk_id, state="closed")
+        self.progress.set(disk_id, state="done")
