@@ -21,7 +21,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import plan
 
 def fill_disk(vm, image, extents, state_dir):
     """Write the extents of a raw image onto the VM's first disk through the mover (NBDSSL; the
-    lab's CBT does not see these writes); the worker's result."""
+    lab's CBT does not see these writes); the finished transfer's status."""
     env = os.environ
     disk = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)][0]
     disks = [transfer_plan.WriteDiskPlan("0", disk.backing.fileName, transfer_plan.FilesSource([image]),

@@ -74,9 +74,9 @@ def _baseline_mover(lab, vm, extents, work):
     point (the disk's own bytes, copied while it holds the point): its transfer seconds."""
     image = os.path.join(work, "point.raw")
     shutil.copyfile(lab.disk_file(VM, "[LocalDS_0] %s/%s-flat.vmdk" % (VM, VM)), image)
-    result = fill_disk(vm, image, extents, os.path.join(work, "baseline"))
+    status = fill_disk(vm, image, extents, os.path.join(work, "baseline"))
     os.remove(image)
-    return result["status"]["seconds"]
+    return status.seconds
 
 
 def _sparse_disk_rss(lab, si, gib, work):

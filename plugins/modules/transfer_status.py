@@ -142,6 +142,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import StatusInvalidError
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.status import FOLLOW_TIMEOUT, follow_silently, summarize, wait_for_news
 
 
@@ -158,14 +159,18 @@ def main():
     if not p["job_results_file"] and not os.path.isdir(p["state_dir"]):
         module.fail_json(msg="No transfer has used %s (no such folder): check state_dir" % p["state_dir"],
                          error_code="NOT_FOUND")
-    if p["follow"]:  # run without its action plugin (which follows on the controller): wait for the end
-        status, finished = follow_silently(p["state_dir"], p["job_results_file"], p["timeout"])
-    else:
-        status, finished = wait_for_news(p["state_dir"], p["job_results_file"], p["wait"] or 0, p["progress_step"])
+    try:
+        if p["follow"]:  # run without its action plugin (which follows on the controller): wait for the end
+            status, finished = follow_silently(p["state_dir"], p["job_results_file"], p["timeout"])
+        else:
+            status, finished = wait_for_news(p["state_dir"], p["job_results_file"], p["wait"] or 0, p["progress_step"])
+    except StatusInvalidError as exc:
+        module.fail_json(msg=exc.message, error_code=exc.error_code)
+    as_json = status.to_json() if status else None
     if p["follow"] and not finished:
         module.fail_json(msg="The transfer did not end within %d s: %s" % (p["timeout"], summarize(status)),
-                         error_code="TRANSFER_TIMEOUT", status=status, finished=False)
-    module.exit_json(changed=False, status=status, finished=finished, summary=summarize(status))
+                         error_code="TRANSFER_TIMEOUT", status=as_json, finished=False)
+    module.exit_json(changed=False, status=as_json, finished=finished, summary=summarize(status))
 
 
 if __name__ == "__main__":

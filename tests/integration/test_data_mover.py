@@ -57,11 +57,10 @@ def test_a_whole_disk_is_written_with_metadata_first(lab, off_vm, tmp_path):
     plan = _plan(lab, off_vm, [_disk_plan(disk, image, disk.capacityInBytes, metadata={"toolsVersion": "12352"})],
                  unbuffered=True)  # direct I/O: the mover's buffers are page aligned
     mover = DataMover(str(tmp_path / "state"))
-    result = mover.run(plan, {"password": lab.password})
-    status = result["status"]
-    assert status["state"] == "done" and status["bytes_done"] == status["bytes_total"] == disk.capacityInBytes
-    assert status["disks"][0]["transport"] == "nbdssl"
-    calls = status["vddk_calls"]  # which VDDK call the time went to, call by call
+    status = mover.run(plan, {"password": lab.password})
+    assert status.state == "done" and status.bytes_done == status.bytes_total == disk.capacityInBytes
+    assert status.disks[0].transport == "nbdssl"
+    calls = status.vddk_calls  # which VDDK call the time went to, call by call
     assert {name: calls[name]["count"] for name in ("Open", "WriteMetadata", "Close")} == {
         "Open": 1, "WriteMetadata": 1, "Close": 1}
     assert calls["WriteAsync"]["count"] == -(-disk.capacityInBytes // MIB) and calls["WriteAsync"]["seconds"] > 0
@@ -88,9 +87,8 @@ def test_a_failed_write_stops_with_a_checkpoint_and_the_next_run_resumes(lab, of
     done = error.details["checkpoint"]["done_bytes"][str(disk.key)]
     assert 0 < done < 100 * MIB and done % (16 * MIB) == 0
 
-    result = DataMover(state).run(plan, {"password": lab.password})
-    resumed = result["status"]["disks"][0]
-    assert resumed["resumed_from"] == done and resumed["bytes_done"] == disk.capacityInBytes
+    resumed = DataMover(state).run(plan, {"password": lab.password}).disks[0]
+    assert resumed.resumed_from == done and resumed.bytes_done == disk.capacityInBytes
     assert lab.inspect(VM)["disks"][0]["sha256"] == digest
 
 
@@ -149,8 +147,8 @@ def test_two_disks_are_written_in_parallel(lab, two_disk_vm, tmp_path):
     images = [_image(tmp_path, "d%d.img" % i, 32 * MIB) for i in range(2)]
     plan = _plan(lab, two_disk_vm, [_disk_plan(d, img, 32 * MIB) for d, (img, _digest) in zip(disks, images)],
                  parallel_disks=2)
-    result = DataMover(str(tmp_path / "state")).run(plan, {"password": lab.password})
-    assert [d["state"] for d in result["status"]["disks"]] == ["done", "done"]
+    status = DataMover(str(tmp_path / "state")).run(plan, {"password": lab.password})
+    assert [d.state for d in status.disks] == ["done", "done"]
     assert [d["sha256"] for d in lab.inspect("lab-two-disks")["disks"]] == [digest for _img, digest in images]
 
 

@@ -228,17 +228,16 @@ class BackupJob:
             kinds[disk.key] = (kind, index_name, areas, change_id)
         moved = mover.run(TransferPlan("read", target.vddk, target.connection, plans, access_managed=True),
                           dict(target.secrets, **repository.secrets()))
-        by_id = {d["id"]: d for d in moved["status"]["disks"]}
         nvram = download_nvram(self.client, vm, facts["vm"]["datacenter"])
         config_value, redacted = backup_plan.config_json(config, o.redact_extra_config)
         manifest_disks, totals = [], {"bytes_read": 0, "stored_bytes": 0, "new_chunks": 0, "reused_chunks": 0}
         for disk in selected:
             kind, index_name, areas, change_id = kinds[disk.key]
-            status = by_id[str(disk.key)]
+            status = moved.disk(str(disk.key))
             for k in totals:
-                totals[k] += status["stats"][k]
-            manifest_disks.append(backup_plan.manifest_disk(disk, devices_by_key, index_name, status["metadata"], change_id,
-                                                            areas, dict(status["stats"], kind=kind)))
+                totals[k] += status.stats[k]
+            manifest_disks.append(backup_plan.manifest_disk(disk, devices_by_key, index_name, status.metadata, change_id,
+                                                            areas, dict(status.stats, kind=kind)))
         point_type = "incremental" if parent and all(k[0] == "incremental" for k in kinds.values()) else "full"
         identity = dict(facts["vm"], moref=vm._moId, vcenter=self.client.settings.hostname)
         if find_snapshot(vm, moref=snapshot._moId) is None:
@@ -254,8 +253,8 @@ class BackupJob:
             "disks": manifest_disks})
         result.update(point_id=manifest["id"], type=point_type, bytes_read=totals["bytes_read"],
                       bytes_stored=totals["stored_bytes"], new_chunks=totals["new_chunks"],
-                      reused_chunks=totals["reused_chunks"], seconds=moved["status"]["seconds"],
-                      peak_rss_bytes=moved["status"]["peak_rss_bytes"],
+                      reused_chunks=totals["reused_chunks"], seconds=moved.seconds,
+                      peak_rss_bytes=moved.peak_rss_bytes,
                       disks=[{"key": d["key"], "label": d["label"], "kind": d["stats"]["kind"],
                               "bytes_to_read": plan.bytes_total(), "stats": d["stats"]}
                              for d, plan in zip(manifest_disks, plans)])

@@ -23,6 +23,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.third_par
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import RepositorySource, TransferPlan, ZeroExtent
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import TransferStatus
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere import cbt
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.snapshots import all_snapshots
@@ -202,23 +203,22 @@ class RestoreJob:
 
     def _report(self, moved, result):
         """The transfer's figures into the result, per disk and in total."""
-        result["transfer"] = {k: moved["status"][k] for k in TRANSFER_FIELDS}
-        cleaned = (moved["status"]["vddk_cleanup"] or {}).get("cleaned")
+        result["transfer"] = {k: getattr(moved, k) for k in TRANSFER_FIELDS}
+        cleaned = (moved.vddk_cleanup or {}).get("cleaned")
         if cleaned:
             self.warn("VDDK released %d disk(s) an earlier, killed transfer had left hot-added to this host "
                       "(VixDiskLib_Cleanup)" % cleaned)
-        by_id = {d["id"]: d for d in moved["status"]["disks"]}
-        seconds = max(moved["status"]["seconds"], 1e-6)
+        seconds = max(moved.seconds, 1e-6)
         for disk in result["disks"]:
-            status = by_id[str(disk["target_key"])]
-            written = status["bytes_done"] - status["resumed_from"] - status["zero_bytes_skipped"]
-            result["resumed"] = result["resumed"] or status["resumed_from"] > 0
-            disk.update(transport=status.get("transport"), bytes_written=written, seconds=seconds,
-                        zero_bytes_skipped=disk["zero_bytes_skipped"] + status["zero_bytes_skipped"],
+            status = moved.disk(str(disk["target_key"]))
+            written = status.bytes_done - status.resumed_from - status.zero_bytes_skipped
+            result["resumed"] = result["resumed"] or status.resumed_from > 0
+            disk.update(transport=status.transport, bytes_written=written, seconds=seconds,
+                        zero_bytes_skipped=disk["zero_bytes_skipped"] + status.zero_bytes_skipped,
                         mb_per_s=round(written / seconds / 1e6, 1),
                         verified=self.options.verify and self.options.repository is not None,
-                        bytes_read_back=status["bytes_verified"])
-            if status.get("allocation_known") is False:
+                        bytes_read_back=status.bytes_verified)
+            if status.allocation_known is False:
                 disk["allocation_known"] = False
                 self.warn("VDDK could not say which areas of %s hold data (QueryAllocatedBlocks is missing or not "
                           "supported there), so every zero of the point was written: the restore is exact, but a thin "
@@ -228,10 +228,11 @@ class RestoreJob:
 def _after_failure(exc, result):
     """The error to report for a failed transfer. Once anything was written the disks are no
     longer what they were: changed is true, and the message says what they hold now."""
-    status = exc.details.get("status") or {}
+    status = exc.details.get("status")
+    disks = TransferStatus.from_json(status, "the failed transfer's status").disks if status else ()
     # a killed or stalled worker may have written more than its last status says: any disk it opened counts
     crashed = exc.details.get("worker_crashed")
-    touched = [d for d in status.get("disks", []) if d.get("writes_started") or (crashed and d.get("state") != "queued")]
+    touched = [d for d in disks if d.writes_started or (crashed and d.state != "queued")]
     details = dict(exc.details, changed=bool(touched), vm=result["vm"], point=result["point"])
     message = exc.message
     if exc.error_code == "CHUNK_CORRUPT":
@@ -239,11 +240,11 @@ def _after_failure(exc, result):
     elif exc.error_code == "READ_BACK_MISMATCH":
         message = "The restore was written but does not read back: %s. Run it again; if it recurs, suspect the storage." % message
     if touched:
-        details["disks_partially_restored"] = [{"target_key": d["id"], "target_file": d["path"],
-                                                "bytes_written": d["bytes_done"] - d["zero_bytes_skipped"]} for d in touched]
+        details["disks_partially_restored"] = [{"target_key": d.id, "target_file": d.path,
+                                                "bytes_written": d.bytes_done - d.zero_bytes_skipped} for d in touched]
         message += (". PARTIALLY RESTORED: %s now hold part of the point and part of their old data; run the same restore "
                     "again to resume it, or restore another point before using the VM" % ", ".join(
-                        d["path"] for d in touched))
+                        d.path for d in touched))
     return type(exc)(message, details=details)
 
 

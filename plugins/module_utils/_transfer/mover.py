@@ -18,12 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ChunkCorruptError, RepositoryFullError, RepositoryReadOnlyError
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.disk_writer import ReadBackMismatchError
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import worker
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import TransferStatus
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import (
     DEFAULT_PARALLEL_DISKS,
     ConnectParams,
@@ -159,11 +161,12 @@ class DataMover:
 
     def _waiting(self, message):
         """What transfer_status shows while the transfer waits for its host's slots."""
-        write_json_atomically(self.paths()["status"], {"state": "waiting", "message": message, "pid": os.getpid(),
-                                                       "updated": time.time()}, durable=False)
+        waiting = TransferStatus(state="waiting", message=message, pid=os.getpid(), updated=time.time())
+        write_json_atomically(self.paths()["status"], waiting.to_json(), durable=False)
 
-    def run(self, plan: TransferPlan, secrets: dict) -> dict:
-        """Run plan (its state files are set here); return the worker's result."""
+    def run(self, plan: TransferPlan, secrets: dict) -> Optional[TransferStatus]:
+        """Run plan (its state files are set here); return the finished transfer's status (None for
+        an access plan, which moves no data)."""
         paths = self.paths()
         plan = dataclasses.replace(plan, checkpoint=paths["checkpoint"], status=paths["status"], log=paths["log"])
         write_json_atomically(paths["plan"], plan.to_json())
@@ -192,7 +195,7 @@ class DataMover:
             result = None
         if self.process.returncode != 0 or result is None or result.get("failed"):
             raise self._failure(paths, result)
-        return result
+        return None if result["status"] is None else TransferStatus.from_json(result["status"], "the worker's result")
 
     def access(self, vddk: VddkLibrary, connection: ConnectParams, secrets: dict, prepare: bool) -> None:
         """PrepareForAccess (prepare) or EndAccess for the connection's VM, in a worker of its own."""
@@ -203,7 +206,7 @@ class DataMover:
         last_change, last_seen = time.monotonic(), None
         while self.process.poll() is None:
             time.sleep(0.2)
-            status = read_json(paths["status"])
+            status = read_json(paths["status"])  # as written: this loop only compares what it sees
             seen = status and (status.get("bytes_done"), status.get("state"))
             if seen != last_seen:
                 last_change, last_seen = time.monotonic(), seen

@@ -12,7 +12,7 @@ import os
 import time
 from typing import Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import TransferStatus
 
 # The status file is rewritten twice a second; reading it five times a second sees every change.
 _READ_INTERVAL = 0.2
@@ -20,9 +20,9 @@ FOLLOW_TIMEOUT = 86400  # seconds transfer_status follows a transfer at most, un
 FOLLOW_WAIT = 60  # seconds between two progress lines while the transfer makes no step
 
 
-def read_status(state_dir: str) -> Optional[dict]:
+def read_status(state_dir: str) -> Optional[TransferStatus]:
     """The status file as the worker last wrote it; None before a transfer started there."""
-    return read_json(os.path.join(state_dir, "status.json"))
+    return TransferStatus.read(os.path.join(state_dir, "status.json"))
 
 
 def job_ended(results_file: str) -> bool:
@@ -36,17 +36,12 @@ def job_ended(results_file: str) -> bool:
     return not result.get("started") or bool(result.get("finished"))
 
 
-def finished(status: Optional[dict], results_file: Optional[str]) -> bool:
+def finished(status: Optional[TransferStatus], results_file: Optional[str]) -> bool:
     """With the async job's results file: the job ended (whatever its outcome, even one that failed
     before its transfer started); without it: the status file says done or failed."""
     if results_file:
         return job_ended(results_file)
-    return bool(status and status.get("state") in ("done", "failed"))
-
-
-def percent(status: Optional[dict]) -> int:
-    total = (status or {}).get("bytes_total") or 0
-    return 100 * ((status or {}).get("bytes_done") or 0) // total if total else 0
+    return bool(status and status.state in ("done", "failed"))
 
 
 def _size(n: float) -> str:
@@ -56,23 +51,30 @@ def _size(n: float) -> str:
         n /= 1024.0
 
 
-def summarize(status: Optional[dict]) -> str:
+def summarize(status: Optional[TransferStatus]) -> str:
     """One line a person reads: state, bytes done of total, percent, rate, time left."""
     if status is None:
         return "not started"
-    if status.get("state") == "waiting":
-        return "waiting: " + status.get("message", "")
-    total = status.get("bytes_total") or 0
-    text = "%s, %s of %s" % (status.get("state"), _size(status.get("bytes_done") or 0), _size(total))
-    if total:
-        text += " (%d%%)" % percent(status)
-    if status.get("state") == "running":
-        text += ", %s/s" % _size(status.get("bytes_per_second") or 0)
-        if status.get("eta_seconds") is not None:
-            text += ", about %s s left" % status["eta_seconds"]
-    if status.get("error"):
-        text += ": " + status["error"]
+    if status.state == "waiting":
+        return "waiting: " + (status.message or "")
+    text = "%s, %s of %s" % (status.state, _size(status.bytes_done), _size(status.bytes_total))
+    if status.bytes_total:
+        text += " (%d%%)" % status.percent
+    if status.state == "running":
+        text += ", %s/s" % _size(status.bytes_per_second)
+        if status.eta_seconds is not None:
+            text += ", about %s s left" % status.eta_seconds
+    if status.error:
+        text += ": " + status.error
     return text
+
+
+def _state(status: Optional[TransferStatus]) -> Optional[str]:
+    return status.state if status else None
+
+
+def _percent(status: Optional[TransferStatus]) -> int:
+    return status.percent if status else 0
 
 
 def wait_for_news(state_dir: str, results_file: Optional[str], wait: float, step: int):
@@ -80,12 +82,11 @@ def wait_for_news(state_dir: str, results_file: Optional[str], wait: float, step
     running) or its progress has reached the next multiple of step percent; at the latest after
     wait seconds (0: at once)."""
     status = read_status(state_dir)
-    start_state, next_step = (status or {}).get("state"), (percent(status) // step + 1) * step
+    start_state, next_step = _state(status), (_percent(status) // step + 1) * step
     deadline = time.monotonic() + wait
     while True:
         done = finished(status, results_file)
-        if done or (status or {}).get("state") != start_state or percent(status) >= next_step \
-                or time.monotonic() >= deadline:
+        if done or _state(status) != start_state or _percent(status) >= next_step or time.monotonic() >= deadline:
             return status, done
         time.sleep(_READ_INTERVAL)
         status = read_status(state_dir)

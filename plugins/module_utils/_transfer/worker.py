@@ -48,7 +48,7 @@ def access(plan: TransferPlan, secrets: dict) -> dict:
             params.end_access(ACCESS_IDENTITY)
     finally:
         params.free()
-    return {"failed": False, "status": {}}
+    return {"failed": False, "status": None}
 
 
 def _error_result(exc: BaseException) -> dict:
@@ -118,12 +118,12 @@ def run(plan: TransferPlan, secrets: dict) -> dict:
         disk_id, exc = errors[0]
         result = _error_result(exc)
         if disk_id:
-            result["error"] = "disk %s (%s): %s" % (disk_id, progress.disks[disk_id]["path"], result["error"])
+            result["error"] = "disk %s (%s): %s" % (disk_id, progress.disks[disk_id].path, result["error"])
         progress.finish("failed", result["error"])
-        return dict(result, vddk_log=list(lib.recent_log)[-20:], checkpoint=checkpoint.done, status=progress.snapshot())
+        return dict(result, vddk_log=list(lib.recent_log)[-20:], checkpoint=checkpoint.done, status=progress.snapshot().to_json())
     checkpoint.remove()
     progress.finish("done")
-    return {"failed": False, "status": progress.snapshot()}
+    return {"failed": False, "status": progress.snapshot().to_json()}
 
 
 def main() -> None:
