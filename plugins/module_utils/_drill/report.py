@@ -12,6 +12,7 @@ import html
 import os
 from typing import Dict, Optional
 
+from ansible_collections.vadp.vsphere.plugins.module_utils._drill.record import DrillRecord, DrillReport
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import write_json_atomically
 
 _STYLE = """
@@ -41,28 +42,28 @@ def duration(seconds: Optional[float]) -> str:
     return "%d d %d h" % (days, hours % 24)
 
 
-def summary_line(drill: dict) -> str:
+def summary_line(drill: DrillRecord) -> str:
     """One line a person reads in the job's output."""
-    point = "point %s (%s old)" % (drill.get("point") or "-", duration(drill.get("point_age_seconds")))
-    if drill["verdict"] == "passed":
+    point = "point %s (%s old)" % (drill.point or "-", duration(drill.point_age_seconds))
+    if drill.verdict == "passed":
         return "%s: passed - %s, recovered in %s, IP %s" % (
-            drill["vm"], point, duration(drill.get("recovery_seconds")), drill.get("ip") or "none")
-    return "%s: %s - %s - %s" % (drill["vm"], drill["verdict"].upper(), drill.get("reason") or "", point)
+            drill.vm, point, duration(drill.recovery_seconds), drill.ip or "none")
+    return "%s: %s - %s - %s" % (drill.vm, drill.verdict.upper(), drill.reason or "", point)
 
 
-def _checks(drill: dict) -> str:
-    return ", ".join("%s %s" % (c["check"], "ok" if c["ok"] else "failed") for c in drill.get("checks") or []) or "-"
+def _checks(drill: DrillRecord) -> str:
+    return ", ".join("%s %s" % (c.check, "ok" if c.ok else "failed") for c in drill.checks) or "-"
 
 
-def render_html(report: dict) -> str:
+def render_html(report: DrillReport) -> str:
     rows = []
-    for d in report["drills"]:
-        cells = [d["vm"], d.get("point") or "-", duration(d.get("point_age_seconds")), d["verdict"],
-                 duration(d.get("recovery_seconds")), d.get("ip") or "-", _checks(d), d.get("reason") or ""]
+    for d in report.drills:
+        cells = [d.vm, d.point or "-", duration(d.point_age_seconds), d.verdict,
+                 duration(d.recovery_seconds), d.ip or "-", _checks(d), d.reason or ""]
         rows.append("<tr>%s</tr>" % "".join(
-            '<td class="%s">%s</td>' % (d["verdict"], html.escape(str(c))) if i == 3 else "<td>%s</td>" % html.escape(str(c))
+            '<td class="%s">%s</td>' % (d.verdict, html.escape(str(c))) if i == 3 else "<td>%s</td>" % html.escape(str(c))
             for i, c in enumerate(cells)))
-    title = "Recovery drill %s" % report["started"]
+    title = "Recovery drill %s" % report.started
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
 <body>
@@ -75,16 +76,16 @@ def render_html(report: dict) -> str:
 </tbody>
 </table>
 </body></html>
-""".format(title=html.escape(title), style=_STYLE, passed=report["passed"], total=len(report["drills"]),
-           repository=html.escape(report["repository"]), network=html.escape(report["network"]),
-           finished=html.escape(report["finished"]), head="".join("<th>%s</th>" % c for c in _COLUMNS), rows="\n".join(rows))
+""".format(title=html.escape(title), style=_STYLE, passed=report.passed, total=len(report.drills),
+           repository=html.escape(report.repository), network=html.escape(report.network),
+           finished=html.escape(report.finished), head="".join("<th>%s</th>" % c for c in _COLUMNS), rows="\n".join(rows))
 
 
-def write_report(report: dict, folder: str) -> Dict[str, str]:
+def write_report(report: DrillReport, folder: str) -> Dict[str, str]:
     """The report as recovery-drill-<time>.json and .html in folder; their paths."""
     os.makedirs(folder, exist_ok=True)
-    stem = os.path.join(folder, "recovery-drill-%s" % report["started"].replace(":", "").replace("-", ""))
-    write_json_atomically(stem + ".json", report)
+    stem = os.path.join(folder, "recovery-drill-%s" % report.started.replace(":", "").replace("-", ""))
+    write_json_atomically(stem + ".json", report.to_json())
     with open(stem + ".html.tmp", "w", encoding="utf-8") as f:
         f.write(render_html(report))
     os.replace(stem + ".html.tmp", stem + ".html")

@@ -27,6 +27,7 @@ try:
 except ImportError:
     pass  # the module reports the missing library
 
+from ansible_collections.vadp.vsphere.plugins.module_utils._drill.record import DrillCheck, DrillRecord, DrillReport
 from ansible_collections.vadp.vsphere.plugins.module_utils._drill.report import summary_line, write_report
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, ToolsNotRunningError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
@@ -51,6 +52,15 @@ class DrillFailedError(VadpError):
 
 class _Failed(Exception):
     """One VM's drill failed, for the reason given."""
+
+
+@dataclasses.dataclass
+class _DrillPlan:
+    """One VM's drill before it runs: its record, and what recreating it makes (None: it cannot be
+    made, the record says why) with the NICs that would result."""
+    record: DrillRecord
+    recreate: Optional[RecreateOptions]
+    nics: List[dict]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,21 +118,20 @@ class RecoveryDrill:
         plans = {vm: self._plan(vm, o.name_prefix + vm in removed) for vm in o.vms}
         self._refuse_other_networks(plans)
         if check_mode:
-            drills = [dict(p["drill"], verdict="planned" if p["recreate"] else "failed") for p in plans.values()]
+            drills = [dataclasses.replace(p.record, verdict="planned" if p.recreate else "failed") for p in plans.values()]
         else:
             with concurrent.futures.ThreadPoolExecutor(max_workers=o.parallel) as pool:
                 drills = list(pool.map(lambda vm: self._drill(plans[vm]), o.vms))
-        report = {"started": _stamp(started), "finished": _stamp(_now()), "repository": os.path.abspath(o.repository),
-                  "network": o.network, "restore_point": o.restore_point, "leftovers_removed": removed,
-                  "passed": sum(d["verdict"] == "passed" for d in drills), "drills": drills}
-        result = {"changed": True, "drills": drills, "leftovers_removed": removed,
-                  "summary": [summary_line(d) for d in drills], "report": None,
-                  "failed_vms": [d["vm"] for d in drills if d["verdict"] == "failed"]}
+        report = DrillReport(started=_stamp(started), finished=_stamp(_now()), repository=os.path.abspath(o.repository),
+                             network=o.network, restore_point=o.restore_point, leftovers_removed=removed, drills=drills)
+        failed = [d for d in drills if d.verdict == "failed"]
+        result = {"changed": True, "drills": [d.to_json() for d in drills], "leftovers_removed": removed,
+                  "summary": [summary_line(d) for d in drills], "report": None, "failed_vms": [d.vm for d in failed]}
         if o.report_dir and not check_mode:
             result["report"] = write_report(report, o.report_dir)
-        if result["failed_vms"]:
+        if failed:
             raise DrillFailedError("recovery drill failed for %s: %s" % (", ".join(result["failed_vms"]), "; ".join(
-                "%s: %s" % (d["vm"], d["reason"]) for d in drills if d["verdict"] == "failed")), details=result)
+                "%s: %s" % (d.vm, d.reason) for d in failed)), details=result)
         return result
 
     # before anything is made
@@ -151,27 +160,25 @@ class RecoveryDrill:
             mac="regenerate", bios_uuid="new", if_exists="fail", rdm_policy="skip",  # never a production LUN
             encryption_key_file=o.encryption_key_file, marks={DRILL_MARK_KEY: vm})
 
-    def _plan(self, vm: str, leftover: bool) -> dict:
-        """The drill's first record and what recreating it would make (None when it cannot be made);
-        leftover: check mode left a leftover of the drill VM in place, which the plan may meet."""
-        drill = {"vm": vm, "drill_vm": self.options.name_prefix + vm, "point": None, "point_time": None,
-                 "point_age_seconds": None, "verdict": "failed", "reason": None, "recovery_seconds": None,
-                 "phases": {}, "ip": None, "checks": [], "cleaned_up": False}
+    def _plan(self, vm: str, leftover: bool) -> _DrillPlan:
+        """The drill's first record and what recreating it would make; leftover: check mode left a
+        leftover of the drill VM in place, which the plan may meet."""
+        record = DrillRecord(vm=vm, drill_vm=self.options.name_prefix + vm)
         try:
             repository = Repository(self.options.repository, self.options.encryption_key_file)
             point = repository.points.find(repository.points.vm_key(vm), self.options.restore_point)
-            drill.update(point=point["id"], point_time=point["time"],
-                         point_age_seconds=round((_now() - parse_time(point["time"])).total_seconds()))
+            record.point, record.point_time = point["id"], point["time"]
+            record.point_age_seconds = round((_now() - parse_time(point["time"])).total_seconds())
             recreate = self._recreate_options(vm, point)
             planning = dataclasses.replace(recreate, if_exists="keep") if leftover else recreate
-            return {"drill": drill, "recreate": recreate, "nics": RecreateVm(self.client, planning).run(check_mode=True)["nics"]}
+            return _DrillPlan(record, recreate, RecreateVm(self.client, planning).run(check_mode=True)["nics"])
         except VadpError as exc:
-            drill["reason"] = "%s: %s" % (exc.error_code, exc.message)
-            return {"drill": drill, "recreate": None, "nics": []}
+            record.reason = "%s: %s" % (exc.error_code, exc.message)
+            return _DrillPlan(record, None, [])
 
-    def _refuse_other_networks(self, plans: dict) -> None:
+    def _refuse_other_networks(self, plans: Dict[str, _DrillPlan]) -> None:
         elsewhere = ["%s NIC %s on %s" % (vm, n["source_key"], n["network"]) for vm, p in plans.items()
-                     for n in p["nics"] if n["network"] != self.options.network]
+                     for n in p.nics if n["network"] != self.options.network]
         if elsewhere and not self.options.allow_other_networks:
             raise NetworkNotIsolatedError(
                 "nothing started: a drill VM's NIC would land outside the isolated network %s (%s); change "
@@ -201,56 +208,55 @@ class RecoveryDrill:
 
     # one VM's drill
 
-    def _drill(self, plan: dict) -> dict:
-        drill = plan["drill"]
-        if plan["recreate"] is None:
-            return drill
+    def _drill(self, plan: _DrillPlan) -> DrillRecord:
+        record = plan.record
+        if plan.recreate is None:
+            return record
         start = time.monotonic()
         try:
             with VsphereClient(self.client.settings) as client:  # one session per thread
-                self._recover_and_boot(client, plan, drill, start)
+                self._recover_and_boot(client, plan.recreate, record, start)
         except _Failed as exc:
-            drill["reason"] = str(exc)
+            record.reason = str(exc)
         except VadpError as exc:
-            drill["reason"] = "%s: %s" % (exc.error_code, exc.message)
+            record.reason = "%s: %s" % (exc.error_code, exc.message)
         except Exception as exc:  # noqa: BLE001 - one VM's surprise must not end the others' drills
-            drill["reason"] = "unexpected %s: %s" % (type(exc).__name__, exc)
-        if drill["reason"] is None:
-            drill["verdict"] = "passed"
-        return drill
+            record.reason = "unexpected %s: %s" % (type(exc).__name__, exc)
+        if record.reason is None:
+            record.verdict = "passed"
+        return record
 
-    def _recover_and_boot(self, client, plan: dict, drill: dict, start: float) -> None:
+    def _recover_and_boot(self, client, recreate: RecreateOptions, record: DrillRecord, start: float) -> None:
         o = self.options
-        created = RecreateVm(client, plan["recreate"], warn=self.warn).run()
+        created = RecreateVm(client, recreate, warn=self.warn).run()
         vm = find_vm(client.content, moid=created["vm"]["moid"])
         try:
-            drill["phases"]["create_seconds"] = round(time.monotonic() - start, 1)
+            record.phases["create_seconds"] = round(time.monotonic() - start, 1)
             with tempfile.TemporaryDirectory(prefix="vadp-drill-") as temporary:
                 state_dir = os.path.join(o.state_dir, vm.name) if o.state_dir else temporary
                 RestoreJob(client, vm, RestoreOptions(
-                    vddk=o.vddk, repository=o.repository, restore_point=drill["point"], source_vm=drill["vm"],
+                    vddk=o.vddk, repository=o.repository, restore_point=record.point, source_vm=record.vm,
                     mode="fresh", disk_map=created["disk_map"], reset_cbt=False, state_dir=state_dir, timeout=o.timeout,
                     encryption_key_file=o.encryption_key_file), warn=self.warn).run()
-            drill["phases"]["restore_seconds"] = round(time.monotonic() - start - drill["phases"]["create_seconds"], 1)
+            record.phases["restore_seconds"] = round(time.monotonic() - start - record.phases["create_seconds"], 1)
             power_on(vm, {}, DEFAULT_TASK_TIMEOUT)  # the task; the guest's boot is what boot_timeout bounds
             booting = time.monotonic()
             try:
                 wait_for_tools(vm, o.boot_timeout)
             except ToolsNotRunningError:
                 raise _Failed("no heartbeat within %d s" % o.boot_timeout)
-            drill["recovery_seconds"] = round(time.monotonic() - start, 1)
-            drill["phases"]["boot_seconds"] = round(time.monotonic() - booting, 1)
-            drill["ip"] = self._wait_for_ip(vm, booting + o.boot_timeout)
-            for port in o.tcp_ports:
-                drill["checks"].append(self._tcp_check(drill["ip"], port))
-            failed = [c["detail"] for c in drill["checks"] if not c["ok"]]
+            record.recovery_seconds = round(time.monotonic() - start, 1)
+            record.phases["boot_seconds"] = round(time.monotonic() - booting, 1)
+            record.ip = self._wait_for_ip(vm, booting + o.boot_timeout)
+            record.checks.extend(self._tcp_check(record.ip, port) for port in o.tcp_ports)
+            failed = [c.detail for c in record.checks if not c.ok]
             if failed:
                 raise _Failed("check failed: %s" % "; ".join(failed))
         finally:
             if not o.keep:
                 try:
                     self._destroy(vm)
-                    drill["cleaned_up"] = True
+                    record.cleaned_up = True
                 except VadpError as exc:  # the next drill removes it; the drill's own reason stays
                     self.warn("drill VM %s (%s) was not removed: %s" % (vm.name, vm._moId, exc.message))
 
@@ -263,19 +269,19 @@ class RecoveryDrill:
             time.sleep(1)
         return vm.guest.ipAddress
 
-    def _tcp_check(self, ip: Optional[str], port: int) -> dict:
+    def _tcp_check(self, ip: Optional[str], port: int) -> DrillCheck:
         name = "tcp/%d" % port
         if ip is None:
-            return {"check": name, "ok": False, "detail": "the VM has no IP address"}
+            return DrillCheck(name, False, "the VM has no IP address")
         deadline = time.monotonic() + self.options.check_timeout
         while True:
             try:
                 with socket.create_connection((ip, port), timeout=5):
-                    return {"check": name, "ok": True, "detail": "%s:%d answered" % (ip, port)}
+                    return DrillCheck(name, True, "%s:%d answered" % (ip, port))
             except OSError as exc:
                 if time.monotonic() >= deadline:
-                    return {"check": name, "ok": False, "detail": "%s:%d did not answer within %d s: %s" % (
-                        ip, port, self.options.check_timeout, exc)}
+                    return DrillCheck(name, False, "%s:%d did not answer within %d s: %s" % (
+                        ip, port, self.options.check_timeout, exc))
             time.sleep(1)
 
     def _destroy(self, vm) -> None:

@@ -7,14 +7,16 @@ import subprocess
 
 import pytest
 
+from ansible_collections.vadp.vsphere.plugins.module_utils._drill.record import DrillCheck, DrillRecord, DrillReport
 from ansible_collections.vadp.vsphere.plugins.module_utils._drill.report import duration, summary_line, write_report
 
-REPORT = {"started": "2026-12-03T10:00:00Z", "finished": "2026-12-03T10:05:00Z", "repository": "/backups", "passed": 1,
-          "network": "Isolated Network", "drills": [
-              {"vm": "web01", "point": "20261203T020000Z-aa", "point_age_seconds": 28800, "verdict": "passed", "reason": None,
-               "recovery_seconds": 41.2, "ip": "10.1.2.3", "checks": [{"check": "tcp/22", "ok": True}]},
-              {"vm": "db<01>&", "point": "20261202T020000Z-bb", "point_age_seconds": 115200, "verdict": "failed",
-               "reason": "no heartbeat within 20 s", "recovery_seconds": None, "ip": None, "checks": []}]}
+REPORT = DrillReport(started="2026-12-03T10:00:00Z", finished="2026-12-03T10:05:00Z", repository="/backups",
+                     network="Isolated Network", restore_point="latest", leftovers_removed=[], drills=[
+                         DrillRecord(vm="web01", drill_vm="vadp-drill-web01", point="20261203T020000Z-aa",
+                                     point_age_seconds=28800, verdict="passed", recovery_seconds=41.2, ip="10.1.2.3",
+                                     checks=[DrillCheck("tcp/22", True, "10.1.2.3:22 answered")], cleaned_up=True),
+                         DrillRecord(vm="db<01>&", drill_vm="vadp-drill-db<01>&", point="20261202T020000Z-bb",
+                                     point_age_seconds=115200, verdict="failed", reason="no heartbeat within 20 s")])
 
 
 class _Table(html.parser.HTMLParser):
@@ -48,7 +50,7 @@ class _Table(html.parser.HTMLParser):
 def test_the_html_report_opens_in_chromium_with_a_row_per_vm(tmp_path):
     paths = write_report(REPORT, str(tmp_path))
     with open(paths["json"]) as f:
-        assert json.load(f) == REPORT
+        assert json.load(f) == REPORT.to_json() and REPORT.to_json()["passed"] == 1
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + paths["html"]],
                          capture_output=True, text=True, check=True, timeout=120).stdout
     table = _Table()
@@ -61,7 +63,7 @@ def test_the_html_report_opens_in_chromium_with_a_row_per_vm(tmp_path):
 
 
 def test_summary_lines_and_durations():
-    assert [summary_line(d) for d in REPORT["drills"]] == [
+    assert [summary_line(d) for d in REPORT.drills] == [
         "web01: passed - point 20261203T020000Z-aa (8 h 0 min old), recovered in 41 s, IP 10.1.2.3",
         "db<01>&: FAILED - no heartbeat within 20 s - point 20261202T020000Z-bb (32 h 0 min old)"]
     assert [duration(s) for s in (None, 5, 119.6, 600, 7200, 200000)] == ["-", "5 s", "2 min", "10 min", "2 h 0 min", "2 d 7 h"]
