@@ -2,6 +2,7 @@
 import os
 import re
 import subprocess
+import sys
 
 import yaml
 
@@ -111,3 +112,44 @@ def test_nothing_shipped_sends_a_user_outside_the_repository():
                             "plugins", "roles", "docs", "README.md", "playbooks"],
                            cwd=ROOT, capture_output=True, text=True, check=False).stdout
     assert found == "", found
+
+
+def test_every_role_has_a_readme_naming_its_variables_with_an_example_that_uses_only_them():
+    """Galaxy refuses a collection whose roles have no README; a README that drifts from the role's
+    argument_specs would send an admin after variables that do not exist."""
+    import yaml
+    for role in sorted(os.listdir(os.path.join(ROOT, "roles"))):
+        with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as f:
+            options = yaml.safe_load(f)["argument_specs"]["main"]["options"]
+        with open(os.path.join(ROOT, "roles", role, "README.md")) as f:
+            readme = f.read()
+        missing = [name for name in options if "`%s`" % name not in readme]
+        assert not missing, "roles/%s/README.md does not name %s" % (role, ", ".join(missing))
+        example = yaml.safe_load(readme.split("```yaml\n", 1)[1].split("```", 1)[0])
+        used = set()
+        stack = [example]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                used.update(item.get("vars") or {})
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        assert used and used <= set(options), "roles/%s/README.md's example uses %s" % (role, sorted(used - set(options)))
+        required = {name for name, o in options.items() if o.get("required")}
+        assert required <= used, "roles/%s/README.md's example lacks %s" % (role, sorted(required - used))
+
+
+def test_galaxy_importer_accepts_the_built_collection_without_a_warning(tmp_path):
+    """What Galaxy and Automation Hub run on upload: metadata, documentation of every plugin, role
+    READMEs, the changelog and ansible-lint, on the tarball a user would upload."""
+    subprocess.run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), ROOT],
+                   check=True, capture_output=True)
+    [tarball] = [name for name in os.listdir(str(tmp_path)) if name.endswith(".tar.gz")]
+    env = dict(os.environ, GALAXY_IMPORTER_CONFIG=os.path.join(ROOT, "tests", "galaxy-importer.cfg"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    done = subprocess.run([sys.executable, "-m", "galaxy_importer.main", tarball], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    output = done.stdout + done.stderr
+    complaints = [line for line in output.splitlines() if line.startswith(("ERROR", "WARNING"))]
+    assert done.returncode == 0 and complaints == [], output[-3000:]
