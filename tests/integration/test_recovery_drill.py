@@ -168,3 +168,36 @@ def test_a_vm_recovered_for_use_under_a_drill_name_is_never_removed(repository, 
         assert machine.runtime.powerState == "poweredOn"
     finally:
         destroy_vms(si, PREFIX + GOOD)
+
+
+SERVES = "drill-serves"
+
+
+def test_the_tcp_check_meets_the_recovered_guests_own_listener_or_fails_naming_the_port(lab, si, tmp_path):
+    """The lab's guest serves the ports its disk names (sector 3, "VADPLAB-LISTEN ..."), on the
+    loopback address its Tools report: a point of a guest that serves 2222 passes a check of 2222
+    in its drill, and a check of a port it does not serve fails the drill, naming the address and
+    port, with the drill VM deleted all the same."""
+    services = tmp_path / "services"
+    services.write_bytes(b"VADPLAB-LISTEN 2222\n".ljust(512, b"\0"))
+    destroy_vms(si, SERVES, PREFIX + SERVES)
+    machine = create_vm(si, SERVES, [8])
+    _add_nic(machine, ISOLATED)
+    repo = str(tmp_path / "repo")
+    try:
+        wait(machine.PowerOnVM_Task())
+        lab.guest_write(SERVES, offset=3 * 512, source=str(services))
+        assert not run_module("vadp.vsphere.vm_backup", {"name": SERVES, "repository": repo}).get("failed")
+        passed = drill(repo, vms=[SERVES], tcp_ports=[2222], boot_timeout=60)
+        assert not passed.get("failed"), passed
+        [record] = passed["drills"]
+        assert record["verdict"] == "passed" and record["ip"].startswith("127.")
+        assert record["checks"] == [{"check": "tcp/2222", "ok": True, "detail": "%s:2222 answered" % record["ip"]}]
+        failed = drill(repo, vms=[SERVES], tcp_ports=[2222, 2223], check_timeout=1, boot_timeout=60)
+        assert failed["error_code"] == "DRILL_FAILED", failed
+        [record] = failed["drills"]
+        assert [c["ok"] for c in record["checks"]] == [True, False] and "%s:2223 did not answer" % record["ip"] in record["reason"]
+        assert record["cleaned_up"] and find_vm_by_name(si, PREFIX + SERVES) == []
+    finally:
+        destroy_vm(machine)
+        destroy_vms(si, PREFIX + SERVES)

@@ -94,6 +94,7 @@ func labBoot(vm *VirtualMachine) {
 	booted := false
 	for _, disk := range labBootDisks(vm) {
 		if booted = labDiskBoots(vm, disk); booted {
+			labReadServices(vm, disk)
 			break
 		}
 	}

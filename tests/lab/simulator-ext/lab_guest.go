@@ -92,6 +92,7 @@ func labSetToolsState(vm *VirtualMachine) {
 		{Name: "guest.guestState", Val: state},
 		{Name: "guest.ipAddress", Val: labGuestIP(vm, running)},
 	})
+	labFollowServices(vm, labGuestIP(vm, running))
 }
 
 // labGuestIP is the address Tools report: one per VM with a network card, while Tools run.
