@@ -91,7 +91,10 @@ state:
   returned: success
   type: str
 gc:
-  description: What garbage collection removed after a deletion (as vadp.vsphere.repository_prune returns it).
+  description:
+    - What garbage collection removed after a deletion (as vadp.vsphere.repository_prune returns it).
+    - Null when a point of the repository cannot be read - its chunks cannot be told from garbage, so none are removed
+      (a warning names it).
   returned: when a point was deleted with gc true
   type: dict
 '''

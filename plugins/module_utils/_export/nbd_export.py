@@ -29,7 +29,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 from ansible_collections.vadp.vsphere.plugins.module_utils._export import nbdkit_plugin
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, RepositoryBusyError
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError, PointNotFoundError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 PACKAGE = "ansible_collections/vadp/vsphere/plugins/module_utils"
@@ -198,7 +198,11 @@ class NbdExports:
         if o.vm:
             point = repository.points.find(repository.points.vm_key(o.vm, option="vm"), o.restore_point)
         else:
-            point = next((m for m in repository.points.list() if m["id"] == o.restore_point), None)
+            damaged = []  # another VM's damaged point does not stop an export of this one
+            point = next((m for m in repository.points.list(damaged=damaged) if m["id"] == o.restore_point), None)
+            own = [d for d in damaged if d["point"] == o.restore_point]
+            if point is None and own:
+                raise PointDamagedError(own[0]["problem"])
             if point is None:
                 raise PointNotFoundError("restore_point %r is not a point id of %s: give vm to choose by time or latest"
                                          % (o.restore_point, o.repository))

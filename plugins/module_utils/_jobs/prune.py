@@ -66,14 +66,14 @@ class PruneJob:
 
     def _prune(self, repository: Repository, policy: RetentionPolicy, dry_run: bool) -> dict:
         damaged = []
-        if self.options.vm:  # this VM's points all readable, or POINT_DAMAGED
+        # every readable point, of every VM: what is not removed keeps its chunks from the collection
+        everything = repository.points.list(damaged=damaged)
+        unknown = {d["vm_key"] for d in damaged}
+        if self.options.vm:
             keys = [repository.points.vm_key(self.options.vm, option="vm")]
-            everything = repository.points.list(keys[0])
+            repository.points.list(keys[0])  # this VM's points all readable, or POINT_DAMAGED before anything goes
         else:  # a VM with a damaged point is left as it is; the others are pruned
-            everything = repository.points.list(damaged=damaged)
-            unknown = {d["vm_key"] for d in damaged}
-            everything = [m for m in everything if m["vm"]["instance_uuid"] not in unknown]
-            keys = sorted({m["vm"]["instance_uuid"] for m in everything})
+            keys = sorted({m["vm"]["instance_uuid"] for m in everything} - unknown)
         vms, removed = {}, []
         future = [m for m in everything if m["vm"]["instance_uuid"] in keys and from_the_future(m)]
         if future:  # retention counts from the newest point: by a clock that is ahead, it would remove the real ones

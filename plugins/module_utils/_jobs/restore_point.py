@@ -84,7 +84,14 @@ class RestorePointJob:
             if not dry_run:
                 garbage.remove_point(repository, manifest)
                 if o.gc:
-                    result["gc"] = garbage.collect_garbage(repository).as_dict()
+                    damaged = []
+                    kept = repository.points.list(damaged=damaged)
+                    result["gc"] = None if damaged else garbage.collect_garbage(repository, kept=kept).as_dict()
+                    if damaged:  # its chunks cannot be told from garbage
+                        self.warn("the point was deleted, but no chunk was collected: %s cannot be read (%s); repair or "
+                                  "remove it, then run repository_prune" % (
+                                      "a point" if len(damaged) == 1 else "%d points" % len(damaged),
+                                      "; ".join(d["problem"] for d in damaged)))
             return result
         wanted = protected if o.protected is None else o.protected
         if not dry_run and wanted != protected:

@@ -96,3 +96,16 @@ def test_an_address_whose_port_is_not_a_port_is_refused(point, tmp_path, address
     with pytest.raises(ExportError, match="a port from 1 to 65535"):
         NbdExports(str(tmp_path / "exports")).plan(ExportOptions(repository=repo.path, restore_point=manifest["id"],
                                                                  address=address))
+
+
+def test_an_export_by_id_is_planned_beside_another_vms_damaged_point_and_refuses_its_own(point, tmp_path):
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
+    repo, manifest, _digest = point
+    other = synth.add_point(repo, "db01", synth.utc(2026, 12, 1, 23), [synth.chunk(3)])
+    with open(os.path.join(repo.points.folder(other), "manifest.json"), "r+b") as f:
+        f.truncate(20)
+    exports = NbdExports(str(tmp_path / "exports"))
+    socket_path = str(tmp_path / "web.sock")
+    assert exports.plan(ExportOptions(repository=repo.path, restore_point=manifest["id"], socket=socket_path))["point"] == manifest["id"]
+    with pytest.raises(PointDamagedError, match="manifest.json is damaged"):
+        exports.plan(ExportOptions(repository=repo.path, restore_point=other["id"], socket=socket_path))

@@ -402,3 +402,16 @@ def test_every_documented_time_form_selects_the_last_point_at_or_before_it(tmp_p
     assert repository.points.find(vm_key, selector)["id"] == points[chosen]["id"]
     with pytest.raises(PointNotFoundError):  # the basic form is not a time: looked up as an id
         repository.points.find(vm_key, "20261125T210000Z")
+
+
+def test_a_prune_of_one_vm_never_collects_the_chunks_of_another(tmp_path):
+    """The collection after a prune of one VM keeps every chunk any other VM's point needs."""
+    import synthetic_repo as synth
+    from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
+    repository = synth.repository(tmp_path / "repo")
+    web = [synth.add_point(repository, "web01", synth.utc(2026, 11, day), [synth.chunk(day)]) for day in (1, 2)]
+    db = synth.add_point(repository, "db01", synth.utc(2026, 11, 1), [synth.chunk(99)])
+    result = PruneJob(PruneOptions(repository=repository.path, vm="web01", keep_last=1)).run()
+    assert [p["id"] for p in result["vms"][web[0]["vm"]["instance_uuid"]]["removed"]] == [web[0]["id"]]
+    assert result["gc"]["chunks_removed"] == 1  # web01's first point's own chunk, and nothing of db01's
+    assert repository.verify(db, deep=True) == [] and synth.image(repository, db) == synth.chunk(99)

@@ -281,3 +281,16 @@ def test_a_deletion_takes_a_point_id_never_a_selector(tmp_path, selector):
     assert RestorePointJob(delete).run()["changed"]
     again = RestorePointJob(delete).run()
     assert not again["changed"] and again["point"] is None
+
+
+def test_a_deletion_beside_a_damaged_point_deletes_and_collects_nothing_it_cannot_tell(tmp_path):
+    repo = synth.repository(tmp_path / "repo")
+    gone = synth.add_point(repo, "web01", synth.utc(2026, 1, 1), [synth.chunk(1)])
+    damaged = synth.add_point(repo, "db01", synth.utc(2026, 1, 2), [synth.chunk(2)])
+    with open(os.path.join(repo.points.folder(damaged), "manifest.json"), "r+b") as f:
+        f.truncate(20)
+    warnings = []
+    result = RestorePointJob(RestorePointOptions(repository=repo.path, vm="web01", restore_point=gone["id"], state="absent"),
+                             warn=warnings.append).run()
+    assert result["changed"] and result["gc"] is None and "no chunk was collected" in warnings[0]
+    assert repo.chunks.has(repo.chunks.name(synth.chunk(2))) and not os.path.isdir(repo.points.folder(gone))
