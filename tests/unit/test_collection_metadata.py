@@ -153,3 +153,11 @@ def test_galaxy_importer_accepts_the_built_collection_without_a_warning(tmp_path
     output = done.stdout + done.stderr
     complaints = [line for line in output.splitlines() if line.startswith(("ERROR", "WARNING"))]
     assert done.returncode == 0 and complaints == [], output[-3000:]
+
+
+def test_antsibull_docs_finds_nothing_wrong_in_the_plugin_docs():
+    """The checks Ansible's own collections run on their documentation (markup, links between
+    plugins and options, return values, role argument specs)."""
+    done = subprocess.run(["antsibull-docs", "lint-collection-docs", "--plugin-docs", ROOT], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
