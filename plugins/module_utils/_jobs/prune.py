@@ -94,12 +94,11 @@ class PruneJob:
                         "kept": [_point(manifests[d.id], d.reasons) for d in decisions if d.keep],
                         "removed": [_point(m, []) for m in going]}
             removed += going
-        kept = [m for m in everything if m not in removed]
         if not dry_run:
             for manifest in removed:
                 garbage.remove_point(repository, manifest)
-        result = {"changed": bool(removed), "vms": vms, "points_removed": len(removed), "points_kept": len(kept),
-                  "damaged_points": damaged}
+        result = {"changed": bool(removed), "vms": vms, "points_removed": len(removed),
+                  "points_kept": len(everything) - len(removed), "damaged_points": damaged}
         if damaged:
             self.warn("%d damaged point%s left as they are, with every point of their VM%s (%s): repair or remove them "
                       "(restore_point_info lists them)%s" % (
@@ -109,7 +108,7 @@ class PruneJob:
         if self.options.gc and damaged:
             result["gc"] = None
         elif self.options.gc:
-            report = garbage.collect_garbage(repository, dry_run=dry_run, kept=kept)
+            report = garbage.collect_garbage(repository, dry_run=dry_run, removing={m["id"] for m in removed})
             result["gc"] = report.as_dict()
             result["changed"] = result["changed"] or bool(report.chunks_removed or report.temporary_files_removed
                                                           or report.unfinished_points_removed)

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import write_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository import garbage
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import RepositoryError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import is_point_id, PROTECTED_MARK
@@ -84,14 +85,11 @@ class RestorePointJob:
             if not dry_run:
                 garbage.remove_point(repository, manifest)
                 if o.gc:
-                    damaged = []
-                    kept = repository.points.list(damaged=damaged)
-                    result["gc"] = None if damaged else garbage.collect_garbage(repository, kept=kept).as_dict()
-                    if damaged:  # its chunks cannot be told from garbage
-                        self.warn("the point was deleted, but no chunk was collected: %s cannot be read (%s); repair or "
-                                  "remove it, then run repository_prune" % (
-                                      "a point" if len(damaged) == 1 else "%d points" % len(damaged),
-                                      "; ".join(d["problem"] for d in damaged)))
+                    try:
+                        result["gc"] = garbage.collect_garbage(repository).as_dict()
+                    except PointDamagedError as exc:  # the deletion stands; the collection waits for a repair
+                        result["gc"] = None
+                        self.warn("the point was deleted, but %s" % exc.message)
             return result
         wanted = protected if o.protected is None else o.protected
         if not dry_run and wanted != protected:

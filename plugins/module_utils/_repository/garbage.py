@@ -11,7 +11,9 @@ import re
 import secrets
 import shutil
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, List, Optional, Set
+from typing import AbstractSet, Iterable, Iterator, List, Set
+
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
 
 REMOVING_PREFIX = ".removing-"  # a point folder renamed away: invisible at once, deleted after
 _CHUNK_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -63,17 +65,26 @@ def _leftover_point_folders(repository) -> Iterator[str]:
                 yield path
 
 
-def collect_garbage(repository, dry_run: bool = False, kept: Optional[List[dict]] = None) -> GarbageReport:
+def collect_garbage(repository, dry_run: bool = False, removing: AbstractSet[str] = frozenset()) -> GarbageReport:
     """Delete every chunk no visible point references, and what crashed runs left behind.
-    Mark (read every index) before sweep (list the chunk folders); safe only under the
-    exclusive lease. With dry_run, report what would go and delete nothing; kept then names
-    the points that would remain (a prune's plan), else every visible point."""
+    Mark (read every index of every point, whatever VM a caller works on) before sweep (list the
+    chunk folders); safe only under the exclusive lease. With dry_run, report what would go and
+    delete nothing; removing then names the ids of the points a prune's plan would remove. A
+    point whose manifest cannot be read stops it before anything is deleted (POINT_DAMAGED): its
+    chunks cannot be told from garbage."""
+    damaged = []
+    kept = [m for m in repository.points.list(damaged=damaged) if m["id"] not in removing]
+    if damaged:
+        raise PointDamagedError("no chunk was collected: %d point%s cannot be read, and their chunks cannot be told from "
+                                "garbage (%s); repair or remove them, then collect again" % (
+                                    len(damaged), "" if len(damaged) == 1 else "s", "; ".join(d["problem"] for d in damaged)),
+                                details={"damaged_points": damaged})
     report = GarbageReport()
     for folder in _leftover_point_folders(repository):
         report.unfinished_points_removed.append(os.path.relpath(folder, repository.path))
         if not dry_run:
             shutil.rmtree(folder)
-    in_use = referenced_chunks(repository, repository.points.list() if kept is None else kept)
+    in_use = referenced_chunks(repository, kept)
     for name, path, size in repository.chunks.stored():
         if _CHUNK_NAME.match(name):
             if bytes.fromhex(name) in in_use:
