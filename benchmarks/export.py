@@ -66,7 +66,7 @@ def restore_engine(repo, manifest, size, work, name):
 
 def export_copy(repo, manifest, work, name, expected):
     exports = NbdExports(os.path.join(work, "exports"))
-    options = ExportOptions(repository=repo.path, restore_point=manifest["id"], name=name,
+    options = ExportOptions(repository=repo.location, restore_point=manifest["id"], name=name,
                             socket=os.path.join(work, name + ".sock"))
     record = exports.start(options, exports.plan(options))
     target = os.path.join(work, name + ".raw")

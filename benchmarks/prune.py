@@ -33,7 +33,7 @@ def _digest(n):
 def build(path, points, chunks, per_point):
     repo = Repository.create(path, chunk_size=65536)
     for n in range(chunks):
-        target = repo.chunks.path(_digest(n))
+        target = repo.storage.path(repo.chunks.key(_digest(n)))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as f:
             f.write(b"x" * 64)
@@ -60,11 +60,11 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         repo = build(os.path.join(work, "repo"), args.points, args.chunks, args.per_point)
         start = time.monotonic()
-        listed = sum(len(files) for _d, _s, files in os.walk(os.path.join(repo.path, "chunks")))
+        listed = sum(len(files) for _d, _s, files in os.walk(os.path.join(repo.location, "chunks")))
         floor = time.monotonic() - start
         tracemalloc.start()
         start = time.monotonic()
-        result = PruneJob(PruneOptions(repository=repo.path, keep_daily=30, keep_monthly=12)).run()
+        result = PruneJob(PruneOptions(repository=repo.location, keep_daily=30, keep_monthly=12)).run()
         pruned = time.monotonic() - start
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

@@ -4,7 +4,7 @@
 
 
 class ModuleDocFragment:
-    # The option of module_base.repository_key_argument_spec(), for every module that opens a repository.
+    # encryption_key_file of module_base.repository_access_argument_spec(), for every module that opens a repository.
     DOCUMENTATION = r'''
 options:
   encryption_key_file:

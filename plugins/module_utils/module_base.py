@@ -57,17 +57,24 @@ def repository_lease_argument_spec():
     return dict(lock_timeout=dict(type="int", default=DEFAULT_LEASE_TIMEOUT))
 
 
-def repository_key_argument_spec():
-    """The key of an encrypted repository, for every module that opens one."""
-    # no_log=False: it is the key's path, not the key; masked, no message could say which file was wrong
-    return dict(encryption_key_file=dict(type="path", no_log=False, fallback=(env_fallback, ["VADP_REPOSITORY_KEY_FILE"])))
+def repository_access_argument_spec():
+    """The key of an encrypted repository, and how to reach one in object storage, for every module
+    that opens one (doc fragments repository_key and repository_s3)."""
+    return dict(
+        # no_log=False: it is the key's path, not the key; masked, no message could say which file was wrong
+        encryption_key_file=dict(type="path", no_log=False, fallback=(env_fallback, ["VADP_REPOSITORY_KEY_FILE"])),
+        s3=dict(type="dict", options=dict(
+            endpoint_url=dict(type="str"), region=dict(type="str"), profile=dict(type="str"), ca_bundle=dict(type="path"),
+            access_key=dict(type="str", no_log=False),  # an identifier, shown by every S3 tool
+            secret_key=dict(type="str", no_log=True), session_token=dict(type="str", no_log=True))),
+    )
 
 
 def point_disk_argument_spec(repository_required=True):
     """One disk of a restore point, for the modules that read it without vCenter (and hold a lease while they do)."""
     return dict(
         repository=dict(type="path", required=repository_required),
-        **repository_key_argument_spec(),
+        **repository_access_argument_spec(),
         **repository_lease_argument_spec(),
         vm=dict(type="str"),
         restore_point=dict(type="str", default="latest"),

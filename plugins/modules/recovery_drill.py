@@ -99,6 +99,7 @@ options:
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
   - vadp.vsphere.connection.vddk
   - vadp.vsphere.placement
 attributes:
@@ -168,14 +169,14 @@ report:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.drill import DrillOptions, RecoveryDrill
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
-    VsphereModule, placement_argument_spec, repository_key_argument_spec, vddk_argument_spec)
+    VsphereModule, placement_argument_spec, repository_access_argument_spec, vddk_argument_spec)
 
 
 class RecoveryDrillModule(VsphereModule):
     def __init__(self):
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
-            **repository_key_argument_spec(),
+            **repository_access_argument_spec(),
             **vddk_argument_spec("nbdssl:nbd"),
             vms=dict(type="list", elements="str", required=True),
             restore_point=dict(type="str", default="latest"),

@@ -72,6 +72,7 @@ options:
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
 attributes:
   check_mode:
@@ -150,7 +151,7 @@ stale_leases_removed:
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VsphereModule,
-    repository_key_argument_spec,
+    repository_access_argument_spec,
     repository_lease_argument_spec,
 )
 
@@ -163,7 +164,7 @@ class RepositoryPruneModule(VsphereModule):
             "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")}
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
-            **repository_key_argument_spec(),
+            **repository_access_argument_spec(),
             **repository_lease_argument_spec(),
             vm=dict(type="str"),
             keep_within=dict(type="str"),

@@ -51,6 +51,7 @@ options:
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
 attributes:
   check_mode:
@@ -102,7 +103,7 @@ gc:
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore_point import RestorePointJob, RestorePointOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VsphereModule,
-    repository_key_argument_spec,
+    repository_access_argument_spec,
     repository_lease_argument_spec,
 )
 
@@ -113,7 +114,7 @@ class RestorePointModule(VsphereModule):
     def __init__(self):
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
-            **repository_key_argument_spec(),
+            **repository_access_argument_spec(),
             **repository_lease_argument_spec(),
             vm=dict(type="str", required=True),
             restore_point=dict(type="str", required=True),

@@ -70,6 +70,7 @@ extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.point_disk
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
 attributes:
   check_mode:

@@ -47,6 +47,7 @@ options:
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
 attributes:
   check_mode:
     support: full
@@ -129,7 +130,7 @@ unreferenced_chunks:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_info import PointInfo, PointInfoOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_key_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, repository_access_argument_spec
 
 
 class RestorePointInfoModule(VsphereModule):
@@ -138,7 +139,7 @@ class RestorePointInfoModule(VsphereModule):
     def __init__(self):
         super().__init__(argument_spec=dict(
             repository=dict(type="path", required=True),
-            **repository_key_argument_spec(),
+            **repository_access_argument_spec(),
             vm=dict(type="str"),
             restore_point=dict(type="str"),
             verify=dict(type="str", default="none", choices=["none", "quick", "deep"]),

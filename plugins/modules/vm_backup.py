@@ -68,6 +68,7 @@ options:
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
   - vadp.vsphere.connection.vm_identity
   - vadp.vsphere.connection.vddk
@@ -147,7 +148,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup_plan imp
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
-    repository_key_argument_spec,
+    repository_access_argument_spec,
     repository_lease_argument_spec,
     vddk_argument_spec,
     vm_identity_argument_spec,
@@ -158,7 +159,7 @@ class VmBackupModule(VsphereModule):
     def __init__(self):
         spec = vm_identity_argument_spec()
         spec.update(vddk_argument_spec("hotadd:nbdssl:nbd"))
-        spec.update(repository_key_argument_spec())
+        spec.update(repository_access_argument_spec())
         spec.update(repository_lease_argument_spec())
         spec.update(
             repository=dict(type="path", required=True),

@@ -149,6 +149,7 @@ extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.placement
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
 attributes:
   check_mode:
     support: full
@@ -231,7 +232,7 @@ notes:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, placement_argument_spec, repository_key_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import VsphereModule, placement_argument_spec, repository_access_argument_spec
 
 
 class VmCreateFromConfigInfoModule(VsphereModule):
@@ -261,7 +262,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             state=dict(type="str", default="present", choices=["present", "absent"]),
             if_exists=dict(type="str", default="keep", choices=["keep", "fail_if_different", "fail"]),
             timeout=dict(type="int", default=600),
-            **repository_key_argument_spec(),
+            **repository_access_argument_spec(),
         )
         sources = ["config_file", "config", "repository"]
         super().__init__(

@@ -125,6 +125,7 @@ options:
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
   - vadp.vsphere.connection.vm_identity
   - vadp.vsphere.connection.vddk
@@ -236,7 +237,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore import 
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
-    repository_key_argument_spec,
+    repository_access_argument_spec,
     repository_lease_argument_spec,
     vddk_argument_spec,
     vm_identity_argument_spec,
@@ -247,7 +248,7 @@ class VmdkRestoreModule(VsphereModule):
     def __init__(self):
         spec = vm_identity_argument_spec()
         spec.update(vddk_argument_spec("nbdssl:nbd"))
-        spec.update(repository_key_argument_spec())
+        spec.update(repository_access_argument_spec())
         spec.update(repository_lease_argument_spec())
         spec.update(
             repository=dict(type="path"),

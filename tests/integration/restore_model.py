@@ -117,7 +117,7 @@ def build_points(s, folder, vm_key):
         images.append(bytes(image))
         ids.append(point_id)
     chosen = s.rng.randrange(len(ids))
-    return repository.path, ids[chosen], images[chosen]
+    return repository.location, ids[chosen], images[chosen]
 
 
 def build_raw(s, folder):

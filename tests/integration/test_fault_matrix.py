@@ -65,9 +65,9 @@ def point_file(ctx, kind):
     repo = Repository(ctx.repo)
     [manifest] = repo.points.list()
     if kind == "manifest":
-        return os.path.join(repo.points.folder(manifest), "manifest.json")
+        return os.path.join(repo.storage.path(repo.points.folder(manifest)), "manifest.json")
     index = repo.points.read_index(manifest, manifest["disks"][0])
-    return repo.chunks.path(next(e for e in index.entries if e))
+    return repo.storage.path(repo.chunks.key(next(e for e in index.entries if e)))
 
 
 def damage(kind, how):

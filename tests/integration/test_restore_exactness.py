@@ -82,7 +82,7 @@ def test_a_missing_chunk_is_found_before_anything_is_written(backed_up, lab):
     [manifest] = store.points.list()
     index = store.points.read_index(manifest, manifest["disks"][0])
     last = [e for e in index.entries if e][-1]
-    os.remove(store.chunks.path(last))  # the last chunk the restore would need
+    os.remove(store.storage.path(store.chunks.key(last)))  # the last chunk the restore would need
     before = _sha(lab, "lab-odd")
     result = _restore("lab-odd", repository=str(repo))
     assert result["failed"] and result["error_code"] == "CHUNK_CORRUPT" and "nothing was written" in result["msg"]

@@ -120,7 +120,7 @@ def test_a_damaged_chunk_fails_its_range_with_an_io_error_naming_it_and_other_ra
     [manifest] = [m for m in store.points.list() if m["id"] == point_id]
     index = store.points.read_index(manifest, manifest["disks"][0])
     damaged = index.entries[5]  # the chunk at 20 MiB
-    with open(store.chunks.path(damaged), "r+b") as f:
+    with open(store.storage.path(store.chunks.key(damaged)), "r+b") as f:
         f.seek(1000)
         f.write(b"\xff" * 16)
     exports = tmp_path / "exports"
@@ -131,7 +131,7 @@ def test_a_damaged_chunk_fails_its_range_with_an_io_error_naming_it_and_other_ra
         assert good.returncode == 0 and "read 4096/4096 bytes" in good.stdout, good
         with open(record["log"]) as f:
             assert damaged in f.read()
-        with open(store.chunks.path(damaged), "rb") as f:
+        with open(store.storage.path(store.chunks.key(damaged)), "rb") as f:
             f.seek(1000)
             assert f.read(16) == b"\xff" * 16  # nothing repaired
 
@@ -171,10 +171,11 @@ def test_an_export_holds_the_repository_so_a_prune_waits_for_it_and_names_it(poi
     lease back. An export asked for while a prune holds the repository waits, or fails as clearly,
     and leaves nothing running."""
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import EXCLUSIVE, read_leases
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import LocalStorage
     repo, point_id, expected = point
     exports = tmp_path / "exports"
     with serving(repo, exports, vm=VM, name="held", socket=str(tmp_path / "held.sock")) as record:
-        [lease] = read_leases(os.path.join(repo, "locks"))[0]
+        [lease] = read_leases(LocalStorage(repo))[0]
         assert lease["kind"] == "shared" and lease["pid"] == record["pid"] and "export held" in lease["operation"]
         busy = run_module("vadp.vsphere.repository_prune", {"repository": repo, "keep_last": 1, "lock_timeout": 1})
         assert busy["error_code"] == "REPOSITORY_BUSY" and "export held of point %s" % point_id in busy["msg"], busy

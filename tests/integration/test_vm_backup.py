@@ -97,18 +97,18 @@ def test_verify_names_point_disk_and_offset(vm, lab, tmp_path):
     index = store.points.read_index(manifest, manifest["disks"][0])
     chunks = [(i, e) for i, e in enumerate(index.entries) if e]
     (flip_at, flip), (gone_at, gone) = chunks[0], chunks[1]
-    with open(store.chunks.path(flip), "r+b") as f:
+    with open(store.storage.path(store.chunks.key(flip)), "r+b") as f:
         f.seek(60)
         byte = f.read(1)
         f.seek(60)
         f.write(bytes([byte[0] ^ 1]))
-    os.remove(store.chunks.path(gone))
+    os.remove(store.storage.path(store.chunks.key(gone)))
     quick = info(repo, vm=VM, verify="quick")
     assert [(p["point"], p["offset"]) for p in quick["problems"]] == [(point, gone_at * 4 * MIB)]
     deep = info(repo, vm=VM, verify="deep")
     assert sorted((p["disk"], p["offset"]) for p in deep["problems"]) == sorted(
         [(manifest["disks"][0]["key"], flip_at * 4 * MIB), (manifest["disks"][0]["key"], gone_at * 4 * MIB)])
-    index_file = os.path.join(store.points.folder(manifest), manifest["disks"][0]["index"])
+    index_file = os.path.join(store.storage.path(store.points.folder(manifest)), manifest["disks"][0]["index"])
     with open(index_file, "r+b") as f:
         f.truncate(100)
     [truncated] = info(repo, vm=VM, verify="quick")["problems"]

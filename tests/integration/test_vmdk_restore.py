@@ -86,7 +86,7 @@ def test_a_damaged_chunk_stops_the_restore_before_it_is_written(vm, lab, tmp_pat
     [manifest] = store.points.list()
     index = store.points.read_index(manifest, manifest["disks"][0])
     number, chunk = [(i, e) for i, e in enumerate(index.entries) if e][1]
-    with open(store.chunks.path(chunk), "r+b") as f:
+    with open(store.storage.path(store.chunks.key(chunk)), "r+b") as f:
         f.seek(70)
         f.write(b"\x00\x01\x02")
     lab.guest_write(VM, offset=number * 4 * MIB, length=65536, seed=5)  # differs from the backup there

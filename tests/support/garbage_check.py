@@ -4,7 +4,7 @@ import os
 
 
 def stored(repo):
-    return {name for _folder, _dirs, names in os.walk(os.path.join(repo.path, "chunks")) for name in names}
+    return {name for _folder, _dirs, names in os.walk(os.path.join(repo.location, "chunks")) for name in names}
 
 
 def referenced(repo):

@@ -30,6 +30,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._export import nbdkit
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, RepositoryBusyError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError, PointNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.s3 import environment as s3_environment
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import is_remote
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
 PACKAGE = "ansible_collections/vadp/vsphere/plugins/module_utils"
@@ -75,6 +77,7 @@ class ExportOptions:
     tls_psk_file: Optional[str] = None
     copy_on_write: bool = False
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT  # for the export's shared lease on the repository
 
 
@@ -194,7 +197,7 @@ class NbdExports:
             if not _loopback(host.strip("[]")) and not o.tls_psk_file:
                 raise TlsRequiredError("an export on %s is reachable from other machines: give tls_psk_file (TLS with a "
                                        "pre-shared key) or serve on a Unix socket or a loopback address" % o.address)
-        repository = Repository(o.repository, key_file=o.encryption_key_file)
+        repository = Repository(o.repository, key_file=o.encryption_key_file, s3=o.s3)
         if o.vm:
             point = repository.points.find(repository.points.vm_key(o.vm, option="vm"), o.restore_point)
         else:
@@ -216,7 +219,7 @@ class NbdExports:
             uri = "nbd+unix:///?socket=%s" % o.socket
         else:
             uri = "%s://%s" % ("nbds" if o.tls_psk_file else "nbd", o.address)
-        return {"name": name, "uri": uri, "repository": os.path.abspath(o.repository), "point": point["id"],
+        return {"name": name, "uri": uri, "repository": o.repository if is_remote(o.repository) else os.path.abspath(o.repository), "point": point["id"],
                 "vm": point["vm"]["name"], "disk": disk["key"], "capacity_bytes": disk["capacity_bytes"],
                 "copy_on_write": o.copy_on_write, "socket": o.socket, "address": o.address}
 
@@ -256,7 +259,9 @@ class NbdExports:
         if o.encryption_key_file:
             command.append("key_file=" + os.path.abspath(o.encryption_key_file))
         with open(log, "w") as errors:
-            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, check=False, timeout=120)
+            # an object store's credentials reach nbdkit as boto3's environment variables, never its command line
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, check=False, timeout=120,
+                                  env=dict(os.environ, **s3_environment(o.s3)))
         pid = _read_pid(pid_file)
         if done.returncode or not _alive(pid):
             with open(log) as f:

@@ -8,8 +8,9 @@ as its __main__ and calls the functions below by name.
 
 Arguments (key=value after the script): lib (folders to put on sys.path, separated by ':', so
 this file imports the collection's repository code and its libraries), log (a file this plugin
-appends its errors to: nbdkit in the background has no stderr), repository, point, disk (the
-device key), key_file (an encrypted repository's key), name (the export's), lease_state (a file
+appends its errors to: nbdkit in the background has no stderr), repository (a folder, or
+s3://bucket/prefix reached through the AWS_ environment variables nbdkit is started with), point,
+disk (the device key), key_file (an encrypted repository's key), name (the export's), lease_state (a file
 this plugin writes once it holds its lease, or could not), lock_timeout (seconds to wait for it).
 A damaged or missing chunk fails the reads of its range with EIO and a line in the log that names
 the chunk; other ranges still read.
@@ -59,8 +60,8 @@ def _load_disk():
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repository = Repository(_settings["repository"], key_file=_settings.get("key_file"))
-    vm_key = next((key for key in os.listdir(os.path.join(_settings["repository"], "vms"))
-                   if os.path.isdir(os.path.join(repository.points.vm_folder(key), _settings["point"]))), None)
+    vm_key = next((key for key in repository.points.vm_keys() if repository.storage.exists(
+        "%s/%s/manifest.json" % (repository.points.vm_folder(key), _settings["point"]))), None)
     manifest = next((m for m in repository.points.list(vm_key) if m["id"] == _settings["point"]), None) if vm_key else None
     if manifest is None:
         raise PointNotFoundError("point %s is no longer in %s" % (_settings["point"], _settings["repository"]))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
@@ -66,6 +65,7 @@ class BackupOptions:
     state_dir: Optional[str] = None
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
 def is_backup_snapshot(node) -> bool:
@@ -115,7 +115,7 @@ class BackupJob:
     def run(self, check_mode: bool = False) -> dict:
         facts = vm_facts(self.vm)
         repository = Repository.create(self.options.repository, chunk_size=self.options.chunk_size, dry_run=check_mode,
-                                       key_file=self.options.encryption_key_file)
+                                       key_file=self.options.encryption_key_file, s3=self.options.s3)
         if check_mode:
             return self._run(facts, repository, check_mode=True)
         repository.check_writable()  # a read-only repository is refused before the VM is touched
@@ -218,10 +218,10 @@ class BackupJob:
         plans, kinds = [], {}
         for disk in selected:
             parent_disk = parent_disks.get(disk.key)
-            parent_index = os.path.join(repository.points.folder(parent), parent_disk["index"]) if parent_disk else None
+            parent_index = "%s/%s" % (repository.points.folder(parent), parent_disk["index"]) if parent_disk else None
             index_name = "disk-%s.index" % disk.key
             plan, kind, reason, areas, change_id = backup_plan.disk_plan(
-                vm, snapshot, disk, repository, parent_disk, parent_index, os.path.join(writer.folder, index_name))
+                vm, snapshot, disk, repository, parent_disk, parent_index, "%s/%s" % (writer.folder, index_name))
             if reason and parent is not None:
                 result["fallback_reasons"][str(disk.key)] = reason
             plans.append(plan)

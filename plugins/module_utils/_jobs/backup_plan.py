@@ -56,7 +56,7 @@ def disk_plan(vm, snapshot, disk, repository, parent_disk, parent_index_path, in
     chunks = sorted({n for offset, length in align(areas, chunk_size, capacity)
                      for n in range(offset // chunk_size, (offset + length - 1) // chunk_size + 1)})
     plan = ReadDiskPlan(id=str(disk.key), path=disk.backing.fileName, capacity=capacity, chunk_size=chunk_size,
-                        chunks=chunks, repository=repository.path, index_out=index_out,
+                        chunks=chunks, repository=repository.location, index_out=index_out,
                         parent_index=parent_index_path if kind == "incremental" else None)
     return plan, kind, reason, [list(a) for a in areas], change_id
 

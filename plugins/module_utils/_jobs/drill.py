@@ -89,6 +89,7 @@ class DrillOptions:
     timeout: int = 86400
     state_dir: Optional[str] = None  # where each drill's transfer keeps its state; a temporary folder if not given
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
 def _now() -> datetime.datetime:
@@ -158,14 +159,14 @@ class RecoveryDrill:
             datacenter=o.datacenter, folder=o.folder, cluster=o.cluster, host=o.host, resource_pool=o.resource_pool,
             datastore=o.datastore, network=None if o.network_map else o.network, network_map=o.network_map,
             mac="regenerate", bios_uuid="new", if_exists="fail", rdm_policy="skip",  # never a production LUN
-            encryption_key_file=o.encryption_key_file, marks={DRILL_MARK_KEY: vm})
+            encryption_key_file=o.encryption_key_file, s3=o.s3, marks={DRILL_MARK_KEY: vm})
 
     def _plan(self, vm: str, leftover: bool) -> _DrillPlan:
         """The drill's first record and what recreating it would make; leftover: check mode left a
         leftover of the drill VM in place, which the plan may meet."""
         record = DrillRecord(vm=vm, drill_vm=self.options.name_prefix + vm)
         try:
-            repository = Repository(self.options.repository, self.options.encryption_key_file)
+            repository = Repository(self.options.repository, self.options.encryption_key_file, self.options.s3)
             point = repository.points.find(repository.points.vm_key(vm), self.options.restore_point)
             record.point, record.point_time = point["id"], point["time"]
             record.point_age_seconds = round((_now() - parse_time(point["time"])).total_seconds())
@@ -237,7 +238,7 @@ class RecoveryDrill:
                 RestoreJob(client, vm, RestoreOptions(
                     vddk=o.vddk, repository=o.repository, restore_point=record.point, source_vm=record.vm,
                     mode="fresh", disk_map=created["disk_map"], reset_cbt=False, state_dir=state_dir, timeout=o.timeout,
-                    encryption_key_file=o.encryption_key_file), warn=self.warn).run()
+                    encryption_key_file=o.encryption_key_file, s3=o.s3), warn=self.warn).run()
             record.phases["restore_seconds"] = round(time.monotonic() - start - record.phases["create_seconds"], 1)
             power_on(vm, {}, DEFAULT_TASK_TIMEOUT)  # the task; the guest's boot is what boot_timeout bounds
             booting = time.monotonic()

@@ -29,6 +29,7 @@ class PointFilesOptions:
     restore_point: str = "latest"
     disk: Optional[str] = None
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT  # held through the export the extraction reads from
     filesystem: Optional[str] = None  # a device as libguestfs names it (/dev/sda1); the only one when not given
     path: Optional[str] = None  # a guest folder to list
@@ -69,7 +70,7 @@ class PointFilesJob:
         exports = NbdExports(o.exports_dir)
         socket_dir = tempfile.mkdtemp(prefix="vadp-files-")  # short: a socket path has at most 107 bytes
         export = ExportOptions(repository=o.repository, vm=o.vm, restore_point=o.restore_point, disk=o.disk,
-                               encryption_key_file=o.encryption_key_file, lock_timeout=o.lock_timeout,
+                               encryption_key_file=o.encryption_key_file, s3=o.s3, lock_timeout=o.lock_timeout,
                                socket=os.path.join(socket_dir, "nbd.sock"))
         plan = exports.plan(export)
         plan["name"] = "files-%s-%s-%d" % (plan["point"], plan["disk"], os.getpid())

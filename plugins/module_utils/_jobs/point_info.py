@@ -27,6 +27,7 @@ class PointInfoOptions:
     verify: str = "none"  # none, quick, deep
     space: bool = False
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
 def _summary(manifest, protected):
@@ -42,7 +43,7 @@ class PointInfo:
         self.options = options
 
     def run(self, check_mode: bool = False) -> dict:
-        repository = Repository(self.options.repository, self.options.encryption_key_file)
+        repository = Repository(self.options.repository, self.options.encryption_key_file, self.options.s3)
         if check_mode or (self.options.verify == "none" and not self.options.space):  # check mode writes nothing
             return self._run(repository)
         # a point a prune removes while it is read would look damaged

@@ -33,6 +33,7 @@ class PruneOptions:
     gc: bool = True
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
 def _policy(o: PruneOptions) -> RetentionPolicy:
@@ -56,7 +57,7 @@ class PruneJob:
     def run(self, check_mode: bool = False) -> dict:
         o = self.options
         policy = _policy(o)  # a bad policy is refused before the repository is opened
-        repository = Repository(o.repository, o.encryption_key_file)
+        repository = Repository(o.repository, o.encryption_key_file, o.s3)
         if check_mode:  # reads only: no lease, a running backup is not disturbed
             return self._prune(repository, policy, dry_run=True)
         with repository.lease(EXCLUSIVE, "prune", timeout=o.lock_timeout, on_wait=announce_waits(self.warn)) as lease:

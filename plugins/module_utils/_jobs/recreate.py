@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Callable, Dict, List, Optional
 
 try:
@@ -84,6 +83,7 @@ class RecreateOptions:
     # more extraConfig marks (a drill's own); set by callers, not a module option
     marks: Dict[str, str] = dataclasses.field(default_factory=dict, metadata={"option": False})
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
 def _named(folder, name):
@@ -110,12 +110,12 @@ class RecreateVm:
             config, unknown = (read_config_file(o.config_file, o.config_vm) if o.config_file
                                else load_config(o.config, o.config_vm))
             return config, unknown, None, config.instanceUuid or config.uuid or config.name
-        repository = Repository(o.repository, o.encryption_key_file)
+        repository = Repository(o.repository, o.encryption_key_file, o.s3)
         point = repository.points.find(repository.points.vm_key(o.source_vm), o.restore_point)
         config, unknown = load_config(point["config"]["value"])
         nvram = None
         if point.get("nvram"):
-            nvram = repository.points.read_file(os.path.join(repository.points.folder(point), point["nvram"]))
+            nvram = repository.points.read_file("%s/%s" % (repository.points.folder(point), point["nvram"]))
         return config, unknown, nvram, point["vm"]["instance_uuid"]
 
     def _target(self, placement, config):

@@ -52,6 +52,7 @@ class RestoreOptions:
     state_dir: Optional[str] = None
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
 class RestoreJob:
@@ -64,7 +65,7 @@ class RestoreJob:
         if not self.options.repository:
             return self._run(check_mode)
         # opened once (an encrypted repository derives its key once); in check mode nothing is leased
-        self._repository = Repository(self.options.repository, self.options.encryption_key_file)
+        self._repository = Repository(self.options.repository, self.options.encryption_key_file, self.options.s3)
         if check_mode:
             return self._run(check_mode)
         # held from choosing the point to the end of the transfer: no prune removes the point meanwhile

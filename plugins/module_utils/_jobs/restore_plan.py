@@ -188,13 +188,13 @@ def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=
         extents = _within_chunks(index, changed_areas)
     else:
         extents = [_extent(o, n, h) for o, n, h in index.extents() if h is not None or mode == "full"]
-    missing = sorted({e.chunk for e in extents if isinstance(e, ChunkExtent) and not repository.chunks.has(e.chunk)})
+    missing = repository.chunks.missing({e.chunk for e in extents if isinstance(e, ChunkExtent)})
     if missing:  # found now, before the first write, not after tens of MiB
         raise ChunkCorruptError("point %s disk %s needs %d chunk(s) the repository does not have (first: %s): nothing "
                                 "was written. Verify the repository, or restore another point" % (
-                                    manifest["id"], source["key"], len(missing), repository.chunks.path(missing[0])))
+                                    manifest["id"], source["key"], len(missing), repository.chunks.describe(missing[0])))
     return WriteDiskPlan(id=str(target["key"]), path=path or target["file_name"], extents=extents,
-                         source=RepositorySource(repository.path, manifest["id"], source["key"], verify),
+                         source=RepositorySource(repository.location, manifest["id"], source["key"], verify),
                          zeros_where_allocated=mode == "full", verify_after_write=verify_after_write,
                          metadata=replayable_metadata(source.get("vddk_metadata")) if mode == "fresh" else {})
 

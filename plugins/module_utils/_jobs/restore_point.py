@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Callable, Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils._files import write_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository import garbage
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
@@ -33,6 +31,7 @@ class RestorePointOptions:
     gc: bool = True
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
 class RestorePointJob:
@@ -43,7 +42,7 @@ class RestorePointJob:
         o = self.options
         if o.state == "absent" and o.protected:
             raise InvalidSettingsError("protected: true and state: absent contradict each other: a protected point is never deleted")
-        repository = Repository(o.repository, o.encryption_key_file)
+        repository = Repository(o.repository, o.encryption_key_file, o.s3)
         vm_key = repository.points.vm_key(o.vm, option="vm")
         if check_mode:  # reads only: no lease
             return self._apply(repository, self._choose(repository, vm_key), dry_run=True)
@@ -93,9 +92,9 @@ class RestorePointJob:
             return result
         wanted = protected if o.protected is None else o.protected
         if not dry_run and wanted != protected:
-            mark = os.path.join(repository.points.folder(manifest), PROTECTED_MARK)
+            mark = "%s/%s" % (repository.points.folder(manifest), PROTECTED_MARK)
             if wanted:
-                write_atomically(mark, b"")
+                repository.storage.create(mark, b"")
             else:
-                os.unlink(mark)
+                repository.storage.delete(mark)
         return {"changed": wanted != protected, "point": dict(point, protected=wanted), "state": "present"}

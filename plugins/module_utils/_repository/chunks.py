@@ -2,17 +2,15 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The chunk store (docs/restore-point-format.md, "Chunks"): content-addressed, write-once chunk
-files under REPO/chunks/, compressed when that helps, sealed in an encrypted repository, and
+objects under chunks/ in the repository's storage, compressed when that helps, sealed in an encrypted repository, and
 checked field by field whenever one is read. No Ansible imports.
 """
 
 import functools
 import hashlib
-import os
-import secrets
 import struct
 import threading
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 try:
     import zstandard
@@ -22,7 +20,7 @@ except ImportError:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository import crypto
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ChunkCorruptError, RepositoryError
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.writes import makedirs, write_new_file
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import StoredObject
 
 MAX_CHUNK_SIZE = 64 << 20  # a chunk is held whole in memory while it is stored or restored
 CHUNK_MAGIC = b"VADPCHK1"
@@ -55,16 +53,35 @@ def all_zeros(data: bytes) -> bool:
 
 
 class ChunkStore:
-    """The chunks of one repository; keys (crypto.RepositoryKeys) when it is encrypted."""
+    """The chunks of one repository (in storage, a storage.LocalStorage or s3.S3Storage); keys
+    (crypto.RepositoryKeys) when it is encrypted."""
 
-    def __init__(self, root: str, mode: int, keys: Optional[crypto.RepositoryKeys] = None):
-        self.folder, self.mode, self.keys = os.path.join(root, "chunks"), mode, keys
+    FOLDER = "chunks"
 
-    def path(self, name: str) -> str:
-        return os.path.join(self.folder, name[:2], name[2:4], name)
+    def __init__(self, storage, keys: Optional[crypto.RepositoryKeys] = None):
+        self.storage, self.keys = storage, keys
+
+    def key(self, name: str) -> str:
+        return "%s/%s/%s/%s" % (self.FOLDER, name[:2], name[2:4], name)
+
+    def describe(self, name: str) -> str:
+        """Where the chunk is, for a message."""
+        return self.storage.describe(self.key(name))
 
     def has(self, name: str) -> bool:
-        return os.path.exists(self.path(name))
+        return self.storage.exists(self.key(name))
+
+    def missing(self, names) -> List[str]:
+        """Which of names the store lacks, sorted. In object storage, for more than a few, one
+        listing of the store answers where a request per chunk would not."""
+        names = set(names)
+        if self.storage.remote and len(names) > 100:
+            return sorted(names - {name for name, _stored in self.stored()})
+        return sorted(n for n in names if not self.has(n))
+
+    def size(self, name: str) -> Optional[int]:
+        """Its stored size, or None when it is missing."""
+        return self.storage.size(self.key(name))
 
     def name(self, data) -> str:
         """SHA-256 of the data, or in an encrypted repository its HMAC: the name says nothing of the content."""
@@ -75,8 +92,8 @@ class ChunkStore:
         if all_zeros(data):
             return None, 0
         name = self.name(data)
-        path = self.path(name)
-        if os.path.exists(path):
+        key = self.key(name)
+        if self.storage.exists(key):
             return name, 0
         payload, compression = data, COMPRESSION_NONE
         if HAS_ZSTD:
@@ -88,24 +105,16 @@ class ChunkStore:
         # a plain chunk stored raw: its payload's SHA-256 is its name, already computed
         checksum = bytes.fromhex(name) if payload is data else hashlib.sha256(payload).digest()
         stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, _RESERVED, len(data), checksum) + payload
-        makedirs(os.path.dirname(path), self.mode)
-        temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
-        write_new_file(temporary, stored)
-        try:
-            os.link(temporary, path)  # write-once: never replaces a chunk another writer stored
-        except FileExistsError:
+        if not self.storage.create(key, stored):  # write-once: never replaces a chunk another writer stored
             return name, 0
-        finally:
-            os.unlink(temporary)
         return name, len(stored)
 
     def get(self, name: str, where: str = "", rehash: bool = True):
         """The plain data of a chunk (bytes, or a read-only view of them), checked against its stored
         checksum and (rehash) its name; where says which point, disk and offset need it."""
         try:
-            with open(self.path(name), "rb") as f:
-                stored = f.read()
-        except OSError:
+            stored = self.storage.read(self.key(name))
+        except OSError:  # absent, or not a file
             raise ChunkCorruptError("chunk %s is missing%s" % (name, where))
         if len(stored) < CHUNK_HEADER.size:
             raise ChunkCorruptError("chunk %s is truncated%s" % (name, where))
@@ -142,10 +151,7 @@ class ChunkStore:
             raise ChunkCorruptError("chunk %s does not match its hash%s" % (name, where))
         return data
 
-    def stored(self) -> Iterator[Tuple[str, str, int]]:
-        """(file name, path, size) of every file in the chunk folders, chunks and leftovers alike."""
-        for first in sorted(os.listdir(self.folder)) if os.path.isdir(self.folder) else []:
-            for second in sorted(os.listdir(os.path.join(self.folder, first))):
-                with os.scandir(os.path.join(self.folder, first, second)) as entries:
-                    for entry in entries:
-                        yield entry.name, entry.path, entry.stat().st_size
+    def stored(self) -> Iterator[Tuple[str, StoredObject]]:
+        """(name, object) of every object under chunks/, chunks and a crashed writer's leftovers alike."""
+        for stored in self.storage.walk(self.FOLDER):
+            yield stored.key.rpartition("/")[2], stored

@@ -34,6 +34,16 @@ class RepositoryReadOnlyError(RepositoryError):
     error_code = "REPOSITORY_READ_ONLY"
 
 
+class RepositoryUnreachableError(RepositoryError):
+    """Object storage that does not answer (refused, reset, timed out) after every retry."""
+    error_code = "REPOSITORY_UNREACHABLE"
+
+
+class RepositoryAccessDeniedError(RepositoryError):
+    """Object storage that answers, but refuses these credentials."""
+    error_code = "REPOSITORY_ACCESS_DENIED"
+
+
 def storage_error(exc, path):
     """The repository's own error for an OSError met while writing path (full, read-only), or None."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

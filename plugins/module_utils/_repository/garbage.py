@@ -6,16 +6,13 @@ function here that deletes runs under the repository's exclusive lease, so no ba
 runs meanwhile (the jobs take it). No Ansible imports.
 """
 
-import os
 import re
-import secrets
-import shutil
 from dataclasses import dataclass, field
 from typing import AbstractSet, Iterable, Iterator, List, Set
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
 
-REMOVING_PREFIX = ".removing-"  # a point folder renamed away: invisible at once, deleted after
+REMOVING_PREFIX = ".removing-"  # a point folder an earlier version renamed away to remove it
 _CHUNK_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -42,27 +39,28 @@ def referenced_chunks(repository, manifests: Iterable[dict]) -> Set[bytes]:
 def unreferenced_chunks(repository) -> List[str]:
     """The chunk files no visible point references (what a collection would delete), by name."""
     in_use = referenced_chunks(repository, repository.points.list())
-    return [name for name, _path, _size in repository.chunks.stored() if _CHUNK_NAME.match(name) and bytes.fromhex(name) not in in_use]
+    return [name for name, _stored in repository.chunks.stored() if _CHUNK_NAME.match(name) and bytes.fromhex(name) not in in_use]
 
 
 def remove_point(repository, manifest: dict) -> None:
-    """Hide the point in one rename, then delete its files; a crash in between leaves a hidden
-    folder that the next collection deletes."""
+    """Delete the manifest first (the point is gone from then on), then the rest of its folder; a
+    crash in between leaves a folder without a manifest, which the next collection deletes."""
     folder = repository.points.folder(manifest)
-    hidden = os.path.join(os.path.dirname(folder), "%s%s-%s" % (REMOVING_PREFIX, manifest["id"], secrets.token_hex(3)))
-    os.rename(folder, hidden)
-    shutil.rmtree(hidden)
+    repository.storage.delete(folder + "/manifest.json")
+    repository.storage.delete_tree(folder)
+    repository.storage.remove_empty_folder(folder)
 
 
 def _leftover_point_folders(repository) -> Iterator[str]:
-    """Point folders without a manifest (a crashed backup) and hidden ones (a crashed removal)."""
-    vms = os.path.join(repository.path, "vms")
-    for key in sorted(os.listdir(vms)) if os.path.isdir(vms) else []:
+    """Point folders without a manifest (a crashed backup or removal) and hidden ones (a removal by
+    an earlier version that crashed)."""
+    storage = repository.storage
+    for key in repository.points.vm_keys():
         points = repository.points.vm_folder(key)
-        for name in sorted(os.listdir(points)) if os.path.isdir(points) else []:
-            path = os.path.join(points, name)
-            if name.startswith(REMOVING_PREFIX) or not os.path.exists(os.path.join(path, "manifest.json")):
-                yield path
+        for name in storage.children(points):
+            folder = "%s/%s" % (points, name)
+            if name.startswith(REMOVING_PREFIX) or not storage.exists(folder + "/manifest.json"):
+                yield folder
 
 
 def collect_garbage(repository, dry_run: bool = False, removing: AbstractSet[str] = frozenset()) -> GarbageReport:
@@ -81,18 +79,19 @@ def collect_garbage(repository, dry_run: bool = False, removing: AbstractSet[str
                                 details={"damaged_points": damaged})
     report = GarbageReport()
     for folder in _leftover_point_folders(repository):
-        report.unfinished_points_removed.append(os.path.relpath(folder, repository.path))
+        report.unfinished_points_removed.append(folder)
         if not dry_run:
-            shutil.rmtree(folder)
+            repository.storage.delete_tree(folder)
+            repository.storage.remove_empty_folder(folder)
     in_use = referenced_chunks(repository, kept)
-    for name, path, size in repository.chunks.stored():
+    for name, stored in repository.chunks.stored():
         if _CHUNK_NAME.match(name):
             if bytes.fromhex(name) in in_use:
                 continue
             report.chunks_removed += 1
-            report.bytes_freed += size
+            report.bytes_freed += stored.size
         else:
             report.temporary_files_removed += 1
         if not dry_run:
-            os.unlink(path)
+            repository.storage.delete(stored.key)
     return report

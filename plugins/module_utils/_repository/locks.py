@@ -2,10 +2,12 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Repository leases (docs/retention.md, "Concurrency"): backups and restores hold a shared
-lease, prune and garbage collection an exclusive one, as restic does. A lease is a file in
-REPO/locks/ that works between hosts sharing the repository over NFS: it names its host and
-process and is refreshed while held; a lease not refreshed for its lease time, or whose process
-on this host is gone, is stale and does not count. No Ansible imports.
+lease, prune and garbage collection an exclusive one, as restic does. A lease is an object under
+locks/ in the repository's storage, so it works between hosts sharing a folder over NFS or a
+bucket: it names its host and process and is refreshed while held, each refresh a new generation
+(locks/<kind>-<id>-<generation>.json, the older one deleted after), so no object is ever
+overwritten; a lease not refreshed for its lease time, or whose process on this host is gone, is
+stale and does not count. No Ansible imports.
 """
 
 import datetime
@@ -13,13 +15,13 @@ import errno
 import json
 import os
 import random
+import re
 import secrets
 import socket
 import threading
 import time
 from typing import Callable, List, Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils._files import write_atomically, write_new_file
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 
 SHARED, EXCLUSIVE = "shared", "exclusive"
@@ -62,35 +64,43 @@ def _process_alive(pid):
     return True
 
 
-def read_leases(folder, now=None):
-    """(live, stale) leases in folder, each a dict with its 'file'."""
+FOLDER = "locks"
+_GENERATION = re.compile(r"^(?P<lease>.+?)(-(?P<generation>\d{6}))?\.json$")
+
+
+def read_leases(storage, now=None):
+    """(live, stale) leases in storage's locks/, each a dict with its 'key' (its newest generation;
+    older generations a crashed refresh left are stale)."""
     now = now or _now()
-    live, stale = [], []
-    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        path = os.path.join(folder, name)
-        if not name.endswith(".json"):  # what a holder killed while writing left behind
-            try:
-                if now.timestamp() - os.stat(path).st_mtime > LEASE_SECONDS:
-                    stale.append({"kind": "leftover", "operation": "temporary file", "file": path})
-            except FileNotFoundError:
-                pass
+    live, stale, newest = [], [], {}
+    for stored in storage.walk(FOLDER):
+        name = stored.key.rpartition("/")[2]
+        match = _GENERATION.match(name)
+        if not match:  # what a holder killed while writing left behind
+            if now.timestamp() - stored.modified > LEASE_SECONDS:
+                stale.append({"kind": "leftover", "operation": "temporary file", "key": stored.key})
             continue
+        generation = int(match.group("generation") or 0)
+        previous = newest.get(match.group("lease"))
+        if previous is not None:
+            older = min(previous, (generation, stored), key=lambda found: found[0])
+            stale.append({"kind": "superseded", "operation": "an older generation of a lease", "key": older[1].key})
+            if generation < previous[0]:
+                continue
+        newest[match.group("lease")] = (generation, stored)
+    for _generation, stored in newest.values():
         try:
-            with open(path) as f:
-                lease = json.load(f)
+            lease = json.loads(storage.read(stored.key))
             refreshed = _parse(lease["refreshed"])
             expired = (now - refreshed).total_seconds() > lease.get("lease_seconds", LEASE_SECONDS)
             dead = lease["host"] == socket.gethostname() and not _process_alive(lease["pid"])
         except FileNotFoundError:
-            continue  # released while we looked
-        except (OSError, ValueError, KeyError, TypeError):
-            # not written by this collection (lease files are created whole): counts until it is old
-            try:
-                expired = now.timestamp() - os.stat(path).st_mtime > LEASE_SECONDS
-            except FileNotFoundError:
-                continue
-            lease, dead = {"kind": "unknown", "operation": "unreadable lease file %s" % name}, False
-        (stale if expired or dead else live).append(dict(lease, file=path))
+            continue  # released (or refreshed) while we looked
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # not written by this collection (lease objects are created whole): counts until it is old
+            expired = now.timestamp() - stored.modified > LEASE_SECONDS
+            lease, dead = {"kind": "unknown", "operation": "unreadable lease %s" % stored.key}, False
+        (stale if expired or dead else live).append(dict(lease, key=stored.key))
     return live, stale
 
 
@@ -121,15 +131,23 @@ class Lease:
     """A lease, taken and given back by Repository.lease. check() raises LeaseLostError
     when the lease is gone, so a holder can stop before it commits anything."""
 
-    def __init__(self, folder: str, kind: str, operation: str, timeout: float = DEFAULT_LEASE_TIMEOUT,
+    FOLDER = FOLDER
+
+    def __init__(self, storage, kind: str, operation: str, timeout: float = DEFAULT_LEASE_TIMEOUT,
                  on_wait: Callable[[List[dict]], None] = lambda holders: None):
-        self.folder, self.kind, self.operation, self.timeout, self.on_wait = folder, kind, operation, timeout, on_wait
-        self.path: Optional[str] = None
+        self.storage, self.kind, self.operation, self.timeout, self.on_wait = storage, kind, operation, timeout, on_wait
+        self.name: Optional[str] = None  # locks/<kind>-<id>, while this lease has an object
+        self.generation = 0
         self.stale_removed: List[dict] = []
         self._stop = threading.Event()
         self._refresher: Optional[threading.Thread] = None
-        self._guard = threading.Lock()  # the acquiring thread and the refresher both touch path
+        self._guard = threading.Lock()  # the acquiring thread and the refresher both touch name
         self._lost = False
+
+    @property
+    def key(self) -> Optional[str]:
+        """The object of this lease's current generation."""
+        return None if self.name is None else "%s-%06d.json" % (self.name, self.generation)
 
     def _record(self):
         now = _stamp(_now())
@@ -137,20 +155,19 @@ class Lease:
                 "created": self._created, "refreshed": now, "lease_seconds": LEASE_SECONDS}
 
     def _conflicts(self, live):
-        others = [lease for lease in live if lease["file"] != self.path]
+        others = [lease for lease in live if lease["key"] != self.key]
         return others if self.kind == EXCLUSIVE else [lease for lease in others if lease["kind"] != SHARED]
 
     def acquire(self):
         """Write the lease, then look for conflicting ones. Two processes that do this at once
         both see each other, so two conflicting leases are never both held: a shared taker steps
         back from an exclusive lease; an exclusive taker steps back from another exclusive one
-        (both retry at random moments) but keeps its file while it waits for shared holders to
+        (both retry at random moments) but keeps its object while it waits for shared holders to
         end, so new backups queue behind it and a prune is not starved by a stream of backups."""
         try:
-            os.makedirs(self.folder, mode=0o700, exist_ok=True)
             self._probe()
-        except OSError as exc:
-            if self.kind == SHARED and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        except (OSError, VadpError) as exc:
+            if self.kind == SHARED and _refused(exc):
                 return  # a repository this host may only read: nothing here can prune or collect it either
             raise
         deadline = time.monotonic() + self.timeout
@@ -159,23 +176,23 @@ class Lease:
         self._refresher.start()  # from the first write: a prune may wait longer than a lease lasts
         try:
             while True:
-                if self.path is None:
+                if self.name is None:
                     with self._guard:
-                        self.path = os.path.join(self.folder, "%s-%s.json" % (self.kind, secrets.token_hex(8)))
-                        self._write_whole()
-                live, stale = read_leases(self.folder)
+                        self.name, self.generation = "%s/%s-%s" % (FOLDER, self.kind, secrets.token_hex(8)), 0
+                        self.storage.create(self.key, json.dumps(self._record()).encode())
+                live, stale = read_leases(self.storage)
                 conflicts = self._conflicts(live)
                 if not conflicts:
                     break
                 if self.kind == SHARED or any(c["kind"] != SHARED for c in conflicts):
-                    self._drop_file()
+                    self._drop()
                 if time.monotonic() >= deadline:
                     raise RepositoryBusyError(
                         "the repository %s is in use by %s; waited %d s. Run again when it ends, or raise lock_timeout; a "
                         "holder that crashed stops counting %d s after its last refresh" % (
-                            os.path.dirname(self.folder), "; ".join(describe(c) for c in conflicts), self.timeout,
+                            self.storage.location, "; ".join(describe(c) for c in conflicts), self.timeout,
                             LEASE_SECONDS),
-                        details={"holders": [{k: v for k, v in c.items() if k != "file"} for c in conflicts]})
+                        details={"holders": [{k: v for k, v in c.items() if k != "key"} for c in conflicts]})
                 self.on_wait(conflicts)
                 time.sleep(min(max(deadline - time.monotonic(), 0), random.uniform(1, 5)))
         except BaseException:
@@ -183,41 +200,37 @@ class Lease:
             raise
         if self.kind == EXCLUSIVE:  # nobody else holds the repository: stale leases can go
             for lease in stale:
-                _remove(lease["file"])
-            self.stale_removed = stale
+                self.storage.delete(lease["key"])
+            self.stale_removed = [lease for lease in stale if lease["kind"] != "superseded"]
 
-    def _drop_file(self):
+    def _drop(self):
         with self._guard:
-            _remove(self.path)
-            self.path = None
-
-    def _write_whole(self):
-        """Create the lease file complete or not at all: a holder killed while writing it must not
-        leave a file nobody can read (and so nobody can tell stale)."""
-        temporary = self.path + ".tmp"
-        write_new_file(temporary, json.dumps(self._record()).encode())
-        try:
-            os.link(temporary, self.path)
-        finally:
-            os.unlink(temporary)
+            if self.name is not None:
+                self.storage.delete(self.key)
+            self.name = None
 
     def _probe(self):
-        probe = os.path.join(self.folder, "probe-%s.tmp" % secrets.token_hex(6))
-        write_new_file(probe, b"", durable=False)
-        os.unlink(probe)
+        probe = "%s/probe-%s.tmp" % (FOLDER, secrets.token_hex(6))
+        self.storage.create(probe, b"", durable=False)
+        self.storage.delete(probe)
 
     def _refresh(self):
         while not self._stop.wait(REFRESH_SECONDS):
             with self._guard:
-                if self.path is None:
+                if self.name is None:
                     continue  # between two tries of acquire
-                if not os.path.exists(self.path):
+                if not self.storage.exists(self.key):
                     self._lost = True
                     return
+                try:  # the next generation first, then the older one goes: the lease never has no object
+                    self.storage.create("%s-%06d.json" % (self.name, self.generation + 1), json.dumps(self._record()).encode())
+                except (OSError, VadpError):
+                    continue  # the next refresh tries again; the lease time allows several misses
+                self.generation += 1
                 try:
-                    write_atomically(self.path, json.dumps(self._record()).encode())
-                except OSError:
-                    pass  # the next refresh tries again; the lease time allows several misses
+                    self.storage.delete("%s-%06d.json" % (self.name, self.generation - 1))
+                except (OSError, VadpError):
+                    pass  # a superseded generation: stale for every reader, removed by the next prune
 
     @property
     def recorded(self):
@@ -225,20 +238,19 @@ class Lease:
         return self._refresher is not None
 
     def check(self):
-        if self.recorded and (self._lost or self.path is None or not os.path.exists(self.path)):
+        if self.recorded and (self._lost or self.name is None or not self.storage.exists(self.key)):
             raise LeaseLostError("the %s lease on %s was removed while this run held it (it was taken for stale): "
-                                 "nothing more is written; run again" % (self.kind, os.path.dirname(self.folder)))
+                                 "nothing more is written; run again" % (self.kind, self.storage.location))
 
     def release(self):
         self._stop.set()
         if self._refresher:
-            self._refresher.join()  # a refresh under way would write the file again after its removal
-        if self.path:
-            self._drop_file()
+            self._refresher.join()  # a refresh under way would write the object again after its removal
+        self._drop()
 
 
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+def _refused(exc) -> bool:
+    """Whether exc says this host may not write the repository (read-only, or not allowed)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+    return exc.error_code in ("REPOSITORY_READ_ONLY", "REPOSITORY_ACCESS_DENIED")

@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The point catalogue (docs/restore-point-format.md, "manifest.json" to "Writing a point"): the
-points under REPO/vms/, each a folder with its manifest and disk indexes; reading them (every
+points under vms/ in the repository's storage, each a folder (a key prefix) with its manifest and
+disk indexes, every file written once; reading them (every
 manifest checked against its place), choosing one by id, latest or time, and writing a new one
 (indexes first, the manifest last, under a lease the writer checks before it commits). In an
 encrypted repository every point file is sealed to its path. No Ansible imports.
@@ -10,7 +11,6 @@ encrypted repository every point file is sealed to its path. No Ansible imports.
 
 import datetime
 import json
-import os
 import re
 import secrets
 from typing import List, Optional
@@ -22,7 +22,6 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors im
     RepositoryError,
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.writes import makedirs, write_atomically
 
 POINT_FORMAT = "vadp-restore-point"  # a manifest's format
 FORMAT_VERSION = 2  # 2: leases, protected points, encryption (docs/restore-point-format.md)
@@ -55,33 +54,42 @@ def is_point_id(text):
 
 
 class PointCatalogue:
-    """The points of the repository at root (chunk_size, mode and keys: the repository's)."""
+    """The points of the repository in storage (chunk_size and keys: the repository's)."""
 
-    def __init__(self, root: str, chunk_size: int, mode: int, keys: Optional[crypto.RepositoryKeys] = None):
-        self.root, self.chunk_size, self.mode, self.keys = root, chunk_size, mode, keys
+    def __init__(self, storage, chunk_size: int, keys: Optional[crypto.RepositoryKeys] = None):
+        self.storage, self.chunk_size, self.keys = storage, chunk_size, keys
 
-    # point files: sealed to their place in an encrypted repository --------------------------
-    def read_file(self, path):
+    # point files: written once, sealed to their key in an encrypted repository ---------------
+    def read_file(self, key):
         """A manifest, index or NVRAM file, decrypted and authenticated in an encrypted repository."""
-        with open(path, "rb") as f:
-            data = f.read()
-        return self.keys.open_file(os.path.relpath(path, self.root), data) if self.keys else data
+        data = self.storage.read(key)
+        return self.keys.open_file(key, data) if self.keys else data
 
-    def write_file(self, path, data):
-        write_atomically(path, self.keys.seal_file(os.path.relpath(path, self.root), data) if self.keys else data)
+    def write_file(self, key, data):
+        """Write a point file once. The same bytes again (a retried worker) are no change; other
+        bytes under a key that exists are refused: nothing of a point is ever overwritten."""
+        data = self.keys.seal_file(key, data) if self.keys else data
+        if not self.storage.create(key, data):
+            try:
+                same = self.read_file(key) == (self.keys.open_file(key, data) if self.keys else data)
+            except (OSError, crypto.TamperedError):
+                same = False
+            if not same:
+                raise RepositoryError("%s exists already with other contents: a point file is written once, never "
+                                      "replaced" % self.storage.describe(key))
 
-    def load_index(self, path, name="index"):
+    def load_index(self, key, name="index"):
         try:
-            return DiskIndex.from_bytes(self.read_file(path), name)
+            return DiskIndex.from_bytes(self.read_file(key), name)
         except OSError as exc:
             raise RepositoryError("%s cannot be read: %s" % (name, exc))
 
-    def write_index(self, path, index):
-        self.write_file(path, index.to_bytes())
+    def write_index(self, key, index):
+        self.write_file(key, index.to_bytes())
 
     def read_index(self, manifest, disk):
         name = "point %s disk %s index" % (manifest["id"], disk["key"])
-        index = self.load_index(os.path.join(self.folder(manifest), disk["index"]), name)
+        index = self.load_index("%s/%s" % (self.folder(manifest), disk["index"]), name)
         if not index.fits(self.chunk_size, disk["capacity_bytes"]):
             raise PointDamagedError("%s does not fit its disk: chunk size %d, capacity %d, %d entries (the repository's chunk "
                                     "size is %d, the disk's capacity %d)" % (
@@ -91,13 +99,16 @@ class PointCatalogue:
 
     # the catalogue ------------------------------------------------------------------------
     def vm_folder(self, vm_key):
-        return os.path.join(self.root, "vms", vm_key, "points")
+        return "vms/%s/points" % vm_key
 
     def folder(self, manifest):
-        return os.path.join(self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])
+        return "%s/%s" % (self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])
+
+    def vm_keys(self):
+        return self.storage.children("vms")
 
     def is_protected(self, manifest):
-        return os.path.exists(os.path.join(self.folder(manifest), PROTECTED_MARK))
+        return self.storage.exists("%s/%s" % (self.folder(manifest), PROTECTED_MARK))
 
     def list(self, vm_key=None, damaged: Optional[List[dict]] = None):
         """Every visible point's manifest (a point is visible once its manifest exists), oldest first.
@@ -105,17 +116,15 @@ class PointCatalogue:
         each such point is then added to it as {vm_key, point, problem, error_code} and left out, so
         that a report or a prune of other VMs goes on."""
         found = []
-        vms = os.path.join(self.root, "vms")
-        for key in [vm_key] if vm_key else sorted(os.listdir(vms)) if os.path.isdir(vms) else []:
-            folder = self.vm_folder(key)
-            for point in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        for key in [vm_key] if vm_key else self.vm_keys():
+            for point in self.storage.children(self.vm_folder(key)):
                 if point.startswith("."):
-                    continue  # a point being removed (garbage.remove_point)
-                path = os.path.join(folder, point, "manifest.json")
-                if not os.path.exists(path):
-                    continue  # no manifest: an unfinished backup, not a point
+                    continue  # a point being removed by an earlier version (its removal renamed it away)
+                path = "%s/%s/manifest.json" % (self.vm_folder(key), point)
                 try:
                     found.append(self._read_manifest(path, key, point))
+                except FileNotFoundError:
+                    continue  # no manifest: an unfinished backup, or a point being removed, not a point
                 except (PointDamagedError, crypto.TamperedError) as exc:
                     if damaged is None:
                         raise
@@ -128,7 +137,14 @@ class PointCatalogue:
         points/<point_id>/): a manifest copied or moved into another point's or VM's folder would
         otherwise restore that point's data as this one's."""
         try:
-            manifest = json.loads(self.read_file(path).decode("utf-8"))
+            data = self.read_file(path)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise PointDamagedError("the manifest %s cannot be read (%s): the point it describes cannot be used; restore "
+                                    "another point by id, or repair or remove that folder" % (self.storage.describe(path), exc))
+        try:
+            manifest = json.loads(data.decode("utf-8"))
             if not isinstance(manifest, dict) or not all(k in manifest for k in ("id", "time", "vm", "disks")):
                 raise ValueError("it lacks id, time, vm or disks")
             if manifest.get("format") != POINT_FORMAT or manifest.get("version") not in READABLE_VERSIONS:
@@ -140,9 +156,10 @@ class PointCatalogue:
                 raise ValueError("it describes point %s of VM %s, but sits in the folder of point %s of VM %s: a manifest "
                                  "copied or moved from elsewhere" % (manifest["id"], vm.get("instance_uuid"), point_id, vm_key))
             return manifest
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             raise PointDamagedError("the manifest %s is damaged and cannot be read (%s): the point it describes cannot be "
-                                    "used; restore another point by id, or repair or remove that folder" % (path, exc))
+                                    "used; restore another point by id, or repair or remove that folder" % (
+                                        self.storage.describe(path), exc))
 
     def vm_key(self, wanted, option="source_vm"):
         """The repository key (instance uuid) of the VM wanted names, by its name at backup time or
@@ -155,18 +172,18 @@ class PointCatalogue:
         if not keys and damaged:  # they may be the wanted VM's: damage, never "no such VM"
             error = crypto.TamperedError if damaged[0]["error_code"] == crypto.TamperedError.error_code else PointDamagedError
             raise error("%s %r matches no readable point in %s, and %d point%s cannot be read, whose VM cannot be told: %s" % (
-                option, wanted, self.root, len(damaged), "s" if len(damaged) > 1 else "",
+                option, wanted, self.storage.location, len(damaged), "s" if len(damaged) > 1 else "",
                 "; ".join(d["problem"] for d in damaged)))
         if len(keys) != 1:
             raise PointNotFoundError("%s %r matches %d VMs in %s (%s)%s" % (
-                option, wanted, len(keys), self.root, ", ".join(keys) or "none", ": give the instance uuid" if keys else ""))
+                option, wanted, len(keys), self.storage.location, ", ".join(keys) or "none", ": give the instance uuid" if keys else ""))
         return keys[0]
 
     def find(self, vm_key, restore_point="latest"):
         """A point by id, 'latest', or an ISO 8601 time (the last point at or before it)."""
         points = self.list(vm_key)
         if not points:
-            raise PointNotFoundError("%s has no restore points for VM %s" % (self.root, vm_key))
+            raise PointNotFoundError("%s has no restore points for VM %s" % (self.storage.location, vm_key))
         if not restore_point or not restore_point.strip():
             # an unset variable must not quietly mean "the newest point"
             raise PointNotFoundError("restore_point is empty: name a point id, an ISO 8601 time, or latest")
@@ -198,8 +215,8 @@ class PointCatalogue:
         """A writer of a new point of vm_key; lease (locks.Lease): the one the writer holds, checked
         before the manifest is written."""
         point_id = point_id or new_point_id()
-        folder = os.path.join(self.vm_folder(vm_key), point_id)
-        makedirs(folder, self.mode)
+        folder = "%s/%s" % (self.vm_folder(vm_key), point_id)
+        self.storage.make_folder(folder)
         return PointWriter(self, folder, point_id, lease)
 
 
@@ -212,24 +229,24 @@ class PointWriter:
         self.catalogue, self.folder, self.id, self.lease = catalogue, folder, point_id, lease
 
     def write_file(self, name, data):
-        self.catalogue.write_file(os.path.join(self.folder, name), data)
+        self.catalogue.write_file("%s/%s" % (self.folder, name), data)
         return name
 
     def abandon(self):
         """Remove what this unfinished point wrote (it has no manifest, so nothing refers to it),
         and its VM's folder if this was its first point. Chunks stay: other points may share
         them, and the next backup reuses them."""
-        for name in os.listdir(self.folder) if os.path.isdir(self.folder) else []:
-            os.unlink(os.path.join(self.folder, name))
-        for folder in (self.folder, os.path.dirname(self.folder), os.path.dirname(os.path.dirname(self.folder))):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                break  # not empty: another point lives there
+        storage = self.catalogue.storage
+        storage.delete_tree(self.folder)
+        folder = self.folder
+        for _level in range(2):  # the VM's points folder, then the VM's, when nothing else is there
+            folder = folder.rpartition("/")[0]
+            if not storage.remove_empty_folder(folder):
+                break
 
     def commit(self, manifest):
         if self.lease is not None:
             self.lease.check()
         manifest = dict(manifest, format=POINT_FORMAT, version=FORMAT_VERSION, id=self.id)
-        self.catalogue.write_file(os.path.join(self.folder, "manifest.json"), json.dumps(manifest, indent=1).encode())
+        self.catalogue.write_file("%s/manifest.json" % self.folder, json.dumps(manifest, indent=1).encode())
         return manifest

@@ -4,16 +4,12 @@
 """Space accounting of a repository: what each point references, what only it holds (what
 removing it would free), and the repository's deduplication ratio. No Ansible imports."""
 
-import os
 from collections import Counter
 from typing import Dict, List, Tuple
 
 
 def _chunk_size(repository, digest: bytes) -> int:
-    try:
-        return os.stat(repository.chunks.path(digest.hex())).st_size
-    except FileNotFoundError:
-        return 0  # a missing chunk frees nothing; verification reports it
+    return repository.chunks.size(digest.hex()) or 0  # a missing chunk frees nothing; verification reports it
 
 
 def space_report(repository, manifests: List[dict]) -> Tuple[Dict[str, dict], dict]:

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The restore point repository (docs/restore-point-format.md): its settings (repository.json),
 its key, its leases and verification, around its two parts - the chunk store (chunks.py) and the
-point catalogue (points.py). No Ansible imports.
+point catalogue (points.py) - in a folder or a bucket (storage.py). No Ansible imports.
 """
 
 import contextlib
@@ -23,9 +23,10 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors im
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, Lease
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import FORMAT_VERSION, READABLE_VERSIONS, PointCatalogue
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.writes import makedirs, write_new_file
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import is_remote, open_storage
 
 REPOSITORY_FORMAT = "vadp-restore-points"  # repository.json's format, what makes a folder a repository
+SETTINGS = "repository.json"
 DEFAULT_CHUNK_SIZE = 4 << 20
 
 
@@ -33,111 +34,117 @@ DEFAULT_CHUNK_SIZE = 4 << 20
 _CREATE_LEFTOVERS = re.compile(r"^(chunks|repository\.json\.tmp\.[0-9a-f]+(\.tmp\.[0-9a-f]+)?)$")
 
 
-def _refuse_foreign_folder(path):
-    """A repository is made only in a new or empty folder: never adopt another tool's data."""
-    try:
-        entries = [e for e in os.listdir(path) if not _CREATE_LEFTOVERS.match(e)]
-    except FileNotFoundError:
-        return
-    except NotADirectoryError:
-        raise RepositoryError("%s, or a folder above it, is a file: a repository needs a new or empty folder" % path)
-    if entries and not os.path.exists(os.path.join(path, "repository.json")):  # (another backup may just have made it)
+def _refuse_foreign_folder(storage):
+    """A repository is made only in a new or empty folder (or bucket prefix): never adopt another
+    tool's data."""
+    if not is_remote(storage.location) and os.path.lexists(storage.location) and not os.path.isdir(storage.location):
+        raise RepositoryError("%s, or a folder above it, is a file: a repository needs a new or empty folder" % storage.location)
+    entries = [e for e in storage.children("") if not _CREATE_LEFTOVERS.match(e)]
+    if entries and not storage.exists(SETTINGS):  # (another backup may just have made it)
         listed = ", ".join(sorted(entries)[:5]) + (" ..." if len(entries) > 5 else "")
         raise RepositoryError("%s is not a restore point repository (no repository.json) and is not empty: it holds %s. "
-                              "Give a new or empty folder for a new repository" % (path, listed))
+                              "Give a new or empty folder for a new repository" % (storage.location, listed))
 
 
-_KEYS_BY_PATH = {}  # a worker process's keys, given to it by the module (remember_key)
+def _process_key(location):
+    return location if is_remote(location) else os.path.realpath(location)
 
 
-def remember_key(path, master):
-    """Every Repository this process opens at path decrypts with master (the worker gets the key
-    through its secrets, not a key file)."""
-    _KEYS_BY_PATH[os.path.realpath(path)] = crypto.RepositoryKeys(master)
+_GIVEN = {}  # what a worker process's module gave it for each repository: {"key": ..., "s3": ...} (remember)
+
+
+def remember(location, master=None, s3=None):
+    """Every Repository this process opens at location decrypts with master and reaches its object
+    storage with s3 (the worker gets both through its secrets, never through a file)."""
+    _GIVEN[_process_key(location)] = {"keys": crypto.RepositoryKeys(master) if master else None, "s3": s3}
 
 
 class Repository:
-    def __init__(self, path, key_file=None):
-        """key_file opens an encrypted repository; it is checked before anything is read."""
-        self.path = path
+    def __init__(self, location, key_file=None, s3=None):
+        """location: a folder, or s3://bucket/prefix reached with s3 (s3.OPTIONS); key_file opens an
+        encrypted repository, checked before anything is read."""
+        given = _GIVEN.get(_process_key(location), {})
+        self.location, self.s3 = location, s3 or given.get("s3")
+        self.storage = open_storage(location, self.s3)
         try:
-            with open(os.path.join(path, "repository.json")) as f:
-                self.settings = json.load(f)
+            self.settings = json.loads(self.storage.read(SETTINGS))
+        except FileNotFoundError:
+            raise RepositoryError("%s is not a restore point repository (it has no repository.json)" % location)
         except (OSError, ValueError) as exc:
-            raise RepositoryError("%s is not a restore point repository (%s)" % (path, exc))
-        if self.settings.get("format") != REPOSITORY_FORMAT or self.settings.get("version") not in READABLE_VERSIONS:
+            raise RepositoryError("%s is not a restore point repository (%s)" % (location, exc))
+        if not isinstance(self.settings, dict) or self.settings.get("format") != REPOSITORY_FORMAT or \
+                self.settings.get("version") not in READABLE_VERSIONS:
+            settings = self.settings if isinstance(self.settings, dict) else {}
             raise RepositoryError("%s has format %r version %r; this collection reads vadp-restore-points versions %s" % (
-                path, self.settings.get("format"), self.settings.get("version"), " and ".join(map(str, READABLE_VERSIONS))))
+                location, settings.get("format"), settings.get("version"), " and ".join(map(str, READABLE_VERSIONS))))
         self.chunk_size = self.settings["chunk_size"]
-        self.mode = int(self.settings.get("mode", "0700"), 8)
+        self.storage.mode = int(self.settings.get("mode", "0700"), 8)
         self.keys = None
         if "encryption" in self.settings:
-            self.keys = _KEYS_BY_PATH.get(os.path.realpath(path)) or crypto.RepositoryKeys.open(
-                self.settings["encryption"], key_file, path)
+            self.keys = given.get("keys") or crypto.RepositoryKeys.open(self.settings["encryption"], key_file, location)
         elif key_file:
             raise InvalidSettingsError("the repository %s is not encrypted, yet a key file was given: leave out "
-                                       "encryption_key_file (and VADP_REPOSITORY_KEY_FILE), or use another repository" % path)
-        self.chunks = ChunkStore(path, self.mode, self.keys)
-        self.points = PointCatalogue(path, self.chunk_size, self.mode, self.keys)
+                                       "encryption_key_file (and VADP_REPOSITORY_KEY_FILE), or use another repository" % location)
+        self.chunks = ChunkStore(self.storage, self.keys)
+        self.points = PointCatalogue(self.storage, self.chunk_size, self.keys)
 
     @property
     def encrypted(self):
         return self.keys is not None
 
     def secrets(self):
-        """What a worker process needs to open this repository (remember_key)."""
-        return {"repository_key": self.keys.master.hex()} if self.keys else {}
+        """What a worker process needs to open this repository (remember)."""
+        given = {"repository_key": self.keys.master.hex()} if self.keys else {}
+        if self.s3:
+            given["repository_s3"] = self.s3
+        return given
 
     @classmethod
-    def create(cls, path, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False, key_file=None):
-        """Open the repository at path, creating it when the folder has none (encrypted with
-        key_file when given). With dry_run nothing is written: the checks run and None stands for
-        the repository to be created."""
-        if not os.path.exists(os.path.join(path, "repository.json")):
-            _refuse_foreign_folder(path)
+    def create(cls, location, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False, key_file=None, s3=None):
+        """Open the repository at location, creating it when there is none (encrypted with key_file
+        when given). With dry_run nothing is written: the checks run and None stands for the
+        repository to be created."""
+        storage = open_storage(location, s3, int(mode, 8))
+        if not storage.exists(SETTINGS):
+            _refuse_foreign_folder(storage)
             if chunk_size < 65536 or chunk_size > MAX_CHUNK_SIZE or chunk_size & (chunk_size - 1):
                 raise RepositoryError("chunk_size must be a power of two from 64 KiB to 64 MiB, not %d" % chunk_size)
             encryption = crypto.new_settings(key_file) if key_file else None  # a bad key file fails before any write
             if dry_run:
                 return None
-            makedirs(os.path.join(path, "chunks"), int(mode, 8))
-            try:
-                os.chmod(path, int(mode, 8))
-            except OSError as exc:
-                raise storage_error(exc, path) or RepositoryError("%s: %s" % (path, exc))
+            storage.make_folder(ChunkStore.FOLDER)
+            if not is_remote(location):
+                try:
+                    os.chmod(location, int(mode, 8))
+                except OSError as exc:
+                    raise storage_error(exc, location) or RepositoryError("%s: %s" % (location, exc))
             settings = {"format": REPOSITORY_FORMAT, "version": FORMAT_VERSION, "chunk_size": chunk_size,
                         "hash": "sha256", "compression": "zstd" if HAS_ZSTD else "none",
                         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "mode": mode}
             if encryption:
                 settings["encryption"] = encryption
-            # written whole beside it, then linked into place: a second backup starting at the same
-            # moment finds either no file or a complete one, never a half-written one
-            temporary = os.path.join(path, "repository.json.tmp.%s" % secrets.token_hex(6))
-            write_new_file(temporary, json.dumps(settings, indent=2).encode())
-            try:
-                os.link(temporary, os.path.join(path, "repository.json"))
-            except FileExistsError:
-                pass  # another backup created it first
-            finally:
-                os.remove(temporary)
-        return cls(path, key_file)
+            # written whole, once: a second backup starting at the same moment finds either no
+            # settings or complete ones (and its own create then changes nothing)
+            storage.create(SETTINGS, json.dumps(settings, indent=2).encode())
+        return cls(location, key_file, s3)
 
     def check_writable(self):
         """Fail before a backup touches the VM when nothing can be written here."""
-        probe = os.path.join(self.path, "write-probe.tmp.%s" % secrets.token_hex(6))
-        write_new_file(probe, b"")
-        os.unlink(probe)
+        probe = "write-probe.tmp.%s" % secrets.token_hex(6)
+        self.storage.create(probe, b"", durable=False)
+        self.storage.delete(probe)
 
     @contextlib.contextmanager
     def lease(self, kind, operation, timeout=DEFAULT_LEASE_TIMEOUT, on_wait=lambda holders: None):
         """A shared (backup, restore) or exclusive (prune, garbage collection) lease on the whole
         repository, held for the `with` block; see locks.py."""
-        lease = Lease(os.path.join(self.path, "locks"), kind, operation, timeout, on_wait)
+        lease = Lease(self.storage, kind, operation, timeout, on_wait)
         try:
             lease.acquire()
         except OSError as exc:
-            raise storage_error(exc, lease.folder) or RepositoryError("the lease in %s cannot be written: %s" % (lease.folder, exc))
+            raise storage_error(exc, self.storage.describe(Lease.FOLDER)) or RepositoryError(
+                "the lease in %s cannot be written: %s" % (self.storage.describe(Lease.FOLDER), exc))
         try:
             yield lease
         finally:
@@ -153,6 +160,7 @@ class Repository:
             except (RepositoryError, crypto.TamperedError) as exc:
                 problems.append({"point": manifest["id"], "disk": disk["key"], "offset": None, "problem": str(exc)})
                 continue
+            missing = set() if deep else set(self.chunks.missing(e for e in index.entries if e is not None))
             for i, entry in enumerate(index.entries):
                 if entry is None:
                     continue
@@ -160,7 +168,7 @@ class Repository:
                 try:
                     if deep:
                         self.chunks.get(entry, where)
-                    elif not self.chunks.has(entry):
+                    elif entry in missing:
                         raise ChunkCorruptError("chunk %s is missing%s" % (entry, where))
                 except RepositoryError as exc:
                     problems.append({"point": manifest["id"], "disk": disk["key"], "offset": i * index.chunk_size,

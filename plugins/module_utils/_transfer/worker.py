@@ -20,7 +20,7 @@ import sys
 import threading
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import remember_key
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import remember
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.disk_reader import DiskReader
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.disk_writer import DiskWriter
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import PlanInvalidError, ReadDiskPlan, TransferPlan
@@ -57,17 +57,19 @@ def _error_result(exc: BaseException) -> dict:
             "error_code": getattr(exc, "error_code", None)}
 
 
-def _remember_repository_key(plan: TransferPlan, secrets: dict) -> None:
-    """An encrypted repository's key comes with the secrets, never in the plan file."""
-    if secrets.get("repository_key"):
+def _remember_repository(plan: TransferPlan, secrets: dict) -> None:
+    """An encrypted repository's key and an object store's credentials come with the secrets,
+    never in the plan file."""
+    if secrets.get("repository_key") or secrets.get("repository_s3"):
+        master = bytes.fromhex(secrets["repository_key"]) if secrets.get("repository_key") else None
         for disk in plan.disks:
-            path = disk.repository if isinstance(disk, ReadDiskPlan) else getattr(disk.source, "path", None)
-            if path:
-                remember_key(path, bytes.fromhex(secrets["repository_key"]))
+            location = disk.repository if isinstance(disk, ReadDiskPlan) else getattr(disk.source, "path", None)
+            if location:
+                remember(location, master, secrets.get("repository_s3"))
 
 
 def run(plan: TransferPlan, secrets: dict) -> dict:
-    _remember_repository_key(plan, secrets)
+    _remember_repository(plan, secrets)
     lib, params = _connect_params(plan, secrets)
     c = plan.connection
     checkpoint = Checkpoint(plan)

@@ -35,12 +35,12 @@ def _copy_sha(uri):
 def test_an_export_whose_nbdkit_was_killed_is_cleaned_when_exports_are_listed(point, tmp_path):
     repo, manifest, expected = point
     exports, path = NbdExports(str(tmp_path / "exports")), str(tmp_path / "web.sock")
-    record = _start(exports, repository=repo.path, restore_point=manifest["id"], socket=path)
+    record = _start(exports, repository=repo.location, restore_point=manifest["id"], socket=path)
     assert _copy_sha(record["uri"]) == expected and exports.list() == [record]
     os.kill(record["pid"], signal.SIGKILL)
     subprocess.run(["sh", "-c", "while kill -0 %d 2>/dev/null; do sleep 0.05; done" % record["pid"]], check=True, timeout=60)
     assert exports.list() == [] and os.listdir(exports.folder) == [] and not os.path.exists(path)
-    again = _start(exports, repository=repo.path, restore_point=manifest["id"], socket=path)  # the socket path is free
+    again = _start(exports, repository=repo.location, restore_point=manifest["id"], socket=path)  # the socket path is free
     try:
         assert _copy_sha(again["uri"]) == expected
     finally:
@@ -55,7 +55,7 @@ def test_tcp_with_a_pre_shared_key_serves_only_clients_that_have_it(point, tmp_p
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     exports = NbdExports(str(tmp_path / "exports"))
-    record = _start(exports, repository=repo.path, restore_point=manifest["id"], address="127.0.0.1:%d" % port,
+    record = _start(exports, repository=repo.location, restore_point=manifest["id"], address="127.0.0.1:%d" % port,
                     tls_psk_file=str(psk))
     try:
         assert record["uri"] == "nbds://127.0.0.1:%d" % port
@@ -82,7 +82,7 @@ def test_an_export_name_is_never_a_path(point, tmp_path, name):
     (victim / "keep").write_text("mine")
     given = str(victim) if name == "victim" else name
     with pytest.raises(InvalidSettingsError) as refused:
-        _start(NbdExports(str(exports_dir)), repository=repo.path, restore_point=manifest["id"],
+        _start(NbdExports(str(exports_dir)), repository=repo.location, restore_point=manifest["id"],
                socket=str(tmp_path / "s.sock"), name=given)
     assert refused.value.error_code == "INVALID_ARGUMENT" and "is not a name" in refused.value.message
     assert (victim / "keep").read_text() == "mine" and (tmp_path / "state").is_dir() is False
@@ -94,7 +94,7 @@ def test_an_address_whose_port_is_not_a_port_is_refused(point, tmp_path, address
     from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportError
     repo, manifest, _digest = point
     with pytest.raises(ExportError, match="a port from 1 to 65535"):
-        NbdExports(str(tmp_path / "exports")).plan(ExportOptions(repository=repo.path, restore_point=manifest["id"],
+        NbdExports(str(tmp_path / "exports")).plan(ExportOptions(repository=repo.location, restore_point=manifest["id"],
                                                                  address=address))
 
 
@@ -102,10 +102,10 @@ def test_an_export_by_id_is_planned_beside_another_vms_damaged_point_and_refuses
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
     repo, manifest, _digest = point
     other = synth.add_point(repo, "db01", synth.utc(2026, 12, 1, 23), [synth.chunk(3)])
-    with open(os.path.join(repo.points.folder(other), "manifest.json"), "r+b") as f:
+    with open(os.path.join(repo.storage.path(repo.points.folder(other)), "manifest.json"), "r+b") as f:
         f.truncate(20)
     exports = NbdExports(str(tmp_path / "exports"))
     socket_path = str(tmp_path / "web.sock")
-    assert exports.plan(ExportOptions(repository=repo.path, restore_point=manifest["id"], socket=socket_path))["point"] == manifest["id"]
+    assert exports.plan(ExportOptions(repository=repo.location, restore_point=manifest["id"], socket=socket_path))["point"] == manifest["id"]
     with pytest.raises(PointDamagedError, match="manifest.json is damaged"):
-        exports.plan(ExportOptions(repository=repo.path, restore_point=other["id"], socket=socket_path))
+        exports.plan(ExportOptions(repository=repo.location, restore_point=other["id"], socket=socket_path))

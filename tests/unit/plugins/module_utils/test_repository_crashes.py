@@ -75,6 +75,6 @@ def test_killed_at_every_change_the_repository_stays_sound_and_the_rerun_complet
         assert code == 0, out
         repo = Repository(repo_path)
         assert garbage_check.missing(repo) == set() and garbage_check.unreferenced(repo) == set(), kill_at
-        folder = repo.points.vm_folder(repo.points.list()[0]["vm"]["instance_uuid"])
+        folder = repo.storage.path(repo.points.vm_folder(repo.points.list()[0]["vm"]["instance_uuid"]))
         assert all(os.path.exists(os.path.join(folder, name, "manifest.json")) for name in os.listdir(folder))
         shutil.rmtree(repo_path)

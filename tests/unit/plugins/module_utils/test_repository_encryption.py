@@ -39,10 +39,10 @@ def encrypted(request, tmp_path):
 
 
 def every_file(repo):
-    for folder, _dirs, names in os.walk(repo.path):
+    for folder, _dirs, names in os.walk(repo.location):
         for name in names:
             with open(os.path.join(folder, name), "rb") as f:
-                yield os.path.relpath(os.path.join(folder, name), repo.path), f.read()
+                yield os.path.relpath(os.path.join(folder, name), repo.location), f.read()
 
 
 def test_no_file_holds_plaintext_or_a_content_hash_and_the_key_reads_every_point_back(encrypted):
@@ -51,8 +51,8 @@ def test_no_file_holds_plaintext_or_a_content_hash_and_the_key_reads_every_point
     for name, data in every_file(repo):
         assert b"guest wrote this" not in data and b"web01" not in data, name  # nor the VM's name, nor the config
         assert plain_hash not in name and plain_hash.encode() not in data, name
-    assert json.load(open(os.path.join(repo.path, "repository.json")))["encryption"]["cipher"] == "aes-256-gcm"
-    reopened = Repository(repo.path, key_file=key)
+    assert json.load(open(os.path.join(repo.location, "repository.json")))["encryption"]["cipher"] == "aes-256-gcm"
+    reopened = Repository(repo.location, key_file=key)
     for manifest in reopened.points.list():
         assert synth.image(reopened, manifest) == contents[manifest["id"]]
         assert reopened.verify(manifest, deep=True) == []
@@ -61,17 +61,17 @@ def test_no_file_holds_plaintext_or_a_content_hash_and_the_key_reads_every_point
 def test_without_the_key_or_with_another_nothing_is_read(encrypted, tmp_path):
     repo, _key, _contents = encrypted
     with pytest.raises(KeyRequiredError, match="encrypted"):
-        Repository(repo.path)
+        Repository(repo.location)
     with pytest.raises(KeyWrongError):
-        Repository(repo.path, key_file=key_file(tmp_path, "other", b"another passphrase\n"))
+        Repository(repo.location, key_file=key_file(tmp_path, "other", b"another passphrase\n"))
     with pytest.raises(KeyRequiredError, match="empty"):
-        Repository(repo.path, key_file=key_file(tmp_path, "empty", b"\n"))
+        Repository(repo.location, key_file=key_file(tmp_path, "empty", b"\n"))
 
 
 def test_a_key_for_a_repository_that_is_not_encrypted_is_refused(tmp_path):
     plain = synth.repository(tmp_path / "plain")
     with pytest.raises(InvalidSettingsError, match="not encrypted"):
-        Repository(plain.path, key_file=key_file(tmp_path, "key", b"secret\n"))
+        Repository(plain.location, key_file=key_file(tmp_path, "key", b"secret\n"))
 
 
 @pytest.mark.parametrize("target", ["chunk", "index", "manifest", "swapped index"])
@@ -80,22 +80,22 @@ def test_tampering_is_detected_and_named(encrypted, target):
     first, second = repo.points.list()
     if target == "chunk":
         entry = repo.points.read_index(first, first["disks"][0]).entries[2]
-        path = repo.chunks.path(entry)
+        path = repo.storage.path(repo.chunks.key(entry))
         data = bytearray(open(path, "rb").read())
         data[-1] ^= 1  # the stored checksum is recomputed, as a careful attacker would
         data[16:48] = hashlib.sha256(bytes(data[48:])).digest()
         open(path, "wb").write(bytes(data))
         with pytest.raises(ChunkCorruptError, match="fails authentication"):
-            synth.image(Repository(repo.path, key_file=key), first)
+            synth.image(Repository(repo.location, key_file=key), first)
         return
     if target == "swapped index":  # a valid index of another point, put in place of this one's
-        shutil.copy(os.path.join(repo.points.folder(second), "disk-2000.index"), os.path.join(repo.points.folder(first), "disk-2000.index"))
+        shutil.copy(os.path.join(repo.storage.path(repo.points.folder(second)), "disk-2000.index"), os.path.join(repo.storage.path(repo.points.folder(first)), "disk-2000.index"))
     else:
-        path = os.path.join(repo.points.folder(first), "disk-2000.index" if target == "index" else "manifest.json")
+        path = os.path.join(repo.storage.path(repo.points.folder(first)), "disk-2000.index" if target == "index" else "manifest.json")
         data = bytearray(open(path, "rb").read())
         data[40] ^= 1
         open(path, "wb").write(bytes(data))
-    reopened = Repository(repo.path, key_file=key)
+    reopened = Repository(repo.location, key_file=key)
     with pytest.raises(TamperedError, match="fails authentication") as caught:
         for manifest in reopened.points.list():
             reopened.points.read_index(manifest, manifest["disks"][0])
@@ -104,9 +104,9 @@ def test_tampering_is_detected_and_named(encrypted, target):
 
 def test_prune_and_collection_work_on_an_encrypted_repository(encrypted):
     repo, key, contents = encrypted
-    result = PruneJob(PruneOptions(repository=repo.path, keep_last=1, encryption_key_file=key)).run()
+    result = PruneJob(PruneOptions(repository=repo.location, keep_last=1, encryption_key_file=key)).run()
     assert result["points_removed"] == 1 and result["gc"]["chunks_removed"] == 1  # chunk 5: only the first had it
-    reopened = Repository(repo.path, key_file=key)
+    reopened = Repository(repo.location, key_file=key)
     [kept] = reopened.points.list()
     assert synth.image(reopened, kept) == contents[kept["id"]]
     assert garbage_check.unreferenced(reopened) == set() and garbage_check.missing(reopened) == set()
@@ -115,19 +115,19 @@ def test_prune_and_collection_work_on_an_encrypted_repository(encrypted):
 def test_a_version_1_repository_is_still_read(tmp_path):
     repo = synth.repository(tmp_path / "repo")
     point = synth.add_point(repo, "web01", synth.utc(2026, 1, 1), [synth.chunk(1)])
-    settings = json.load(open(os.path.join(repo.path, "repository.json")))
+    settings = json.load(open(os.path.join(repo.location, "repository.json")))
     assert settings["version"] == 2
     settings["version"] = 1
-    with open(os.path.join(repo.path, "repository.json"), "w") as f:
+    with open(os.path.join(repo.location, "repository.json"), "w") as f:
         json.dump(settings, f)
-    assert synth.image(Repository(repo.path), point) == synth.chunk(1)
+    assert synth.image(Repository(repo.location), point) == synth.chunk(1)
 
 
 def _read_independently(repo, manifest, key=None):
     """The point's disk as tests/support/independent_reader.py (the format page alone) reads it."""
     reader = os.path.join(os.path.dirname(os.path.abspath(synth.__file__)), "independent_reader.py")
-    out = os.path.join(repo.path, "..", "image-%s" % manifest["id"])
-    command = [sys.executable, reader, repo.path, manifest["vm"]["instance_uuid"], manifest["id"],
+    out = os.path.join(repo.location, "..", "image-%s" % manifest["id"])
+    command = [sys.executable, reader, repo.location, manifest["vm"]["instance_uuid"], manifest["id"],
                str(manifest["disks"][0]["key"]), out] + ([key] if key else [])
     printed = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
     with open(out, "rb") as f:
@@ -137,7 +137,7 @@ def _read_independently(repo, manifest, key=None):
 
 def test_an_independent_reader_reads_encrypted_and_plain_points(encrypted, tmp_path):
     repo, key, contents = encrypted
-    for manifest in Repository(repo.path, key_file=key).points.list():
+    for manifest in Repository(repo.location, key_file=key).points.list():
         assert _read_independently(repo, manifest, key) == hashlib.sha256(contents[manifest["id"]]).hexdigest()
     plain = synth.repository(tmp_path / "plain")
     point = synth.add_point(plain, "web01", synth.utc(2026, 1, 1), [synth.chunk(1), None])

@@ -28,7 +28,7 @@ def disk(tmp_path):
 
 
 def read_all(repo, extents, skip=0, piece=CHUNK // 3, until=None):
-    reader = _RepositoryReader(RepositorySource(repo.path, "point", 2000), extents)
+    reader = _RepositoryReader(RepositorySource(repo.location, "point", 2000), extents)
     try:
         return b"".join(bytes(reader(offset, length, extent, position))
                         for offset, length, extent, position in pieces(extents, piece, skip) if until is None or offset < until)
@@ -44,7 +44,7 @@ def test_the_pieces_are_the_points_bytes_from_wherever_the_transfer_starts(disk,
 
 def test_a_damaged_chunk_fails_when_asked_for_not_when_read_ahead(disk):
     repo, extents, image, names = disk
-    path = repo.chunks.path(names["I"])  # the last chunk: read ahead while the ones before it are cut
+    path = repo.storage.path(repo.chunks.key(names["I"]))  # the last chunk: read ahead while the ones before it are cut
     with open(path, "r+b") as f:
         f.seek(-1, os.SEEK_END)
         last = f.read(1)

@@ -106,7 +106,7 @@ def test_a_simulated_year_of_nightly_backups_keeps_what_the_policy_says(tmp_path
     previous prune left plus the new point, every one of them restores to its own bytes, and the
     chunk folders hold exactly the chunks those points name."""
     repo = synth.repository(tmp_path / "repo")
-    options = PruneOptions(repository=repo.path, keep_daily=7, keep_weekly=4, keep_monthly=12, keep_yearly=3)
+    options = PruneOptions(repository=repo.location, keep_daily=7, keep_weekly=4, keep_monthly=12, keep_yearly=3)
     policy = RetentionPolicy(keep_daily=7, keep_weekly=4, keep_monthly=12, keep_yearly=3)
     survivors, contents, day = set(), {}, synth.utc(2025, 1, 1, 21)  # a year that has passed: no point from the future
     shared = synth.chunk(0)  # a chunk every point has: it must outlive every prune
@@ -141,7 +141,7 @@ def test_a_point_from_the_future_is_never_latest_and_stops_a_prune(tmp_path):
     assert repo.points.find(key, "latest")["id"] == real[-1]["id"]
     assert repo.points.find(key, ahead["id"])["id"] == ahead["id"]  # asked for by id, it is there
     with pytest.raises(Exception) as refused:
-        PruneJob(PruneOptions(repository=repo.path, keep_last=1)).run()
+        PruneJob(PruneOptions(repository=repo.location, keep_last=1)).run()
     assert refused.value.error_code == "POINT_IN_FUTURE" and ahead["id"] in refused.value.message
     assert [m["id"] for m in repo.points.list()] == [m["id"] for m in real] + [ahead["id"]]  # nothing removed
     only_ahead = synth.add_point(repo, "db01", now + 365 * DAY, [synth.chunk(8)])

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a repository's objects live: a folder (LocalStorage) or an S3 bucket (s3.S3Storage). Both
+hold objects under '/'-separated keys relative to the repository's root, and both are write-once:
+create never replaces an object that exists, so the same repository code runs on a bucket with
+Object Lock (docs/restore-point-format.md, "On object storage"). No Ansible imports.
+"""
+
+import os
+import secrets
+import shutil
+from typing import Iterator, List, NamedTuple, Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils import _files
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import storage_error
+
+S3_SCHEME = "s3://"
+
+
+class StoredObject(NamedTuple):
+    key: str
+    size: int
+    modified: float  # seconds since the epoch
+
+
+def is_remote(location: str) -> bool:
+    return location.startswith(S3_SCHEME)
+
+
+def open_storage(location: str, s3: Optional[dict] = None, mode: int = 0o700):
+    """The storage at location: s3://bucket/prefix (s3: how to reach it, see s3.S3Storage) or a
+    folder."""
+    if is_remote(location):
+        from ansible_collections.vadp.vsphere.plugins.module_utils._repository.s3 import S3Storage
+        return S3Storage(location, s3 or {})
+    return LocalStorage(location, mode)
+
+
+class LocalStorage:
+    """A repository folder. Objects are created whole under a temporary name and linked into place,
+    durable (fsync) before they count."""
+
+    remote = False
+
+    def __init__(self, root: str, mode: int = 0o700):
+        self.root, self.mode = root, mode
+        self.location = root
+
+    def path(self, key: str) -> str:
+        return os.path.join(self.root, *key.split("/")) if key else self.root
+
+    def describe(self, key: str) -> str:
+        return self.path(key)
+
+    def read(self, key: str) -> bytes:
+        """The object's bytes; FileNotFoundError when there is none."""
+        with open(self.path(key), "rb") as f:
+            return f.read()
+
+    def create(self, key: str, data: bytes, durable: bool = True) -> bool:
+        """Store data under key unless an object is there already (then False: never replaced)."""
+        path = self.path(key)
+        self.make_folder(os.path.dirname(key))
+        temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
+        try:
+            _files.write_new_file(temporary, data, durable=durable)
+            try:
+                os.link(temporary, path)
+            finally:
+                os.unlink(temporary)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise storage_error(exc, path) or exc
+        return True
+
+    def exists(self, key: str) -> bool:
+        return os.path.exists(self.path(key))
+
+    def size(self, key: str) -> Optional[int]:
+        try:
+            return os.stat(self.path(key)).st_size
+        except FileNotFoundError:
+            return None
+
+    def children(self, prefix: str) -> List[str]:
+        """The names directly under prefix (a folder key), sorted."""
+        try:
+            return sorted(os.listdir(self.path(prefix)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def walk(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object under prefix, its leftovers (temporary files) included, in key order."""
+        for name in self.children(prefix):
+            key = "%s/%s" % (prefix, name) if prefix else name
+            path = self.path(key)
+            if os.path.isdir(path):
+                yield from self.walk(key)
+            else:
+                try:
+                    stat = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                yield StoredObject(key, stat.st_size, stat.st_mtime)
+
+    def delete(self, key: str) -> None:
+        try:
+            os.unlink(self.path(key))
+        except FileNotFoundError:
+            pass
+
+    def delete_tree(self, prefix: str) -> None:
+        if os.path.isdir(self.path(prefix)):
+            shutil.rmtree(self.path(prefix))
+
+    def remove_empty_folder(self, prefix: str) -> bool:
+        """Remove the folder of prefix if it is empty; whether it is gone."""
+        try:
+            os.rmdir(self.path(prefix))
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # not empty
+        return True
+
+    def make_folder(self, prefix: str) -> None:
+        """Create the folder of prefix and its missing parents with the repository's mode
+        (os.makedirs would give the parents the umask's)."""
+        path, missing = self.path(prefix), []
+        while path and not os.path.isdir(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder, self.mode)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise storage_error(exc, folder) or exc
+            os.chmod(folder, self.mode)
