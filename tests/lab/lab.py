@@ -1,6 +1,7 @@
 """The lab launcher (run through tests/lab/lab): builds and runs the simulated vCenter.
 
-  lab up       build if needed, start, write tests/lab/.run/env (shell-sourceable)
+  lab up       build if needed, start (the simulator, then the object storage of
+               object_storage.py), write tests/lab/.run/env (shell-sourceable)
   lab down     stop it and remove its run folder
   lab status   print the running lab's state as JSON (exit 1 when it is not running)
   lab run -- CMD...   start the lab (unless running), run CMD with its env, stop it if it started it
@@ -8,7 +9,8 @@
                write as the guest would, through the VM's current leaf (CBT sees it)
   lab inspect VM      per disk: chain, capacity, allocated bytes, SHA-256 of the whole content
 
-Standard library only: it runs before any virtual environment exists.
+Standard library only (but for creating the object storage's buckets, which needs boto3): it
+builds before any virtual environment exists.
 """
 import argparse
 import json
@@ -20,6 +22,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import object_storage
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 GO_PATH = os.path.join(LAB_DIR, "go")
@@ -132,8 +136,8 @@ def _read_state():
     return state
 
 
-def _write_env(state, password):
-    values = [
+def _write_env(state, password, s3_state):
+    values = object_storage.environment(s3_state) + [
         ("VMWARE_HOST", state["host"]),
         ("VMWARE_PORT", state["port"]),
         ("VMWARE_USER", LAB_USER),
@@ -171,7 +175,10 @@ def up(_args):
     while time.monotonic() < deadline:
         state = _read_state()
         if state:
-            print(_write_env(state, password))
+            s3_state = object_storage.start(RUN_DIR, _fail)
+            with open(os.path.join(RUN_DIR, "s3.json"), "w") as f:
+                json.dump(s3_state, f)
+            print(_write_env(state, password, s3_state))
             return
         if proc.poll() is not None:
             _fail("the simulator exited with %s; see %s" % (proc.returncode, os.path.join(RUN_DIR, "vcsim.log")))
@@ -181,6 +188,11 @@ def up(_args):
 
 
 def down(_args):
+    try:
+        with open(os.path.join(RUN_DIR, "s3.json")) as f:
+            object_storage.stop(json.load(f))
+    except (OSError, ValueError):
+        pass  # it never started
     state = _read_state()
     if state:
         os.kill(state["pid"], signal.SIGTERM)

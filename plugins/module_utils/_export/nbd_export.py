@@ -143,6 +143,15 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _path_without_virtual_environments() -> str:
+    """PATH less the bin folders of virtual environments. The Python nbdkit embeds finds its standard
+    library from the first python3 on PATH: a virtual environment's, made from another build of
+    Python, would give it a standard library that is not its own (ssl, which boto3 needs, then fails
+    to import)."""
+    return os.pathsep.join(folder for folder in os.environ.get("PATH", "").split(os.pathsep)
+                           if not os.path.exists(os.path.join(os.path.dirname(folder), "pyvenv.cfg")))
+
+
 def _copy_module_utils(destination: str) -> None:
     """This collection's module_utils, where the plugin imports them from: from the folder they
     were imported from, or from an Ansible module's payload zip."""
@@ -260,8 +269,9 @@ class NbdExports:
             command.append("key_file=" + os.path.abspath(o.encryption_key_file))
         with open(log, "w") as errors:
             # an object store's credentials reach nbdkit as boto3's environment variables, never its command line
+            env = dict(os.environ, PATH=_path_without_virtual_environments(), **s3_environment(o.s3))
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, check=False, timeout=120,
-                                  env=dict(os.environ, **s3_environment(o.s3)))
+                                  env=env)
         pid = _read_pid(pid_file)
         if done.returncode or not _alive(pid):
             with open(log) as f:

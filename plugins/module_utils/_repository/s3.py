@@ -15,10 +15,11 @@ try:
     import boto3
     import botocore.config
     import botocore.exceptions
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
+    BOTO3_IMPORT_ERROR = None
+except ImportError as exc:
+    BOTO3_IMPORT_ERROR = exc
 
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import (
     RepositoryAccessDeniedError,
     RepositoryError,
@@ -60,13 +61,17 @@ class S3Storage:
     remote = True
 
     def __init__(self, location: str, options: dict):
-        if not HAS_BOTO3:
+        if BOTO3_IMPORT_ERROR is not None:
             raise RepositoryError("the repository %s is in object storage: install the boto3 Python package on the host "
-                                  "that runs the module (pip install boto3)" % location)
+                                  "that runs the module (pip install boto3; importing it failed: %s)" % (
+                                      location, BOTO3_IMPORT_ERROR))
         unknown = set(options) - set(OPTIONS)
         if unknown:
             raise RepositoryError("s3 has no option %s (it has: %s)" % (", ".join(sorted(unknown)), ", ".join(OPTIONS)))
         self.location, self.options = location.rstrip("/"), {k: v for k, v in options.items() if v not in (None, "")}
+        if ("access_key" in self.options) != ("secret_key" in self.options):
+            raise InvalidSettingsError("s3.access_key and s3.secret_key go together: give both, or neither (boto3 then finds "
+                                  "credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or s3.profile)")
         self.bucket, self.prefix = parse_location(location)
         o = self.options
         try:

@@ -131,7 +131,7 @@ class Repository:
 
     def check_writable(self):
         """Fail before a backup touches the VM when nothing can be written here."""
-        probe = "write-probe.tmp.%s" % secrets.token_hex(6)
+        probe = "%s/write-probe-%s.tmp" % (Lease.FOLDER, secrets.token_hex(6))  # where every short-lived object goes
         self.storage.create(probe, b"", durable=False)
         self.storage.delete(probe)
 

@@ -1,0 +1,136 @@
+"""Repositories in object storage, against the lab's real S3 server (SeaweedFS, tests/lab/
+object_storage.py): the modules back up into s3://bucket/prefix, restore, verify, export and prune
+from it to the exact bytes the lab's disks had, every object is written once (the bucket keeps
+versions: none has a second), and a wrong credential or a dead endpoint fails with its own code
+before anything is touched."""
+import os
+import socket
+import uuid
+
+import boto3
+import pytest
+
+from conftest import create_vm, destroy_vm, destroy_vms, run_module, wait
+from test_restore_point_export import nbd_sha, serving
+
+VM, MIB = "lab-object-storage", 1 << 20
+
+
+def _bucket_client():
+    return boto3.session.Session().client("s3")  # the lab's env names the endpoint and credentials
+
+
+@pytest.fixture(scope="module")
+def machine(module_si, lab):
+    destroy_vms(module_si, VM)
+    made = create_vm(module_si, VM, [6, 1])
+    assert run_module("vadp.vsphere.vm_cbt", {"name": VM, "state": "enabled"}).get("failed") is not True
+    wait(made.PowerOnVM_Task())
+    yield made
+    destroy_vm(made)
+
+
+def _shas(lab):
+    return [d["sha256"] for d in lab.inspect(VM)["disks"]]
+
+
+def _snapshots(machine):
+    return machine.snapshot.rootSnapshotList if machine.snapshot else []
+
+
+def _versions(prefix):
+    """{key: [version, ...]} of every object under prefix in the lab's Object Lock bucket (which
+    keeps every version), delete markers included."""
+    found = {}
+    for page in _bucket_client().get_paginator("list_object_versions").paginate(Bucket=os.environ["LAB_S3_BUCKET"],
+                                                                              Prefix=prefix):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            found.setdefault(version["Key"][len(prefix):], []).append(version["VersionId"])
+    return found
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_a_chain_in_a_bucket_restores_verifies_exports_and_prunes_to_the_exact_bytes(machine, lab, tmp_path, encrypted):
+    prefix = "chain-%s/" % uuid.uuid4().hex[:8]
+    repository = "s3://%s/%s" % (os.environ["LAB_S3_BUCKET"], prefix)
+    key = None
+    if encrypted:
+        key = str(tmp_path / "key")
+        with open(key, "w") as f:
+            f.write("a passphrase for the bucket\n")
+    keys = [d["key"] for d in lab.inspect(VM)["disks"]]
+    points = []
+    for seed in (1, 2, 3):  # a full, then two incrementals
+        lab.guest_write(VM, offset=seed * MIB + 4096, length=300 * 1024, seed=seed, device_key=keys[0])
+        lab.guest_write(VM, offset=0, length=64 * 1024, seed=seed, device_key=keys[1])
+        result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, encryption_key_file=key))
+        assert result.get("point_id") and result["type"] == ("incremental" if points else "full"), result
+        points.append((result["point_id"], _shas(lab)))
+    assert _snapshots(machine) == []
+
+    info = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, vm=VM, verify="deep",
+                                                              encryption_key_file=key))
+    assert info["verified_ok"] and [p["id"] for p in info["points"]] == [p for p, _s in points], info
+
+    # write-once: every object of the repository has exactly one version, and the points' files and
+    # chunks were never deleted (a lease's generations are, once superseded or given back)
+    versions = _versions(prefix)
+    assert {k: v for k, v in versions.items() if len(v) != 1 and not k.startswith("locks/")} == {}
+    assert any(k.startswith("chunks/") for k in versions) and "repository.json" in versions
+
+    with serving(repository, tmp_path / "exports", vm=VM, restore_point=points[0][0], encryption_key_file=key,
+                 socket=str(tmp_path / "nbd.sock")) as record:
+        assert nbd_sha(record["uri"]) == points[0][1][0]
+
+    lab.guest_write(VM, offset=0, length=MIB, seed=99, device_key=keys[0])  # after the last backup: undone below
+    wait(machine.PowerOffVM_Task())
+    try:
+        for point_id, expected in [points[0], points[-1]]:
+            restored = run_module("vadp.vsphere.vmdk_restore", dict(
+                name=VM, repository=repository, restore_point=point_id, encryption_key_file=key,
+                state_dir=str(tmp_path / ("state-" + point_id))))
+            assert not restored.get("failed"), restored
+            assert _shas(lab) == expected
+    finally:
+        wait(machine.PowerOnVM_Task())
+
+    pruned = run_module("vadp.vsphere.repository_prune", dict(repository=repository, keep_last=1,
+                                                              encryption_key_file=key))
+    assert not pruned.get("failed") and pruned["points_removed"] == 2, pruned
+    assert pruned["gc"]["chunks_removed"] > 0
+    left = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, vm=VM, verify="deep",
+                                                              encryption_key_file=key))
+    assert left["verified_ok"] and [p["id"] for p in left["points"]] == [points[-1][0]], left
+    listed = _bucket_client().list_objects_v2(Bucket=os.environ["LAB_S3_BUCKET"], Prefix=prefix + "vms/")["Contents"]
+    assert [o["Key"] for o in listed if points[0][0] in o["Key"]] == []  # the pruned points' objects are gone
+
+
+def test_credentials_the_server_refuses_fail_before_the_vm_is_touched(machine, lab):
+    repository = "s3://%s/refused-%s" % (os.environ["LAB_S3_BUCKET"], uuid.uuid4().hex[:8])
+    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository,
+                                                       s3={"access_key": os.environ["AWS_ACCESS_KEY_ID"],
+                                                           "secret_key": "not-the-secret"}))
+    assert result.get("failed") and result["error_code"] == "REPOSITORY_ACCESS_DENIED", result
+    assert os.environ["AWS_ENDPOINT_URL"] in result["msg"] and "not-the-secret" not in str(result)
+    assert _snapshots(machine) == []
+    info = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, s3={"access_key": "nobody",
+                                                                                          "secret_key": "none"}))
+    assert info.get("failed") and info["error_code"] == "REPOSITORY_ACCESS_DENIED", info
+    half = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, s3={"secret_key": "alone"}))
+    assert half.get("failed") and "go together" in half["msg"] and "alone" not in str(half), half
+
+
+def test_an_endpoint_that_does_not_answer_is_named_and_nothing_is_touched(machine, lab):
+    with socket.socket() as closed:  # a loopback port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        endpoint = "http://127.0.0.1:%d" % closed.getsockname()[1]
+    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository="s3://%s/gone" % os.environ["LAB_S3_BUCKET"],
+                                                       s3={"endpoint_url": endpoint}))
+    assert result.get("failed") and result["error_code"] == "REPOSITORY_UNREACHABLE", result
+    assert endpoint in result["msg"]
+    assert _snapshots(machine) == []
+
+
+def test_a_bucket_that_does_not_exist_is_named(lab):
+    result = run_module("vadp.vsphere.restore_point_info", dict(repository="s3://no-such-bucket-%s" % uuid.uuid4().hex[:6]))
+    assert result.get("failed") and "does not exist" in result["msg"], result
