@@ -30,7 +30,7 @@ author:
   - vadp.vsphere team (@vadp)
 options:
   repository:
-    description: The repository's folder.
+    description: The repository's folder, or V(s3://bucket/prefix) for one in object storage (O(s3)).
     type: path
     required: true
   vms:

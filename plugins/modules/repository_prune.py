@@ -27,7 +27,7 @@ author:
   - vadp.vsphere team (@vadp)
 options:
   repository:
-    description: The repository's folder.
+    description: The repository's folder, or V(s3://bucket/prefix) for one in object storage (O(s3)).
     type: path
     required: true
   vm:
@@ -109,7 +109,11 @@ EXAMPLES = r'''
 
 RETURN = r'''
 vms:
-  description: Per VM (by instance uuid) - its name, the points kept (with the rules that keep each, in C(kept_by)) and the points removed.
+  description:
+    - Per VM (by instance uuid) - its name, the points kept (with the rules that keep each, in C(kept_by)) and the points
+      removed.
+    - A point whose retention lock has not ended is kept whatever the policy, C(kept_by) saying C(immutable until) its
+      date (vadp.vsphere.vm_backup's O(vadp.vsphere.vm_backup#module:immutable_days)).
   returned: always
   type: dict
   sample: {5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50: {name: web01,

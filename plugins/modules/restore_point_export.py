@@ -33,7 +33,9 @@ author:
   - vadp.vsphere team (@vadp)
 options:
   repository:
-    description: The repository's folder. Required with O(state=started); O(state=stopped) needs only O(name).
+    description:
+      - The repository's folder, or V(s3://bucket/prefix) for one in object storage (O(s3)).
+      - Required with O(state=started); O(state=stopped) needs only O(name).
     type: path
     required: false
   name:

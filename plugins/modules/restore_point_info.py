@@ -20,7 +20,7 @@ author:
   - vadp.vsphere team (@vadp)
 options:
   repository:
-    description: The repository's folder.
+    description: The repository's folder, or V(s3://bucket/prefix) for one in object storage (O(s3)).
     type: path
     required: true
   vm:
@@ -77,14 +77,15 @@ points:
     - C(logical_bytes) is the size of the point's disks; C(stored_bytes) what its backup added to the repository;
       C(protected) whether prune keeps it whatever the policy (vadp.vsphere.restore_point); C(future) whether it
       is dated more than 5 minutes after this host's clock (a backup host's clock is ahead) - such a point is never
-      C(latest) and stops a prune of its VM.
+      C(latest) and stops a prune of its VM; C(immutable_until) the date before which nobody can delete it
+      (vadp.vsphere.vm_backup's O(vadp.vsphere.vm_backup#module:immutable_days)), or null.
     - With O(space), also C(referenced_bytes) and C(unique_bytes).
   returned: always
   type: list
   elements: dict
   sample: [{id: 20261124T210000Z-a1b2c3, time: "2026-11-24T21:00:00Z", type: full, parent: null, vm: web01,
             instance_uuid: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, logical_bytes: 42949672960, stored_bytes: 8123456,
-            protected: false, future: false, referenced_bytes: 8123456, unique_bytes: 1048576}]
+            protected: false, future: false, immutable_until: null, referenced_bytes: 8123456, unique_bytes: 1048576}]
 point:
   description: The manifest of the point O(restore_point) selects (without the saved configuration).
   returned: when restore_point is given

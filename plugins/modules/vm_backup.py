@@ -24,7 +24,9 @@ author:
   - vadp.vsphere team (@vadp)
 options:
   repository:
-    description: The repository's folder (created when it does not exist).
+    description:
+      - The repository's folder (created when it does not exist), or V(s3://bucket/prefix) for one in object
+        storage (O(s3); the bucket must exist, the prefix is made a repository when it holds none).
     type: path
     required: true
   type:
@@ -51,6 +53,17 @@ options:
     type: list
     elements: str
     default: ['guestinfo.*']
+  immutable_days:
+    description:
+      - Make the point immutable for this many days (fractions allowed) - every object it needs is locked with S3
+        Object Lock in compliance mode, which nobody, the bucket's owner included, can shorten or lift; until then
+        prune keeps it and a delete fails with C(POINT_IMMUTABLE) and its date.
+      - Objects are locked ahead, to the date plus a third of the period (at most 10 days more), so the next backups
+        find the chunks they share locked already and lock only their new ones (docs/restore-point-format.md,
+        "Immutable points").
+      - Needs a repository in a bucket created with Object Lock; a folder, or a bucket without it, fails with
+        C(IMMUTABILITY_UNAVAILABLE) before the VM is touched. The credentials need C(s3:PutObjectRetention).
+    type: float
   chunk_size:
     description: The chunk size of a new repository, bytes (fixed for its life).
     type: int
@@ -106,6 +119,11 @@ leftover_snapshots_removed:
   elements: dict
   sample: [{name: vadp-backup-20261124T210000Z, moref: snapshot-123}]
 point_id: {description: The new restore point's id., returned: success, type: str, sample: 20261125T210000Z-3f9a2c}
+immutable_until:
+  description: With O(immutable_days), the date (UTC) before which nobody can delete the point; null without.
+  returned: success
+  type: str
+  sample: "2026-12-25T21:00:00Z"
 type: {description: C(full) or C(incremental)., returned: always, type: str, sample: incremental}
 time: {description: The point's time (UTC)., returned: success, type: str, sample: "2026-11-25T21:00:00Z"}
 parent: {description: The point the incremental builds on (null for a full)., returned: always, type: str, sample: 20261124T210000Z-a1b2c3}
@@ -168,6 +186,7 @@ class VmBackupModule(VsphereModule):
             quiesce=dict(type="bool", default=False),
             redact_extra_config=dict(type="list", elements="str", default=list(DEFAULT_REDACT)),
             chunk_size=dict(type="int", default=BackupOptions.chunk_size),
+            immutable_days=dict(type="float"),
             timeout=dict(type="int", default=BackupOptions.timeout),
         )
         super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,

@@ -45,7 +45,9 @@ options:
     description: The saved configuration as a value (a dict in either JSON form, or the text of any form).
     type: raw
   repository:
-    description: A restore repository; the configuration saved in O(restore_point) of O(source_vm) is used.
+    description:
+      - A restore repository (a folder, or V(s3://bucket/prefix) in object storage, O(s3)); the configuration saved in
+        O(restore_point) of O(source_vm) is used.
     type: path
   restore_point:
     description: With O(repository) - a point id, C(latest), or an ISO 8601 time (the last point at or before it).

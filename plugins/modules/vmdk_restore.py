@@ -28,8 +28,8 @@ author:
 options:
   repository:
     description:
-      - The repository's folder (docs/restore-point-format.md). One of O(repository), O(raw_images) and O(chains)
-        is the source.
+      - The repository's folder (docs/restore-point-format.md), or V(s3://bucket/prefix) for one in object storage
+        (O(s3)). One of O(repository), O(raw_images) and O(chains) is the source.
     type: path
   restore_point:
     description: The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.

@@ -2,11 +2,15 @@
 import os
 import subprocess
 
+import pytest
+
 from conftest import ROOT, destroy_vms, find_vm_by_name, run_module, settle
 
 
-def test_the_demo_restores_and_recovers_with_every_checksum_matching(si, tmp_path):
-    env = dict(os.environ, DEMO_REPOSITORY=str(tmp_path / "repo"))
+@pytest.mark.parametrize("where", ["folder", "bucket"])
+def test_the_demo_restores_and_recovers_with_every_checksum_matching(si, tmp_path, where):
+    repository = str(tmp_path / "repo") if where == "folder" else "s3://%s/demo-test" % os.environ["LAB_S3_BUCKET"]
+    env = dict(os.environ, DEMO_REPOSITORY=repository)
     try:
         process = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", "demo.yml")], capture_output=True,
                                  text=True, env=env, cwd=ROOT, check=False)
@@ -15,7 +19,8 @@ def test_the_demo_restores_and_recovers_with_every_checksum_matching(si, tmp_pat
         assert "SHA-256 of every disk matches its restore point" in out and "(incremental, " in out
         assert "DC0_H0_VM1-recovered: passed" in out
         [html] = [line.split("Report: ")[1].split('"')[0].strip() for line in out.splitlines() if "Report: " in line]
-        assert html.startswith(str(tmp_path)) and os.path.exists(html), html
+        assert html.startswith(str(tmp_path) if where == "folder" else "/tmp/vadp-demo-drills") and os.path.exists(html), html
+        assert "into %s" % repository in out
     finally:
         destroy_vms(si, "DC0_H0_VM1-recovered")
         [vm] = find_vm_by_name(si, "DC0_H0_VM1")

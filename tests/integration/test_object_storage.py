@@ -2,15 +2,18 @@
 object_storage.py): the modules back up into s3://bucket/prefix, restore, verify, export and prune
 from it to the exact bytes the lab's disks had, every object is written once (the bucket keeps
 versions: none has a second), and a wrong credential or a dead endpoint fails with its own code
-before anything is touched."""
+before anything is touched. Immutable points: locked in compliance mode so that neither the
+collection nor the bucket's owner can delete them before their date, and deletable after it."""
+import datetime
 import os
 import socket
 import uuid
 
 import boto3
+import botocore.exceptions
 import pytest
 
-from conftest import create_vm, destroy_vm, destroy_vms, run_module, wait
+from conftest import create_vm, destroy_vm, destroy_vms, run_module, wait, wait_for
 from test_restore_point_export import nbd_sha, serving
 
 VM, MIB = "lab-object-storage", 1 << 20
@@ -42,8 +45,8 @@ def _versions(prefix):
     """{key: [version, ...]} of every object under prefix in the lab's Object Lock bucket (which
     keeps every version), delete markers included."""
     found = {}
-    for page in _bucket_client().get_paginator("list_object_versions").paginate(Bucket=os.environ["LAB_S3_BUCKET"],
-                                                                              Prefix=prefix):
+    pages = _bucket_client().get_paginator("list_object_versions").paginate(Bucket=os.environ["LAB_S3_BUCKET"], Prefix=prefix)
+    for page in pages:
         for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
             found.setdefault(version["Key"][len(prefix):], []).append(version["VersionId"])
     return found
@@ -113,8 +116,8 @@ def test_credentials_the_server_refuses_fail_before_the_vm_is_touched(machine, l
     assert result.get("failed") and result["error_code"] == "REPOSITORY_ACCESS_DENIED", result
     assert os.environ["AWS_ENDPOINT_URL"] in result["msg"] and "not-the-secret" not in str(result)
     assert _snapshots(machine) == []
-    info = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, s3={"access_key": "nobody",
-                                                                                          "secret_key": "none"}))
+    stranger = {"access_key": "nobody", "secret_key": "none"}
+    info = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, s3=stranger))
     assert info.get("failed") and info["error_code"] == "REPOSITORY_ACCESS_DENIED", info
     half = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, s3={"secret_key": "alone"}))
     assert half.get("failed") and "go together" in half["msg"] and "alone" not in str(half), half
@@ -134,3 +137,85 @@ def test_an_endpoint_that_does_not_answer_is_named_and_nothing_is_touched(machin
 def test_a_bucket_that_does_not_exist_is_named(lab):
     result = run_module("vadp.vsphere.restore_point_info", dict(repository="s3://no-such-bucket-%s" % uuid.uuid4().hex[:6]))
     assert result.get("failed") and "does not exist" in result["msg"], result
+
+
+def _objects(prefix):
+    """{key: head} of every object under prefix but the leases (locks/), which are never locked."""
+    client, bucket = _bucket_client(), os.environ["LAB_S3_BUCKET"]
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return {o["Key"][len(prefix):]: client.head_object(Bucket=bucket, Key=o["Key"]) for o in listed
+            if not o["Key"][len(prefix):].startswith("locks/")}
+
+
+def _at(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def test_an_immutable_point_cannot_be_deleted_by_the_collection_nor_by_the_bucket_owner(machine, lab):
+    prefix = "locked-%s/" % uuid.uuid4().hex[:8]
+    repository, bucket = "s3://%s/%s" % (os.environ["LAB_S3_BUCKET"], prefix), os.environ["LAB_S3_BUCKET"]
+    keys = [d["key"] for d in lab.inspect(VM)["disks"]]
+    first = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=1))
+    assert first.get("point_id") and first["immutable_until"], first
+    until = _at(first["immutable_until"])
+    assert datetime.timedelta(hours=23) < until - datetime.datetime.now(datetime.timezone.utc) <= datetime.timedelta(days=1)
+    locked = _objects(prefix)
+    assert any(k.startswith("chunks/") for k in locked) and any(k.endswith("/manifest.json") for k in locked)
+    for key, head in locked.items():
+        if key.startswith(("chunks/", "vms/")):
+            assert head.get("ObjectLockMode") == "COMPLIANCE" and head["ObjectLockRetainUntilDate"] >= until, key
+    # the server itself refuses: a version deleted, a lock shortened, whoever asks
+    client = _bucket_client()
+    manifest = next(k for k in locked if k.endswith("/manifest.json"))
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        client.delete_object(Bucket=bucket, Key=prefix + manifest, VersionId=locked[manifest]["VersionId"])
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        client.put_object_retention(Bucket=bucket, Key=prefix + manifest, Retention={
+            "Mode": "COMPLIANCE", "RetainUntilDate": until - datetime.timedelta(hours=1)})
+    refused = run_module("vadp.vsphere.restore_point", dict(repository=repository, vm=VM, restore_point=first["point_id"],
+                                                            state="absent"))
+    assert refused.get("failed") and refused["error_code"] == "POINT_IMMUTABLE", refused
+    assert first["immutable_until"] in refused["msg"]
+
+    # the next point inside the block: its new chunks are locked, the ones it shares keep the lock they have
+    lab.guest_write(VM, offset=2 * MIB, length=64 * 1024, seed=7, device_key=keys[0])
+    second = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=1))
+    assert second["type"] == "incremental" and second["new_chunks"] >= 1, second
+    after = _objects(prefix)
+    assert {k: h["ObjectLockRetainUntilDate"] for k, h in after.items() if k in locked and k.startswith("chunks/")} == \
+        {k: h["ObjectLockRetainUntilDate"] for k, h in locked.items() if k.startswith("chunks/")}  # not one extended
+    assert all(h.get("ObjectLockMode") == "COMPLIANCE" and h["ObjectLockRetainUntilDate"] >= _at(second["immutable_until"])
+               for k, h in after.items() if k.startswith(("chunks/", "vms/")))
+    pruned = run_module("vadp.vsphere.repository_prune", dict(repository=repository, keep_last=1))
+    assert pruned["points_removed"] == 0, pruned
+    [vm] = pruned["vms"].values()
+    assert vm["kept"][-1]["kept_by"] == ["immutable until %s" % first["immutable_until"]], vm  # the older one
+    info = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, vm=VM, verify="deep"))
+    assert info["verified_ok"] and [p["immutable_until"] for p in info["points"]] == [
+        first["immutable_until"], second["immutable_until"]], info
+
+
+def test_a_lock_ends_at_its_date(machine, lab):
+    prefix = "short-%s/" % uuid.uuid4().hex[:8]
+    repository = "s3://%s/%s" % (os.environ["LAB_S3_BUCKET"], prefix)
+    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=2 / 86400))
+    assert result.get("point_id"), result
+    latest = max(h["ObjectLockRetainUntilDate"] for k, h in _objects(prefix).items() if k.startswith(("chunks/", "vms/")))
+    wait_for(lambda: datetime.datetime.now(datetime.timezone.utc) > latest + datetime.timedelta(seconds=1), 60,
+             "the point's locks to end")
+    deleted = run_module("vadp.vsphere.restore_point", dict(repository=repository, vm=VM, restore_point=result["point_id"],
+                                                            state="absent"))
+    assert deleted["changed"], deleted
+    client, bucket = _bucket_client(), os.environ["LAB_S3_BUCKET"]
+    data = client.list_object_versions(Bucket=bucket, Prefix=prefix + "chunks/")["Versions"]
+    assert data
+    for version in data:  # and the bucket lets the data itself go now
+        client.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+
+@pytest.mark.parametrize("where", ["folder", "bucket without Object Lock"])
+def test_immutability_where_it_cannot_be_had_is_refused_before_the_vm_is_touched(machine, tmp_path, where):
+    repository = str(tmp_path / "repo") if where == "folder" else "s3://%s/plain" % os.environ["LAB_S3_PLAIN_BUCKET"]
+    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=7))
+    assert result.get("failed") and result["error_code"] == "IMMUTABILITY_UNAVAILABLE", result
+    assert _snapshots(machine) == [] and not os.path.exists(tmp_path / "repo")

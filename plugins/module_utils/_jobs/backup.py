@@ -16,7 +16,9 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs import backup_plan
 from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import RetentionLock, objects_locked_until, stamp
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import new_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import open_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import DEFAULT_CHUNK_SIZE, Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, SHARED, announce_waits
@@ -66,6 +68,7 @@ class BackupOptions:
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
     s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
+    immutable_days: Optional[float] = None  # the point is locked (Object Lock, compliance mode) this long
 
 
 def is_backup_snapshot(node) -> bool:
@@ -114,6 +117,10 @@ class BackupJob:
 
     def run(self, check_mode: bool = False) -> dict:
         facts = vm_facts(self.vm)
+        if self.options.immutable_days is not None:  # refused before anything is written or the VM touched
+            if self.options.immutable_days <= 0:
+                raise InvalidSettingsError("immutable_days must be more than 0, not %s" % self.options.immutable_days)
+            open_storage(self.options.repository, self.options.s3).check_object_lock()
         repository = Repository.create(self.options.repository, chunk_size=self.options.chunk_size, dry_run=check_mode,
                                        key_file=self.options.encryption_key_file, s3=self.options.s3)
         if check_mode:
@@ -139,6 +146,7 @@ class BackupJob:
             return result
         now = datetime.datetime.now(datetime.timezone.utc)
         point_id = new_point_id(now)
+        self._retention = RetentionLock.for_days(o.immutable_days, now) if o.immutable_days else None
         result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         target = vddk_target(self.client.settings, o.vddk, vm._moId, read_only=True)
         result["warnings_vddk"] = target.warning
@@ -226,6 +234,14 @@ class BackupJob:
                 result["fallback_reasons"][str(disk.key)] = reason
             plans.append(plan)
             kinds[disk.key] = (kind, index_name, areas, change_id)
+        immutable = None
+        if self._retention:
+            lock_carried = self._retention.needs(objects_locked_until(parent) if parent else None)
+            plans = [dataclasses.replace(p, lock=self._retention.to_json(), lock_carried=lock_carried) for p in plans]
+            # what the next point can count on: its carried chunks' locks end with this point's, or the parent's
+            carried_until = objects_locked_until(parent) if parent and not lock_carried else None
+            locked_until = self._retention.target if carried_until is None else min(self._retention.target, carried_until)
+            immutable = {"until": stamp(self._retention.until), "locked_until": stamp(locked_until)}
         moved = mover.run(TransferPlan("read", target.vddk, target.connection, plans, access_managed=True),
                           dict(target.secrets, **repository.secrets()))
         nvram = download_nvram(self.client, vm, facts["vm"]["datacenter"])
@@ -249,9 +265,10 @@ class BackupJob:
             "type": point_type, "parent": parent["id"] if parent else None, "time": result["time"],
             "vm": {k: identity.get(k) for k in VM_FIELDS},
             "config": {"format": "pyvmomi-json", "value": config_value}, "redacted_extra_config": redacted,
-            "nvram": writer.write_file("nvram", nvram) if nvram is not None else None,
-            "disks": manifest_disks})
+            "nvram": writer.write_file("nvram", nvram, self._retention) if nvram is not None else None,
+            "disks": manifest_disks, **({"immutable": immutable} if immutable else {})}, self._retention)
         result.update(point_id=manifest["id"], type=point_type, bytes_read=totals["bytes_read"],
+                      immutable_until=immutable["until"] if immutable else None,
                       bytes_stored=totals["stored_bytes"], new_chunks=totals["new_chunks"],
                       reused_chunks=totals["reused_chunks"], seconds=moved.seconds,
                       peak_rss_bytes=moved.peak_rss_bytes,

@@ -33,7 +33,7 @@ class PointInfoOptions:
 def _summary(manifest, protected):
     return {"id": manifest["id"], "time": manifest["time"], "type": manifest["type"], "parent": manifest.get("parent"),
             "vm": manifest["vm"]["name"], "instance_uuid": manifest["vm"]["instance_uuid"], "protected": protected,
-            "future": from_the_future(manifest),
+            "future": from_the_future(manifest), "immutable_until": (manifest.get("immutable") or {}).get("until"),
             "logical_bytes": sum(d["capacity_bytes"] for d in manifest["disks"]),
             "stored_bytes": sum(d.get("stats", {}).get("stored_bytes", 0) for d in manifest["disks"])}
 

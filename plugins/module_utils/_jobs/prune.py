@@ -12,6 +12,7 @@ import datetime
 from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository import garbage
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import point_locked_until, stamp
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, announce_waits, describe
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.retention import PointRef, RetentionPolicy, decide
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
@@ -86,10 +87,15 @@ class PruneJob:
                     "points are" if len(future) > 1 else "a point is",
                     ", ".join("%s of %s at %s" % (m["id"], m["vm"]["name"], m["time"]) for m in future),
                     datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")))
+        now = datetime.datetime.now(datetime.timezone.utc)
         for key in keys:
             manifests = {m["id"]: m for m in everything if m["vm"]["instance_uuid"] == key}
             refs = [PointRef(m["id"], parse_time(m["time"]), repository.points.is_protected(m)) for m in manifests.values()]
             decisions = decide(refs, policy)
+            for decision in decisions:  # a lock no policy can lift: the server would refuse to delete it anyway
+                locked = point_locked_until(manifests[decision.id])
+                if locked and locked > now:
+                    decision.reasons.append("immutable until %s" % stamp(locked))
             going = [manifests[d.id] for d in decisions if not d.keep]
             vms[key] = {"name": manifests[decisions[0].id]["vm"]["name"],
                         "kept": [_point(manifests[d.id], d.reasons) for d in decisions if d.keep],

@@ -13,6 +13,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository import ga
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, EXCLUSIVE, SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import RepositoryError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import refuse_delete_while_locked
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import is_point_id, PROTECTED_MARK
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
@@ -77,6 +78,7 @@ class RestorePointJob:
         point = {"id": manifest["id"], "time": manifest["time"], "vm": manifest["vm"]["name"],
                  "instance_uuid": manifest["vm"]["instance_uuid"]}
         if o.state == "absent":
+            refuse_delete_while_locked(manifest)
             if protected:
                 raise PointProtectedError("point %s of %s is protected: unprotect it first (protected: false)" % (
                     manifest["id"], manifest["vm"]["name"]), details={"point": dict(point, protected=True)})

@@ -87,13 +87,14 @@ class ChunkStore:
         """SHA-256 of the data, or in an encrypted repository its HMAC: the name says nothing of the content."""
         return self.keys.chunk_name(data) if self.keys else hashlib.sha256(data).hexdigest()
 
-    def put(self, data) -> Tuple[Optional[str], int]:
-        """Store plain data (unless it is all zeros or already stored): (name or None, stored bytes)."""
+    def put(self, data, lock=None) -> Tuple[Optional[str], int]:
+        """Store plain data (unless it is all zeros or already stored): (name or None, stored bytes).
+        lock (immutability.RetentionLock): the chunk, new or found, stays locked at least until its date."""
         if all_zeros(data):
             return None, 0
         name = self.name(data)
         key = self.key(name)
-        if self.storage.exists(key):
+        if self._found(key, lock):
             return name, 0
         payload, compression = data, COMPRESSION_NONE
         if HAS_ZSTD:
@@ -105,9 +106,28 @@ class ChunkStore:
         # a plain chunk stored raw: its payload's SHA-256 is its name, already computed
         checksum = bytes.fromhex(name) if payload is data else hashlib.sha256(payload).digest()
         stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, _RESERVED, len(data), checksum) + payload
-        if not self.storage.create(key, stored):  # write-once: never replaces a chunk another writer stored
+        # write-once: never replaces a chunk another writer stored
+        if not self.storage.create(key, stored, retain_until=lock.target if lock else None):
+            self._found(key, lock)
             return name, 0
         return name, len(stored)
+
+    def _found(self, key: str, lock) -> bool:
+        """Whether the chunk is stored; with a lock, one it holds too short a time is locked longer."""
+        if lock is None:
+            return self.storage.exists(key)
+        try:
+            locked_until = self.storage.retained_until(key)  # one request: whether it exists, and its lock
+        except FileNotFoundError:
+            return False
+        if lock.needs(locked_until):
+            self.storage.retain(key, lock.target)
+        return True
+
+    def lock(self, names, lock) -> None:
+        """Lock the named chunks until lock.target (chunks a point takes over from its parent)."""
+        for name in names:
+            self.storage.retain(self.key(name), lock.target)
 
     def get(self, name: str, where: str = "", rehash: bool = True):
         """The plain data of a chunk (bytes, or a read-only view of them), checked against its stored

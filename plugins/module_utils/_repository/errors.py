@@ -53,3 +53,13 @@ def storage_error(exc, path):
         return RepositoryReadOnlyError("the repository's file system is read-only (writing %s): a backup needs a "
                                        "writable repository" % path)
     return None
+
+
+class ImmutabilityUnavailableError(RepositoryError):
+    """Immutable points asked of a repository that cannot hold them (a folder, a bucket without Object Lock)."""
+    error_code = "IMMUTABILITY_UNAVAILABLE"
+
+
+class PointImmutableError(RepositoryError):
+    """A delete of a point whose retention lock has not ended."""
+    error_code = "POINT_IMMUTABLE"

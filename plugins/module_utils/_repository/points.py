@@ -65,11 +65,12 @@ class PointCatalogue:
         data = self.storage.read(key)
         return self.keys.open_file(key, data) if self.keys else data
 
-    def write_file(self, key, data):
-        """Write a point file once. The same bytes again (a retried worker) are no change; other
-        bytes under a key that exists are refused: nothing of a point is ever overwritten."""
+    def write_file(self, key, data, lock=None):
+        """Write a point file once (locked until lock.target when a lock is given). The same bytes
+        again (a retried worker) are no change; other bytes under a key that exists are refused:
+        nothing of a point is ever overwritten."""
         data = self.keys.seal_file(key, data) if self.keys else data
-        if not self.storage.create(key, data):
+        if not self.storage.create(key, data, retain_until=lock.target if lock else None):
             try:
                 same = self.read_file(key) == (self.keys.open_file(key, data) if self.keys else data)
             except (OSError, crypto.TamperedError):
@@ -84,8 +85,8 @@ class PointCatalogue:
         except OSError as exc:
             raise RepositoryError("%s cannot be read: %s" % (name, exc))
 
-    def write_index(self, key, index):
-        self.write_file(key, index.to_bytes())
+    def write_index(self, key, index, lock=None):
+        self.write_file(key, index.to_bytes(), lock)
 
     def read_index(self, manifest, disk):
         name = "point %s disk %s index" % (manifest["id"], disk["key"])
@@ -228,8 +229,8 @@ class PointWriter:
     def __init__(self, catalogue, folder, point_id, lease=None):
         self.catalogue, self.folder, self.id, self.lease = catalogue, folder, point_id, lease
 
-    def write_file(self, name, data):
-        self.catalogue.write_file("%s/%s" % (self.folder, name), data)
+    def write_file(self, name, data, lock=None):
+        self.catalogue.write_file("%s/%s" % (self.folder, name), data, lock)
         return name
 
     def abandon(self):
@@ -244,9 +245,9 @@ class PointWriter:
             if not storage.remove_empty_folder(folder):
                 break
 
-    def commit(self, manifest):
+    def commit(self, manifest, lock=None):
         if self.lease is not None:
             self.lease.check()
         manifest = dict(manifest, format=POINT_FORMAT, version=FORMAT_VERSION, id=self.id)
-        self.catalogue.write_file("%s/manifest.json" % self.folder, json.dumps(manifest, indent=1).encode())
+        self.catalogue.write_file("%s/manifest.json" % self.folder, json.dumps(manifest, indent=1).encode(), lock)
         return manifest

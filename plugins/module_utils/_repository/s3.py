@@ -21,6 +21,7 @@ except ImportError as exc:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import (
+    ImmutabilityUnavailableError,
     RepositoryAccessDeniedError,
     RepositoryError,
     RepositoryUnreachableError,
@@ -70,8 +71,8 @@ class S3Storage:
             raise RepositoryError("s3 has no option %s (it has: %s)" % (", ".join(sorted(unknown)), ", ".join(OPTIONS)))
         self.location, self.options = location.rstrip("/"), {k: v for k, v in options.items() if v not in (None, "")}
         if ("access_key" in self.options) != ("secret_key" in self.options):
-            raise InvalidSettingsError("s3.access_key and s3.secret_key go together: give both, or neither (boto3 then finds "
-                                  "credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or s3.profile)")
+            raise InvalidSettingsError("s3.access_key and s3.secret_key go together: give both, or neither (boto3 then "
+                                       "finds credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or s3.profile)")
         self.bucket, self.prefix = parse_location(location)
         o = self.options
         try:
@@ -127,9 +128,11 @@ class S3Storage:
         except (botocore.exceptions.BotoCoreError, OSError) as exc:  # the connection broke off mid-object
             raise self._failure(exc, "read", key)
 
-    def create(self, key: str, data: bytes, durable: bool = True) -> bool:
+    def create(self, key: str, data: bytes, durable: bool = True, retain_until: Optional[datetime.datetime] = None) -> bool:
+        """Write a new object (retain_until: locked in compliance mode until then); False when the key exists."""
+        lock = {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": retain_until} if retain_until else {}
         try:
-            self._call("write", key, self.client.put_object, Key=self.prefix + key, Body=bytes(data), IfNoneMatch="*")
+            self._call("write", key, self.client.put_object, Key=self.prefix + key, Body=bytes(data), IfNoneMatch="*", **lock)
         except RepositoryError as exc:
             if (exc.details or {}).get("s3_error") in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 return False  # there already, or being written by another writer: never replaced
@@ -140,10 +143,41 @@ class S3Storage:
         return self.size(key) is not None
 
     def size(self, key: str) -> Optional[int]:
+        head = self._head(key)
+        return None if head is None else head["ContentLength"]
+
+    def retained_until(self, key: str) -> Optional[datetime.datetime]:
+        """Until when the object is locked (None: not locked); FileNotFoundError when it is missing."""
+        head = self._head(key)
+        if head is None:
+            raise FileNotFoundError(self.describe(key))
+        return head.get("ObjectLockRetainUntilDate")
+
+    def _head(self, key: str) -> Optional[dict]:
         try:
-            return self._call("look up", key, self.client.head_object, Key=self.prefix + key)["ContentLength"]
+            return self._call("look up", key, self.client.head_object, Key=self.prefix + key)
         except FileNotFoundError:
             return None
+
+    def retain(self, key: str, until: datetime.datetime) -> None:
+        """Lock the object in compliance mode until `until` (a later date only: the server refuses to shorten)."""
+        self._call("lock", key, self.client.put_object_retention, Key=self.prefix + key,
+                   Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+
+    def check_object_lock(self) -> None:
+        """Fail unless the bucket has Object Lock enabled (compliance-mode retention on objects)."""
+        try:
+            answer = self._call("read the Object Lock configuration of", "", self.client.get_object_lock_configuration)
+            enabled = answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        except RepositoryError as exc:
+            if (exc.details or {}).get("s3_error") not in ("ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"):
+                raise
+            enabled = False
+        if not enabled:
+            raise ImmutabilityUnavailableError(
+                "the bucket %s at %s does not have Object Lock enabled, so no point in it can be made immutable: use a "
+                "bucket created with Object Lock (it cannot be turned on later on every server), or leave out "
+                "immutable_days" % (self.bucket, self.endpoint))
 
     def _pages(self, prefix: str, **kwargs):
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix, **kwargs)

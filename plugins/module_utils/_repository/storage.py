@@ -13,7 +13,7 @@ import shutil
 from typing import Iterator, List, NamedTuple, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import _files
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import storage_error
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ImmutabilityUnavailableError, storage_error
 
 S3_SCHEME = "s3://"
 
@@ -47,6 +47,11 @@ class LocalStorage:
         self.root, self.mode = root, mode
         self.location = root
 
+    def check_object_lock(self) -> None:
+        raise ImmutabilityUnavailableError(
+            "the repository %s is a folder, which cannot hold immutable points (its hardened mode, with the immutable "
+            "attribute, is not built yet): use a bucket with Object Lock, or leave out immutable_days" % self.root)
+
     def path(self, key: str) -> str:
         return os.path.join(self.root, *key.split("/")) if key else self.root
 
@@ -58,8 +63,10 @@ class LocalStorage:
         with open(self.path(key), "rb") as f:
             return f.read()
 
-    def create(self, key: str, data: bytes, durable: bool = True) -> bool:
+    def create(self, key: str, data: bytes, durable: bool = True, retain_until=None) -> bool:
         """Store data under key unless an object is there already (then False: never replaced)."""
+        if retain_until is not None:
+            self.check_object_lock()  # raises: a folder holds no lock
         path = self.path(key)
         self.make_folder(os.path.dirname(key))
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))

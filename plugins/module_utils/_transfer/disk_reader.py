@@ -13,6 +13,7 @@ import mmap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import RetentionLock
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import PlanInvalidError, ReadDiskPlan, TransferPlan
@@ -38,9 +39,10 @@ class DiskReader:
         self.stats = {"chunks_read": 0, "new_chunks": 0, "reused_chunks": 0, "zero_chunks": 0, "stored_bytes": 0,
                       "bytes_read": 0}
         self.lock = threading.Lock()
+        self.retention = RetentionLock.from_json(disk_plan.lock)
 
     def _store(self, index: DiskIndex, number: int, data: bytes) -> None:
-        digest, stored = self.repository.chunks.put(data)
+        digest, stored = self.repository.chunks.put(data, self.retention)
         with self.lock:
             index.entries[number] = digest
             key = "zero_chunks" if digest is None else ("new_chunks" if stored else "reused_chunks")
@@ -87,5 +89,8 @@ class DiskReader:
         finally:
             pool.shutdown(wait=True)
             disk.close()
-        self.repository.points.write_index(self.disk_plan.index_out, index)
+        if self.retention and self.disk_plan.lock_carried:
+            read = set(self.disk_plan.chunks)
+            self.repository.chunks.lock({e for n, e in enumerate(index.entries) if e and n not in read}, self.retention)
+        self.repository.points.write_index(self.disk_plan.index_out, index, self.retention)
         self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)

@@ -197,6 +197,10 @@ class ReadDiskPlan:
     repository: str
     index_out: str
     parent_index: Optional[str] = None
+    # an immutable point's lock (immutability.RetentionLock.to_json); lock_carried: the chunks taken
+    # over from the parent point are locked too (the parent's locks end before this point's)
+    lock: Optional[dict] = None
+    lock_carried: bool = False
 
     def __post_init__(self) -> None:
         where = "disk %s" % self.id

@@ -89,7 +89,8 @@ def test_tampering_is_detected_and_named(encrypted, target):
             synth.image(Repository(repo.location, key_file=key), first)
         return
     if target == "swapped index":  # a valid index of another point, put in place of this one's
-        shutil.copy(os.path.join(repo.storage.path(repo.points.folder(second)), "disk-2000.index"), os.path.join(repo.storage.path(repo.points.folder(first)), "disk-2000.index"))
+        shutil.copy(repo.storage.path(repo.points.folder(second) + "/disk-2000.index"),
+                    repo.storage.path(repo.points.folder(first) + "/disk-2000.index"))
     else:
         path = os.path.join(repo.storage.path(repo.points.folder(first)), "disk-2000.index" if target == "index" else "manifest.json")
         data = bytearray(open(path, "rb").read())
