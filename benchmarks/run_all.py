@@ -50,6 +50,14 @@ BENCHMARKS = [
     ("drill", ["--mib", "256"], [
         ("recovery drill of 4 VMs at once / of 1 VM, whole run time", lambda j: j["four_vs_one_time"], "-", None),
         ("recovery time of 1 VM, start to heartbeat (s)", lambda j: j["one_vm"]["recovery_seconds"][0], "-", None)]),
+    ("object_storage", ["--mib", "256"], [
+        ("bucket / folder repository, store (loopback S3 server)", lambda j: j["store_bucket_vs_folder"], ">= 0.8",
+         lambda v: v >= 0.8),
+        ("bucket / folder repository, read (loopback S3 server)", lambda j: j["read_bucket_vs_folder"], ">= 0.8",
+         lambda v: v >= 0.8),
+        ("bucket repository store / boto3 put_object of the same bytes", lambda j: j["store_bucket_vs_boto3"], ">= 0.9",
+         lambda v: v >= 0.9),
+        ("S3 requests per GiB stored and read back", lambda j: j["requests_per_gib"], "-", None)]),
     ("prune", [], [
         ("prune + GC time / listing the chunks", lambda j: j["ratio"], "-", None),
         ("prune peak memory (MiB)", lambda j: j["peak_mib"], "-", None)]),
