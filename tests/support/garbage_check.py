@@ -4,6 +4,12 @@ import os
 
 
 def stored(repo):
+    if repo.location.startswith("s3://"):  # every object under chunks/, listed by boto3 itself
+        import boto3
+        bucket, _sep, prefix = repo.location[len("s3://"):].partition("/")
+        pages = boto3.session.Session().client("s3").get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix.strip("/") + "/chunks/")
+        return {o["Key"].rpartition("/")[2] for page in pages for o in page.get("Contents", [])}
     return {name for _folder, _dirs, names in os.walk(os.path.join(repo.location, "chunks")) for name in names}
 
 

@@ -1,5 +1,6 @@
 """Runs one repository operation and kills itself (SIGKILL) just before its Nth file-system
-change: the crash a power cut or an OOM kill causes, at a point the test chooses.
+change (in a bucket: its Nth request that writes or deletes an object): the crash a power cut or
+an OOM kill causes, at a point the test chooses.
 
     python kill_at.py N OPERATION REPOSITORY
 
@@ -20,7 +21,8 @@ def _counted(function, kill_at):
     @functools.wraps(function)
     def change(*args, **kwargs):
         global _count
-        if function.__name__ == "open" and len(args) > 1 and not args[1] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+        if function.__name__ == "open" and len(args) > 1 and isinstance(args[1], int) and \
+                not args[1] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
             return function(*args, **kwargs)  # a read changes nothing
         _count += 1
         if _count == kill_at:
@@ -36,8 +38,13 @@ def main():
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository import garbage, locks
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repo = Repository(path)
-    for name in CHANGES:
-        setattr(os, name, _counted(getattr(os, name), kill_at))
+    if path.startswith("s3://"):
+        from ansible_collections.vadp.vsphere.plugins.module_utils._repository.s3 import S3Storage
+        for name in ("create", "delete", "retain"):  # each one request that changes the bucket
+            setattr(S3Storage, name, _counted(getattr(S3Storage, name), kill_at))
+    else:
+        for name in CHANGES:
+            setattr(os, name, _counted(getattr(os, name), kill_at))
     if operation == "backup":
         with repo.lease(locks.SHARED, "backup of web01") as lease:
             # two chunks the repository has, two new ones: the same each run, so a re-run meets what a killed run left
