@@ -5,7 +5,8 @@ an OOM kill causes, at a point the test chooses.
     python kill_at.py N OPERATION REPOSITORY
 
 OPERATION: backup (a synthetic point of VM "web01" under a shared lease, as a backup writes it),
-prune (keep_last 2, with garbage collection) or gc (garbage collection alone). With N = 0 it
+prune (keep_last 2, with garbage collection), gc (garbage collection alone) or copy (every point
+into REPOSITORY-copy, a folder or prefix beside it). With N = 0 it
 runs to the end and prints the number of changes it made ("changes N").
 """
 import functools
@@ -53,6 +54,9 @@ def main():
             print("point %s" % manifest["id"])
     elif operation == "prune":
         PruneJob(PruneOptions(repository=path, keep_last=2, lock_timeout=0)).run()
+    elif operation == "copy":
+        from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.copy import CopyJob, CopyOptions
+        print(CopyJob(CopyOptions(repository=path, target=path + "-copy", lock_timeout=0)).run()["points_copied"])
     else:
         with repo.lease(locks.EXCLUSIVE, "gc", timeout=0):
             garbage.collect_garbage(repo)

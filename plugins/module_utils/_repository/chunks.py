@@ -136,6 +136,10 @@ class ChunkStore:
             stored = self.storage.read(self.key(name))
         except OSError:  # absent, or not a file
             raise ChunkCorruptError("chunk %s is missing%s" % (name, where))
+        return self.decode(name, stored, where, rehash)
+
+    def decode(self, name: str, stored: bytes, where: str = "", rehash: bool = True):
+        """The plain data of the chunk name stored as `stored`, checked as get checks it."""
         if len(stored) < CHUNK_HEADER.size:
             raise ChunkCorruptError("chunk %s is truncated%s" % (name, where))
         magic, compression, reserved, length, checksum = CHUNK_HEADER.unpack_from(stored)

@@ -34,7 +34,7 @@ DEFAULT_CHUNK_SIZE = 4 << 20
 _CREATE_LEFTOVERS = re.compile(r"^(chunks|repository\.json\.tmp\.[0-9a-f]+(\.tmp\.[0-9a-f]+)?)$")
 
 
-def _refuse_foreign_folder(storage):
+def refuse_foreign_folder(storage):
     """A repository is made only in a new or empty folder (or bucket prefix): never adopt another
     tool's data."""
     if not is_remote(storage.location) and os.path.lexists(storage.location) and not os.path.isdir(storage.location):
@@ -106,7 +106,7 @@ class Repository:
         repository to be created."""
         storage = open_storage(location, s3, int(mode, 8))
         if not storage.exists(SETTINGS):
-            _refuse_foreign_folder(storage)
+            refuse_foreign_folder(storage)
             if chunk_size < 65536 or chunk_size > MAX_CHUNK_SIZE or chunk_size & (chunk_size - 1):
                 raise RepositoryError("chunk_size must be a power of two from 64 KiB to 64 MiB, not %d" % chunk_size)
             encryption = crypto.new_settings(key_file) if key_file else None  # a bad key file fails before any write

@@ -122,3 +122,30 @@ def test_killed_at_every_change_the_repository_stays_sound_and_the_rerun_complet
         folder = repo.points.vm_folder(repo.points.list()[0]["vm"]["instance_uuid"])
         assert all(repo.storage.exists("%s/%s/manifest.json" % (folder, name)) for name in repo.storage.children(folder))
         repo.storage.delete_tree("")
+
+
+@pytest.mark.slow
+def test_a_copy_killed_at_every_change_leaves_only_whole_points_and_the_rerun_finishes_it(base):
+    path, contents, copies = base
+    total = changes_of("copy", base)
+    assert total > 20  # 5 points: chunks, indexes and manifests
+    for kill_at in range(1, total + 1, 2 if copies.bucket else 1):
+        source = copies.copy(path, "copy-at-%d" % kill_at)
+        code, out = run("copy", source, kill_at)
+        assert code == -9, "kill %d of %d did not happen: %s" % (kill_at, total, out)
+        if _is_repository(source + "-copy"):
+            sound(source + "-copy", contents)  # every point the target shows is whole
+        code, out = run("copy", source)
+        assert code == 0, "after a kill at change %d: %s" % (kill_at, out)
+        assert sound(source + "-copy", contents) == sound(source, contents)
+        code, out = run("gc", source + "-copy")  # what the kill left half-written (a temporary file) goes
+        assert code == 0, out
+        target = Repository(source + "-copy")
+        assert garbage_check.missing(target) == set() and garbage_check.unreferenced(target) == set(), kill_at
+        for location in (source, source + "-copy"):
+            Repository(location).storage.delete_tree("")
+
+
+def _is_repository(location):
+    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import open_storage
+    return open_storage(location).exists("repository.json")
