@@ -220,9 +220,9 @@ def play(playbook, env=None, verbose=False, hold=None, release_when=None, check=
     return process.wait(), "".join(output)
 
 
-def image_sha(repo_path, point_id):
+def image_sha(repo_path, point_id, key_file=None):
     """The SHA-256 of the point's first disk image, assembled from its index and chunks."""
-    repo = Repository(repo_path)
+    repo = Repository(repo_path, key_file)
     [manifest] = [m for m in repo.points.list() if m["id"] == point_id]
     disk = manifest["disks"][0]
     index = repo.points.read_index(manifest, disk)

@@ -13,7 +13,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import create_vm, destroy_vm, destroy_vms, run_module, wait, wait_for
+from conftest import create_vm, destroy_vm, destroy_vms, image_sha, run_module, wait, wait_for
 from test_restore_point_export import nbd_sha, serving
 
 VM, MIB = "lab-object-storage", 1 << 20
@@ -80,6 +80,21 @@ def test_a_chain_in_a_bucket_restores_verifies_exports_and_prunes_to_the_exact_b
     versions = _versions(prefix)
     assert {k: v for k, v in versions.items() if len(v) != 1 and not k.startswith("locks/")} == {}
     assert any(k.startswith("chunks/") for k in versions) and "repository.json" in versions
+
+    # copies: the bucket's newest two points into a folder, then the rest; the folder into another prefix
+    folder = str(tmp_path / "copy")
+    copied = run_module("vadp.vsphere.repository_copy", dict(repository=repository, target=folder, transfer_last=2,
+                                                             encryption_key_file=key))
+    assert [p["id"] for p in copied["points_copied"]] == [p for p, _s in points[1:]] and copied["chunks_sent"] > 0, copied
+    again = run_module("vadp.vsphere.repository_copy", dict(repository=repository, target=folder, encryption_key_file=key))
+    assert [p["id"] for p in again["points_copied"]] == [points[0][0]] and len(again["points_present"]) == 2, again
+    back = "s3://%s/copy-%s" % (os.environ["LAB_S3_BUCKET"], uuid.uuid4().hex[:8])
+    assert run_module("vadp.vsphere.repository_copy", dict(repository=folder, target=back, encryption_key_file=key))["changed"]
+    for copy in (folder, back):
+        checked = run_module("vadp.vsphere.restore_point_info", dict(repository=copy, verify="deep", encryption_key_file=key))
+        assert checked["verified_ok"] and [p["id"] for p in checked["points"]] == [p for p, _s in points], checked
+        for point_id, shas in points:
+            assert image_sha(copy, point_id, key) == shas[0]
 
     with serving(repository, tmp_path / "exports", vm=VM, restore_point=points[0][0], encryption_key_file=key,
                  socket=str(tmp_path / "nbd.sock")) as record:
