@@ -7,13 +7,15 @@ collection nor the bucket's owner can delete them before their date, and deletab
 import datetime
 import os
 import socket
+import sys
+import threading
 import uuid
 
 import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import create_vm, destroy_vm, destroy_vms, image_sha, run_module, wait, wait_for
+from conftest import ROOT, VddkHold, create_vm, destroy_vm, destroy_vms, image_sha, run_module, wait, wait_for
 from test_restore_point_export import nbd_sha, serving
 
 VM, MIB = "lab-object-storage", 1 << 20
@@ -234,3 +236,58 @@ def test_immutability_where_it_cannot_be_had_is_refused_before_the_vm_is_touched
     result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=7))
     assert result.get("failed") and result["error_code"] == "IMMUTABILITY_UNAVAILABLE", result
     assert _snapshots(machine) == [] and not os.path.exists(tmp_path / "repo")
+
+
+@pytest.fixture
+def private_server(tmp_path):
+    """An S3 server of this test's own (the lab's kind), to stop in the middle of a job."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+    import object_storage
+    state = object_storage.start(str(tmp_path / "s3"), pytest.fail)
+    options = {"endpoint_url": state["endpoint"], "access_key": state["access_key"], "secret_key": state["secret_key"]}
+    yield state, options, lambda: object_storage.stop(state)
+    object_storage.stop(state)
+
+
+@pytest.mark.watches_transfer
+def test_object_storage_stopped_mid_backup_fails_it_clearly_and_leaves_the_vm_clean(machine, lab, tmp_path, private_server):
+    state, options, stop = private_server
+    repository = "s3://%s/stopped" % state["bucket"]
+    hold = VddkHold(tmp_path, at=2)
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(run_module(
+        "vadp.vsphere.vm_backup", dict(name=VM, repository=repository, s3=options), env=hold.env)))
+    worker.start()
+    hold.wait_until_held()
+    stop()  # the server goes away while the backup reads the disk
+    hold.release()
+    worker.join()
+    assert outcome.get("failed") and outcome["error_code"] == "REPOSITORY_UNREACHABLE", outcome
+    assert state["endpoint"] in outcome["msg"] and options["secret_key"] not in str(outcome)
+    assert _snapshots(machine) == []  # the backup snapshot is gone: the VM is as it was
+
+
+@pytest.mark.watches_transfer
+def test_object_storage_stopped_mid_restore_fails_it_clearly_naming_what_is_left(machine, lab, tmp_path, private_server):
+    state, options, stop = private_server
+    repository = "s3://%s/stopped" % state["bucket"]
+    # small chunks: the restore reads a few chunks ahead of its writes, and most are still to read when the server stops
+    lab.guest_write(VM, offset=MIB, length=2 * MIB, seed=41, device_key=lab.inspect(VM)["disks"][0]["key"])
+    assert run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, s3=options, chunk_size=65536)).get("point_id")
+    hold = VddkHold(tmp_path, at=2)
+    outcome = {}
+    wait(machine.PowerOffVM_Task())
+    try:
+        worker = threading.Thread(target=lambda: outcome.update(run_module(
+            "vadp.vsphere.vmdk_restore", dict(name=VM, repository=repository, s3=options, mode="full",
+                                              state_dir=str(tmp_path / "state")), env=hold.env)))
+        worker.start()
+        hold.wait_until_held()
+        stop()  # the server goes away while the restore writes the disk
+        hold.release()
+        worker.join()
+    finally:
+        wait(machine.PowerOnVM_Task())
+    assert outcome.get("failed") and outcome["error_code"] == "REPOSITORY_UNREACHABLE", outcome
+    assert state["endpoint"] in outcome["msg"] and options["secret_key"] not in str(outcome)
+    assert "running the same transfer again resumes there" in outcome["msg"]  # what is left to do

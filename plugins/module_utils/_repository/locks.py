@@ -246,7 +246,10 @@ class Lease:
         self._stop.set()
         if self._refresher:
             self._refresher.join()  # a refresh under way would write the object again after its removal
-        self._drop()
+        try:
+            self._drop()
+        except (OSError, VadpError):
+            pass  # storage gone: the job's own error is the one to report; the lease left stops counting on its own
 
 
 def _refused(exc) -> bool:

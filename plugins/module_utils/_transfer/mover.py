@@ -22,7 +22,13 @@ from typing import Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_json_atomically
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ChunkCorruptError, RepositoryFullError, RepositoryReadOnlyError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import (
+    ChunkCorruptError,
+    RepositoryAccessDeniedError,
+    RepositoryFullError,
+    RepositoryReadOnlyError,
+    RepositoryUnreachableError,
+)
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.disk_writer import ReadBackMismatchError
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import worker
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import TransferStatus
@@ -51,7 +57,8 @@ class TransferFailedError(VadpError):
 # The worker's errors that say more than "the transfer failed": raised here as their own class.
 # The plan's own refusal (PLAN_INVALID) is raised when the plan is built, before a worker starts.
 _WORKER_ERRORS = {cls.error_code: cls for cls in (
-    RepositoryFullError, RepositoryReadOnlyError, ChunkCorruptError, ReadBackMismatchError)}
+    RepositoryFullError, RepositoryReadOnlyError, RepositoryUnreachableError, RepositoryAccessDeniedError, ChunkCorruptError,
+    ReadBackMismatchError)}
 # What DataMover.run raises for a transfer that started and failed; details say what was written.
 TRANSFER_ERRORS = (TransferFailedError,) + tuple(_WORKER_ERRORS.values())
 
