@@ -9,6 +9,7 @@ imports.
 """
 
 import datetime
+import os
 from typing import Iterator, List, Optional
 
 try:
@@ -49,6 +50,12 @@ def environment(options: dict) -> dict:
     return {_ENVIRONMENT[k]: str(v) for k, v in (options or {}).items() if v not in (None, "") and k in _ENVIRONMENT}
 
 
+def _custom_endpoint(options: dict) -> bool:
+    """Whether the endpoint is another server than AWS's: such servers (MinIO, Ceph, SeaweedFS) answer
+    bucket paths, where AWS would want the bucket in the host name."""
+    return bool(options.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+
+
 def parse_location(location: str):
     """(bucket, prefix) of s3://bucket/prefix; the prefix ends with '/' unless empty."""
     bucket, _sep, prefix = location[len(S3_SCHEME):].partition("/")
@@ -68,7 +75,7 @@ class S3Storage:
                                       location, BOTO3_IMPORT_ERROR))
         unknown = set(options) - set(OPTIONS)
         if unknown:
-            raise RepositoryError("s3 has no option %s (it has: %s)" % (", ".join(sorted(unknown)), ", ".join(OPTIONS)))
+            raise InvalidSettingsError("s3 has no option %s (it has: %s)" % (", ".join(sorted(unknown)), ", ".join(OPTIONS)))
         self.location, self.options = location.rstrip("/"), {k: v for k, v in options.items() if v not in (None, "")}
         if ("access_key" in self.options) != ("secret_key" in self.options):
             raise InvalidSettingsError("s3.access_key and s3.secret_key go together: give both, or neither (boto3 then "
@@ -82,7 +89,7 @@ class S3Storage:
                 "s3", endpoint_url=o.get("endpoint_url"), region_name=o.get("region"), verify=o.get("ca_bundle"),
                 config=botocore.config.Config(retries={"max_attempts": ATTEMPTS, "mode": "standard"},
                                               connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
-                                              s3={"addressing_style": "path"} if o.get("endpoint_url") else None))
+                                              s3={"addressing_style": "path"} if _custom_endpoint(o) else None))
         except botocore.exceptions.BotoCoreError as exc:  # an unknown profile, a malformed endpoint
             raise RepositoryError("the repository %s cannot be reached as configured: %s" % (location, exc))
         self.endpoint = self.client.meta.endpoint_url
