@@ -13,7 +13,7 @@ FIRST_SEED ?= 1
 demo: deps
 	$(LAB) run -- ansible-playbook playbooks/demo.yml
 
-# Sanity, lint and the lab's Go stage side by side, then units and integration; ends with a table of
+# Sanity, lint and the lab's Go stage side by side, then units beside integration; ends with a table of
 # stage times and the slowest tests (tests/suite.py).
 test: deps
 	python tests/suite.py
