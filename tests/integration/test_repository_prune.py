@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import open_storage
 from conftest import VddkHold, create_vm, destroy_vm, destroy_vms, find_vm_by_name, image_sha, play, run_module, settle, wait, wait_for
 
 VM = "DC0_C0_RP0_VM0"
@@ -117,11 +118,15 @@ def test_the_backup_role_prunes_with_a_policy_and_the_prune_playbook_shows_its_p
 
 
 @pytest.mark.slow
-def test_backups_prunes_and_verifications_running_together_leave_every_point_exact(si, lab, tmp_path):
+@pytest.mark.parametrize("where", ["folder", "bucket"])
+def test_backups_prunes_and_verifications_running_together_leave_every_point_exact(si, lab, tmp_path, where):
     """Two VMs backed up again and again (incrementals on CBT), while prunes (keep_last 2, with
-    garbage collection) and deep verifications of the whole repository run in a loop beside them.
+    garbage collection) and deep verifications of the whole repository run in a loop beside them,
+    in a folder and in a bucket of the lab's S3 server (where the leases are objects too).
     Afterwards every remaining point is, byte for byte, the disk as it was when it was taken."""
-    repo, names, rounds = str(tmp_path / "repo"), ["lab-stress-a", "lab-stress-b"], 4
+    repo = str(tmp_path / "repo") if where == "folder" else "s3://%s/stress-%s" % (
+        os.environ["LAB_S3_BUCKET"], os.urandom(4).hex())
+    names, rounds = ["lab-stress-a", "lab-stress-b"], 4
     destroy_vms(si, *names)
     machines = [create_vm(si, name, [32]) for name in names]
     recorded, failures, prunes = {}, [], []
@@ -148,7 +153,8 @@ def test_backups_prunes_and_verifications_running_together_leave_every_point_exa
         writers = [threading.Thread(target=back_up, args=(name, seed + 100 * i)) for i, name in enumerate(names)]
         for thread in writers:
             thread.start()
-        wait_for(lambda: os.path.exists(os.path.join(repo, "repository.json")) or failures, 600, "the first backup made the repository")
+        made = open_storage(repo)
+        wait_for(lambda: made.exists("repository.json") or failures, 600, "the first backup made the repository")
         assert not failures, failures
         while any(t.is_alive() for t in writers) or not prunes:
             pruned = prune(repo, keep_last=2, lock_timeout=600)

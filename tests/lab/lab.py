@@ -159,10 +159,12 @@ def _write_env(state, password, s3_state):
     return path
 
 
-def up(_args):
+def up(args):
     if _read_state():
-        print(os.path.join(RUN_DIR, "env"))
-        return
+        if os.path.exists(os.path.join(RUN_DIR, "env")):
+            print(os.path.join(RUN_DIR, "env"))
+            return
+        down(args)  # a start that failed half way (the object storage): start again from nothing
     build()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     os.makedirs(RUN_DIR, mode=0o700)
@@ -175,7 +177,11 @@ def up(_args):
     while time.monotonic() < deadline:
         state = _read_state()
         if state:
-            s3_state = object_storage.start(RUN_DIR, _fail)
+            try:
+                s3_state = object_storage.start(RUN_DIR, _fail)
+            except SystemExit:
+                down(args)  # never a simulator without the rest of the lab
+                raise
             with open(os.path.join(RUN_DIR, "s3.json"), "w") as f:
                 json.dump(s3_state, f)
             print(_write_env(state, password, s3_state))
