@@ -133,8 +133,7 @@ class CopyJob:
 
     def _copy_point(self, source: Repository, target: Repository, manifest: dict, result: dict) -> None:
         folder = source.points.folder(manifest)
-        names = {e for disk in manifest["disks"] for e in source.points.read_index(manifest, disk).entries if e}
-        for name in target.chunks.missing(names):
+        for name in target.chunks.missing(_chunks_of(source, manifest)):
             result["bytes_sent"] += self._send_chunk(source, target, name, manifest)
             result["chunks_sent"] += 1
         files = [disk["index"] for disk in manifest["disks"]] + ([manifest["nvram"]] if manifest.get("nvram") else [])
@@ -156,8 +155,7 @@ class CopyJob:
     def _resync(self, source: Repository, target: Repository, manifest: dict) -> int:
         """Check every chunk the target's copy of the point needs; re-send the missing or damaged ones."""
         resent = 0
-        names = {e for disk in manifest["disks"] for e in source.points.read_index(manifest, disk).entries if e}
-        for name in sorted(names):
+        for name in sorted(_chunks_of(source, manifest)):
             try:
                 target.chunks.get(name)
             except ChunkCorruptError:
@@ -186,6 +184,11 @@ class CopyJob:
             if not dry_run:
                 garbage.remove_point(target, manifest)
         return removed
+
+
+def _chunks_of(repository: Repository, manifest: dict) -> set:
+    """The names of the chunks the point's indexes name."""
+    return {digest.hex() for digest in garbage.referenced_chunks(repository, [manifest])}
 
 
 def _copy_object(source: Repository, target: Repository, key: str) -> None:

@@ -48,7 +48,6 @@ def remove_point(repository, manifest: dict) -> None:
     folder = repository.points.folder(manifest)
     repository.storage.delete(folder + "/manifest.json")
     repository.storage.delete_tree(folder)
-    repository.storage.remove_empty_folder(folder)
 
 
 def _leftover_point_folders(repository) -> Iterator[str]:
@@ -82,7 +81,6 @@ def collect_garbage(repository, dry_run: bool = False, removing: AbstractSet[str
         report.unfinished_points_removed.append(folder)
         if not dry_run:
             repository.storage.delete_tree(folder)
-            repository.storage.remove_empty_folder(folder)
     in_use = referenced_chunks(repository, kept)
     for name, stored in repository.chunks.stored():
         if _CHUNK_NAME.match(name):
