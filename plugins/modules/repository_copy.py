@@ -16,8 +16,12 @@ description:
     goes on where it stopped. Points the target has already are left as they are.
   - Objects are copied as they are stored, so encrypted points stay encrypted end to end. A new target becomes a copy
     of the source's settings (chunk size, encryption); an existing target must have the same ones, else
-    C(REPOSITORY_MISMATCH). An encrypted source needs its key (O(encryption_key_file)) to read which chunks a point
-    needs; chunks are never decrypted to be copied.
+    C(REPOSITORY_MISMATCH). Chunks are never decrypted to be copied.
+  - An encrypted source copies without its key as well (a sealed copy, for a copy host that must never hold the key)
+    - points are then chosen by their folders (O(vm) must be the VM's instance uuid, RV(points_copied) names VMs by
+    it), every chunk the target lacks is sent (which chunks a point needs is inside its encrypted indexes), and each is
+    checked on arrival against its stored checksum (its content is authenticated when a key holder reads it).
+    O(resync_corrupt) and O(remove_vanished) need the key.
   - The run holds a shared lease on the source (backups and restores go on beside it, prunes wait) and a shared one on
     the target, or an exclusive one with O(remove_vanished).
   - Works from the repositories alone, without vCenter.
@@ -76,8 +80,10 @@ attributes:
     support: full
     description: Returns which points would be copied, are present already, and would be removed; writes nothing.
 notes:
-  - Retention locks (vadp.vsphere.vm_backup's O(vadp.vsphere.vm_backup#module:immutable_days)) are not copied; lock the
-    target's points by backing up into it, or with the bucket's default retention.
+  - An immutable point (vadp.vsphere.vm_backup's O(vadp.vsphere.vm_backup#module:immutable_days)) is locked in the
+    target until the same date, where the target can lock (a bucket with Object Lock, a hardened folder); elsewhere it
+    is copied unlocked, with a warning. A sealed copy cannot read the dates and copies points unlocked, with a warning
+    for each locked one.
 seealso:
   - module: vadp.vsphere.repository_prune
   - module: vadp.vsphere.restore_point_info
@@ -103,7 +109,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 points_copied:
-  description: The points copied (check mode - that would be), oldest first - id, VM name and time.
+  description:
+    - The points copied (check mode - that would be), oldest first - id, VM name and time.
+    - In a sealed copy C(vm) is the VM's instance uuid and the points are in order within each VM.
   returned: always
   type: list
   elements: dict
@@ -135,6 +143,11 @@ chunks_resent:
   returned: always
   type: int
   sample: 0
+sealed:
+  description: Whether the copy ran without the key of an encrypted source (see the description).
+  returned: always
+  type: bool
+  sample: false
 damaged_points:
   description: Points of the source whose manifest cannot be read - not copied, and named in a warning.
   returned: always

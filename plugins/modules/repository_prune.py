@@ -141,10 +141,14 @@ gc:
   description:
     - What garbage collection removed (check mode - would remove) - chunks and their bytes, temporary chunk files
       of crashed backups, and point folders without a manifest (unfinished backups) or half removed.
+    - C(locked_kept) counts the files of those that a hardened repository folder keeps locked (immutable attribute),
+      and C(locked_until) is the latest date among their locks; a later collection removes them. In a bucket with
+      Object Lock a locked object is removed from view and the bucket keeps its version until its date.
     - Null when a point is damaged (RV(damaged_points)) - its chunks cannot be told from garbage, so none are removed.
   returned: when gc is true
   type: dict
-  sample: {chunks_removed: 1200, bytes_freed: 3221225472, temporary_files_removed: 0, unfinished_points_removed: []}
+  sample: {chunks_removed: 1200, bytes_freed: 3221225472, temporary_files_removed: 0, unfinished_points_removed: [],
+           locked_kept: 0, locked_until: null}
 stale_leases_removed:
   description: Leases of crashed runs that were found stale and removed.
   returned: when not in check mode

@@ -55,14 +55,31 @@ options:
     default: ['guestinfo.*']
   immutable_days:
     description:
-      - Make the point immutable for this many days (fractions allowed) - every object it needs is locked with S3
-        Object Lock in compliance mode, which nobody, the bucket's owner included, can shorten or lift; until then
-        prune keeps it and a delete fails with C(POINT_IMMUTABLE) and its date.
+      - Make the point immutable for this many days (fractions allowed); until then prune keeps it and a delete
+        fails with C(POINT_IMMUTABLE) and its date. The repository's own default (O(repository_immutable_days)) is
+        the least a point gets.
+      - In a bucket every object the point needs is locked with S3 Object Lock in compliance mode, which nobody, the
+        bucket's owner included, can shorten or lift. The bucket must have been created with Object Lock, and the
+        credentials need C(s3:PutObjectRetention).
+      - In a folder (hardened mode) every file the point needs gets the immutable attribute, as C(chattr +i) sets it,
+        with its date in an extended attribute; nobody can change or delete such a file until a process with
+        C(CAP_LINUX_IMMUTABLE) lifts the attribute - which prune and garbage collection do only after the date. It needs
+        a file system with the attribute and user extended attributes (ext4, XFS) and the module run as root (or with
+        that capability). It guards against deletion by every other user and by mistake, not against root on the
+        backup host: for that, use a bucket.
       - Objects are locked ahead, to the date plus a third of the period (at most 10 days more), so the next backups
         find the chunks they share locked already and lock only their new ones (docs/restore-point-format.md,
         "Immutable points").
-      - Needs a repository in a bucket created with Object Lock; a folder, or a bucket without it, fails with
-        C(IMMUTABILITY_UNAVAILABLE) before the VM is touched. The credentials need C(s3:PutObjectRetention).
+      - Where a lock cannot be had, the backup fails with C(IMMUTABILITY_UNAVAILABLE), saying why, before the VM is
+        touched.
+    type: float
+  repository_immutable_days:
+    description:
+      - For a new repository, its default immutability - every point stored in it, by any backup, is immutable at
+        least this many days (O(immutable_days) may ask for more, never less).
+      - Recorded in the repository's settings when the first backup creates it, and fixed from then on - given for an
+        existing repository with another default, the backup warns and keeps the repository's.
+      - The needs of O(immutable_days) apply, to this backup and every later one.
     type: float
   chunk_size:
     description: The chunk size of a new repository, bytes (fixed for its life).
@@ -102,6 +119,13 @@ EXAMPLES = r'''
 - name: Report
   ansible.builtin.debug:
     msg: "{{ backup.point_id }} ({{ backup.type }}): read {{ backup.bytes_read }} B, stored {{ backup.bytes_stored }} B"
+
+- name: Backup into a hardened folder, every point immutable for 14 days at least (run as root)
+  vadp.vsphere.vm_backup:
+    name: web01
+    repository: /srv/hardened/vsphere
+    repository_immutable_days: 14
+    vddk_libdir: /opt/vmware-vix-disklib-distrib
 '''
 
 RETURN = r'''
@@ -120,7 +144,7 @@ leftover_snapshots_removed:
   sample: [{name: vadp-backup-20261124T210000Z, moref: snapshot-123}]
 point_id: {description: The new restore point's id., returned: success, type: str, sample: 20261125T210000Z-3f9a2c}
 immutable_until:
-  description: With O(immutable_days), the date (UTC) before which nobody can delete the point; null without.
+  description: When the point is immutable, the date (UTC) before which nobody can delete it; null when it is not.
   returned: success
   type: str
   sample: "2026-12-25T21:00:00Z"
@@ -187,6 +211,7 @@ class VmBackupModule(VsphereModule):
             redact_extra_config=dict(type="list", elements="str", default=list(DEFAULT_REDACT)),
             chunk_size=dict(type="int", default=BackupOptions.chunk_size),
             immutable_days=dict(type="float"),
+            repository_immutable_days=dict(type="float"),
             timeout=dict(type="int", default=BackupOptions.timeout),
         )
         super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,

@@ -5,6 +5,7 @@ a zero chunk)."""
 import datetime
 import hashlib
 
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import stamp
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import new_point_id
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
@@ -12,24 +13,30 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store imp
 CHUNK = 65536
 
 
-def repository(path, chunk_size=CHUNK):
-    return Repository.create(str(path), chunk_size=chunk_size)
+def repository(path, chunk_size=CHUNK, key_file=None):
+    return Repository.create(str(path), chunk_size=chunk_size, key_file=key_file)
 
 
-def add_point(repo, vm, when, chunks, parent=None, disk_key=2000, commit_check=lambda: None):
-    """A point of vm (a name; its instance uuid is derived from it) at `when` (aware datetime)."""
-    vm_key = "uuid-" + hashlib.sha256(vm.encode()).hexdigest()[:12]
+def add_point(repo, vm, when, chunks, parent=None, disk_key=2000, commit_check=lambda: None, lock=None):
+    """A point of vm (a name; its instance uuid is derived from it) at `when` (aware datetime);
+    lock (immutability.RetentionLock): an immutable point, as vm_backup's immutable_days makes one."""
+    vm_key = vm_key_of(vm)
     writer = repo.points.begin(vm_key, new_point_id(when))
-    entries = [None if data is None else repo.chunks.put(data)[0] for data in chunks]
+    entries = [None if data is None else repo.chunks.put(data, lock)[0] for data in chunks]
     index = DiskIndex(repo.chunk_size, repo.chunk_size * len(chunks), entries)
-    name = writer.write_file("disk-%d.index" % disk_key, index.to_bytes())
+    name = writer.write_file("disk-%d.index" % disk_key, index.to_bytes(), lock)
     commit_check()
-    return writer.commit({
+    immutable = {"immutable": {"until": stamp(lock.until), "locked_until": stamp(lock.target)}} if lock else {}
+    return writer.commit(dict(immutable, **{
         "type": "incremental" if parent else "full", "parent": parent["id"] if parent else None,
         "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "vm": {"name": vm, "instance_uuid": vm_key, "uuid": vm_key},
         "config": None, "nvram": None,
-        "disks": [{"key": disk_key, "label": "Hard disk 1", "capacity_bytes": index.capacity, "index": name}]})
+        "disks": [{"key": disk_key, "label": "Hard disk 1", "capacity_bytes": index.capacity, "index": name}]}), lock)
+
+
+def vm_key_of(vm):
+    return "uuid-" + hashlib.sha256(vm.encode()).hexdigest()[:12]
 
 
 def chunk(seed, size=CHUNK):

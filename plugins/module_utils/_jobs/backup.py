@@ -68,7 +68,8 @@ class BackupOptions:
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     encryption_key_file: Optional[str] = None
     s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
-    immutable_days: Optional[float] = None  # the point is locked (Object Lock, compliance mode) this long
+    immutable_days: Optional[float] = None  # the point is locked (Object Lock, or hardened mode in a folder) this long
+    repository_immutable_days: Optional[float] = None  # a new repository's default: every point at least this long
 
 
 def is_backup_snapshot(node) -> bool:
@@ -116,13 +117,23 @@ class BackupJob:
         self.client, self.vm, self.options, self.warn = client, vm, options, warn
 
     def run(self, check_mode: bool = False) -> dict:
+        o = self.options
         facts = vm_facts(self.vm)
-        if self.options.immutable_days is not None:  # refused before anything is written or the VM touched
-            if self.options.immutable_days <= 0:
-                raise InvalidSettingsError("immutable_days must be more than 0, not %s" % self.options.immutable_days)
-            open_storage(self.options.repository, self.options.s3).check_object_lock()
-        repository = Repository.create(self.options.repository, chunk_size=self.options.chunk_size, dry_run=check_mode,
-                                       key_file=self.options.encryption_key_file, s3=self.options.s3)
+        for option in ("immutable_days", "repository_immutable_days"):  # refused before anything is written or the VM touched
+            if getattr(o, option) is not None and getattr(o, option) <= 0:
+                raise InvalidSettingsError("%s must be more than 0, not %s" % (option, getattr(o, option)))
+        storage = open_storage(o.repository, o.s3)
+        if o.immutable_days or o.repository_immutable_days:
+            storage.check_object_lock()
+        repository = Repository.create(o.repository, chunk_size=o.chunk_size, dry_run=check_mode,
+                                       key_file=o.encryption_key_file, s3=o.s3, immutable_days=o.repository_immutable_days)
+        default = repository.default_immutable_days if repository else o.repository_immutable_days
+        if o.repository_immutable_days and default != o.repository_immutable_days:
+            self.warn("repository_immutable_days sets the default of a new repository only: %s keeps the one it was "
+                      "created with (%s), which nobody can change" % (o.repository, "%s days" % default if default else "none"))
+        if default and not (o.immutable_days or o.repository_immutable_days):
+            storage.check_object_lock()  # this caller must be able to lock what the repository requires
+        self._immutable_days = max(o.immutable_days or 0, default or 0)
         if check_mode:
             return self._run(facts, repository, check_mode=True)
         repository.check_writable()  # a read-only repository is refused before the VM is touched
@@ -146,7 +157,9 @@ class BackupJob:
             return result
         now = datetime.datetime.now(datetime.timezone.utc)
         point_id = new_point_id(now)
-        self._retention = RetentionLock.for_days(o.immutable_days, now) if o.immutable_days else None
+        self._retention = RetentionLock.for_days(self._immutable_days, now) if self._immutable_days else None
+        if self._retention:
+            repository.lock_settings(self._retention)
         result["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         target = vddk_target(self.client.settings, o.vddk, vm._moId, read_only=True)
         result["warnings_vddk"] = target.warning

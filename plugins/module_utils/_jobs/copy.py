@@ -6,7 +6,9 @@ jobs do: per point, the chunks the target lacks (each checked before it leaves a
 and checked on arrival), then its indexes and NVRAM, its manifest last - so a copy killed at any
 moment leaves no point in the target that is not whole, and the next run goes on where it
 stopped. Objects are copied as they are stored, so an encrypted point stays encrypted (the target
-is the same repository, with the same settings and key). No Ansible imports.
+is the same repository, with the same settings and key); without the key (a sealed copy) the copy
+cannot read which chunks a point needs, and sends every chunk the target lacks. A point locked
+in the source is locked alike in the target where the target can lock. No Ansible imports.
 """
 
 from __future__ import annotations
@@ -17,14 +19,26 @@ from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository import garbage
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ChunkCorruptError, RepositoryError
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import point_locked_until, stamp
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.crypto import KeyRequiredError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import (
+    ChunkCorruptError,
+    ImmutabilityUnavailableError,
+    PointNotFoundError,
+    RepositoryError,
+)
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import (
+    RetentionLock,
+    objects_locked_until,
+    point_locked_until,
+    stamp,
+)
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import (
     DEFAULT_LEASE_TIMEOUT,
     EXCLUSIVE,
     SHARED,
     announce_waits,
 )
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import PROTECTED_MARK, is_point_id
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import open_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import SETTINGS, Repository, refuse_foreign_folder
 
@@ -64,6 +78,7 @@ class CopyJob:
 
     def __init__(self, options: CopyOptions, warn: Callable[[str], None] = lambda message: None):
         self.options, self.warn = options, warn
+        self._target_locks = None  # whether the target can lock objects: learnt with the first locked point
 
     def run(self, check_mode: bool = False) -> dict:
         o = self.options
@@ -71,7 +86,12 @@ class CopyJob:
             raise InvalidSettingsError("transfer_last must be 0 (every point) or more, not %d" % o.transfer_last)
         if o.target.rstrip("/") == o.repository.rstrip("/"):
             raise InvalidSettingsError("target is the source repository itself (%s)" % o.target)
-        source = Repository(o.repository, o.encryption_key_file, o.s3)
+        source = Repository(o.repository, o.encryption_key_file, o.s3, sealed=True)
+        if source.sealed:
+            for option in ("resync_corrupt", "remove_vanished"):
+                if getattr(o, option):
+                    raise KeyRequiredError("%s reads the points' encrypted manifests and indexes: give the key of %s "
+                                           "(encryption_key_file), or leave it out" % (option, o.repository))
         target = self._target(source, dry_run=check_mode)
         if check_mode:
             return self._copy(source, target, dry_run=True)
@@ -92,7 +112,7 @@ class CopyJob:
             refuse_foreign_folder(storage)
             storage.make_folder("chunks")
             storage.create(SETTINGS, source.storage.read(SETTINGS))  # the same settings: the same key, chunk names, seals
-        target = Repository(o.target, o.encryption_key_file if source.encrypted else None, s3)
+        target = Repository(o.target, o.encryption_key_file if source.encrypted else None, s3, sealed=source.sealed)
         _same_repository(source, target)
         return target
 
@@ -107,11 +127,15 @@ class CopyJob:
         return sorted((m for ms in by_vm.values() for m in ms[-o.transfer_last:]), key=lambda m: (m["time"], m["id"]))
 
     def _copy(self, source: Repository, target: Optional[Repository], dry_run: bool) -> dict:
-        damaged = []
+        result = {"changed": False, "points_copied": [], "points_present": [], "points_removed": [], "chunks_sent": 0,
+                  "bytes_sent": 0, "chunks_resent": 0, "damaged_points": [], "sealed": source.sealed}
+        if source.sealed:
+            self._copy_sealed(source, target, dry_run, result)
+            result["changed"] = bool(result["points_copied"] or result["chunks_sent"])
+            return result
+        damaged = result["damaged_points"]
         selected = self._selected(source, damaged)
         present = {m["id"] for m in target.points.list(damaged=[])} if target else set()
-        result = {"changed": False, "points_copied": [], "points_present": [], "points_removed": [], "chunks_sent": 0,
-                  "bytes_sent": 0, "chunks_resent": 0, "damaged_points": damaged}
         if damaged:
             self.warn("%d point%s of the source cannot be read and %s not copied: %s" % (
                 len(damaged), "s" if len(damaged) > 1 else "", "were" if len(damaged) > 1 else "was",
@@ -133,24 +157,91 @@ class CopyJob:
 
     def _copy_point(self, source: Repository, target: Repository, manifest: dict, result: dict) -> None:
         folder = source.points.folder(manifest)
-        for name in target.chunks.missing(_chunks_of(source, manifest)):
-            result["bytes_sent"] += self._send_chunk(source, target, name, manifest)
+        lock = self._lock(manifest, target)
+        where = " (point %s of %s, being copied)" % (manifest["id"], manifest["vm"]["name"])
+        needed = _chunks_of(source, manifest)
+        missing = target.chunks.missing(needed)
+        for name in missing:
+            result["bytes_sent"] += self._send_chunk(source, target, name, where, lock)
             result["chunks_sent"] += 1
+        if lock:
+            target.chunks.extend(needed.difference(missing), lock)
+            target.lock_settings(lock)
         files = [disk["index"] for disk in manifest["disks"]] + ([manifest["nvram"]] if manifest.get("nvram") else [])
         for name in files + ["manifest.json"]:  # the manifest last: until it is there, the copy is no point
-            key = "%s/%s" % (folder, name)
-            _copy_object(source, target, key)
+            _copy_object(source, target, "%s/%s" % (folder, name), lock.until if lock else None)
 
-    def _send_chunk(self, source: Repository, target: Repository, name: str, manifest: dict, replace: bool = False) -> int:
-        where = " (point %s of %s, being copied)" % (manifest["id"], manifest["vm"]["name"])
+    def _lock(self, manifest: dict, target: Repository) -> Optional[RetentionLock]:
+        """The lock the point's copy gets: the source's (None when it has ended, or the target cannot lock)."""
+        until = point_locked_until(manifest)
+        if until is None or until <= datetime.datetime.now(datetime.timezone.utc):
+            return None
+        if self._target_locks is None:
+            try:
+                target.storage.check_object_lock()
+                self._target_locks = True
+            except ImmutabilityUnavailableError as exc:
+                self._target_locks = False
+                self.warn("immutable points are copied without their lock: %s" % exc.message)
+        return RetentionLock(until, max(until, objects_locked_until(manifest) or until)) if self._target_locks else None
+
+    def _send_chunk(self, source: Repository, target: Repository, name: str, where: str, lock=None,
+                    replace: bool = False) -> int:
         key = source.chunks.key(name)
         stored = source.storage.read(key)
-        source.chunks.decode(name, stored, where)  # a damaged source chunk is never sent on as good
+        # a damaged source chunk is never sent on as good; a sealed one is checked as far as needs no key
+        (source.chunks.check_stored if source.sealed else source.chunks.decode)(name, stored, where)
         if replace:
             target.storage.delete(key)
-        target.storage.create(key, stored)
-        target.chunks.get(name, " (in the target%s)" % where)  # checked on arrival, as read back from the target
+        target.storage.create(key, stored, retain_until=lock.target if lock else None)
+        arrived = " (in the target%s)" % where  # checked on arrival, as read back from the target
+        if source.sealed:
+            target.chunks.check_stored(name, target.storage.read(key), arrived)
+        else:
+            target.chunks.get(name, arrived)
         return len(stored)
+
+    def _copy_sealed(self, source: Repository, target: Optional[Repository], dry_run: bool, result: dict) -> None:
+        """Copy points without the key: chosen by their folders (a VM by its instance uuid, the newest
+        by their ids, which begin with their time), every chunk the target lacks, then each point's
+        files as stored, its manifest last."""
+        for vm_key, point_id in self._sealed_points(source):
+            folder = "%s/%s" % (source.points.vm_folder(vm_key), point_id)
+            summary = {"id": point_id, "vm": vm_key, "time": "%s-%s-%sT%s:%s:%sZ" % (
+                point_id[:4], point_id[4:6], point_id[6:8], point_id[9:11], point_id[11:13], point_id[13:15])}
+            if target and target.storage.exists(folder + "/manifest.json"):
+                result["points_present"].append(summary)
+                continue
+            result["points_copied"].append(summary)
+        if dry_run or not result["points_copied"]:
+            return
+        # listed after the points: every chunk a listed point needs was stored before its manifest
+        stored = [name for name, _stored in source.chunks.stored() if garbage.is_chunk_name(name)]
+        for name in target.chunks.missing(stored):
+            result["bytes_sent"] += self._send_chunk(source, target, name, " (being copied without the key)")
+            result["chunks_sent"] += 1
+        for point in result["points_copied"]:
+            folder = "%s/%s" % (source.points.vm_folder(point["vm"]), point["id"])
+            names = [n for n in source.storage.children(folder) if n not in (PROTECTED_MARK, "manifest.json")]
+            for name in names + ["manifest.json"]:
+                _copy_object(source, target, "%s/%s" % (folder, name))
+            if source.storage.retained_until(folder + "/manifest.json"):
+                self.warn("point %s of %s is locked in the source; its copy is not: a copy without the key cannot read "
+                          "the lock's dates" % (point["id"], point["vm"]))
+
+    def _sealed_points(self, source: Repository) -> List[tuple]:
+        """(VM folder key, point id) of the points to copy, oldest first within each VM."""
+        o, vms = self.options, source.points.vm_keys()
+        if o.vm and o.vm not in vms:
+            raise PointNotFoundError("%s has no VM whose instance uuid is %s: without the key, vm must be the VM's "
+                                     "instance uuid (its name is inside its encrypted points)" % (o.repository, o.vm))
+        chosen = []
+        for vm_key in [o.vm] if o.vm else vms:
+            folder = source.points.vm_folder(vm_key)
+            ids = [p for p in source.storage.children(folder) if is_point_id(p)
+                   and source.storage.exists("%s/%s/manifest.json" % (folder, p))]
+            chosen += [(vm_key, p) for p in (ids[-o.transfer_last:] if o.transfer_last else ids)]
+        return chosen
 
     def _resync(self, source: Repository, target: Repository, manifest: dict) -> int:
         """Check every chunk the target's copy of the point needs; re-send the missing or damaged ones."""
@@ -159,7 +250,8 @@ class CopyJob:
             try:
                 target.chunks.get(name)
             except ChunkCorruptError:
-                self._send_chunk(source, target, name, manifest, replace=True)
+                self._send_chunk(source, target, name, " (point %s of %s, being copied)" % (
+                    manifest["id"], manifest["vm"]["name"]), replace=True)
                 resent += 1
         return resent
 
@@ -191,9 +283,9 @@ def _chunks_of(repository: Repository, manifest: dict) -> set:
     return {digest.hex() for digest in garbage.referenced_chunks(repository, [manifest])}
 
 
-def _copy_object(source: Repository, target: Repository, key: str) -> None:
+def _copy_object(source: Repository, target: Repository, key: str, retain_until=None) -> None:
     """A point file, copied as stored; one the target holds already must be the same bytes."""
     data = source.storage.read(key)
-    if not target.storage.create(key, data) and target.storage.read(key) != data:
+    if not target.storage.create(key, data, retain_until=retain_until) and target.storage.read(key) != data:
         raise RepositoryMismatchError("%s holds another file than %s: the target is not a copy of this repository, or "
                                       "was changed by hand" % (target.storage.describe(key), source.storage.describe(key)))

@@ -129,6 +129,11 @@ class ChunkStore:
         for name in names:
             self.storage.retain(self.key(name), lock.target)
 
+    def extend(self, names, lock) -> None:
+        """Lock the named chunks that lock.until would outlast until lock.target (a request each to learn it)."""
+        for name in names:
+            self._found(self.key(name), lock)
+
     def get(self, name: str, where: str = "", rehash: bool = True):
         """The plain data of a chunk (bytes, or a read-only view of them), checked against its stored
         checksum and (rehash) its name; where says which point, disk and offset need it."""
@@ -140,17 +145,7 @@ class ChunkStore:
 
     def decode(self, name: str, stored: bytes, where: str = "", rehash: bool = True):
         """The plain data of the chunk name stored as `stored`, checked as get checks it."""
-        if len(stored) < CHUNK_HEADER.size:
-            raise ChunkCorruptError("chunk %s is truncated%s" % (name, where))
-        magic, compression, reserved, length, checksum = CHUNK_HEADER.unpack_from(stored)
-        payload = memoryview(stored)[CHUNK_HEADER.size:]  # no copy of the chunk
-        actual = hashlib.sha256(payload).digest()
-        if magic != CHUNK_MAGIC or actual != checksum:
-            raise ChunkCorruptError("chunk %s is damaged (stored checksum)%s" % (name, where))
-        # the checksum covers the payload only: every header field is checked for what it can be
-        if compression not in (COMPRESSION_NONE, COMPRESSION_ZSTD) or reserved != _RESERVED:
-            raise ChunkCorruptError("chunk %s is damaged (its header: compression %d, reserved %s)%s" % (
-                name, compression, reserved.hex(), where))
+        compression, length, payload, actual = self._checked_payload(name, stored, where)
         if self.keys:
             try:
                 payload = self.keys.open_chunk(name, payload)
@@ -174,6 +169,27 @@ class ChunkStore:
         if len(data) != length or (rehash and self.name(data) != name):
             raise ChunkCorruptError("chunk %s does not match its hash%s" % (name, where))
         return data
+
+    def check_stored(self, name: str, stored: bytes, where: str = "") -> None:
+        """Check what needs no key: the header and the payload against its stored checksum (a sealed
+        chunk's content is checked when a key holder opens it)."""
+        self._checked_payload(name, stored, where)
+
+    def _checked_payload(self, name: str, stored: bytes, where: str):
+        """(compression, plain length, payload view, sha256 of the payload) of a chunk whose header
+        and stored checksum hold."""
+        if len(stored) < CHUNK_HEADER.size:
+            raise ChunkCorruptError("chunk %s is truncated%s" % (name, where))
+        magic, compression, reserved, length, checksum = CHUNK_HEADER.unpack_from(stored)
+        payload = memoryview(stored)[CHUNK_HEADER.size:]  # no copy of the chunk
+        actual = hashlib.sha256(payload).digest()
+        if magic != CHUNK_MAGIC or actual != checksum:
+            raise ChunkCorruptError("chunk %s is damaged (stored checksum)%s" % (name, where))
+        # the checksum covers the payload only: every header field is checked for what it can be
+        if compression not in (COMPRESSION_NONE, COMPRESSION_ZSTD) or reserved != _RESERVED:
+            raise ChunkCorruptError("chunk %s is damaged (its header: compression %d, reserved %s)%s" % (
+                name, compression, reserved.hex(), where))
+        return compression, length, payload, actual
 
     def stored(self) -> Iterator[Tuple[str, StoredObject]]:
         """(name, object) of every object under chunks/, chunks and a crashed writer's leftovers alike."""

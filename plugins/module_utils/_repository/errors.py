@@ -63,3 +63,11 @@ class ImmutabilityUnavailableError(RepositoryError):
 class PointImmutableError(RepositoryError):
     """A delete of a point whose retention lock has not ended."""
     error_code = "POINT_IMMUTABLE"
+
+
+class ObjectLockedError(PointImmutableError):
+    """A delete of one file of a hardened repository folder whose lock has not ended."""
+
+    def __init__(self, message, until):
+        super().__init__(message)
+        self.until = until

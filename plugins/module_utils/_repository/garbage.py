@@ -8,9 +8,9 @@ runs meanwhile (the jobs take it). No Ansible imports.
 
 import re
 from dataclasses import dataclass, field
-from typing import AbstractSet, Iterable, Iterator, List, Set
+from typing import AbstractSet, Iterable, Iterator, List, Optional, Set
 
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ObjectLockedError, PointDamagedError
 
 REMOVING_PREFIX = ".removing-"  # a point folder an earlier version renamed away to remove it
 _CHUNK_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -22,9 +22,18 @@ class GarbageReport:
     bytes_freed: int = 0
     temporary_files_removed: int = 0  # chunk files a crashed writer left half-written
     unfinished_points_removed: List[str] = field(default_factory=list)  # folders without a manifest
+    # unreferenced chunks and unfinished points a hardened folder keeps locked (in a bucket a delete
+    # hides a locked object and the bucket keeps its version: counted as removed)
+    locked_kept: int = 0
+    locked_until: Optional[str] = None  # the latest date among them
 
     def as_dict(self):
         return dict(self.__dict__)
+
+
+def is_chunk_name(name: str) -> bool:
+    """Whether an object's name under chunks/ is a chunk's (not a crashed writer's temporary file)."""
+    return bool(_CHUNK_NAME.match(name))
 
 
 def referenced_chunks(repository, manifests: Iterable[dict]) -> Set[bytes]:
@@ -39,7 +48,7 @@ def referenced_chunks(repository, manifests: Iterable[dict]) -> Set[bytes]:
 def unreferenced_chunks(repository) -> List[str]:
     """The chunk files no visible point references (what a collection would delete), by name."""
     in_use = referenced_chunks(repository, repository.points.list())
-    return [name for name, _stored in repository.chunks.stored() if _CHUNK_NAME.match(name) and bytes.fromhex(name) not in in_use]
+    return [name for name, _stored in repository.chunks.stored() if is_chunk_name(name) and bytes.fromhex(name) not in in_use]
 
 
 def remove_point(repository, manifest: dict) -> None:
@@ -78,18 +87,29 @@ def collect_garbage(repository, dry_run: bool = False, removing: AbstractSet[str
                                 details={"damaged_points": damaged})
     report = GarbageReport()
     for folder in _leftover_point_folders(repository):
-        report.unfinished_points_removed.append(folder)
-        if not dry_run:
-            repository.storage.delete_tree(folder)
+        if dry_run or _deleted(report, repository.storage.delete_tree, folder):
+            report.unfinished_points_removed.append(folder)
     in_use = referenced_chunks(repository, kept)
     for name, stored in repository.chunks.stored():
-        if _CHUNK_NAME.match(name):
-            if bytes.fromhex(name) in in_use:
-                continue
+        if is_chunk_name(name) and bytes.fromhex(name) in in_use:
+            continue
+        if not dry_run and not _deleted(report, repository.storage.delete, stored.key):
+            continue
+        if is_chunk_name(name):
             report.chunks_removed += 1
             report.bytes_freed += stored.size
         else:
             report.temporary_files_removed += 1
-        if not dry_run:
-            repository.storage.delete(stored.key)
     return report
+
+
+def _deleted(report: GarbageReport, delete, key: str) -> bool:
+    """Whether delete(key) deleted it; one still locked is counted in the report and kept."""
+    try:
+        delete(key)
+    except ObjectLockedError as exc:
+        report.locked_kept += 1
+        until = exc.until.strftime("%Y-%m-%dT%H:%M:%SZ")
+        report.locked_until = max(report.locked_until or until, until)
+        return False
+    return True

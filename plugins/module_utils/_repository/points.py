@@ -66,11 +66,11 @@ class PointCatalogue:
         return self.keys.open_file(key, data) if self.keys else data
 
     def write_file(self, key, data, lock=None):
-        """Write a point file once (locked until lock.target when a lock is given). The same bytes
-        again (a retried worker) are no change; other bytes under a key that exists are refused:
-        nothing of a point is ever overwritten."""
+        """Write a point file once (locked until lock.until when a lock is given: no later point
+        shares it). The same bytes again (a retried worker) are no change; other bytes under a key
+        that exists are refused: nothing of a point is ever overwritten."""
         data = self.keys.seal_file(key, data) if self.keys else data
-        if not self.storage.create(key, data, retain_until=lock.target if lock else None):
+        if not self.storage.create(key, data, retain_until=lock.until if lock else None):
             try:
                 same = self.read_file(key) == (self.keys.open_file(key, data) if self.keys else data)
             except (OSError, crypto.TamperedError):

@@ -7,13 +7,15 @@ create never replaces an object that exists, so the same repository code runs on
 Object Lock (docs/restore-point-format.md, "On object storage"). No Ansible imports.
 """
 
+import datetime
 import os
 import secrets
 import shutil
 from typing import Iterator, List, NamedTuple, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils import _files
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ImmutabilityUnavailableError, storage_error
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository import hardened
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ObjectLockedError, storage_error
 
 S3_SCHEME = "s3://"
 
@@ -39,7 +41,7 @@ def open_storage(location: str, s3: Optional[dict] = None, mode: int = 0o700):
 
 class LocalStorage:
     """A repository folder. Objects are created whole under a temporary name and linked into place,
-    durable (fsync) before they count."""
+    durable (fsync) before they count. Locked objects carry the immutable attribute (hardened.py)."""
 
     remote = False
 
@@ -48,9 +50,12 @@ class LocalStorage:
         self.location = root
 
     def check_object_lock(self) -> None:
-        raise ImmutabilityUnavailableError(
-            "the repository %s is a folder, which cannot hold immutable points (its hardened mode, with the immutable "
-            "attribute, is not built yet): use a bucket with Object Lock, or leave out immutable_days" % self.root)
+        """Fail unless this folder can lock files (hardened mode): probed with a file of its own, in
+        its locks/ folder, or for a new repository in the folder it will be made in."""
+        folder = self.path("locks")
+        while not os.path.isdir(folder):
+            folder = os.path.dirname(folder) or "."
+        hardened.check_available(os.path.join(folder, ".vadp-immutable-probe-%s.tmp" % secrets.token_hex(6)), self.root)
 
     def path(self, key: str) -> str:
         return os.path.join(self.root, *key.split("/")) if key else self.root
@@ -64,9 +69,8 @@ class LocalStorage:
             return f.read()
 
     def create(self, key: str, data: bytes, durable: bool = True, retain_until=None) -> bool:
-        """Store data under key unless an object is there already (then False: never replaced)."""
-        if retain_until is not None:
-            self.check_object_lock()  # raises: a folder holds no lock
+        """Store data under key unless an object is there already (then False: never replaced); locked
+        until retain_until when given."""
         path = self.path(key)
         self.make_folder(os.path.dirname(key))
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
@@ -80,7 +84,20 @@ class LocalStorage:
             return False
         except OSError as exc:
             raise storage_error(exc, path) or exc
+        if retain_until is not None:
+            self.retain(key, retain_until)  # a crash before it leaves the file unlocked: the next writer that needs it locks it
         return True
+
+    def retained_until(self, key: str) -> Optional[datetime.datetime]:
+        """Until when the object is locked (None: not locked); FileNotFoundError when it is missing."""
+        return hardened.locked_until(self.path(key))
+
+    def retain(self, key: str, until: datetime.datetime) -> None:
+        """Lock the object until `until` (a later date only: a lock is never shortened)."""
+        try:
+            hardened.lock(self.path(key), until)
+        except OSError as exc:
+            raise storage_error(exc, self.path(key)) or exc
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self.path(key))
@@ -113,12 +130,22 @@ class LocalStorage:
                 yield StoredObject(key, stat.st_size, stat.st_mtime)
 
     def delete(self, key: str) -> None:
+        """Delete the object (a locked one once its date has passed; before, ObjectLockedError)."""
+        path = self.path(key)
         try:
-            os.unlink(self.path(key))
+            os.unlink(path)
         except FileNotFoundError:
             pass
+        except PermissionError:
+            until = hardened.unlock_expired(path)
+            if until is not None:
+                raise ObjectLockedError("%s is immutable until %s UTC (hardened mode): it cannot be deleted before then" % (
+                    path, until.strftime("%Y-%m-%dT%H:%M:%SZ")), until)
+            os.unlink(path)
 
     def delete_tree(self, prefix: str) -> None:
+        for stored in list(self.walk(prefix)):  # each file as delete deletes it: a locked one stops the removal
+            self.delete(stored.key)
         if os.path.isdir(self.path(prefix)):
             shutil.rmtree(self.path(prefix))
 

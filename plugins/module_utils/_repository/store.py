@@ -60,9 +60,10 @@ def remember(location, master=None, s3=None):
 
 
 class Repository:
-    def __init__(self, location, key_file=None, s3=None):
+    def __init__(self, location, key_file=None, s3=None, sealed=False):
         """location: a folder, or s3://bucket/prefix reached with s3 (s3.OPTIONS); key_file opens an
-        encrypted repository, checked before anything is read."""
+        encrypted repository, checked before anything is read. sealed: an encrypted repository
+        opened without its key (self.sealed), whose objects can only be copied as they are stored."""
         given = _GIVEN.get(_process_key(location), {})
         self.location, self.s3 = location, s3 or given.get("s3")
         self.storage = open_storage(location, self.s3)
@@ -80,7 +81,8 @@ class Repository:
         self.chunk_size = self.settings["chunk_size"]
         self.storage.mode = int(self.settings.get("mode", "0700"), 8)
         self.keys = None
-        if "encryption" in self.settings:
+        self.sealed = sealed and "encryption" in self.settings and not key_file and not given.get("keys")
+        if "encryption" in self.settings and not self.sealed:
             self.keys = given.get("keys") or crypto.RepositoryKeys.open(self.settings["encryption"], key_file, location)
         elif key_file:
             raise InvalidSettingsError("the repository %s is not encrypted, yet a key file was given: leave out "
@@ -90,7 +92,12 @@ class Repository:
 
     @property
     def encrypted(self):
-        return self.keys is not None
+        return "encryption" in self.settings
+
+    @property
+    def default_immutable_days(self):
+        """Every point of this repository is immutable at least this long (fixed at its creation), or None."""
+        return self.settings.get("immutable_days")
 
     def secrets(self):
         """What a worker process needs to open this repository (remember)."""
@@ -100,10 +107,11 @@ class Repository:
         return given
 
     @classmethod
-    def create(cls, location, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False, key_file=None, s3=None):
+    def create(cls, location, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False, key_file=None, s3=None,
+               immutable_days=None):
         """Open the repository at location, creating it when there is none (encrypted with key_file
-        when given). With dry_run nothing is written: the checks run and None stands for the
-        repository to be created."""
+        when given; immutable_days: its default_immutable_days). With dry_run nothing is written:
+        the checks run and None stands for the repository to be created."""
         storage = open_storage(location, s3, int(mode, 8))
         if not storage.exists(SETTINGS):
             refuse_foreign_folder(storage)
@@ -124,10 +132,18 @@ class Repository:
                         "mode": mode}
             if encryption:
                 settings["encryption"] = encryption
+            if immutable_days:
+                settings["immutable_days"] = immutable_days
             # written whole, once: a second backup starting at the same moment finds either no
             # settings or complete ones (and its own create then changes nothing)
             storage.create(SETTINGS, json.dumps(settings, indent=2).encode())
         return cls(location, key_file, s3)
+
+    def lock_settings(self, lock):
+        """Keep repository.json (the encryption's salt and key check, without which no point opens)
+        locked as long as the objects of a point locked with lock."""
+        if lock.needs(self.storage.retained_until(SETTINGS)):
+            self.storage.retain(SETTINGS, lock.target)
 
     def check_writable(self):
         """Fail before a backup touches the VM when nothing can be written here."""
