@@ -50,12 +50,12 @@ BENCHMARKS = [
     ("drill", ["--mib", "256"], [
         ("recovery drill of 4 VMs at once / of 1 VM, whole run time", lambda j: j["four_vs_one_time"], "-", None),
         ("recovery time of 1 VM, start to heartbeat (s)", lambda j: j["one_vm"]["recovery_seconds"][0], "-", None)]),
-    ("object_storage", ["--mib", "256"], [
+    ("object_storage", ["--mib", "512"], [
         ("bucket / folder repository, store (loopback S3 server)", lambda j: j["store_bucket_vs_folder"], ">= 0.8",
          lambda v: v >= 0.8),
         ("bucket / folder repository, read (loopback S3 server)", lambda j: j["read_bucket_vs_folder"], ">= 0.8",
          lambda v: v >= 0.8),
-        ("bucket repository store / boto3 put_object of the same bytes", lambda j: j["store_bucket_vs_boto3"], ">= 0.9",
+        ("repository_copy folder to bucket / boto3 put_object of the same objects", lambda j: j["copy_vs_boto3"], ">= 0.9",
          lambda v: v >= 0.9),
         ("S3 requests per GiB stored and read back", lambda j: j["requests_per_gib"], "-", None)]),
     ("prune", [], [
@@ -82,7 +82,8 @@ def run(name, arguments):
 
 def chart(rows):
     """A horizontal bar a ratio, with the baseline (1.0) and the goal marked: plain SVG, no library."""
-    ratios = [(label, value, goal) for label, value, goal, _ok in rows if " / " in label]  # a ratio names both runs
+    ratios = [(label, value, goal) for label, value, goal, _ok in rows  # a ratio names both runs
+              if " / " in label and isinstance(value, (int, float))]
     top = max([2.0] + [v for _l, v, _g in ratios])
     left, width, bar_height, gap = 20 + 7 * max(len(label) for label, _v, _g in ratios), 420, 18, 10
     scale = width / top
@@ -105,17 +106,33 @@ def chart(rows):
     return "\n".join(parts) + "\n"
 
 
+def _stored(name):
+    """The result benchmarks/results/NAME.json keeps from an earlier run, or None."""
+    try:
+        with open(os.path.join(RESULTS, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def main():
+    """python benchmarks/run_all.py [NAME ...]: with names, only those run again and the others'
+    figures are the ones kept from their last run (each row says when it ran)."""
     os.makedirs(RESULTS, exist_ok=True)
     when, host = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), machine()
+    chosen = set(sys.argv[1:]) or {name for name, _arguments, _figures in BENCHMARKS}
     rows = []
     for name, arguments, figures in BENCHMARKS:
-        result = run(name, arguments)
-        with open(os.path.join(RESULTS, name + ".json"), "w") as f:
-            json.dump({"benchmark": name, "arguments": arguments, "time": when, "machine": host, "result": result}, f, indent=2)
+        if name in chosen:
+            kept = {"benchmark": name, "arguments": arguments, "time": when, "machine": host, "result": run(name, arguments)}
+            with open(os.path.join(RESULTS, name + ".json"), "w") as f:
+                json.dump(kept, f, indent=2)
+        else:
+            kept = _stored(name)
         for label, read, goal, test in figures:
-            value = read(result)
-            rows.append((label, value, goal, None if test is None else test(value)))
+            value = read(kept["result"]) if kept else "not run yet"
+            rows.append(("%s (%s)" % (label, kept["time"][:10] if kept else "-"), value, goal,
+                         None if test is None or not kept else test(value)))
     with open(os.path.join(RESULTS, "ratios.svg"), "w") as f:
         f.write(chart(rows))
     lines = ["# Performance", "",

@@ -7,6 +7,7 @@ collection nor the bucket's owner can delete them before their date, and deletab
 import datetime
 import os
 import socket
+import subprocess
 import sys
 import threading
 import uuid
@@ -201,8 +202,10 @@ def test_an_immutable_point_cannot_be_deleted_by_the_collection_nor_by_the_bucke
     after = _objects(prefix)
     assert {k: h["ObjectLockRetainUntilDate"] for k, h in after.items() if k in locked and k.startswith("chunks/")} == \
         {k: h["ObjectLockRetainUntilDate"] for k, h in locked.items() if k.startswith("chunks/")}  # not one extended
+    # every chunk as long as the newest point needs it; a point's own files until its own date
     assert all(h.get("ObjectLockMode") == "COMPLIANCE" and h["ObjectLockRetainUntilDate"] >= _at(second["immutable_until"])
-               for k, h in after.items() if k.startswith(("chunks/", "vms/")))
+               for k, h in after.items() if k.startswith("chunks/") or second["point_id"] in k)
+    assert all(h["ObjectLockRetainUntilDate"] == until for k, h in after.items() if first["point_id"] in k)
     pruned = run_module("vadp.vsphere.repository_prune", dict(repository=repository, keep_last=1))
     assert pruned["points_removed"] == 0, pruned
     [vm] = pruned["vms"].values()
@@ -230,12 +233,44 @@ def test_a_lock_ends_at_its_date(machine, lab):
         client.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
 
 
-@pytest.mark.parametrize("where", ["folder", "bucket without Object Lock"])
+@pytest.mark.parametrize("where", ["folder without CAP_LINUX_IMMUTABLE", "bucket without Object Lock"])
 def test_immutability_where_it_cannot_be_had_is_refused_before_the_vm_is_touched(machine, tmp_path, where):
-    repository = str(tmp_path / "repo") if where == "folder" else "s3://%s/plain" % os.environ["LAB_S3_PLAIN_BUCKET"]
-    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=7))
+    repository = str(tmp_path / "repo") if where.startswith("folder") else "s3://%s/plain" % os.environ["LAB_S3_PLAIN_BUCKET"]
+    wrapper = ["setpriv", "--bounding-set", "-linux_immutable"] if where.startswith("folder") else None
+    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=7), wrapper=wrapper)
     assert result.get("failed") and result["error_code"] == "IMMUTABILITY_UNAVAILABLE", result
+    assert ("CAP_LINUX_IMMUTABLE" if wrapper else "Object Lock") in result["msg"]
     assert _snapshots(machine) == [] and not os.path.exists(tmp_path / "repo")
+
+
+@pytest.fixture
+def hardened_folder(tmp_path):
+    yield tmp_path / "hardened"
+    subprocess.run(["chattr", "-R", "-i", str(tmp_path)], capture_output=True, check=False)
+
+
+def test_a_hardened_folder_keeps_every_point_for_its_default_period_whoever_asks(machine, lab, hardened_folder):
+    repository, keys = str(hardened_folder), [d["key"] for d in lab.inspect(VM)["disks"]]
+    first = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, repository_immutable_days=2))
+    shas = _shas(lab)
+    assert first.get("point_id") and first["immutable_until"], first
+    lab.guest_write(VM, offset=3 * MIB, length=64 * 1024, seed=11, device_key=keys[0])
+    second = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, immutable_days=1))  # asks for less
+    assert second["type"] == "incremental" and _at(second["immutable_until"]) - _at(second["time"]) == datetime.timedelta(days=2)
+    files = [os.path.join(d, f) for d, _s, fs in os.walk(repository) for f in fs if "/locks" not in d]
+    locked = subprocess.run(["lsattr"] + files, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(locked) == len(files) and all(line.split()[0][4] == "i" for line in locked), locked  # every file, settings too
+    manifest = next(f for f in files if f.endswith("/manifest.json"))
+    assert subprocess.run(["rm", "-rf", os.path.dirname(manifest)], capture_output=True).returncode != 0  # root's rm too
+    refused = run_module("vadp.vsphere.restore_point", dict(repository=repository, vm=VM, restore_point=first["point_id"],
+                                                            state="absent"))
+    assert refused.get("failed") and refused["error_code"] == "POINT_IMMUTABLE" and first["immutable_until"] in refused["msg"]
+    pruned = run_module("vadp.vsphere.repository_prune", dict(repository=repository, keep_last=1))
+    assert pruned["points_removed"] == 0 and pruned["gc"]["chunks_removed"] == 0, pruned
+    info = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, vm=VM, verify="deep"))
+    assert info["verified_ok"] and [p["immutable_until"] for p in info["points"]] == [
+        first["immutable_until"], second["immutable_until"]], info
+    assert image_sha(repository, first["point_id"]) == shas[0]
 
 
 @pytest.fixture

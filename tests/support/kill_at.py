@@ -5,17 +5,20 @@ an OOM kill causes, at a point the test chooses.
     python kill_at.py N OPERATION REPOSITORY
 
 OPERATION: backup (a synthetic point of VM "web01" under a shared lease, as a backup writes it),
-prune (keep_last 2, with garbage collection), gc (garbage collection alone) or copy (every point
-into REPOSITORY-copy, a folder or prefix beside it). With N = 0 it
+prune (keep_last 2, with garbage collection), gc (garbage collection alone), copy (every point
+into REPOSITORY-copy, a folder or prefix beside it) or sealed-copy (the same of an encrypted
+REPOSITORY, without its key). With N = 0 it
 runs to the end and prints the number of changes it made ("changes N").
 """
 import functools
 import os
 import signal
 import sys
+import threading
 
 CHANGES = ("open", "link", "unlink", "rename", "replace", "rmdir", "mkdir", "utime", "chmod")
 _count = 0
+_counting = threading.Lock()  # a copy sends chunks from several threads: each change counted once
 
 
 def _counted(function, kill_at):
@@ -25,9 +28,10 @@ def _counted(function, kill_at):
         if function.__name__ == "open" and len(args) > 1 and isinstance(args[1], int) and \
                 not args[1] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
             return function(*args, **kwargs)  # a read changes nothing
-        _count += 1
-        if _count == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
+        with _counting:
+            _count += 1
+            if _count == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
         return function(*args, **kwargs)
     return change
 
@@ -38,7 +42,7 @@ def main():
     from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.prune import PruneJob, PruneOptions
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository import garbage, locks
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
-    repo = Repository(path)
+    repo = Repository(path, sealed=operation == "sealed-copy")
     if path.startswith("s3://"):
         from ansible_collections.vadp.vsphere.plugins.module_utils._repository.s3 import S3Storage
         for name in ("create", "delete", "retain"):  # each one request that changes the bucket
@@ -54,7 +58,7 @@ def main():
             print("point %s" % manifest["id"])
     elif operation == "prune":
         PruneJob(PruneOptions(repository=path, keep_last=2, lock_timeout=0)).run()
-    elif operation == "copy":
+    elif operation in ("copy", "sealed-copy"):
         from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.copy import CopyJob, CopyOptions
         print(CopyJob(CopyOptions(repository=path, target=path + "-copy", lock_timeout=0)).run()["points_copied"])
     else:

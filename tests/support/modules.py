@@ -62,12 +62,13 @@ def _module_arguments(args):
         basic._ANSIBLE_ARGS = None
 
 
-def run_module(module, args, check_mode=False, env=None, connection_from_env=True):
+def run_module(module, args, check_mode=False, env=None, connection_from_env=True, wrapper=None):
     """The result of one run of module ("vadp.vsphere.NAME" or "NAME") in this process; env: more
     environment variables for this run (and the workers it starts); connection_from_env=False: the
-    VMWARE_* variables are not there for it."""
+    VMWARE_* variables are not there for it; wrapper: a command the module runs under, in a process
+    of its own (setpriv, to take a capability away)."""
     name = module.rsplit(".", 1)[-1]
-    result = _as_registered(_run(name, args, check_mode, env, connection_from_env))
+    result = _as_registered(_run(name, args, check_mode, env, connection_from_env, wrapper))
     RESULTS[name].append((check_mode, result))
     return result
 
@@ -82,10 +83,10 @@ def _as_registered(result):
     return result
 
 
-def _run(name, args, check_mode, env, connection_from_env):
+def _run(name, args, check_mode, env, connection_from_env, wrapper):
     args = dict(args, _ansible_check_mode=check_mode, _ansible_module_name=name)
-    if threading.current_thread() is not threading.main_thread():
-        return _run_in_a_process(name, args, env, connection_from_env)
+    if wrapper or threading.current_thread() is not threading.main_thread():
+        return _run_in_a_process(name, args, env, connection_from_env, wrapper or [])
     code = importlib.import_module("ansible_collections.vadp.vsphere.plugins.modules." + name)
     printed = io.StringIO()
     with _environment(env, connection_from_env), _module_arguments(args), contextlib.redirect_stdout(printed):
@@ -102,13 +103,13 @@ def _run(name, args, check_mode, env, connection_from_env):
         raise AssertionError("%s printed no JSON result: %r" % (name, printed.getvalue()[-2000:]))
 
 
-def _run_in_a_process(name, args, env, connection_from_env):
+def _run_in_a_process(name, args, env, connection_from_env, wrapper):
     with tempfile.NamedTemporaryFile("w", suffix=".json") as arguments:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, arguments)
         arguments.flush()
         run_env = {k: v for k, v in os.environ.items() if connection_from_env or not k.startswith("VMWARE_")}
         run_env.update(env or {}, PYTHONPATH=COLLECTIONS)
-        process = subprocess.run([sys.executable, "-m", "ansible_collections.vadp.vsphere.plugins.modules." + name,
+        process = subprocess.run(wrapper + [sys.executable, "-m", "ansible_collections.vadp.vsphere.plugins.modules." + name,
                                   arguments.name], capture_output=True, text=True, env=run_env, check=False)
     try:
         return json.loads(process.stdout)

@@ -2,8 +2,8 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Copy restore points to a second repository (a folder or a bucket, either side), as PBS's sync
-jobs do: per point, the chunks the target lacks (each checked before it leaves and read back
-and checked on arrival), then its indexes and NVRAM, its manifest last - so a copy killed at any
+jobs do: per point, the chunks the target lacks (each checked before it leaves, and on arrival:
+by a bucket against the checksum sent with it, in a folder read back), then its indexes and NVRAM, its manifest last - so a copy killed at any
 moment leaves no point in the target that is not whole, and the next run goes on where it
 stopped. Objects are copied as they are stored, so an encrypted point stays encrypted (the target
 is the same repository, with the same settings and key); without the key (a sealed copy) the copy
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
@@ -161,9 +162,7 @@ class CopyJob:
         where = " (point %s of %s, being copied)" % (manifest["id"], manifest["vm"]["name"])
         needed = _chunks_of(source, manifest)
         missing = target.chunks.missing(needed)
-        for name in missing:
-            result["bytes_sent"] += self._send_chunk(source, target, name, where, lock)
-            result["chunks_sent"] += 1
+        self._send_chunks(source, target, missing, where, lock, result)
         if lock:
             target.chunks.extend(needed.difference(missing), lock)
             target.lock_settings(lock)
@@ -185,20 +184,29 @@ class CopyJob:
                 self.warn("immutable points are copied without their lock: %s" % exc.message)
         return RetentionLock(until, max(until, objects_locked_until(manifest) or until)) if self._target_locks else None
 
+    def _send_chunks(self, source: Repository, target: Repository, names: List[str], where: str, lock, result: dict) -> None:
+        """Send the chunks, as many at once as the slower storage takes (a bucket's round trips overlap)."""
+        at_once = max(source.storage.concurrency, target.storage.concurrency)
+        with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="copy-send") as pool:
+            for sent in pool.map(lambda name: self._send_chunk(source, target, name, where, lock), names):
+                result["bytes_sent"] += sent
+                result["chunks_sent"] += 1
+
     def _send_chunk(self, source: Repository, target: Repository, name: str, where: str, lock=None,
                     replace: bool = False) -> int:
         key = source.chunks.key(name)
         stored = source.storage.read(key)
-        # a damaged source chunk is never sent on as good; a sealed one is checked as far as needs no key
-        (source.chunks.check_stored if source.sealed else source.chunks.decode)(name, stored, where)
+        source.chunks.check_stored(name, stored, where)  # a damaged source chunk is never sent on as good
         if replace:
             target.storage.delete(key)
         target.storage.create(key, stored, retain_until=lock.target if lock else None)
-        arrived = " (in the target%s)" % where  # checked on arrival, as read back from the target
-        if source.sealed:
-            target.chunks.check_stored(name, target.storage.read(key), arrived)
-        else:
-            target.chunks.get(name, arrived)
+        # checked on arrival: by a bucket against the checksum sent with it (S3Storage.create), a folder's read back
+        if not target.storage.remote:
+            arrived = " (in the target%s)" % where
+            if source.sealed:
+                target.chunks.check_stored(name, target.storage.read(key), arrived)
+            else:
+                target.chunks.get(name, arrived)
         return len(stored)
 
     def _copy_sealed(self, source: Repository, target: Optional[Repository], dry_run: bool, result: dict) -> None:
@@ -217,9 +225,7 @@ class CopyJob:
             return
         # listed after the points: every chunk a listed point needs was stored before its manifest
         stored = [name for name, _stored in source.chunks.stored() if garbage.is_chunk_name(name)]
-        for name in target.chunks.missing(stored):
-            result["bytes_sent"] += self._send_chunk(source, target, name, " (being copied without the key)")
-            result["chunks_sent"] += 1
+        self._send_chunks(source, target, target.chunks.missing(stored), " (being copied without the key)", None, result)
         for point in result["points_copied"]:
             folder = "%s/%s" % (source.points.vm_folder(point["vm"]), point["id"])
             names = [n for n in source.storage.children(folder) if n not in (PROTECTED_MARK, "manifest.json")]

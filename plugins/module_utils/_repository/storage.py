@@ -44,6 +44,7 @@ class LocalStorage:
     durable (fsync) before they count. Locked objects carry the immutable attribute (hardened.py)."""
 
     remote = False
+    concurrency = 2  # chunks stored or read at once by a transfer: the two cores hash and compress
 
     def __init__(self, root: str, mode: int = 0o700):
         self.root, self.mode = root, mode

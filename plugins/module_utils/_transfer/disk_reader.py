@@ -63,7 +63,8 @@ class DiskReader:
         index = self._starting_index()
         self.progress.set(disk_id, state="running")
         disk = self.connection.open(self.disk_plan.path, read_only=True)
-        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-store")
+        at_once = self.repository.storage.concurrency
+        pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="mover-store")
         pending = []
         try:
             self.progress.set(disk_id, transport=disk.transport_mode)
@@ -79,7 +80,7 @@ class DiskReader:
                     del view
                 disk.wait()
                 pending.append(pool.submit(self._store, index, number, data[:length]))  # a copy: data is read into next
-                while len(pending) > 2:  # hashing may lag the reads by two chunks, no more
+                while len(pending) > at_once:  # storing may lag the reads by that many chunks, no more
                     pending.pop(0).result()
                 self.stats["chunks_read"] += 1
                 self.stats["bytes_read"] += length

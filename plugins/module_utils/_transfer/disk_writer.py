@@ -52,7 +52,7 @@ class _RepositoryReader:
                 self.order.append((extent.chunk, extent.offset - extent.offset % self.repository.chunk_size))
         self.following = 0  # the index in order of the next chunk to read ahead
         self.ahead: collections.deque = collections.deque()  # (chunk, future), in order
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mover-fetch")
+        self.pool = ThreadPoolExecutor(max_workers=self.repository.storage.concurrency, thread_name_prefix="mover-fetch")
 
     def _fetch(self, chunk: str, chunk_offset: int) -> memoryview:
         where = " (point %s, disk %s, offset %d)" % (self.source.point_id, self.source.disk, chunk_offset)

@@ -82,9 +82,9 @@ def base(tmp_path_factory, request):
     return path, contents, copies
 
 
-def sound(repo_path, contents):
+def sound(repo_path, contents, key_file=None):
     """Every visible point verifies deeply and is the bytes it was written with."""
-    repo = Repository(repo_path)
+    repo = Repository(repo_path, key_file)
     for manifest in repo.points.list():
         assert repo.verify(manifest, deep=True) == [], manifest["id"]
         if manifest["id"] in contents:
@@ -146,6 +146,31 @@ def test_a_copy_killed_at_every_change_leaves_only_whole_points_and_the_rerun_fi
         assert garbage_check.missing(target) == set() and garbage_check.unreferenced(target) == set(), kill_at
         for location in (source, source + "-copy"):
             Repository(location).storage.delete_tree("")
+
+
+@pytest.mark.slow
+def test_a_copy_without_the_key_killed_at_every_change_leaves_only_whole_points(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text("the source's passphrase")
+    path, contents = str(tmp_path / "encrypted"), {}
+    repo = synth.repository(path, key_file=str(key_file))
+    for day in range(1, 4):
+        disk = [synth.chunk(i) if i % 2 == 0 else synth.chunk(100 * day + i) for i in range(4)]
+        contents[synth.add_point(repo, "web01", synth.utc(2026, 5, day, 21), disk)["id"]] = b"".join(disk)
+    for _first_and_counted in range(2):  # the first run also makes the source's lease folder
+        code, out = run("sealed-copy", path)
+        assert code == 0, out
+        total = int(out.split("changes ")[-1])
+        shutil.rmtree(path + "-copy")
+    for kill_at in range(1, total + 1):
+        code, out = run("sealed-copy", path, kill_at)
+        assert code == -9, "kill %d of %d did not happen: %s" % (kill_at, total, out)
+        if _is_repository(path + "-copy"):
+            sound(path + "-copy", contents, str(key_file))
+        code, out = run("sealed-copy", path)
+        assert code == 0, "after a kill at change %d: %s" % (kill_at, out)
+        assert sound(path + "-copy", contents, str(key_file)) == sorted(contents)
+        shutil.rmtree(path + "-copy")
 
 
 def _is_repository(location):
