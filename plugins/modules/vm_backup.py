@@ -66,7 +66,7 @@ options:
         C(CAP_LINUX_IMMUTABLE) lifts the attribute - which prune and garbage collection do only after the date. It needs
         a file system with the attribute and user extended attributes (ext4, XFS) and the module run as root (or with
         that capability). It guards against deletion by every other user and by mistake, not against root on the
-        backup host: for that, use a bucket.
+        backup host (for that, use a bucket).
       - Objects are locked ahead, to the date plus a third of the period (at most 10 days more), so the next backups
         find the chunks they share locked already and lock only their new ones (docs/restore-point-format.md,
         "Immutable points").

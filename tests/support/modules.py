@@ -109,8 +109,8 @@ def _run_in_a_process(name, args, env, connection_from_env, wrapper):
         arguments.flush()
         run_env = {k: v for k, v in os.environ.items() if connection_from_env or not k.startswith("VMWARE_")}
         run_env.update(env or {}, PYTHONPATH=COLLECTIONS)
-        process = subprocess.run(wrapper + [sys.executable, "-m", "ansible_collections.vadp.vsphere.plugins.modules." + name,
-                                  arguments.name], capture_output=True, text=True, env=run_env, check=False)
+        command = wrapper + [sys.executable, "-m", "ansible_collections.vadp.vsphere.plugins.modules." + name, arguments.name]
+        process = subprocess.run(command, capture_output=True, text=True, env=run_env, check=False)
     try:
         return json.loads(process.stdout)
     except ValueError:
