@@ -134,3 +134,15 @@ def test_nothing_is_written_outside_dest(point, tmp_path):
     followed = files(repo, tmp_path, extract=["/home/alice/notes.txt"], dest=str(dest))
     assert followed["failed"] and followed["error_code"] == "EXTRACT_REFUSED" and "is a link already in dest" in followed["msg"]
     assert os.listdir(elsewhere) == []
+
+
+def test_files_come_byte_for_byte_out_of_a_copy_of_the_point_in_a_bucket(point, tmp_path):
+    """The same file restore from the lab's S3 server: the point copied there by repository_copy."""
+    repo, point_id, tree = point
+    bucket = "s3://%s/files-%s" % (os.environ["LAB_S3_BUCKET"], os.urandom(4).hex())
+    copied = run_module("vadp.vsphere.repository_copy", dict(repository=repo, target=bucket))
+    assert [p["id"] for p in copied["points_copied"]] == [point_id], copied
+    dest, wanted = tmp_path / "from-bucket", "home/alice/projects/data.bin"
+    done = files(bucket, tmp_path, extract=["/" + wanted], dest=str(dest))
+    assert not done.get("failed") and done["point"] == point_id, done
+    assert (dest / wanted).read_bytes() == (tree / wanted).read_bytes()

@@ -1,5 +1,5 @@
-"""A backup, a prune and a garbage collection each killed (SIGKILL) before every one of their
-changes in turn (tests/support/kill_at.py), in a folder (every file-system change) and in a
+"""A backup, a prune, a garbage collection and copies (with and without the key) each killed
+(SIGKILL) before every one of their changes in turn (tests/support/kill_at.py), in a folder (every file-system change) and in a
 bucket of a real S3 server (every request that writes or deletes an object). After every kill:
 every visible point verifies deeply and restores its own bytes, no point the policy keeps is lost,
 and the same operation run again completes; after a final collection nothing is missing and
