@@ -104,3 +104,13 @@ class RestoreRefusedError(VadpError):
 class SourceUnalignedError(RestoreRefusedError):
     """A raw image or chain area does not fall on 512-byte sectors: VDDK writes whole sectors."""
     error_code = "SOURCE_UNALIGNED"
+
+
+class PermissionDeniedError(VsphereError):
+    """vCenter refused a call: the user lacks a privilege on an object (vim.fault.NoPermission)."""
+    error_code = "PERMISSION_DENIED"
+
+
+class PreflightFailedError(VadpError):
+    """A preflight found what would make the job fail; nothing was changed."""
+    error_code = "PREFLIGHT_FAILED"

@@ -21,6 +21,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.crypto im
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import permission_denied
 
 
 def connection_argument_spec():
@@ -153,6 +154,9 @@ class VsphereModule:
         except VadpError as exc:
             self.module.fail_json(msg=exc.message, error_code=exc.error_code, **exc.details)
         except Exception as exc:  # noqa: BLE001 - an unexpected error still says what and where
+            denied = permission_denied(exc)
+            if denied:
+                self.module.fail_json(msg=denied.message, error_code=denied.error_code, **denied.details)
             self.module.fail_json(msg="Unexpected error: %s: %s" % (type(exc).__name__, exc),
                                   error_code="INTERNAL_ERROR", exception=traceback.format_exc())
         self.module.exit_json(**result)

@@ -56,6 +56,8 @@ def calls(repo, vm):
         ("restore_point", {"repository": repo, "vm": VM, "restore_point": point_id, "state": "absent"}, changes),
         ("repository_prune", {"repository": repo, "keep_last": 1}, {"points_removed": 0}),
         ("vm_info", {"name": VM}, {"changed": False}),
+        ("preflight", {"name": VM, "job": "backup", "repository": repo}, {"changed": False}),
+        ("authorization_role", {"name": "vadp-check-mode", "job": "restore"}, changes),
     ]
 
 

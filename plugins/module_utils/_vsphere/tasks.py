@@ -6,6 +6,7 @@
 import time
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
+    PermissionDeniedError,
     TaskFailedError,
     TaskTimeoutError,
 )
@@ -55,6 +56,20 @@ def describe_fault(fault):
     if cause is not None:
         parts.append("caused by " + describe_fault(cause))
     return " ".join(parts)
+
+
+def permission_denied(exc):
+    """The PERMISSION_DENIED error for a NoPermission fault vCenter raised (naming the privilege and
+    the object), or None for any other exception (a lost session is NotAuthenticated, not this)."""
+    names = [cls.__name__.rsplit(".", 1)[-1] for cls in type(exc).__mro__]
+    if "NoPermission" not in names or "NotAuthenticated" in names:
+        return None
+    target = getattr(exc, "object", None)
+    where = "%s %s" % (type(target).__name__.rsplit(".", 1)[-1], getattr(target, "_moId", "")) if target is not None else "an object"
+    return PermissionDeniedError(
+        "vCenter refused the call: the user lacks the privilege %s on %s. Add it to the user's role (docs/vsphere-rules.md, "
+        "\"Privileges\"; vadp.vsphere.preflight names every missing one before a job starts)" % (exc.privilegeId, where),
+        details={"privilege": exc.privilegeId, "object": getattr(target, "_moId", None)})
 
 
 def _task_label(info):

@@ -35,7 +35,9 @@ var soapMethod = regexp.MustCompile(`<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)`)
 
 // changingMethods are the state-changing vSphere methods that are not tasks (every *_Task changes).
 var changingMethods = map[string]bool{"AnswerVM": true, "MakeDirectory": true, "RenameSnapshot": true,
-	"SetCustomValue": true, "SetField": true, "MarkAsTemplate": true, "DeleteFile": true}
+	"SetCustomValue": true, "SetField": true, "MarkAsTemplate": true, "DeleteFile": true, "AddAuthorizationRole": true,
+	"UpdateAuthorizationRole": true, "RemoveAuthorizationRole": true, "SetEntityPermissions": true,
+	"RemoveEntityPermission": true}
 
 type faultRequest struct {
 	TerminateSessionsAfterCalls int                               `json:"terminate_sessions_after_calls"`
@@ -67,6 +69,10 @@ func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "401 Unauthorized: datastore file access needs a vSphere session cookie", http.StatusUnauthorized)
 			return
 		}
+		if missing := folderPrivilegeMissing(cookie.Value, r.URL.Query().Get("dsName")); missing != "" {
+			http.Error(w, "403 Forbidden: "+missing, http.StatusForbidden)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			c.mu.Lock()
 			c.changes = append(c.changes, r.Method+" "+r.URL.Path)
@@ -88,6 +94,9 @@ func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/lab/hotadd":
 		serveHotAdd(w, r)
+		return
+	case "/lab/users":
+		serveUsers(w, r)
 		return
 	case "/lab/inspect":
 		serveJSON(w)(simulator.LabInspect(r.URL.Query().Get("vm")))
@@ -230,4 +239,35 @@ func serveJSON(w http.ResponseWriter) func(interface{}, error) {
 		}
 		_ = json.NewEncoder(w).Encode(value)
 	}
+}
+
+// folderPrivilegeMissing: vCenter's datastore file access needs Datastore.Browse and
+// Datastore.FileManagement on the datastore ("Privilege Requirements for HTTP Access" of the
+// vSphere Web Services SDK guide); the first one the session's user lacks, or "".
+func folderPrivilegeMissing(sessionKey, datastore string) string {
+	ds, ok := simulator.LabDatastoreNamed(datastore)
+	if !ok {
+		return "" // the stock handler answers 404
+	}
+	for _, privilege := range []string{"Datastore.Browse", "Datastore.FileManagement"} {
+		if !simulator.LabHolds(sessionKey, ds, privilege) {
+			return "the session's user lacks " + privilege + " on datastore " + datastore
+		}
+	}
+	return ""
+}
+
+// serveUsers makes a vCenter user (POST {"name", "password"}) who holds nothing until a
+// permission (AuthorizationManager.SetEntityPermissions) gives it a role.
+func serveUsers(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+	}
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil || req.Name == "" || req.Password == "" {
+		http.Error(w, "expected POST of JSON {\"name\": USER, \"password\": PASSWORD}", http.StatusBadRequest)
+		return
+	}
+	simulator.LabAddUser(req.Name, req.Password)
+	serveJSON(w)(map[string]string{"user": req.Name}, nil)
 }

@@ -45,6 +45,7 @@ func main() {
 		log.Fatalf("creating the inventory: %v", err)
 	}
 	installExtensions()
+	simulator.InstallLabAuthorization(user)
 	if err := simulator.LabPrepareInventory(*diskMiB << 20); err != nil {
 		log.Fatalf("preparing the stock VMs' disks: %v", err)
 	}

@@ -2,12 +2,40 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/types"
 )
+
+// requirePrivilege fails as VDDK does (VIX_E_HOST_USER_PERMISSIONS) when vCenter says the
+// connection's user lacks privilege on entity: VDDK's guide lists what each step needs
+// (docs/vsphere-rules.md, "Privileges").
+func requirePrivilege(client *vim25.Client, entity types.ManagedObjectReference, privilege, step string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	current, err := session.NewManager(client).UserSession(ctx)
+	if err != nil || current == nil {
+		return fail(vixAuthenticationFail, "%s: no session to check privileges with: %v", step, err)
+	}
+	answer, err := methods.HasPrivilegeOnEntity(ctx, client, &types.HasPrivilegeOnEntity{
+		This: *client.ServiceContent.AuthorizationManager, Entity: entity, SessionId: current.Key, PrivId: []string{privilege}})
+	if err != nil {
+		return fail(vixFail, "%s: the privilege check failed: %v", step, err)
+	}
+	if len(answer.Returnval) != 1 || !answer.Returnval[0] {
+		return fail(vixHostUserPermission, "%s: the user %s lacks the privilege %s on %s %s", step, current.UserName,
+			privilege, entity.Type, entity.Value)
+	}
+	return nil
+}
 
 // setAccess does what vCenter does for PrepareForAccess (prepare) and EndAccess: RelocateVM_Task
 // of the VM is disabled, or enabled again. vCenter's own call is internal API; the lab offers

@@ -114,6 +114,18 @@ func openDisk(c *connection, name string, flags uint32) (*handle, error) {
 	}
 	transport := "file"
 	if c.vm.Value != "" {
+		// the disk privilege on the VM, and the file transfer one on vCenter (VDDK's guide, "Credentials
+		// and Privileges for VMDK Access"; vSphere's "Virtual Machine Provisioning Privileges")
+		diskPrivilege, files := "VirtualMachine.Provisioning.DiskRandomAccess", "VirtualMachine.Provisioning.PutVmFiles"
+		if readOnly {
+			diskPrivilege, files = "VirtualMachine.Provisioning.DiskRandomRead", "VirtualMachine.Provisioning.GetVmFiles"
+		}
+		if err := requirePrivilege(c.client, c.vm, diskPrivilege, "VixDiskLib_Open of "+name); err != nil {
+			return nil, err
+		}
+		if err := requirePrivilege(c.client, c.client.ServiceContent.RootFolder, files, "VixDiskLib_Open of "+name); err != nil {
+			return nil, err
+		}
 		info, err := c.queryVM()
 		if err != nil {
 			return nil, err

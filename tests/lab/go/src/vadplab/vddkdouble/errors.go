@@ -24,6 +24,7 @@ const (
 	vixConnectionLost     = 36
 	vixDiskKeyNotFound    = 16052
 	vixCannotConnect      = 18000
+	vixHostUserPermission = 3014  // what VDDK reports when vSphere refuses the user a privilege it needs
 	vixAsync              = 25000 // the success return of ReadAsync / WriteAsync
 )
 
@@ -38,6 +39,7 @@ var errorNames = map[uint64]string{
 	16007: "VIX_E_DISK_OUTOFRANGE", 16008: "VIX_E_DISK_CID_MISMATCH", 16013: "VIX_E_DISK_NOTSUPPORTED",
 	vixDiskKeyNotFound: "VIX_E_DISK_KEY_NOTFOUND", 16067: "VIX_E_DISK_CAPACITY_MISMATCH",
 	vixCannotConnect: "VIX_E_CANNOT_CONNECT_TO_HOST", vixAsync: "VIX_ASYNC",
+	vixHostUserPermission: "VIX_E_HOST_USER_PERMISSIONS",
 }
 
 // vixErr is an error with its VixError code; the double returns code with a high bit set, as

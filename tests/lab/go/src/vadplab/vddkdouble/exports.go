@@ -76,7 +76,15 @@ func prepareOrEnd(p *C.VixDiskLibConnectParams, identity *C.char, prepare bool) 
 	if !strings.HasPrefix(params.VmxSpec, "moref=") {
 		return fail(vixInvalidArg, "PrepareForAccess and EndAccess need vmxSpec moref=vm-N")
 	}
-	if _, err := login(params); err != nil {
+	client, err := login(params)
+	if err != nil {
+		return err
+	}
+	privilege, step := "Global.EnableMethods", "VixDiskLib_EndAccess"
+	if prepare {
+		privilege, step = "Global.DisableMethods", "VixDiskLib_PrepareForAccess"
+	}
+	if err := requirePrivilege(client, client.ServiceContent.RootFolder, privilege, step); err != nil {
 		return err
 	}
 	return setAccess(params, prepare)

@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What would make a job fail, found before the job changes anything: the user's privileges,
+the VM's changed block tracking, the repository. Each check is PASS, WARN or FAIL with one
+sentence on how to fix it; any FAIL fails the preflight (PREFLIGHT_FAILED). No Ansible imports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import PreflightFailedError, VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import select_disks
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import missing_privileges, privileges_of
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+CBT_HARDWARE = 7  # changed block tracking needs virtual hardware version 7 or later
+
+
+@dataclasses.dataclass(frozen=True)
+class PreflightOptions:
+    job: str  # privileges.JOBS
+    repository: Optional[str] = None
+    encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None
+
+
+def _check(name: str, status: str, target: str, message: str) -> dict:
+    return {"check": name, "status": status, "object": target, "message": message}
+
+
+class PreflightJob:
+    def __init__(self, client, vm, options: PreflightOptions):
+        self.client, self.vm, self.options = client, vm, options
+
+    def run(self, check_mode: bool = False) -> dict:
+        privileges_of(self.options.job)  # an unknown job is refused first
+        lacking = missing_privileges(self.client.content, self.options.job, self.vm)
+        checks = self._privileges(lacking)
+        if self.options.job == "backup":
+            checks += self._cbt()
+        if self.options.repository:
+            checks.append(self._repository(check_mode))
+        failed = [c for c in checks if c["status"] == FAIL]
+        result = {"changed": False, "job": self.options.job, "vm": self.vm.name, "checks": checks,
+                  "missing_privileges": lacking, "user": self.client.content.sessionManager.currentSession.userName}
+        if failed:
+            raise PreflightFailedError("the %s of %s would fail, and nothing was changed: %s" % (
+                self.options.job, self.vm.name, "; ".join(c["message"] for c in failed)), details=result)
+        return result
+
+    def _privileges(self, lacking: List[dict]) -> List[dict]:
+        user = self.client.content.sessionManager.currentSession.userName
+        if not lacking:
+            return [_check("privileges", PASS, self.vm.name, "%s holds every privilege the %s needs" % (user, self.options.job))]
+        return [_check("privileges", FAIL, "%s %s" % (m["object_type"], m["object"]),
+                       "%s lacks the privilege %s on %s %s (%s): add it to the user's role there, or use the role "
+                       "playbooks/vsphere_roles.yml makes" % (user, m["privilege"], m["object_type"], m["object"], m["why"]))
+                for m in lacking]
+
+    def _cbt(self) -> List[dict]:
+        config, name = self.vm.config, self.vm.name
+        version = int((config.version or "vmx-0").split("-")[-1] or 0)
+        if version < CBT_HARDWARE:
+            return [_check("cbt", FAIL, name, "%s has virtual hardware %s; changed block tracking needs version %d or "
+                                              "later: upgrade its hardware" % (name, config.version, CBT_HARDWARE))]
+        checks = [_check("cbt", PASS if config.changeTrackingEnabled else WARN, name,
+                         "changed block tracking is on" if config.changeTrackingEnabled else
+                         "changed block tracking is off: the backup role turns it on, and the next backup is full")]
+        try:
+            _disks, skipped = select_disks(config, None)
+        except VadpError as exc:
+            return checks + [_check("disks", FAIL, name, exc.message)]
+        checks += [_check("disks", WARN, "%s %s" % (name, s["label"]), "%s of %s is left out of every backup (%s)" % (
+            s["label"], name, s["why"])) for s in skipped]
+        return checks
+
+    def _repository(self, check_mode: bool) -> dict:
+        o = self.options
+        try:
+            if self.options.job == "backup":
+                repository = Repository.create(o.repository, dry_run=True, key_file=o.encryption_key_file, s3=o.s3)
+                if repository is None:
+                    return _check("repository", PASS, o.repository, "a new repository will be made there")
+                if check_mode:  # the probe writes (and deletes) a file
+                    return _check("repository", PASS, o.repository, "readable (not probed for writing in check mode)")
+                repository.check_writable()
+            else:
+                repository = Repository(o.repository, o.encryption_key_file, o.s3)
+                if not repository.points.list(self.vm.config.instanceUuid):
+                    return _check("repository", WARN, o.repository, "%s holds no point of %s by its instance uuid: restore "
+                                  "another VM's point with source_vm (restore_point_info lists them)" % (o.repository, self.vm.name))
+        except VadpError as exc:
+            return _check("repository", FAIL, o.repository, "%s (%s)" % (exc.message, exc.error_code))
+        return _check("repository", PASS, o.repository, "readable%s" % (", writable" if self.options.job == "backup" else ""))

@@ -1,0 +1,115 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r'''
+module: preflight
+short_description: Find what would make a backup or restore of a VM fail, before anything changes
+description:
+  - Checks, for one VM and one job, what a job would otherwise find half way through - after a snapshot was taken
+    or a disk half written - and reports each check as C(PASS), C(WARN) or C(FAIL) with one sentence on how to fix it.
+  - C(privileges) - every privilege the job needs, on the VM, on vCenter and on each datastore of the VM
+    (AuthorizationManager.HasPrivilegeOnEntities for the session's user), each missing one named with its object
+    (docs/vsphere-rules.md, "Privileges", lists them with VMware's sources; playbooks/vsphere_roles.yml makes the
+    roles).
+  - C(cbt) and C(disks), for a backup - the VM's hardware version and changed block tracking, and the disks every
+    backup leaves out (independent disks, physical-mode RDMs).
+  - C(repository), with O(repository) - a backup's repository can be made or written (its key given when it is
+    encrypted; a file is written and deleted again to prove it, but in check mode); a restore's opens, and holds
+    points of the VM.
+  - Any C(FAIL) fails the module with C(PREFLIGHT_FAILED) and every check in the result; it never changes anything.
+    The roles backup and full_restore run it first.
+version_added: 0.3.0
+author:
+  - vadp.vsphere team (@vadp)
+options:
+  job:
+    description: The job to check for - C(backup) (the backup role) or C(restore) (the full_restore role).
+    type: str
+    required: true
+    choices: [backup, restore]
+  repository:
+    description: The repository the job uses - a folder, or V(s3://bucket/prefix); left out, it is not checked.
+    type: path
+extends_documentation_fragment:
+  - vadp.vsphere.connection
+  - vadp.vsphere.connection.vm_identity
+  - vadp.vsphere.repository_key
+  - vadp.vsphere.repository_s3
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so check mode runs the same checks.
+notes:
+  - Not checked yet - VDDK's transports and the ESXi hosts' NFC port, vCenter's clock and certificate, and the
+    privileges of the disaster_recovery and recovery_drill jobs.
+seealso:
+  - module: vadp.vsphere.authorization_role
+'''
+
+EXAMPLES = r'''
+- name: Check that the service account can back web01 up into the repository
+  vadp.vsphere.preflight:
+    name: web01
+    job: backup
+    repository: /backups/vsphere
+  register: preflight
+
+- name: Show the checks
+  ansible.builtin.debug:
+    msg: "{{ item.status }} {{ item.check }} {{ item.object }}: {{ item.message }}"
+  loop: "{{ preflight.checks }}"
+'''
+
+RETURN = r'''
+checks:
+  description:
+    - Every check, in order - C(check) (privileges, cbt, disks, repository), C(status) (C(PASS), C(WARN) or
+      C(FAIL)), C(object) (what it is about) and C(message) (what was found, and for a WARN or FAIL how to fix it).
+    - Also returned, with the other keys, when the module fails with C(PREFLIGHT_FAILED).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{check: privileges, status: FAIL, object: VirtualMachine web01,
+            message: "backup lacks the privilege VirtualMachine.State.CreateSnapshot on VirtualMachine web01 (...)"}]
+missing_privileges:
+  description: The privileges the user lacks - C(privilege), C(object), C(object_type), C(moid) and C(why) the job needs it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{privilege: VirtualMachine.State.CreateSnapshot, object: web01, object_type: VirtualMachine, moid: vm-42,
+            why: a backup reads the disks through a snapshot}]
+job: {description: The job checked., returned: always, type: str, sample: backup}
+vm: {description: The VM checked., returned: always, type: str, sample: web01}
+user: {description: The vCenter user whose privileges were checked., returned: always, type: str, sample: backup@vsphere.local}
+'''
+
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.preflight import PreflightJob, PreflightOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
+    VM_IDENTITY_ONE_OF,
+    VsphereModule,
+    repository_access_argument_spec,
+    vm_identity_argument_spec,
+)
+
+
+class PreflightModule(VsphereModule):
+    def __init__(self):
+        super().__init__(argument_spec=dict(
+            vm_identity_argument_spec(),
+            job=dict(type="str", required=True, choices=["backup", "restore"]),
+            repository=dict(type="path"),
+            **repository_access_argument_spec(),
+        ), required_one_of=VM_IDENTITY_ONE_OF, supports_check_mode=True)
+
+    def execute(self, client):
+        return PreflightJob(client, self.find_vm(client), self.options(PreflightOptions)).run(self.module.check_mode)
+
+
+def main():
+    PreflightModule().run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Least privilege against the lab, which enforces vCenter's authorization (tests/lab/simulator-ext/
+lab_authz.go): a service account holding exactly a job's role (made by vadp.vsphere.authorization_role,
+as playbooks/vsphere_roles.yml does) runs the job's role; with any one privilege of it taken away
+the role stops at its preflight, naming the privilege and the object, before the VM changes (no
+snapshot, CBT as it was); and without the preflight vCenter itself, or VDDK, refuses the step that
+needs the privilege."""
+import uuid
+
+import pytest
+from pyVmomi import vim
+
+from conftest import create_vm, destroy_vm, destroy_vms, play, run_module, wait
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import privileges_of
+
+VM = "lab-privileges"
+SYSTEM = {"System.Anonymous", "System.View", "System.Read"}
+
+
+@pytest.fixture(scope="module")
+def machine(module_si, lab):
+    destroy_vms(module_si, VM)
+    made = create_vm(module_si, VM, [4])
+    wait(made.PowerOnVM_Task())
+    yield made
+    destroy_vm(made)
+
+
+@pytest.fixture(scope="module")
+def account(lab, module_si):
+    """A vCenter user of its own, given the role vadp-test-<job> on vCenter's root (propagating)."""
+    name, password = "svc-%s@vsphere.local" % uuid.uuid4().hex[:6], uuid.uuid4().hex
+    lab.control("/users", {"name": name, "password": password})
+    return {"name": name, "password": password, "env": {"VMWARE_USER": name, "VMWARE_PASSWORD": password}}
+
+
+def _give(si, account, job, privileges):
+    """The account's role holds exactly privileges (made or changed by the module under test)."""
+    role = "vadp-test-%s" % job
+    made = run_module("vadp.vsphere.authorization_role", dict(name=role, privileges=privileges))
+    assert not made.get("failed"), made
+    content = si.RetrieveContent()
+    content.authorizationManager.SetEntityPermissions(entity=content.rootFolder, permission=[
+        vim.AuthorizationManager.Permission(principal=account["name"], group=False, roleId=made["role"]["id"], propagate=True)])
+
+
+def _snapshots(machine):
+    return machine.snapshot.rootSnapshotList if machine.snapshot else []
+
+
+def test_the_roles_playbook_makes_each_jobs_role_once(si):
+    for job in ("backup", "restore"):  # an earlier run in this lab made them
+        run_module("vadp.vsphere.authorization_role", dict(name="vadp-" + job, state="absent"))
+    assert not run_module("vadp.vsphere.authorization_role", dict(name="vadp-backup", state="absent"))["changed"]
+    code, out = play("vsphere_roles.yml")
+    assert code == 0 and out.count("changed: [localhost]") == 2, out
+    roles = {r.name: set(r.privilege) - SYSTEM for r in si.RetrieveContent().authorizationManager.roleList}
+    assert roles["vadp-backup"] == set(privileges_of("backup")) and roles["vadp-restore"] == set(privileges_of("restore"))
+    code, out = play("vsphere_roles.yml")
+    assert code == 0 and "changed=0" in out, out
+
+
+def test_a_backup_needs_exactly_its_role_and_stops_before_any_change_without_one_of_it(machine, account, module_si, tmp_path):
+    repository, needed = str(tmp_path / "repo"), privileges_of("backup")
+    _give(module_si, account, "backup", needed)
+    code, out = play("backup.yml", env=account["env"], backup_vm=VM, backup_repository=repository)
+    assert code == 0, out
+    assert machine.config.changeTrackingEnabled and _snapshots(machine) == []
+    wait(machine.ReconfigVM_Task(vim.vm.ConfigSpec(changeTrackingEnabled=False)))  # what the failed runs must leave
+    for privilege in needed:
+        _give(module_si, account, "backup", [p for p in needed if p != privilege])
+        code, out = play("backup.yml", env=account["env"], backup_vm=VM, backup_repository=repository)
+        assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege %s" % privilege in out, out
+        assert _snapshots(machine) == [] and not machine.config.changeTrackingEnabled, privilege
+    listed = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, vm=VM))
+    assert len(listed["points"]) == 1, listed
+
+
+@pytest.mark.parametrize("privilege, refused_by", [
+    ("VirtualMachine.State.CreateSnapshot", "vCenter"),
+    ("VirtualMachine.Provisioning.DiskRandomRead", "VDDK"),
+])
+def test_without_the_preflight_the_step_that_needs_a_privilege_is_refused(
+        machine, account, module_si, tmp_path, privilege, refused_by):
+    needed = privileges_of("backup")
+    _give(module_si, account, "backup", [p for p in needed if p != privilege])
+    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=str(tmp_path / "repo")), env=account["env"])
+    assert result.get("failed") and privilege in result["msg"], result
+    if refused_by == "vCenter":
+        assert result["error_code"] == "PERMISSION_DENIED" and result["privilege"] == privilege
+        assert result["object"] == machine._moId
+    else:
+        assert "VIX_E_HOST_USER_PERMISSIONS" in result["msg"] or "3014" in result["msg"], result
+    assert _snapshots(machine) == []  # the snapshot a refused read found is gone again
+
+
+def test_a_restore_needs_exactly_its_role_and_stops_before_any_change_without_one_of_it(machine, account, module_si, tmp_path):
+    repository, needed = str(tmp_path / "repo"), privileges_of("restore")
+    assert not run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository)).get("failed")
+    _give(module_si, account, "restore", needed)
+    args = dict(full_restore_vm=VM, full_restore_repository=repository)
+    code, out = play("full_restore.yml", env=account["env"], **args)
+    assert code == 0, out
+    power = machine.runtime.powerState
+    for privilege in needed:
+        _give(module_si, account, "restore", [p for p in needed if p != privilege])
+        code, out = play("full_restore.yml", env=account["env"], **args)
+        assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege %s" % privilege in out, out
+        assert _snapshots(machine) == [] and machine.runtime.powerState == power, privilege
