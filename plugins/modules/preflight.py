@@ -19,16 +19,29 @@ description:
     encrypted; a file is written and deleted again to prove it, but in check mode); a restore's opens, and holds
     points of the VM.
   - Any C(FAIL) fails the module with C(PREFLIGHT_FAILED) and every check in the result; it never changes anything.
-    The roles backup and full_restore run it first.
+    The roles backup, full_restore and disaster_recovery run it first.
 version_added: 0.3.0
 author:
   - vadp.vsphere team (@vadp)
 options:
   job:
-    description: The job to check for - C(backup) (the backup role) or C(restore) (the full_restore role).
+    description:
+      - The job to check for - C(backup) (the backup role), C(restore) (the full_restore role) or
+        C(disaster_recovery) (the disaster_recovery role, a new VM from a point; give O(create)).
+      - C(backup) and C(restore) need the VM (O(name), O(uuid) or O(moid)).
     type: str
     required: true
-    choices: [backup, restore]
+    choices: [backup, restore, disaster_recovery]
+  create:
+    description:
+      - For C(disaster_recovery), the options vadp.vsphere.vm_create_from_configinfo will be given (V(name),
+        V(repository), V(source_vm), V(restore_point), the placement - V(datacenter), V(folder), V(cluster), V(host),
+        V(resource_pool), V(datastore), V(datastore_map) - and V(network_map) or V(network)). The preflight follows
+        the same plan - it reads the point and resolves the placement - and checks the privileges on the folder, the
+        resource pool, the datastores and the networks it names.
+      - What the new VM itself will need is checked on its folder (it also inherits from its resource pool, so a
+        privilege given only on the pool is reported missing).
+    type: dict
   repository:
     description: The repository the job uses - a folder, or V(s3://bucket/prefix); left out, it is not checked.
     type: path
@@ -43,7 +56,7 @@ attributes:
     description: The module only reads, so check mode runs the same checks.
 notes:
   - Not checked yet - VDDK's transports and the ESXi hosts' NFC port, vCenter's clock and certificate, and the
-    privileges of the disaster_recovery and recovery_drill jobs.
+    privileges of the recovery_drill job.
 seealso:
   - module: vadp.vsphere.authorization_role
 '''
@@ -81,7 +94,7 @@ missing_privileges:
   sample: [{privilege: VirtualMachine.State.CreateSnapshot, object: web01, object_type: VirtualMachine, moid: vm-42,
             why: a backup reads the disks through a snapshot}]
 job: {description: The job checked., returned: always, type: str, sample: backup}
-vm: {description: The VM checked., returned: always, type: str, sample: web01}
+vm: {description: The VM checked (for C(disaster_recovery) the one to be made)., returned: always, type: str, sample: web01}
 user: {description: The vCenter user whose privileges were checked., returned: always, type: str, sample: backup@vsphere.local}
 '''
 
@@ -96,15 +109,19 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
 
 class PreflightModule(VsphereModule):
     def __init__(self):
+        [identity] = VM_IDENTITY_ONE_OF
         super().__init__(argument_spec=dict(
             vm_identity_argument_spec(),
-            job=dict(type="str", required=True, choices=["backup", "restore"]),
+            job=dict(type="str", required=True, choices=["backup", "restore", "disaster_recovery"]),
             repository=dict(type="path"),
+            create=dict(type="dict"),
             **repository_access_argument_spec(),
-        ), required_one_of=VM_IDENTITY_ONE_OF, supports_check_mode=True)
+        ), required_if=[("job", "backup", identity, True), ("job", "restore", identity, True),
+                        ("job", "disaster_recovery", ("create",))], supports_check_mode=True)
 
     def execute(self, client):
-        return PreflightJob(client, self.find_vm(client), self.options(PreflightOptions)).run(self.module.check_mode)
+        vm = None if self.params["job"] == "disaster_recovery" else self.find_vm(client)
+        return PreflightJob(client, vm, self.options(PreflightOptions)).run(self.module.check_mode)
 
 
 def main():

@@ -11,10 +11,16 @@ from __future__ import annotations
 import dataclasses
 from typing import List, Optional
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import PreflightFailedError, VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, PreflightFailedError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import select_disks
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
-from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import missing_privileges, privileges_of
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import (
+    missing_privileges,
+    placement_objects,
+    privileges_of,
+    vm_objects,
+)
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 CBT_HARDWARE = 7  # changed block tracking needs virtual hardware version 7 or later
@@ -26,6 +32,7 @@ class PreflightOptions:
     repository: Optional[str] = None
     encryption_key_file: Optional[str] = None
     s3: Optional[dict] = None
+    create: Optional[dict] = None  # disaster_recovery: what vm_create_from_configinfo would be given (RecreateOptions)
 
 
 def _check(name: str, status: str, target: str, message: str) -> dict:
@@ -34,28 +41,57 @@ def _check(name: str, status: str, target: str, message: str) -> dict:
 
 class PreflightJob:
     def __init__(self, client, vm, options: PreflightOptions):
+        """vm: the VM a backup or restore works on; None for a disaster recovery (options.create)."""
         self.client, self.vm, self.options = client, vm, options
 
     def run(self, check_mode: bool = False) -> dict:
-        privileges_of(self.options.job)  # an unknown job is refused first
-        lacking = missing_privileges(self.client.content, self.options.job, self.vm)
-        checks = self._privileges(lacking)
-        if self.options.job == "backup":
+        o, content = self.options, self.client.content
+        privileges_of(o.job)  # an unknown job is refused first
+        if o.job == "disaster_recovery":
+            target, objects = self._recovery_objects()
+        else:
+            target, objects = self.vm.name, vm_objects(content, self.vm)
+        lacking = missing_privileges(content, o.job, objects)
+        checks = self._privileges(lacking, target)
+        if o.job == "backup":
             checks += self._cbt()
-        if self.options.repository:
+        if o.repository and o.job != "disaster_recovery":  # a recovery's plan has read its repository
             checks.append(self._repository(check_mode))
         failed = [c for c in checks if c["status"] == FAIL]
-        result = {"changed": False, "job": self.options.job, "vm": self.vm.name, "checks": checks,
-                  "missing_privileges": lacking, "user": self.client.content.sessionManager.currentSession.userName}
+        result = {"changed": False, "job": o.job, "vm": target, "checks": checks,
+                  "missing_privileges": lacking, "user": content.sessionManager.currentSession.userName}
         if failed:
             raise PreflightFailedError("the %s of %s would fail, and nothing was changed: %s" % (
-                self.options.job, self.vm.name, "; ".join(c["message"] for c in failed)), details=result)
+                o.job, target, "; ".join(c["message"] for c in failed)), details=result)
         return result
 
-    def _privileges(self, lacking: List[dict]) -> List[dict]:
+    def _recovery_objects(self):
+        """(the new VM's name, the objects its creation needs privileges on): from the plan
+        vm_create_from_configinfo would follow, which reads the point and resolves the placement."""
+        given = dict(self.options.create or {})
+        if not given.get("name"):
+            raise InvalidSettingsError("a disaster_recovery preflight needs create: the options vm_create_from_configinfo "
+                                       "is given (name, repository, source_vm, placement)")
+        given.setdefault("encryption_key_file", self.options.encryption_key_file)
+        given.setdefault("s3", self.options.s3)
+        try:
+            options = RecreateOptions(**given)
+        except TypeError as exc:
+            raise InvalidSettingsError("create: %s" % exc)
+        plan = RecreateVm(self.client, options).plan()
+        placement, spec = plan["placement"], plan["spec"]
+        names = {path[1:path.index("]")] for path in [spec.files.vmPathName] + [
+            getattr(c.device.backing, "fileName", "") or "" for c in spec.deviceChange or []] if path.startswith("[")}
+        hosts = [placement["host"]] if placement["host"] is not None else list(placement["compute"].host)
+        datastores = list({ds._moId: ds for h in hosts for ds in h.datastore if ds.name in names}.values())
+        wanted_networks = {nic["network"] for nic in plan["builder"].nics}
+        networks = [n for n in placement["datacenter"].network if n.name in wanted_networks]
+        return options.name, placement_objects(self.client.content, placement, datastores, networks)
+
+    def _privileges(self, lacking: List[dict], target: str) -> List[dict]:
         user = self.client.content.sessionManager.currentSession.userName
         if not lacking:
-            return [_check("privileges", PASS, self.vm.name, "%s holds every privilege the %s needs" % (user, self.options.job))]
+            return [_check("privileges", PASS, target, "%s holds every privilege the %s needs" % (user, self.options.job))]
         return [_check("privileges", FAIL, "%s %s" % (m["object_type"], m["object"]),
                        "%s lacks the privilege %s on %s %s (%s): add it to the user's role there, or use the role "
                        "playbooks/vsphere_roles.yml makes" % (user, m["privilege"], m["object_type"], m["object"], m["why"]))

@@ -151,15 +151,14 @@ class RecreateVm:
             wait_for_task(vm.Destroy_Task(), timeout=self.options.timeout)
         return result
 
-    def run(self, check_mode: bool = False) -> dict:
-        o, client = self.options, self.client
-        self.check_mode = check_mode
-        if o.state == "absent":
-            return self._remove()
+    def plan(self) -> dict:
+        """What a creation would do, changing nothing: {config, unknown (fields pyVmomi lacks), nvram,
+        source (its identity), placement (find_placement's), builder (SpecBuilder), spec}."""
+        o = self.options
         check_name(o.name)
         config, unknown, nvram, source = self._load()
         check_config(config)
-        placement = find_placement(client.content, o.datacenter, o.folder, o.host, o.cluster, o.resource_pool)
+        placement = find_placement(self.client.content, o.datacenter, o.folder, o.host, o.cluster, o.resource_pool)
         options = {k: getattr(o, k) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
                                               "rdm_policy", "rdm_map", "network_map", "network",
                                               "extra_config_allow", "marks")}
@@ -167,7 +166,17 @@ class RecreateVm:
         if o.extra_config_deny is not None:
             options["extra_config_deny"] = o.extra_config_deny
         builder = SpecBuilder(config, self._target(placement, config), options)
-        spec = builder.build()
+        return {"config": config, "unknown": unknown, "nvram": nvram, "source": source, "placement": placement,
+                "builder": builder, "spec": builder.build()}
+
+    def run(self, check_mode: bool = False) -> dict:
+        o = self.options
+        self.check_mode = check_mode
+        if o.state == "absent":
+            return self._remove()
+        planned = self.plan()
+        config, unknown, nvram, source = planned["config"], planned["unknown"], planned["nvram"], planned["source"]
+        placement, builder, spec = planned["placement"], planned["builder"], planned["spec"]
         notes = list(builder.notes)
         if builder.dropped_extra_config:
             notes.append("extraConfig left out: %s" % ", ".join(builder.dropped_extra_config))

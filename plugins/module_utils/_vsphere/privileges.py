@@ -10,8 +10,10 @@ from typing import Dict, List, NamedTuple
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 
-# on: the VM itself, vCenter (its root folder) or each datastore that holds the VM's files
-VM, VCENTER, DATASTORE = "vm", "vcenter", "datastore"
+# on: the VM itself, vCenter (its root folder), each datastore that holds (or will hold) the VM's
+# files; for a VM still to be made, its folder (FOLDER, and NEW_VM: what the VM will need, which it
+# inherits from its folder), its resource pool and each network it joins
+VM, VCENTER, DATASTORE, FOLDER, NEW_VM, POOL, NETWORK = "vm", "vcenter", "datastore", "folder", "new_vm", "pool", "network"
 
 
 class Need(NamedTuple):
@@ -48,6 +50,24 @@ JOBS: Dict[str, tuple] = {
         Need("VirtualMachine.Provisioning.DiskRandomRead", VM, "a changed-only restore asks CBT what changed"),
         Need("VirtualMachine.Provisioning.PutVmFiles", VCENTER, "VDDK writes the VM's disks"),
     ) + _VDDK_ACCESS + _DATASTORE_FILES,
+    "disaster_recovery": (
+        Need("VirtualMachine.Inventory.Create", FOLDER, "CreateVM_Task makes the VM in its folder"),
+        Need("VirtualMachine.Config.AddNewDisk", FOLDER, "CreateVM_Task makes its disks"),
+        Need("Resource.AssignVMToPool", POOL, "CreateVM_Task places it in the resource pool"),
+        Need("Datastore.AllocateSpace", DATASTORE, "CreateVM_Task makes its files there"),
+        Need("Network.Assign", NETWORK, "its network cards join the network"),
+        Need("VirtualMachine.Config.EditDevice", NEW_VM, "the video card's settings are set after CreateVM_Task"),
+        Need("VirtualMachine.Config.Settings", NEW_VM, "the boot order is set after CreateVM_Task"),
+        Need("VirtualMachine.Config.ChangeTracking", NEW_VM, "CBT is turned on"),
+        Need("VirtualMachine.State.CreateSnapshot", NEW_VM, "turning CBT on takes effect through a snapshot"),
+        Need("VirtualMachine.State.RemoveSnapshot", NEW_VM, "which is removed at once"),
+        Need("VirtualMachine.Provisioning.DiskRandomAccess", NEW_VM, "VDDK opens the new disks for writing"),
+        Need("VirtualMachine.Interact.PowerOn", NEW_VM, "the recovered VM is powered on"),
+        Need("VirtualMachine.Interact.PowerOff", NEW_VM, "a failed recovery's VM is powered off"),
+        Need("VirtualMachine.Inventory.Delete", NEW_VM, "and deleted (on the VM and its folder)"),
+        Need("VirtualMachine.Inventory.Delete", FOLDER, "a failed recovery's VM is deleted (on the VM and its folder)"),
+        Need("VirtualMachine.Provisioning.PutVmFiles", VCENTER, "VDDK writes the VM's disks"),
+    ) + _VDDK_ACCESS + _DATASTORE_FILES,
 }
 
 
@@ -58,20 +78,31 @@ def privileges_of(job: str) -> List[str]:
     return sorted({need.privilege for need in JOBS[job]})
 
 
-def missing_privileges(content, job: str, vm) -> List[dict]:
+def vm_objects(content, vm) -> Dict[str, list]:
+    """The objects a job on an existing VM needs privileges on, by kind."""
+    return {VM: [vm], VCENTER: [content.rootFolder], DATASTORE: list(vm.datastore)}
+
+
+def placement_objects(content, placement: dict, datastores: list, networks: list) -> Dict[str, list]:
+    """The objects a VM to be made needs privileges on, by kind (placement: find_placement's)."""
+    return {VCENTER: [content.rootFolder], FOLDER: [placement["folder"]], NEW_VM: [placement["folder"]],
+            POOL: [placement["resource_pool"]], DATASTORE: datastores, NETWORK: networks}
+
+
+def missing_privileges(content, job: str, objects: Dict[str, list]) -> List[dict]:
     """The needs of job that the session's user lacks, each with the object it lacks it on
     (AuthorizationManager.HasPrivilegeOnEntities: one request for every object and privilege)."""
     privileges_of(job)  # a job that is not one is refused
-    objects = {VM: [vm], VCENTER: [content.rootFolder], DATASTORE: list(vm.datastore)}
-    entities = [e for kind in (VM, VCENTER, DATASTORE) for e in objects[kind]]
+    entities = list({e._moId: e for kind in objects for e in objects[kind]}.values())
     wanted = sorted({need.privilege for need in JOBS[job]})
     answer = content.authorizationManager.HasPrivilegeOnEntities(
         entity=entities, sessionId=content.sessionManager.currentSession.key, privId=wanted)
     granted = {(entry.entity._moId, a.privId) for entry in answer for a in entry.privAvailability if a.isGranted}
     lacking = []
     for need in JOBS[job]:
-        for entity in objects[need.on]:
+        for entity in objects.get(need.on, []):
             if (entity._moId, need.privilege) not in granted:
-                lacking.append({"privilege": need.privilege, "object": entity.name, "object_type": type(entity).__name__.rsplit(".", 1)[-1],
-                                "moid": entity._moId, "why": need.why})
+                granted.add((entity._moId, need.privilege))  # named once, with the first reason
+                lacking.append({"privilege": need.privilege, "object": entity.name,
+                                "object_type": type(entity).__name__.rsplit(".", 1)[-1], "moid": entity._moId, "why": need.why})
     return lacking
