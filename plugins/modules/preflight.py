@@ -13,11 +13,16 @@ description:
     (AuthorizationManager.HasPrivilegeOnEntities for the session's user), each missing one named with its object
     (docs/vsphere-rules.md, "Privileges", lists them with VMware's sources; playbooks/vsphere_roles.yml makes the
     roles).
-  - C(cbt) and C(disks), for a backup - the VM's hardware version and changed block tracking, and the disks every
-    backup leaves out (independent disks, physical-mode RDMs).
+  - C(tls) - vCenter's certificate is verified; when O(validate_certs) is false, a WARN gives its SHA-256 thumbprint
+    to check. C(clock) - vCenter's clock against this machine's (a WARN beyond 60 seconds - points are dated by this
+    machine).
+  - C(cbt), C(disks) and C(esxi), for a backup - the VM's hardware version (CBT needs 7 or later) and changed block
+    tracking (a WARN when it is off, and when it is off while the VM has snapshots), the disks every backup leaves out
+    (independent disks, physical-mode RDMs), and the VM's ESXi release against the CBT defects VMware published
+    (KB 2136854, KB 2090639).
   - C(repository), with O(repository) - a backup's repository can be made or written (its key given when it is
-    encrypted; a file is written and deleted again to prove it, but in check mode); a restore's opens, and holds
-    points of the VM.
+    encrypted; a file is written and deleted again to prove it, but in check mode), and a folder has room for a
+    first backup of the disks (a WARN); a restore's opens, and holds points of the VM.
   - Any C(FAIL) fails the module with C(PREFLIGHT_FAILED) and every check in the result; it never changes anything.
     The roles backup, full_restore and disaster_recovery run it first.
 version_added: 0.3.0
@@ -55,8 +60,8 @@ attributes:
     support: full
     description: The module only reads, so check mode runs the same checks.
 notes:
-  - Not checked yet - VDDK's transports and the ESXi hosts' NFC port, vCenter's clock and certificate, and the
-    privileges of the recovery_drill job.
+  - Not checked yet - VDDK (found, its version, which transports this machine can use) and the ESXi hosts' NFC port
+    (TCP 902), a repository's stale leases, and the privileges of the recovery_drill job.
 seealso:
   - module: vadp.vsphere.authorization_role
 '''

@@ -2,19 +2,25 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What would make a job fail, found before the job changes anything: the user's privileges,
-the VM's changed block tracking, the repository. Each check is PASS, WARN or FAIL with one
-sentence on how to fix it; any FAIL fails the preflight (PREFLIGHT_FAILED). No Ansible imports.
+vCenter's certificate and clock, the VM's changed block tracking and its host's known CBT defects,
+the repository. Each check is PASS, WARN or FAIL with one sentence on how to fix it; any FAIL fails
+the preflight (PREFLIGHT_FAILED). No Ansible imports.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import os
+import shutil
 from typing import List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, PreflightFailedError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import select_disks
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import is_remote
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import server_thumbprints
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import (
     missing_privileges,
     placement_objects,
@@ -24,6 +30,16 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges i
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 CBT_HARDWARE = 7  # changed block tracking needs virtual hardware version 7 or later
+CLOCK_SKEW = 60  # seconds between vCenter's clock and this machine's beyond which the preflight warns
+# ESXi releases with changed block tracking defects that lose changes silently: (major.minor, KB, what)
+CBT_DEFECTS = (
+    ("6.0", "KB 2136854", "changes written while a snapshot was being consolidated were lost; patch the host, then "
+                          "take a new full backup"),
+    ("6.0", "KB 2090639", "a disk grown across a 128 GB boundary returned wrong changed areas; reset CBT after growing "
+                          "a disk"),
+    ("5.", "KB 2090639", "a disk grown across a 128 GB boundary returned wrong changed areas; reset CBT after growing "
+                         "a disk"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +68,7 @@ class PreflightJob:
         else:
             target, objects = self.vm.name, vm_objects(content, self.vm)
         lacking = missing_privileges(content, o.job, objects)
-        checks = self._privileges(lacking, target)
+        checks = self._privileges(lacking, target) + self._vcenter()
         if o.job == "backup":
             checks += self._cbt()
         if o.repository and o.job != "disaster_recovery":  # a recovery's plan has read its repository
@@ -97,6 +113,25 @@ class PreflightJob:
                        "playbooks/vsphere_roles.yml makes" % (user, m["privilege"], m["object_type"], m["object"], m["why"]))
                 for m in lacking]
 
+    def _vcenter(self) -> List[dict]:
+        """Whether vCenter's certificate is verified (else the thumbprint to pin), and its clock."""
+        settings = self.client.settings
+        if settings.validate_certs:
+            tls = _check("tls", PASS, settings.hostname, "vCenter's certificate is verified (%s)" % (
+                "against %s" % settings.ca_bundle if settings.ca_bundle else "against this machine's trusted authorities"))
+        else:
+            thumbprint = server_thumbprints(settings.hostname, settings.port, False)["sha256"]
+            tls = _check("tls", WARN, settings.hostname, "vCenter's certificate is not verified (validate_certs is false): "
+                                                         "give ca_bundle (vCenter's VMCA root), or check that its SHA-256 "
+                                                         "thumbprint is %s" % thumbprint)
+        skew = (self.client.service_instance.CurrentTime() - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        clock = _check("clock", PASS if abs(skew) <= CLOCK_SKEW else WARN, settings.hostname,
+                       "vCenter's clock is %.0f s %s this machine's%s" % (
+                           abs(skew), "ahead of" if skew > 0 else "behind",
+                           "" if abs(skew) <= CLOCK_SKEW else ": points are dated by this machine, so they and vCenter's "
+                           "events and snapshots disagree; synchronise both with NTP"))
+        return [tls, clock]
+
     def _cbt(self) -> List[dict]:
         config, name = self.vm.config, self.vm.name
         version = int((config.version or "vmx-0").split("-")[-1] or 0)
@@ -106,6 +141,17 @@ class PreflightJob:
         checks = [_check("cbt", PASS if config.changeTrackingEnabled else WARN, name,
                          "changed block tracking is on" if config.changeTrackingEnabled else
                          "changed block tracking is off: the backup role turns it on, and the next backup is full")]
+        if not config.changeTrackingEnabled and self.vm.snapshot is not None:
+            checks.append(_check("cbt", WARN, name, "%s has snapshots: changed block tracking turned on now cannot tell "
+                                                    "which areas were written before (QueryChangedDiskAreas '*' needs a VM "
+                                                    "without snapshots when CBT is enabled); remove them first" % name))
+        host = self.vm.runtime.host
+        if host is not None:
+            version, build = host.config.product.version, host.config.product.build
+            defects = ["%s: %s" % (kb, what) for release, kb, what in CBT_DEFECTS if version.startswith(release)]
+            checks.append(_check("esxi", WARN if defects else PASS, host.name, (
+                "ESXi %s (build %s) has changed block tracking defects: %s. Check the build against each KB" % (
+                    version, build, "; ".join(defects))) if defects else "ESXi %s: no known CBT defect" % version))
         try:
             _disks, skipped = select_disks(config, None)
         except VadpError as exc:
@@ -120,10 +166,13 @@ class PreflightJob:
             if self.options.job == "backup":
                 repository = Repository.create(o.repository, dry_run=True, key_file=o.encryption_key_file, s3=o.s3)
                 if repository is None:
-                    return _check("repository", PASS, o.repository, "a new repository will be made there")
+                    return self._space(None) or _check("repository", PASS, o.repository, "a new repository will be made there")
                 if check_mode:  # the probe writes (and deletes) a file
                     return _check("repository", PASS, o.repository, "readable (not probed for writing in check mode)")
                 repository.check_writable()
+                space = self._space(repository)
+                if space:
+                    return space
             else:
                 repository = Repository(o.repository, o.encryption_key_file, o.s3)
                 if not repository.points.list(self.vm.config.instanceUuid):
@@ -132,3 +181,20 @@ class PreflightJob:
         except VadpError as exc:
             return _check("repository", FAIL, o.repository, "%s (%s)" % (exc.message, exc.error_code))
         return _check("repository", PASS, o.repository, "readable%s" % (", writable" if self.options.job == "backup" else ""))
+
+    def _space(self, repository) -> Optional[dict]:
+        """A WARN when a folder's free space is less than the disks backups read (what a first, full backup
+        may need before compression and deduplication), else None; a bucket has no such bound."""
+        o = self.options
+        if is_remote(o.repository) or (repository is not None and repository.points.list(self.vm.config.instanceUuid)):
+            return None  # an incremental needs what changed, which the preflight cannot know
+        folder = o.repository
+        while not os.path.isdir(folder):
+            folder = os.path.dirname(folder) or "."
+        free = shutil.disk_usage(folder).free
+        capacity = sum(d.capacityInBytes for d in select_disks(self.vm.config, None)[0])  # the disks backups read
+        if free >= capacity:
+            return None
+        return _check("repository", WARN, o.repository, "%d MiB free for a first backup of %d MiB of disks: it needs less "
+                                                        "after compression and deduplication, but may not fit" % (
+                                                            free >> 20, capacity >> 20))

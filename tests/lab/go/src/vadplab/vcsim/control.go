@@ -40,11 +40,13 @@ var changingMethods = map[string]bool{"AnswerVM": true, "MakeDirectory": true, "
 	"RemoveEntityPermission": true}
 
 type faultRequest struct {
-	TerminateSessionsAfterCalls int                               `json:"terminate_sessions_after_calls"`
-	CBTPageExtents              *int                              `json:"cbt_page_extents"`
-	Tasks                       []*simulator.LabTaskRule          `json:"tasks"`
-	GuestSeconds                *float64                          `json:"guest_seconds"`
-	VMs                         map[string]simulator.LabVMOptions `json:"vms"`
+	TerminateSessionsAfterCalls int                                 `json:"terminate_sessions_after_calls"`
+	CBTPageExtents              *int                                `json:"cbt_page_extents"`
+	Tasks                       []*simulator.LabTaskRule            `json:"tasks"`
+	GuestSeconds                *float64                            `json:"guest_seconds"`
+	ClockOffsetSeconds          *float64                            `json:"clock_offset_seconds"`
+	Hosts                       map[string]simulator.LabHostOptions `json:"hosts"`
+	VMs                         map[string]simulator.LabVMOptions   `json:"vms"`
 }
 
 type guestWriteRequest struct {
@@ -170,7 +172,16 @@ func (c *labControl) serveFaults(w http.ResponseWriter, r *http.Request) {
 	if req.GuestSeconds != nil {
 		simulator.LabGuestSeconds = *req.GuestSeconds
 	}
+	if req.ClockOffsetSeconds != nil {
+		simulator.LabSetClockOffset(*req.ClockOffsetSeconds)
+	}
 	c.mu.Unlock()
+	for host, options := range req.Hosts {
+		if err := simulator.LabConfigureHost(host, options); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+	}
 	for vm, options := range req.VMs {
 		if err := simulator.LabConfigureVM(vm, options); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)

@@ -1,0 +1,37 @@
+// Lab extension: an ESXi host's product version and build, set through POST /lab/faults
+// {"hosts": {NAME: {"version": "6.0.0", "build": "3029758"}}}, so a host of a release with known
+// CBT defects can be shown (the stock hosts are 6.5.0).
+package simulator
+
+import (
+	"fmt"
+
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// LabHostOptions are what a test may set on one host.
+type LabHostOptions struct {
+	Version string `json:"version"`
+	Build   string `json:"build"`
+}
+
+// LabConfigureHost sets the host's config.product and summary.config.product version and build.
+func LabConfigureHost(name string, options LabHostOptions) error {
+	for _, e := range Map.All("HostSystem") {
+		host := e.(*HostSystem)
+		if host.Name != name {
+			continue
+		}
+		Map.WithLock(host, func() {
+			product := host.Config.Product
+			product.Version, product.Build = options.Version, options.Build
+			product.FullName = fmt.Sprintf("VMware ESXi %s build-%s", options.Version, options.Build)
+			host.Config.Product = product
+			host.Summary.Config.Product = &product
+			Map.Update(host, []types.PropertyChange{{Name: "config.product", Val: product},
+				{Name: "summary.config.product", Val: &product}})
+		})
+		return nil
+	}
+	return fmt.Errorf("no host %q", name)
+}
