@@ -14,7 +14,8 @@ description:
   - What each job needs, privilege by privilege and on which object, is in docs/vsphere-rules.md ("Privileges"),
     with VMware's sources. Give the role to the service account with a permission on vCenter's root (propagating),
     or on the folders, datastores and VMs the job touches.
-  - playbooks/vsphere_roles.yml makes the roles C(vadp-backup), C(vadp-restore) and C(vadp-disaster_recovery).
+  - playbooks/vsphere_roles.yml makes the roles C(vadp-backup), C(vadp-restore), C(vadp-disaster_recovery) and
+    C(vadp-recovery_drill).
 version_added: 0.3.0
 author:
   - vadp.vsphere team (@vadp)
@@ -25,10 +26,10 @@ options:
     required: true
   job:
     description:
-      - The job whose privileges the role holds - C(backup), C(restore) or C(disaster_recovery)
+      - The job whose privileges the role holds - C(backup), C(restore), C(disaster_recovery) or C(recovery_drill)
         (vadp.vsphere.preflight's O(vadp.vsphere.preflight#module:job)).
     type: str
-    choices: [backup, restore, disaster_recovery]
+    choices: [backup, restore, disaster_recovery, recovery_drill]
   privileges:
     description: The privileges the role holds, by id (such as C(VirtualMachine.State.CreateSnapshot)), instead of O(job).
     type: list
@@ -71,7 +72,7 @@ class AuthorizationRoleModule(VsphereModule):
     def __init__(self):
         super().__init__(argument_spec=dict(
             name=dict(type="str", required=True),
-            job=dict(type="str", choices=["backup", "restore", "disaster_recovery"]),
+            job=dict(type="str", choices=["backup", "restore", "disaster_recovery", "recovery_drill"]),
             privileges=dict(type="list", elements="str"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
         ), mutually_exclusive=[("job", "privileges")], required_if=[("state", "present", ("job", "privileges"), True)],

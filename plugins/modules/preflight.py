@@ -24,22 +24,23 @@ description:
     encrypted; a file is written and deleted again to prove it, but in check mode), and a folder has room for a
     first backup of the disks (a WARN); a restore's opens, and holds points of the VM.
   - Any C(FAIL) fails the module with C(PREFLIGHT_FAILED) and every check in the result; it never changes anything.
-    The roles backup, full_restore and disaster_recovery run it first.
+    The roles backup, full_restore, disaster_recovery and recovery_drill run it first.
 version_added: 0.3.0
 author:
   - vadp.vsphere team (@vadp)
 options:
   job:
     description:
-      - The job to check for - C(backup) (the backup role), C(restore) (the full_restore role) or
-        C(disaster_recovery) (the disaster_recovery role, a new VM from a point; give O(create)).
+      - The job to check for - C(backup) (the backup role), C(restore) (the full_restore role),
+        C(disaster_recovery) (the disaster_recovery role, a new VM from a point) or C(recovery_drill) (the
+        recovery_drill role, once per VM of the drill); the last two take O(create).
       - C(backup) and C(restore) need the VM (O(name), O(uuid) or O(moid)).
     type: str
     required: true
-    choices: [backup, restore, disaster_recovery]
+    choices: [backup, restore, disaster_recovery, recovery_drill]
   create:
     description:
-      - For C(disaster_recovery), the options vadp.vsphere.vm_create_from_configinfo will be given (V(name),
+      - For C(disaster_recovery) and C(recovery_drill), the options vadp.vsphere.vm_create_from_configinfo will be given (V(name),
         V(repository), V(source_vm), V(restore_point), the placement - V(datacenter), V(folder), V(cluster), V(host),
         V(resource_pool), V(datastore), V(datastore_map) - and V(network_map) or V(network)). The preflight follows
         the same plan - it reads the point and resolves the placement - and checks the privileges on the folder, the
@@ -61,7 +62,7 @@ attributes:
     description: The module only reads, so check mode runs the same checks.
 notes:
   - Not checked yet - VDDK (found, its version, which transports this machine can use) and the ESXi hosts' NFC port
-    (TCP 902), a repository's stale leases, and the privileges of the recovery_drill job.
+    (TCP 902), and a repository's stale leases.
 seealso:
   - module: vadp.vsphere.authorization_role
 '''
@@ -104,6 +105,7 @@ user: {description: The vCenter user whose privileges were checked., returned: a
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.preflight import PreflightJob, PreflightOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import RECOVERY_JOBS
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
     VsphereModule,
@@ -117,15 +119,16 @@ class PreflightModule(VsphereModule):
         [identity] = VM_IDENTITY_ONE_OF
         super().__init__(argument_spec=dict(
             vm_identity_argument_spec(),
-            job=dict(type="str", required=True, choices=["backup", "restore", "disaster_recovery"]),
+            job=dict(type="str", required=True, choices=["backup", "restore", "disaster_recovery", "recovery_drill"]),
             repository=dict(type="path"),
             create=dict(type="dict"),
             **repository_access_argument_spec(),
         ), required_if=[("job", "backup", identity, True), ("job", "restore", identity, True),
-                        ("job", "disaster_recovery", ("create",))], supports_check_mode=True)
+                        ("job", "disaster_recovery", ("create",)), ("job", "recovery_drill", ("create",))],
+            supports_check_mode=True)
 
     def execute(self, client):
-        vm = None if self.params["job"] == "disaster_recovery" else self.find_vm(client)
+        vm = None if self.params["job"] in RECOVERY_JOBS else self.find_vm(client)
         return PreflightJob(client, vm, self.options(PreflightOptions)).run(self.module.check_mode)
 
 

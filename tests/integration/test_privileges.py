@@ -4,7 +4,8 @@ as playbooks/vsphere_roles.yml does) runs the job's role; with any one privilege
 the role stops at its preflight, naming the privilege and the object, before the VM changes (no
 snapshot, CBT as it was, no VM made); and without the preflight vCenter itself, or VDDK, refuses
 the step that needs the privilege. Backup, restore and disaster recovery; the recovery drill's
-privileges are not modelled yet."""
+role is shown passing, and stopping at its preflight without the isolated network's Network.Assign
+(its privileges are the recovery's)."""
 import uuid
 
 import pytest
@@ -51,13 +52,13 @@ def _snapshots(machine):
 
 
 def test_the_roles_playbook_makes_each_jobs_role_once(si):
-    for job in ("backup", "restore", "disaster_recovery"):  # an earlier run in this lab made them
+    for job in ("backup", "restore", "disaster_recovery", "recovery_drill"):  # an earlier run in this lab made them
         run_module("vadp.vsphere.authorization_role", dict(name="vadp-" + job, state="absent"))
     assert not run_module("vadp.vsphere.authorization_role", dict(name="vadp-backup", state="absent"))["changed"]
     code, out = play("vsphere_roles.yml")
-    assert code == 0 and out.count("changed: [localhost]") == 3, out
+    assert code == 0 and out.count("changed: [localhost]") == 4, out
     roles = {r.name: set(r.privilege) - SYSTEM for r in si.RetrieveContent().authorizationManager.roleList}
-    for job in ("backup", "restore", "disaster_recovery"):
+    for job in ("backup", "restore", "disaster_recovery", "recovery_drill"):
         assert roles["vadp-" + job] == set(privileges_of(job)), job
     code, out = play("vsphere_roles.yml")
     assert code == 0 and "changed=0" in out, out
@@ -131,3 +132,18 @@ def test_a_disaster_recovery_needs_exactly_its_role_and_makes_no_vm_without_one_
         destroy_vms(module_si, recovered)
         assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege %s" % privilege in out, (privilege, out)
         assert not created, privilege
+
+
+def test_a_drill_passes_with_its_role_and_makes_no_vm_without_the_isolated_networks_privilege(
+        machine, account, module_si, tmp_path):
+    repository, needed = str(tmp_path / "repo"), privileges_of("recovery_drill")
+    assert not run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository)).get("failed")
+    args = dict(recovery_drill_vms=[VM], recovery_drill_repository=repository, recovery_drill_network="Isolated Network",
+                recovery_drill_host="DC0_H0", recovery_drill_report_dir=str(tmp_path / "reports"))
+    _give(module_si, account, "recovery_drill", needed)
+    code, out = play("recovery_drill.yml", env=account["env"], **args)
+    assert code == 0 and VM + ": passed" in out, out
+    _give(module_si, account, "recovery_drill", [p for p in needed if p != "Network.Assign"])
+    code, out = play("recovery_drill.yml", env=account["env"], **args)
+    assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege Network.Assign on Network Isolated Network" in out, out
+    assert not find_vm_by_name(module_si, "vadp-drill-" + VM)

@@ -22,6 +22,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage i
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import server_thumbprints
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import (
+    RECOVERY_JOBS,
     missing_privileges,
     placement_objects,
     privileges_of,
@@ -48,7 +49,7 @@ class PreflightOptions:
     repository: Optional[str] = None
     encryption_key_file: Optional[str] = None
     s3: Optional[dict] = None
-    create: Optional[dict] = None  # disaster_recovery: what vm_create_from_configinfo would be given (RecreateOptions)
+    create: Optional[dict] = None  # a recovery or drill: what vm_create_from_configinfo would be given (RecreateOptions)
 
 
 def _check(name: str, status: str, target: str, message: str) -> dict:
@@ -57,13 +58,13 @@ def _check(name: str, status: str, target: str, message: str) -> dict:
 
 class PreflightJob:
     def __init__(self, client, vm, options: PreflightOptions):
-        """vm: the VM a backup or restore works on; None for a disaster recovery (options.create)."""
+        """vm: the VM a backup or restore works on; None for a recovery or a drill (options.create)."""
         self.client, self.vm, self.options = client, vm, options
 
     def run(self, check_mode: bool = False) -> dict:
         o, content = self.options, self.client.content
         privileges_of(o.job)  # an unknown job is refused first
-        if o.job == "disaster_recovery":
+        if o.job in RECOVERY_JOBS:
             target, objects = self._recovery_objects()
         else:
             target, objects = self.vm.name, vm_objects(content, self.vm)
@@ -71,7 +72,7 @@ class PreflightJob:
         checks = self._privileges(lacking, target) + self._vcenter()
         if o.job == "backup":
             checks += self._cbt()
-        if o.repository and o.job != "disaster_recovery":  # a recovery's plan has read its repository
+        if o.repository and o.job not in RECOVERY_JOBS:  # a recovery's plan has read its repository
             checks.append(self._repository(check_mode))
         failed = [c for c in checks if c["status"] == FAIL]
         result = {"changed": False, "job": o.job, "vm": target, "checks": checks,
@@ -86,8 +87,8 @@ class PreflightJob:
         vm_create_from_configinfo would follow, which reads the point and resolves the placement."""
         given = dict(self.options.create or {})
         if not given.get("name"):
-            raise InvalidSettingsError("a disaster_recovery preflight needs create: the options vm_create_from_configinfo "
-                                       "is given (name, repository, source_vm, placement)")
+            raise InvalidSettingsError("a %s preflight needs create: the options vm_create_from_configinfo is given "
+                                       "(name, repository, source_vm, placement)" % self.options.job)
         given.setdefault("encryption_key_file", self.options.encryption_key_file)
         given.setdefault("s3", self.options.s3)
         try:

@@ -69,6 +69,9 @@ JOBS: Dict[str, tuple] = {
         Need("VirtualMachine.Provisioning.PutVmFiles", VCENTER, "VDDK writes the VM's disks"),
     ) + _VDDK_ACCESS + _DATASTORE_FILES,
 }
+# a drill recovers each VM as a disaster recovery does (on the isolated network), then deletes it
+JOBS["recovery_drill"] = JOBS["disaster_recovery"]
+RECOVERY_JOBS = ("disaster_recovery", "recovery_drill")  # a VM still to be made: preflight's create option
 
 
 def privileges_of(job: str) -> List[str]:
