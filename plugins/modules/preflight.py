@@ -13,6 +13,9 @@ description:
     (AuthorizationManager.HasPrivilegeOnEntities for the session's user), each missing one named with its object
     (docs/vsphere-rules.md, "Privileges", lists them with VMware's sources; playbooks/vsphere_roles.yml makes the
     roles).
+  - C(vddk) - VMware's VDDK is where the job will look for it, and its version (from its library's name).
+    C(nfc) - each ESXi host involved (the VM's, or the recovery's) answers on TCP 902, the NFC port NBD and NBDSSL
+    reach, at its management address (vmk0), within 5 seconds.
   - C(tls) - vCenter's certificate is verified; when O(validate_certs) is false, a WARN gives its SHA-256 thumbprint
     to check. C(clock) - vCenter's clock against this machine's (a WARN beyond 60 seconds - points are dated by this
     machine).
@@ -51,6 +54,16 @@ options:
   repository:
     description: The repository the job uses - a folder, or V(s3://bucket/prefix); left out, it is not checked.
     type: path
+  vddk_libdir:
+    description: The root of VMware's VDDK distribution the job will use (the folder that holds lib64); else E(VDDK_LIBDIR).
+    type: path
+  transport:
+    description:
+      - The VDDK transports the job will try, colon separated (its C(transport)); the job's default when left out -
+        V(hotadd:nbdssl:nbd) for a backup, V(nbdssl:nbd) for the others.
+      - With C(nbd) or C(nbdssl) among them, each ESXi host involved must answer on TCP 902 (NFC) - a FAIL when
+        they are the only ones, a WARN when HotAdd or SAN may serve instead.
+    type: str
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.connection.vm_identity
@@ -61,8 +74,8 @@ attributes:
     support: full
     description: The module only reads, so check mode runs the same checks.
 notes:
-  - Not checked yet - VDDK (found, its version, which transports this machine can use) and the ESXi hosts' NFC port
-    (TCP 902), and a repository's stale leases.
+  - Not checked yet - whether HotAdd (this machine a VM in the same datacenter) or SAN (the LUNs visible here) can
+    serve, and a repository's stale leases.
 seealso:
   - module: vadp.vsphere.authorization_role
 '''
@@ -104,6 +117,8 @@ vm: {description: The VM checked (for C(disaster_recovery) the one to be made).,
 user: {description: The vCenter user whose privileges were checked., returned: always, type: str, sample: backup@vsphere.local}
 '''
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.preflight import PreflightJob, PreflightOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import RECOVERY_JOBS
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
@@ -122,6 +137,8 @@ class PreflightModule(VsphereModule):
             job=dict(type="str", required=True, choices=["backup", "restore", "disaster_recovery", "recovery_drill"]),
             repository=dict(type="path"),
             create=dict(type="dict"),
+            vddk_libdir=dict(type="path", fallback=(env_fallback, ["VDDK_LIBDIR"])),
+            transport=dict(type="str"),
             **repository_access_argument_spec(),
         ), required_if=[("job", "backup", identity, True), ("job", "restore", identity, True),
                         ("job", "disaster_recovery", ("create",)), ("job", "recovery_drill", ("create",))],

@@ -2,7 +2,8 @@
 unverified certificate (its thumbprint), vCenter's clock ten minutes ahead, an ESXi release with
 CBT defects, a VM with snapshots and CBT off, an independent disk, a repository on a file system too
 small for a first backup, a VM whose hardware cannot track changes, an encrypted repository without
-its key. The missing privileges are test_privileges.py's."""
+its key, an ESXi host whose NFC port (TCP 902) is closed, no VDDK. The missing privileges are
+test_privileges.py's."""
 import os
 import subprocess
 
@@ -36,8 +37,8 @@ def _statuses(result):
 def test_a_sound_setup_passes_and_each_warning_comes_from_what_the_lab_really_has(machine, lab, tmp_path):
     clean = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", repository=str(tmp_path / "repo")))
     assert not clean.get("failed") and clean["changed"] is False, clean
-    assert _statuses(clean) == {"privileges": {"PASS"}, "tls": {"PASS"}, "clock": {"PASS"}, "cbt": {"WARN"},
-                                "esxi": {"PASS"}, "repository": {"PASS"}}, _checks(clean)  # CBT is off: the role turns it on
+    assert _statuses(clean) == {"privileges": {"PASS"}, "tls": {"PASS"}, "clock": {"PASS"}, "vddk": {"PASS"}, "nfc": {"PASS"},
+                                "cbt": {"WARN"}, "esxi": {"PASS"}, "repository": {"PASS"}}, _checks(clean)  # CBT is off
 
     host = machine.runtime.host.name
     [second] = [d for d in machine.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk) and d.unitNumber == 1]
@@ -87,3 +88,26 @@ def test_each_failure_stops_the_preflight_naming_it(machine, module_si, tmp_path
     [(check, message)] = [(c, m) for c, s, m in _checks(keyless) if s == "FAIL"]
     assert check == "repository" and "KEY_REQUIRED" in message, keyless
     assert machine.snapshot is None
+
+
+def test_a_host_whose_nfc_port_is_closed_fails_nbd_before_the_backup_and_would_fail_it(machine, lab, tmp_path):
+    host = machine.runtime.host.name
+    lab.control("/faults", {"hosts": {host: {"nfc": False}}})
+    try:
+        refused = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", transport="nbdssl:nbd"))
+        others = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup"))  # HotAdd may serve
+        backup = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=str(tmp_path / "repo"), transport="nbd"))
+    finally:
+        lab.control("/faults", {"hosts": {host: {"nfc": True}}})
+    assert refused.get("failed") and refused["error_code"] == "PREFLIGHT_FAILED", refused
+    [(check, message)] = [(c, m) for c, s, m in _checks(refused) if s == "FAIL"]
+    assert check == "nfc" and "does not answer on TCP 902" in message and host in message, message
+    assert not others.get("failed") and ("nfc", "WARN") in [(c, s) for c, s, _m in _checks(others)], others
+    assert backup.get("failed") and "Couldn't connect to" in backup["msg"] and ":902" in backup["msg"], backup
+    assert machine.snapshot is None  # the failed backup removed its snapshot
+
+
+def test_without_vddk_the_preflight_fails_naming_vddk_libdir(machine):
+    missing = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup"), env={"VDDK_LIBDIR": ""})
+    assert missing.get("failed") and [(c, s) for c, s, _m in _checks(missing) if s == "FAIL"] == [("vddk", "FAIL")]
+    assert "VDDK_LIBDIR" in missing["msg"]

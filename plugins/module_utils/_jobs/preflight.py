@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import glob
 import os
 import shutil
+import socket
 from typing import List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, PreflightFailedError, VadpError
@@ -32,6 +34,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges i
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 CBT_HARDWARE = 7  # changed block tracking needs virtual hardware version 7 or later
 CLOCK_SKEW = 60  # seconds between vCenter's clock and this machine's beyond which the preflight warns
+NFC_PORT, NFC_TIMEOUT = 902, 5  # ESXi's NFC service, which VDDK's NBD and NBDSSL transports reach
+DEFAULT_TRANSPORTS = {"backup": "hotadd:nbdssl:nbd"}  # the modules' defaults; nbdssl:nbd for the others
 # ESXi releases with changed block tracking defects that lose changes silently: (major.minor, KB, what)
 CBT_DEFECTS = (
     ("6.0", "KB 2136854", "changes written while a snapshot was being consolidated were lost; patch the host, then "
@@ -50,6 +54,8 @@ class PreflightOptions:
     encryption_key_file: Optional[str] = None
     s3: Optional[dict] = None
     create: Optional[dict] = None  # a recovery or drill: what vm_create_from_configinfo would be given (RecreateOptions)
+    vddk_libdir: Optional[str] = None
+    transport: Optional[str] = None  # the job's VDDK transports, colon separated; the job's default when None
 
 
 def _check(name: str, status: str, target: str, message: str) -> dict:
@@ -65,11 +71,11 @@ class PreflightJob:
         o, content = self.options, self.client.content
         privileges_of(o.job)  # an unknown job is refused first
         if o.job in RECOVERY_JOBS:
-            target, objects = self._recovery_objects()
+            target, objects, hosts = self._recovery_objects()
         else:
-            target, objects = self.vm.name, vm_objects(content, self.vm)
+            target, objects, hosts = self.vm.name, vm_objects(content, self.vm), [self.vm.runtime.host]
         lacking = missing_privileges(content, o.job, objects)
-        checks = self._privileges(lacking, target) + self._vcenter()
+        checks = self._privileges(lacking, target) + self._vcenter() + [self._vddk()] + self._nfc(h for h in hosts if h)
         if o.job == "backup":
             checks += self._cbt()
         if o.repository and o.job not in RECOVERY_JOBS:  # a recovery's plan has read its repository
@@ -103,7 +109,7 @@ class PreflightJob:
         datastores = list({ds._moId: ds for h in hosts for ds in h.datastore if ds.name in names}.values())
         wanted_networks = {nic["network"] for nic in plan["builder"].nics}
         networks = [n for n in placement["datacenter"].network if n.name in wanted_networks]
-        return options.name, placement_objects(self.client.content, placement, datastores, networks)
+        return options.name, placement_objects(self.client.content, placement, datastores, networks), hosts
 
     def _privileges(self, lacking: List[dict], target: str) -> List[dict]:
         user = self.client.content.sessionManager.currentSession.userName
@@ -132,6 +138,43 @@ class PreflightJob:
                            "" if abs(skew) <= CLOCK_SKEW else ": points are dated by this machine, so they and vCenter's "
                            "events and snapshots disagree; synchronise both with NTP"))
         return [tls, clock]
+
+    def _vddk(self) -> dict:
+        """VDDK found where the job will look for it (vddk_libdir or VDDK_LIBDIR), and its version."""
+        libdir = self.options.vddk_libdir
+        if not libdir:
+            return _check("vddk", FAIL, "VDDK", "no VDDK: give vddk_libdir, or set VDDK_LIBDIR, to the root of VMware's "
+                                                "VDDK distribution (the folder that holds lib64)")
+        found = sorted(glob.glob(os.path.join(libdir, "lib64", "libvixDiskLib.so*")), key=len)
+        if not found:
+            return _check("vddk", FAIL, libdir, "%s holds no lib64/libvixDiskLib.so: give the root of VMware's VDDK "
+                                                "distribution" % libdir)
+        version = os.path.basename(found[-1]).partition(".so")[2].lstrip(".") or "unknown"
+        return _check("vddk", PASS, libdir, "VDDK %s (%s)" % (version, os.path.basename(found[-1])))
+
+    def _nfc(self, hosts) -> List[dict]:
+        """Whether each ESXi host answers on its NFC port, where the job's transports include NBD or
+        NBDSSL: from this machine, they reach the disks only through it (HotAdd needs this machine to
+        be a VM beside them, SAN the LUNs)."""
+        transports = (self.options.transport or DEFAULT_TRANSPORTS.get(self.options.job, "nbdssl:nbd")).split(":")
+        if not {"nbd", "nbdssl"} & set(transports):
+            return []
+        others = [t for t in transports if t not in ("nbd", "nbdssl")]
+        checks = []
+        for host in {h._moId: h for h in hosts}.values():
+            address = _management_address(host)
+            try:
+                socket.create_connection((address, NFC_PORT), timeout=NFC_TIMEOUT).close()
+            except OSError as exc:
+                checks.append(_check("nfc", WARN if others else FAIL, host.name, (
+                    "ESXi host %s does not answer on TCP %d at %s (%s): NBD and NBDSSL cannot reach its disks; open the "
+                    "port from this machine to the host%s" % (host.name, NFC_PORT, address, exc.strerror or exc,
+                                                              ", or make sure %s works here" % " or ".join(others)
+                                                              if others else ""))))
+                continue
+            checks.append(_check("nfc", PASS, host.name, "ESXi host %s answers on TCP %d at %s (NBD, NBDSSL)" % (
+                host.name, NFC_PORT, address)))
+        return checks
 
     def _cbt(self) -> List[dict]:
         config, name = self.vm.config, self.vm.name
@@ -199,3 +242,11 @@ class PreflightJob:
         return _check("repository", WARN, o.repository, "%d MiB free for a first backup of %d MiB of disks: it needs less "
                                                         "after compression and deduplication, but may not fit" % (
                                                             free >> 20, capacity >> 20))
+
+
+def _management_address(host) -> str:
+    """Where VDDK reaches a host: its management interface's (vmk0) address, else its name."""
+    for vnic in (host.config.network.vnic if host.config and host.config.network else None) or []:
+        if vnic.device == "vmk0" and vnic.spec.ip and vnic.spec.ip.ipAddress:
+            return vnic.spec.ip.ipAddress
+    return host.name

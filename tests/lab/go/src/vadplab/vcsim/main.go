@@ -49,6 +49,9 @@ func main() {
 	if err := simulator.LabPrepareInventory(*diskMiB << 20); err != nil {
 		log.Fatalf("preparing the stock VMs' disks: %v", err)
 	}
+	if err := simulator.LabStartNFC(); err != nil {
+		log.Fatalf("opening the hosts' NFC ports: %v", err)
+	}
 	if err := simulator.LabAddLUNs(filepath.Join(*runDir, "luns"), *lunCount, *lunMiB<<20); err != nil {
 		log.Fatalf("creating the LUNs: %v", err)
 	}

@@ -181,7 +181,7 @@ func (c *connection) chooseTransport(info *vmInfo, disk *types.VirtualDisk, name
 				refusal = fail(vixNotSupported, "hotadd needs a snapshotRef for a VM that is not powered off")
 			}
 		case "nbdssl", "nbd":
-			refusal = nil
+			refusal = c.checkNFC()
 		default:
 			refusal = fail(vixNotSupported, "transport mode %q cannot serve a vCenter connection", mode)
 		}
