@@ -25,7 +25,8 @@ description:
     (KB 2136854, KB 2090639).
   - C(repository), with O(repository) - a backup's repository can be made or written (its key given when it is
     encrypted; a file is written and deleted again to prove it, but in check mode), and a folder has room for a
-    first backup of the disks (a WARN); a restore's opens, and holds points of the VM.
+    first backup of the disks (a WARN); a restore's opens, and holds points of the VM. C(leases) - a WARN for a
+    prune holding the repository now (the job would wait) and for each stale lease a crashed run left.
   - Any C(FAIL) fails the module with C(PREFLIGHT_FAILED) and every check in the result; it never changes anything.
     The roles backup, full_restore, disaster_recovery and recovery_drill run it first.
 version_added: 0.3.0
@@ -75,7 +76,7 @@ attributes:
     description: The module only reads, so check mode runs the same checks.
 notes:
   - Not checked yet - whether HotAdd (this machine a VM in the same datacenter) or SAN (the LUNs visible here) can
-    serve, and a repository's stale leases.
+    serve.
 seealso:
   - module: vadp.vsphere.authorization_role
 '''

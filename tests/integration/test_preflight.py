@@ -6,6 +6,7 @@ its key, an ESXi host whose NFC port (TCP 902) is closed, no VDDK. The missing p
 test_privileges.py's."""
 import os
 import subprocess
+import sys
 
 import pytest
 from pyVmomi import vim
@@ -111,3 +112,31 @@ def test_without_vddk_the_preflight_fails_naming_vddk_libdir(machine):
     missing = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup"), env={"VDDK_LIBDIR": ""})
     assert missing.get("failed") and [(c, s) for c, s, _m in _checks(missing) if s == "FAIL"] == [("vddk", "FAIL")]
     assert "VDDK_LIBDIR" in missing["msg"]
+
+
+def test_a_stale_lease_and_a_prune_holding_the_repository_are_warned_of(machine, tmp_path):
+    """A backup killed while it held its lease leaves it behind (a process that is gone); a prune
+    holding the repository makes the job wait."""
+    repository = str(tmp_path / "repo")
+    assert not run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository)).get("failed")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LEASE, repository, "exclusive"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", repository=repository))
+    finally:
+        holder.kill()
+        holder.wait()
+    left = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", repository=repository))
+    assert [m for c, s, m in _checks(busy) if c == "leases"] and "held now by prune" in _checks(busy)[-1][2], _checks(busy)
+    assert any(c == "leases" and s == "WARN" and "stale lease" in m for c, s, m in _checks(left)), _checks(left)
+
+
+HOLD_LEASE = """
+import sys
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
+with Repository(sys.argv[1]).lease(sys.argv[2], "prune"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""

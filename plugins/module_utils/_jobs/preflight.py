@@ -20,7 +20,8 @@ from typing import List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, PreflightFailedError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import select_disks
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import is_remote
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import EXCLUSIVE, SHARED, describe, read_leases
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import is_remote, open_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import server_thumbprints
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import (
@@ -80,6 +81,7 @@ class PreflightJob:
             checks += self._cbt()
         if o.repository and o.job not in RECOVERY_JOBS:  # a recovery's plan has read its repository
             checks.append(self._repository(check_mode))
+            checks += self._leases()
         failed = [c for c in checks if c["status"] == FAIL]
         result = {"changed": False, "job": o.job, "vm": target, "checks": checks,
                   "missing_privileges": lacking, "user": content.sessionManager.currentSession.userName}
@@ -225,6 +227,21 @@ class PreflightJob:
         except VadpError as exc:
             return _check("repository", FAIL, o.repository, "%s (%s)" % (exc.message, exc.error_code))
         return _check("repository", PASS, o.repository, "readable%s" % (", writable" if self.options.job == "backup" else ""))
+
+    def _leases(self) -> List[dict]:
+        """A WARN for a prune or collection holding the repository now (the job waits for it), and
+        for each stale lease a crashed run left (the next prune removes it)."""
+        o = self.options
+        try:
+            live, stale = read_leases(open_storage(o.repository, o.s3))
+        except (OSError, VadpError):
+            return []  # the repository check said why it cannot be read
+        checks = [_check("leases", WARN, o.repository, "held now by %s: the job waits for it (lock_timeout)" % describe(lease))
+                  for lease in live if lease.get("kind") == EXCLUSIVE]
+        checks += [_check("leases", WARN, o.repository, "a stale lease of a run that ended without giving it back: %s; "
+                                                        "the next repository_prune removes it" % describe(lease))
+                   for lease in stale if lease.get("kind") in (SHARED, EXCLUSIVE)]
+        return checks
 
     def _space(self, repository) -> Optional[dict]:
         """A WARN when a folder's free space is less than the disks backups read (what a first, full backup
