@@ -1,8 +1,8 @@
 """Least privilege against the lab, which enforces vCenter's authorization (tests/lab/simulator-ext/
 lab_authz.go): a service account holding exactly a job's role (made by vadp.vsphere.authorization_role,
 as playbooks/vsphere_roles.yml does) runs the job's role; with any one privilege of it taken away
-the role stops at its preflight, naming the privilege and the object, before the VM changes (no
-snapshot, CBT as it was, no VM made); and without the preflight vCenter itself, or VDDK, refuses
+the preflight names exactly that one, and the role (shown without the first) stops at it, naming
+the privilege and the object, before the VM changes (no snapshot, CBT as it was, no VM made); and without the preflight vCenter itself, or VDDK, refuses
 the step that needs the privilege. Backup, restore and disaster recovery; the recovery drill's
 role is shown passing, and stopping at its preflight without the isolated network's Network.Assign
 (its privileges are the recovery's)."""
@@ -64,18 +64,36 @@ def test_the_roles_playbook_makes_each_jobs_role_once(si):
     assert code == 0 and "changed=0" in out, out
 
 
+def _without_each_privilege(module_si, account, job, preflight, play_role, unchanged):
+    """With each privilege of job's role taken away in turn, the preflight names exactly that one;
+    the job's role, run without the first, stops at its preflight; unchanged(privilege) asserts
+    that nothing changed."""
+    needed = privileges_of(job)
+    for i, privilege in enumerate(needed):
+        _give(module_si, account, job, [p for p in needed if p != privilege])
+        if i == 0:
+            code, out = play_role()
+            assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege %s" % privilege in out, out
+        else:
+            refused = run_module("vadp.vsphere.preflight", dict(preflight, job=job), env=account["env"])
+            assert refused.get("failed") and refused["error_code"] == "PREFLIGHT_FAILED", refused
+            assert {m["privilege"] for m in refused["missing_privileges"]} == {privilege}, refused
+        unchanged(privilege)
+
+
 def test_a_backup_needs_exactly_its_role_and_stops_before_any_change_without_one_of_it(machine, account, module_si, tmp_path):
-    repository, needed = str(tmp_path / "repo"), privileges_of("backup")
-    _give(module_si, account, "backup", needed)
+    repository = str(tmp_path / "repo")
+    _give(module_si, account, "backup", privileges_of("backup"))
     code, out = play("backup.yml", env=account["env"], backup_vm=VM, backup_repository=repository)
     assert code == 0, out
     assert machine.config.changeTrackingEnabled and _snapshots(machine) == []
     wait(machine.ReconfigVM_Task(vim.vm.ConfigSpec(changeTrackingEnabled=False)))  # what the failed runs must leave
-    for privilege in needed:
-        _give(module_si, account, "backup", [p for p in needed if p != privilege])
-        code, out = play("backup.yml", env=account["env"], backup_vm=VM, backup_repository=repository)
-        assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege %s" % privilege in out, out
+
+    def unchanged(privilege):
         assert _snapshots(machine) == [] and not machine.config.changeTrackingEnabled, privilege
+
+    _without_each_privilege(module_si, account, "backup", dict(name=VM, repository=repository), lambda: play(
+        "backup.yml", env=account["env"], backup_vm=VM, backup_repository=repository), unchanged)
     listed = run_module("vadp.vsphere.restore_point_info", dict(repository=repository, vm=VM))
     assert len(listed["points"]) == 1, listed
 
@@ -99,25 +117,26 @@ def test_without_the_preflight_the_step_that_needs_a_privilege_is_refused(
 
 
 def test_a_restore_needs_exactly_its_role_and_stops_before_any_change_without_one_of_it(machine, account, module_si, tmp_path):
-    repository, needed = str(tmp_path / "repo"), privileges_of("restore")
+    repository = str(tmp_path / "repo")
     assert not run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository)).get("failed")
-    _give(module_si, account, "restore", needed)
+    _give(module_si, account, "restore", privileges_of("restore"))
     args = dict(full_restore_vm=VM, full_restore_repository=repository)
     code, out = play("full_restore.yml", env=account["env"], **args)
     assert code == 0, out
     power = machine.runtime.powerState
-    for privilege in needed:
-        _give(module_si, account, "restore", [p for p in needed if p != privilege])
-        code, out = play("full_restore.yml", env=account["env"], **args)
-        assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege %s" % privilege in out, out
+
+    def unchanged(privilege):
         assert _snapshots(machine) == [] and machine.runtime.powerState == power, privilege
+
+    _without_each_privilege(module_si, account, "restore", dict(name=VM, repository=repository),
+                            lambda: play("full_restore.yml", env=account["env"], **args), unchanged)
 
 
 def test_a_disaster_recovery_needs_exactly_its_role_and_makes_no_vm_without_one_of_it(machine, account, module_si, tmp_path):
-    repository, needed, recovered = str(tmp_path / "repo"), privileges_of("disaster_recovery"), VM + "-dr"
+    repository, recovered = str(tmp_path / "repo"), VM + "-dr"
     destroy_vms(module_si, recovered)
     assert not run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository)).get("failed")
-    _give(module_si, account, "disaster_recovery", needed)
+    _give(module_si, account, "disaster_recovery", privileges_of("disaster_recovery"))
     args = dict(disaster_recovery_source_vm=VM, disaster_recovery_repository=repository, disaster_recovery_name=recovered,
                 disaster_recovery_host="DC0_H0", disaster_recovery_datastore="LocalDS_0")
     try:
@@ -125,13 +144,15 @@ def test_a_disaster_recovery_needs_exactly_its_role_and_makes_no_vm_without_one_
         assert code == 0, out
     finally:
         destroy_vms(module_si, recovered)
-    for privilege in needed:
-        _give(module_si, account, "disaster_recovery", [p for p in needed if p != privilege])
-        code, out = play("disaster_recovery.yml", env=account["env"], **args)
+
+    def unchanged(privilege):
         created = find_vm_by_name(module_si, recovered)
         destroy_vms(module_si, recovered)
-        assert code != 0 and "PREFLIGHT_FAILED" in out and "lacks the privilege %s" % privilege in out, (privilege, out)
         assert not created, privilege
+
+    create = dict(name=recovered, repository=repository, source_vm=VM, host="DC0_H0", datastore="LocalDS_0")
+    _without_each_privilege(module_si, account, "disaster_recovery", dict(create=create),
+                            lambda: play("disaster_recovery.yml", env=account["env"], **args), unchanged)
 
 
 def test_a_drill_passes_with_its_role_and_makes_no_vm_without_the_isolated_networks_privilege(

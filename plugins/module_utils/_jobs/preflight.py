@@ -20,7 +20,13 @@ from typing import List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, PreflightFailedError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import select_disks
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import EXCLUSIVE, SHARED, describe, read_leases
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import (
+    CLOCK_SKEW_SECONDS,
+    EXCLUSIVE,
+    SHARED,
+    describe,
+    read_leases,
+)
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import is_remote, open_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import server_thumbprints
@@ -34,7 +40,6 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges i
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 CBT_HARDWARE = 7  # changed block tracking needs virtual hardware version 7 or later
-CLOCK_SKEW = 60  # seconds between vCenter's clock and this machine's beyond which the preflight warns
 NFC_PORT, NFC_TIMEOUT = 902, 5  # ESXi's NFC service, which VDDK's NBD and NBDSSL transports reach
 DEFAULT_TRANSPORTS = {"backup": "hotadd:nbdssl:nbd"}  # the modules' defaults; nbdssl:nbd for the others
 # ESXi releases with changed block tracking defects that lose changes silently: (major.minor, KB, what)
@@ -134,10 +139,10 @@ class PreflightJob:
                                                          "give ca_bundle (vCenter's VMCA root), or check that its SHA-256 "
                                                          "thumbprint is %s" % thumbprint)
         skew = (self.client.service_instance.CurrentTime() - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
-        clock = _check("clock", PASS if abs(skew) <= CLOCK_SKEW else WARN, settings.hostname,
+        clock = _check("clock", PASS if abs(skew) <= CLOCK_SKEW_SECONDS else WARN, settings.hostname,
                        "vCenter's clock is %.0f s %s this machine's%s" % (
                            abs(skew), "ahead of" if skew > 0 else "behind",
-                           "" if abs(skew) <= CLOCK_SKEW else ": points are dated by this machine, so they and vCenter's "
+                           "" if abs(skew) <= CLOCK_SKEW_SECONDS else ": points are dated by this machine, so they and vCenter's "
                            "events and snapshots disagree; synchronise both with NTP"))
         return [tls, clock]
 
