@@ -340,3 +340,29 @@ def test_a_backup_waits_for_a_prune_no_longer_than_lock_timeout_and_names_it(vm,
     assert busy["error_code"] == "REPOSITORY_BUSY" and "prune of every VM" in busy["msg"], busy
     assert busy["holders"][0]["kind"] == "exclusive" and vm.snapshot is None
     assert len(info(repo, vm=VM)["points"]) == 1
+
+
+def test_chunks_are_durable_before_the_index_and_the_manifest_that_name_them(vm, tmp_path):
+    """The order the file system sees, recorded by strace: the chunks are written without an fsync
+    each, one syncfs makes them all durable, and only then are the disk's index and the manifest
+    linked into place (docs/restore-point-format.md, "Writing a point")."""
+    assert len([d for d in vm.config.hardware.device if d.__class__.__name__.endswith("VirtualDisk")]) == 1
+    trace, repo = tmp_path / "trace", tmp_path / "repo"
+    result = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=str(repo)),
+                        wrapper=["strace", "-f", "-qq", "-e", "trace=syncfs,linkat,link", "-o", str(trace)])
+    assert not result.get("failed") and result["new_chunks"] > 3, result
+    events = []
+    for line in trace.read_text().splitlines():
+        if "syncfs(" in line and "= 0" in line:
+            events.append("sync")
+        elif "link" in line and "= 0" in line and str(repo) in line:
+            target = line.split('"')[3]  # linkat(AT_FDCWD, "temporary", AT_FDCWD, "target", 0)
+            kind = "chunk" if "/chunks/" in target else "index" if target.endswith(".index") else \
+                "manifest" if target.endswith("/manifest.json") else "other"
+            events.append(kind)
+    chunks = [i for i, e in enumerate(events) if e == "chunk"]
+    [index] = [i for i, e in enumerate(events) if e == "index"]
+    [manifest] = [i for i, e in enumerate(events) if e == "manifest"]
+    assert len(chunks) == result["new_chunks"], events
+    assert any(e == "sync" for e in events[chunks[-1]:index]), events
+    assert chunks[-1] < index < manifest, events

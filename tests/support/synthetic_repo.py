@@ -24,6 +24,7 @@ def add_point(repo, vm, when, chunks, parent=None, disk_key=2000, commit_check=l
     writer = repo.points.begin(vm_key, new_point_id(when))
     entries = [None if data is None else repo.chunks.put(data, lock)[0] for data in chunks]
     index = DiskIndex(repo.chunk_size, repo.chunk_size * len(chunks), entries)
+    repo.storage.sync()  # as a backup's disk reader does before the index
     name = writer.write_file("disk-%d.index" % disk_key, index.to_bytes(), lock)
     commit_check()
     immutable = {"immutable": {"until": stamp(lock.until), "locked_until": stamp(lock.target)}} if lock else {}

@@ -163,6 +163,7 @@ class CopyJob:
         needed = _chunks_of(source, manifest)
         missing = target.chunks.missing(needed)
         self._send_chunks(source, target, missing, where, lock, result)
+        target.storage.sync()  # the chunks are durable before the point files that name them
         if lock:
             target.chunks.extend(needed.difference(missing), lock)
             target.lock_settings(lock)
@@ -199,7 +200,7 @@ class CopyJob:
         source.chunks.check_stored(name, stored, where)  # a damaged source chunk is never sent on as good
         if replace:
             target.storage.delete(key)
-        target.storage.create(key, stored, retain_until=lock.target if lock else None)
+        target.storage.create(key, stored, durable=target.storage.durable_chunks, retain_until=lock.target if lock else None)
         # checked on arrival: by a bucket against the checksum sent with it (S3Storage.create), a folder's read back
         if not target.storage.remote:
             arrived = " (in the target%s)" % where
@@ -226,6 +227,7 @@ class CopyJob:
         # listed after the points: every chunk a listed point needs was stored before its manifest
         stored = [name for name, _stored in source.chunks.stored() if garbage.is_chunk_name(name)]
         self._send_chunks(source, target, target.chunks.missing(stored), " (being copied without the key)", None, result)
+        target.storage.sync()
         for point in result["points_copied"]:
             folder = "%s/%s" % (source.points.vm_folder(point["vm"]), point["id"])
             names = [n for n in source.storage.children(folder) if n not in (PROTECTED_MARK, "manifest.json")]

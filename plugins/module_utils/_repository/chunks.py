@@ -107,7 +107,8 @@ class ChunkStore:
         checksum = bytes.fromhex(name) if payload is data else hashlib.sha256(payload).digest()
         stored = CHUNK_HEADER.pack(CHUNK_MAGIC, compression, _RESERVED, len(data), checksum) + payload
         # write-once: never replaces a chunk another writer stored
-        if not self.storage.create(key, stored, retain_until=lock.target if lock else None):
+        # durable at the point's commit (storage.sync before its index), or as written where that is not enough
+        if not self.storage.create(key, stored, durable=self.storage.durable_chunks, retain_until=lock.target if lock else None):
             self._found(key, lock)
             return name, 0
         return name, len(stored)

@@ -7,6 +7,7 @@ create never replaces an object that exists, so the same repository code runs on
 Object Lock (docs/restore-point-format.md, "On object storage"). No Ansible imports.
 """
 
+import ctypes
 import datetime
 import os
 import secrets
@@ -18,6 +19,10 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository import ha
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ObjectLockedError, storage_error
 
 S3_SCHEME = "s3://"
+# file systems whose syncfs is not known to make a client's writes durable on the server: there
+# each object is fsynced as it is written (docs/restore-point-format.md, "Writing a point")
+PER_OBJECT_SYNC_FILE_SYSTEMS = frozenset(("nfs", "nfs4", "cifs", "smb3", "fuse", "fuseblk", "9p"))
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class StoredObject(NamedTuple):
@@ -49,6 +54,30 @@ class LocalStorage:
     def __init__(self, root: str, mode: int = 0o700):
         self.root, self.mode = root, mode
         self.location = root
+        self._file_system = None
+
+    @property
+    def durable_chunks(self) -> bool:
+        """Whether each chunk is fsynced as it is written (where syncfs is not enough), rather than
+        all of them at once by sync() before the index that names them."""
+        if self._file_system is None:
+            self._file_system = file_system_type(self.root)
+        return self._file_system in PER_OBJECT_SYNC_FILE_SYSTEMS
+
+    def sync(self) -> None:
+        """Make everything written in the repository's file system so far durable at once (syncfs):
+        what a point's chunks, written without an fsync each, need before its index is written."""
+        folder = self.root
+        while not os.path.isdir(folder):
+            folder = os.path.dirname(folder) or "."
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _libc.syncfs(fd) != 0:
+                code = ctypes.get_errno()
+                exc = OSError(code, os.strerror(code), folder)
+                raise storage_error(exc, folder) or exc
+        finally:
+            os.close(fd)
 
     def check_object_lock(self) -> None:
         """Fail unless this folder can lock files (hardened mode): probed with a file of its own, in
@@ -175,3 +204,26 @@ class LocalStorage:
             except OSError as exc:
                 raise storage_error(exc, folder) or exc
             os.chmod(folder, self.mode)
+
+
+def file_system_type(path: str) -> str:
+    """The type (ext4, xfs, nfs4, ...) of the file system path is on, from /proc/self/mountinfo
+    ("" when it cannot be told)."""
+    path = os.path.realpath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    best, found = -1, ""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                mount_point = fields[4].replace("\\040", " ")
+                fs_type = fields[fields.index("-") + 1]
+                inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+                if inside and len(mount_point) > best:  # the deepest mount holding path (the last one mounted there wins)
+                    best, found = len(mount_point), fs_type
+                elif inside and len(mount_point) == best:
+                    found = fs_type
+    except (OSError, ValueError, IndexError):
+        return ""
+    return found

@@ -93,5 +93,6 @@ class DiskReader:
         if self.retention and self.disk_plan.lock_carried:
             read = set(self.disk_plan.chunks)
             self.repository.chunks.lock({e for n, e in enumerate(index.entries) if e and n not in read}, self.retention)
+        self.repository.storage.sync()  # every chunk the index names is durable before the index exists
         self.repository.points.write_index(self.disk_plan.index_out, index, self.retention)
         self.progress.set(disk_id, state="done", metadata=metadata, stats=self.stats)
