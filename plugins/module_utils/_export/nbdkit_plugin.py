@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An nbdkit plugin (nbdkit-python-plugin, API version 2) that serves one disk of a restore point,
 read-only, reading each chunk from the repository when a client first asks for it and verifying
-it as it is read. Started by export.nbd_export, never imported by a module: nbdkit loads this file
+it as it is read, requests in parallel, and a few chunks ahead of a sequential reader. Started by export.nbd_export, never imported by a module: nbdkit loads this file
 as its __main__ and calls the functions below by name.
 
 Arguments (key=value after the script): lib (folders to put on sys.path, separated by ':', so
@@ -21,19 +21,22 @@ waits for the export to end, or fails naming it, instead of removing chunks unde
 imports.
 """
 
+import collections
+import concurrent.futures
 import contextlib
 import errno
-import functools
 import io
 import json
 import os
 import sys
+import threading
 import time
 
 API_VERSION = 2
 _ARGUMENTS = ("lib", "log", "repository", "point", "disk", "key_file", "name", "lease_state", "lock_timeout")
 _settings = {}
 _disk = {}
+_cache_lock = threading.Lock()
 
 
 def thread_model():
@@ -99,6 +102,14 @@ def cleanup():
         _disk.pop("held").close()  # gives the lease back
 
 
+def _cache():
+    """The serving process's chunk cache, made at its first read (its threads must not cross nbdkit's fork)."""
+    with _cache_lock:
+        if "cache" not in _disk:
+            _disk["cache"] = _ChunkCache(_disk["repository"], _disk["index"], _disk["where"])
+        return _disk["cache"]
+
+
 # nbdkit calls it by this name
 def open(readonly):  # noqa: A001 pylint: disable=redefined-builtin
     return 1
@@ -112,9 +123,45 @@ def can_multi_conn(h):
     return True  # read-only: every connection sees the same bytes
 
 
-@functools.lru_cache(maxsize=8)  # a client reads a chunk in several requests: each chunk is verified once
-def _chunk(digest):
-    return _disk["repository"].chunks.get(digest, _disk["where"])
+class _ChunkCache:
+    """The chunks recently read or being read, each verified once (a client reads a chunk in
+    several requests), and the next few fetched ahead of a sequential reader such as nbdcopy, on
+    threads of their own (hashing and zstd release the GIL; a bucket's round trips overlap).
+    Bounded: KEPT chunks at most, in memory."""
+
+    AHEAD = 4
+    KEPT = 8 + AHEAD
+
+    def __init__(self, repository, index, where):
+        self.repository, self.index, self.where = repository, index, where
+        self.lock = threading.Lock()
+        self.futures = collections.OrderedDict()  # digest -> Future of its data, oldest first
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, repository.storage.concurrency),
+                                                          thread_name_prefix="export-fetch")
+        self.last = None  # the chunk number the previous read ended in
+
+    def _fetch(self, digest):
+        return self.repository.chunks.get(digest, self.where)
+
+    def _want(self, digest):
+        future = self.futures.get(digest)
+        if future is None:
+            future = self.futures[digest] = self.pool.submit(self._fetch, digest)
+        self.futures.move_to_end(digest)
+        return future
+
+    def get(self, number):
+        """The data of chunk number (not a zero chunk)."""
+        with self.lock:
+            future = self._want(self.index.entries[number])
+            if self.last is not None and number in (self.last, self.last + 1):  # a sequential reader: read ahead
+                for ahead in range(number + 1, min(number + 1 + self.AHEAD, len(self.index.entries))):
+                    if self.index.entries[ahead] is not None:
+                        self._want(self.index.entries[ahead])
+            self.last = number
+            while len(self.futures) > self.KEPT:
+                self.futures.popitem(last=False)
+        return future.result()
 
 
 def pread(h, buf, offset, flags):
@@ -125,7 +172,7 @@ def pread(h, buf, offset, flags):
         length = min(len(buf) - done, index.chunk_size - within)
         digest = index.entries[number]
         try:
-            data = _disk["zeros"] if digest is None else _chunk(digest)
+            data = _disk["zeros"] if digest is None else _cache().get(number)
         except Exception as exc:
             import nbdkit  # pylint: disable=import-error
             with io.open(_settings["log"], "a") as log:  # open() is this plugin's own, for nbdkit
