@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An nbdkit plugin (nbdkit-python-plugin, API version 2) that serves one disk of a restore point,
 read-only, reading each chunk from the repository when a client first asks for it and verifying
-it as it is read, requests in parallel, and a few chunks ahead of a sequential reader. Started by export.nbd_export, never imported by a module: nbdkit loads this file
+it as it is read, requests in parallel, and a few chunks ahead of a sequential reader. Started by
+export.nbd_export, never imported by a module: nbdkit loads this file
 as its __main__ and calls the functions below by name.
 
 Arguments (key=value after the script): lib (folders to put on sys.path, separated by ':', so
