@@ -53,14 +53,17 @@ def is_immutable(path: str) -> bool:
         os.close(fd)
 
 
-def locked_until(path: str) -> Optional[datetime.datetime]:
-    """The date the file is locked until (None: it is not locked); FileNotFoundError when it is missing."""
-    if not is_immutable(path):
-        return None
+def _recorded_until(path: str) -> Optional[datetime.datetime]:
     try:
         return datetime.datetime.fromtimestamp(float(os.getxattr(path, RETENTION_ATTRIBUTE)), datetime.timezone.utc)
     except (OSError, ValueError):
-        return None  # immutable by someone else's hand: not a lock of ours, whose date we would know
+        return None  # made immutable by other hands than this collection's: no date of ours
+
+
+def locked_until(path: str) -> Optional[datetime.datetime]:
+    """The date the file is locked until (None: it carries no lock of ours); FileNotFoundError when
+    it is missing."""
+    return _recorded_until(path) if is_immutable(path) else None
 
 
 def lock(path: str, until: datetime.datetime) -> None:
@@ -76,11 +79,15 @@ def lock(path: str, until: datetime.datetime) -> None:
 def unlock_expired(path: str, now: Optional[datetime.datetime] = None) -> Optional[datetime.datetime]:
     """Lift the lock of a file whose date has passed; the date it stays locked until, or None when
     it can be changed or deleted now."""
-    until = locked_until(path)
-    if until is not None and until > (now or datetime.datetime.now(datetime.timezone.utc)):
+    if not is_immutable(path):
+        return None
+    until = _recorded_until(path)
+    if until is None:  # never lifted: whoever set it decides
+        raise PermissionError(errno.EPERM, "it is immutable, but not by this collection's lock: lift the attribute "
+                                           "yourself (chattr -i) if it may go", path)
+    if until > (now or datetime.datetime.now(datetime.timezone.utc)):
         return until
-    if is_immutable(path):
-        _set_flag(path, False)
+    _set_flag(path, False)
     return None
 
 

@@ -73,3 +73,13 @@ def test_without_the_capability_the_refusal_names_it_and_writes_nothing(tmp_path
     code, message = json.loads(ran.stdout)
     assert code == "IMMUTABILITY_UNAVAILABLE" and "CAP_LINUX_IMMUTABLE" in message, message
     assert os.listdir(tmp_path) == []
+
+
+def test_a_file_made_immutable_by_other_hands_is_never_lifted(unlocked_at_end):
+    storage = LocalStorage(str(unlocked_at_end))
+    storage.create("points/theirs", b"x")
+    subprocess.run(["chattr", "+i", storage.path("points/theirs")], check=True)
+    with pytest.raises(PermissionError, match="not by this collection"):
+        storage.delete("points/theirs")
+    assert storage.read("points/theirs") == b"x" and "i" in subprocess.run(
+        ["lsattr", storage.path("points/theirs")], capture_output=True, text=True, check=True).stdout.split()[0]
