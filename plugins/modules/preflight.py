@@ -14,8 +14,11 @@ description:
     (docs/vsphere-rules.md, "Privileges", lists them with VMware's sources; playbooks/vsphere_roles.yml makes the
     roles).
   - C(vddk) - VMware's VDDK is where the job will look for it, and its version (from its library's name).
-    C(nfc) - each ESXi host involved (the VM's, or the recovery's) answers on TCP 902, the NFC port NBD and NBDSSL
-    reach, at its management address (vmk0), within 5 seconds.
+  - C(hotadd), when the job's transports include HotAdd - this machine is a VM of this vCenter (VDDK's backup proxy,
+    found by this machine's BIOS UUID, see O(bios_uuid)), another than the VM whose disks are read, in the disks'
+    datacenter, on a host that sees their datastores.
+  - C(nfc), when they include NBD or NBDSSL - each ESXi host involved (the VM's, or the recovery's) answers on TCP
+    902, the NFC port NBD and NBDSSL reach, at its management address (vmk0), within 5 seconds.
   - C(tls) - vCenter's certificate is verified; when O(validate_certs) is false, a WARN gives its SHA-256 thumbprint
     to check. C(clock) - vCenter's clock against this machine's (a WARN beyond 60 seconds - points are dated by this
     machine).
@@ -62,8 +65,16 @@ options:
     description:
       - The VDDK transports the job will try, colon separated (its C(transport)); the job's default when left out -
         V(hotadd:nbdssl:nbd) for a backup, V(nbdssl:nbd) for the others.
-      - With C(nbd) or C(nbdssl) among them, each ESXi host involved must answer on TCP 902 (NFC) - a FAIL when
-        they are the only ones, a WARN when HotAdd or SAN may serve instead.
+      - With C(nbd) or C(nbdssl) among them, each ESXi host involved must answer on TCP 902 (NFC) - a FAIL unless
+        HotAdd can serve (its check passed) or SAN may (a WARN then). With C(hotadd), a HotAdd that cannot serve is a
+        FAIL when it is the only transport, else a WARN.
+    type: str
+  bios_uuid:
+    description:
+      - This machine's BIOS UUID, by which VDDK's HotAdd transport finds the VM this machine is (the backup proxy).
+      - Left out, it is read from V(/sys/class/dmi/id/product_uuid), which only root can read and a container may
+        not have (an AWX execution environment) - then give it here or in E(VADP_BIOS_UUID), as the machine's
+        C(dmidecode -s system-uuid) shows it. Without it the C(hotadd) check is a WARN.
     type: str
 extends_documentation_fragment:
   - vadp.vsphere.connection
@@ -75,8 +86,7 @@ attributes:
     support: full
     description: The module only reads, so check mode runs the same checks.
 notes:
-  - Not checked yet - whether HotAdd (this machine a VM in the same datacenter) or SAN (the LUNs visible here) can
-    serve.
+  - Not checked - whether SAN can serve (the LUNs visible from this machine).
 seealso:
   - module: vadp.vsphere.authorization_role
 '''
@@ -140,6 +150,7 @@ class PreflightModule(VsphereModule):
             create=dict(type="dict"),
             vddk_libdir=dict(type="path", fallback=(env_fallback, ["VDDK_LIBDIR"])),
             transport=dict(type="str"),
+            bios_uuid=dict(type="str", fallback=(env_fallback, ["VADP_BIOS_UUID"])),
             **repository_access_argument_spec(),
         ), required_if=[("job", "backup", identity, True), ("job", "restore", identity, True),
                         ("job", "disaster_recovery", ("create",)), ("job", "recovery_drill", ("create",))],

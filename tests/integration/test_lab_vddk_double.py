@@ -240,6 +240,30 @@ def test_hotadd_writes_a_powered_off_vm_without_a_snapshot(double, vm):
     double.lib.VixDiskLib_Disconnect(connection)
 
 
+@pytest.mark.parametrize("this_machine, refusal", [
+    ("", b"this machine is not a virtual machine"),
+    (VM, b"cannot hot-add its own disks"),
+])
+def test_hotadd_needs_this_machine_to_be_another_vm_of_the_vcenter(double, vm, lab, this_machine, refusal):
+    """VDDK finds the backup proxy by the BIOS UUID in this machine's SMBIOS: from a machine that is
+    no VM, or from the VM whose disks are opened, HotAdd cannot serve and Open falls back."""
+    wait(vm.PowerOffVM_Task())
+    lab.control("/faults", {"this_machine": this_machine})
+    try:
+        error, connection = double.connect(vm._moId, transports=b"hotadd")
+        assert error == 0
+        assert double.open(connection, _leaf(vm))[0] == NOT_SUPPORTED
+        double.lib.VixDiskLib_Disconnect(connection)
+        error, connection = double.connect(vm._moId, transports=b"hotadd:nbd")
+        error, handle = double.open(connection, _leaf(vm))
+        assert error == 0 and double.lib.VixDiskLib_GetTransportMode(handle) == b"nbd"
+        assert double.lib.VixDiskLib_Close(handle) == 0
+        double.lib.VixDiskLib_Disconnect(connection)
+    finally:
+        lab.control("/faults", {"this_machine": "vadp-proxy"})
+    assert any(refusal in m for m in double.messages), double.messages[-3:]
+
+
 def test_allocation_query_covers_a_partial_last_chunk(double, tmp_path):
     """nbdkit rounds a QueryAllocatedBlocks range up to whole chunks; the library answers up to
     the end of the last, partial chunk (and no further)."""

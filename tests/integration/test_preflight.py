@@ -7,6 +7,7 @@ test_privileges.py's."""
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from pyVmomi import vim
@@ -38,8 +39,8 @@ def _statuses(result):
 def test_a_sound_setup_passes_and_each_warning_comes_from_what_the_lab_really_has(machine, lab, tmp_path):
     clean = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", repository=str(tmp_path / "repo")))
     assert not clean.get("failed") and clean["changed"] is False, clean
-    assert _statuses(clean) == {"privileges": {"PASS"}, "tls": {"PASS"}, "clock": {"PASS"}, "vddk": {"PASS"}, "nfc": {"PASS"},
-                                "cbt": {"WARN"}, "esxi": {"PASS"}, "repository": {"PASS"}}, _checks(clean)  # CBT is off
+    assert _statuses(clean) == {"privileges": {"PASS"}, "tls": {"PASS"}, "clock": {"PASS"}, "vddk": {"PASS"}, "hotadd": {"PASS"},
+                                "nfc": {"PASS"}, "cbt": {"WARN"}, "esxi": {"PASS"}, "repository": {"PASS"}}, _checks(clean)  # CBT is off
 
     host = machine.runtime.host.name
     [second] = [d for d in machine.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk) and d.unitNumber == 1]
@@ -96,14 +97,17 @@ def test_a_host_whose_nfc_port_is_closed_fails_nbd_before_the_backup_and_would_f
     lab.control("/faults", {"hosts": {host: {"nfc": False}}})
     try:
         refused = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", transport="nbdssl:nbd"))
-        others = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup"))  # HotAdd may serve
+        others = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup"))  # HotAdd serves
+        physical = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", bios_uuid=str(uuid.uuid4())))
         backup = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=str(tmp_path / "repo"), transport="nbd"))
     finally:
         lab.control("/faults", {"hosts": {host: {"nfc": True}}})
     assert refused.get("failed") and refused["error_code"] == "PREFLIGHT_FAILED", refused
     [(check, message)] = [(c, m) for c, s, m in _checks(refused) if s == "FAIL"]
     assert check == "nfc" and "does not answer on TCP 902" in message and host in message, message
-    assert not others.get("failed") and ("nfc", "WARN") in [(c, s) for c, s, _m in _checks(others)], others
+    assert not others.get("failed") and {("nfc", "WARN"), ("hotadd", "PASS")} <= {(c, s) for c, s, _m in _checks(others)}, others
+    assert physical.get("failed") and [(c, s) for c, s, _m in _checks(physical) if c in ("hotadd", "nfc")] == [
+        ("hotadd", "WARN"), ("nfc", "FAIL")], physical  # a machine that is no VM: only NBD is left, and it is closed
     assert backup.get("failed") and "Couldn't connect to" in backup["msg"] and ":902" in backup["msg"], backup
     assert machine.snapshot is None  # the failed backup removed its snapshot
 
@@ -140,3 +144,29 @@ with Repository(sys.argv[1]).lease(sys.argv[2], "prune"):
     print("held", flush=True)
     sys.stdin.read()
 """
+
+
+def test_hotadd_is_checked_as_vddk_finds_its_proxy_and_a_machine_that_is_no_vm_would_fail_it(machine, lab, tmp_path):
+    """VDDK's HotAdd finds the VM this machine is by its BIOS UUID (the lab's is its proxy VM,
+    VADP_BIOS_UUID): the same UUID with its first fields byte-swapped, as older guests report it, is
+    found too; the VM whose disks are read cannot be its own proxy; and from a machine that is no
+    VM, a HotAdd-only backup fails as the preflight said, before any snapshot."""
+    proxy = uuid.UUID(os.environ["VADP_BIOS_UUID"])
+    swapped = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", transport="hotadd",
+                                                        bios_uuid=str(uuid.UUID(bytes=proxy.bytes_le))))
+    itself = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", transport="hotadd",
+                                                       bios_uuid=machine.config.uuid))
+    stranger = str(uuid.uuid4())
+    lab.control("/faults", {"this_machine": ""})
+    try:
+        physical = run_module("vadp.vsphere.preflight", dict(name=VM, job="backup", transport="hotadd", bios_uuid=stranger))
+        backup = run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=str(tmp_path / "repo"), transport="hotadd"))
+    finally:
+        lab.control("/faults", {"this_machine": "vadp-proxy"})
+    assert ("hotadd", "PASS") in [(c, s) for c, s, _m in _checks(swapped)], swapped
+    [(check, message)] = [(c, m) for c, s, m in _checks(itself) if s == "FAIL"]
+    assert check == "hotadd" and "cannot attach a VM's disks to itself" in message, itself
+    [(check, message)] = [(c, m) for c, s, m in _checks(physical) if s == "FAIL"]
+    assert check == "hotadd" and stranger in message and "is not a VM of this vCenter" in message, physical
+    assert backup.get("failed") and "not a virtual machine" in backup["msg"], backup
+    assert machine.snapshot is None

@@ -17,6 +17,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges i
 
 VM = "lab-privileges"
 SYSTEM = {"System.Anonymous", "System.View", "System.Read"}
+RAW_DEVICE = "VirtualMachine.Config.RawDevice"
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +65,11 @@ def test_the_roles_playbook_makes_each_jobs_role_once(si):
     assert code == 0 and "changed=0" in out, out
 
 
-def _without_each_privilege(module_si, account, job, preflight, play_role, unchanged):
-    """With each privilege of job's role taken away in turn, the preflight names exactly that one;
-    the job's role, run without the first, stops at its preflight; unchanged(privilege) asserts
-    that nothing changed."""
-    needed = privileges_of(job)
+def _without_each_privilege(module_si, account, job, preflight, play_role, unchanged, needed=None):
+    """With each privilege of job's role (or of needed) taken away in turn, the preflight names
+    exactly that one; the job's role, run without the first, stops at its preflight;
+    unchanged(privilege) asserts that nothing changed."""
+    needed = needed or privileges_of(job)
     for i, privilege in enumerate(needed):
         _give(module_si, account, job, [p for p in needed if p != privilege])
         if i == 0:
@@ -151,8 +152,35 @@ def test_a_disaster_recovery_needs_exactly_its_role_and_makes_no_vm_without_one_
         assert not created, privilege
 
     create = dict(name=recovered, repository=repository, source_vm=VM, host="DC0_H0", datastore="LocalDS_0")
+    without_rdms = [p for p in privileges_of("disaster_recovery") if p != RAW_DEVICE]  # this VM maps none
     _without_each_privilege(module_si, account, "disaster_recovery", dict(create=create),
-                            lambda: play("disaster_recovery.yml", env=account["env"], **args), unchanged)
+                            lambda: play("disaster_recovery.yml", env=account["env"], **args), unchanged, without_rdms)
+
+
+def test_a_recovery_that_maps_an_rdm_needs_raw_device_on_the_folder(account, module_si, tmp_path):
+    """VirtualMachine.Config.RawDevice is needed only where the new VM maps an RDM: the preflight
+    names it then, and without the preflight vCenter refuses CreateVM_Task for it."""
+    source, recovered, repository = VM + "-rdm", VM + "-rdm-dr", str(tmp_path / "repo")
+    destroy_vms(module_si, source, recovered)
+    made = create_vm(module_si, source, [4])
+    luns = made.environmentBrowser.QueryConfigTarget(host=made.runtime.host).scsiDisk
+    lun_a, lun_b = luns[0].disk.canonicalName, luns[1].disk.canonicalName
+    try:
+        assert not run_module("vadp.vsphere.rdm_disk", dict(name=source, lun=lun_a)).get("failed")
+        assert not run_module("vadp.vsphere.vm_backup", dict(name=source, repository=repository)).get("failed")
+        create = dict(name=recovered, repository=repository, source_vm=source, host="DC0_H0", datastore="LocalDS_0",
+                      rdm_map={lun_a: lun_b})
+        _give(module_si, account, "disaster_recovery", [p for p in privileges_of("disaster_recovery") if p != RAW_DEVICE])
+        refused = run_module("vadp.vsphere.preflight", dict(job="disaster_recovery", create=create), env=account["env"])
+        created = run_module("vadp.vsphere.vm_create_from_configinfo", create, env=account["env"])
+        _give(module_si, account, "disaster_recovery", privileges_of("disaster_recovery"))
+        passed = run_module("vadp.vsphere.preflight", dict(job="disaster_recovery", create=create), env=account["env"])
+        assert [(m["privilege"], m["object_type"]) for m in refused["missing_privileges"]] == [(RAW_DEVICE, "Folder")], refused
+        assert created.get("failed") and created["error_code"] == "PERMISSION_DENIED", created
+        assert created["privilege"] == RAW_DEVICE and not find_vm_by_name(module_si, recovered), created
+        assert not passed.get("failed"), passed
+    finally:
+        destroy_vms(module_si, source, recovered)
 
 
 def test_a_drill_passes_with_its_role_and_makes_no_vm_without_the_isolated_networks_privilege(

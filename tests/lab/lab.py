@@ -149,6 +149,7 @@ def _write_env(state, password, s3_state):
         ("LAB_THUMBPRINT_SHA1", state["thumbprint_sha1"]),
         ("LAB_THUMBPRINT_SHA256", state["thumbprint_sha256"]),
         ("VDDK_LIBDIR", VDDK_LIBDIR),
+        ("VADP_BIOS_UUID", state["bios_uuid"]),  # the lab's machine is its proxy VM; no SMBIOS to read here
     ]
     path = os.path.join(RUN_DIR, "env")
     fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -17,6 +17,11 @@ import shutil
 import socket
 from typing import List, Optional
 
+try:
+    from pyVmomi import vim
+except ImportError:
+    pass  # VsphereClient reports the missing library
+
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, PreflightFailedError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import select_disks
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
@@ -29,10 +34,13 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks imp
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import is_remote, open_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import datacenter_of
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.proxy import SMBIOS_UUID, find_proxy_vm, read_bios_uuid
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import server_thumbprints
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges import (
     RECOVERY_JOBS,
     missing_privileges,
+    DATASTORE,
     placement_objects,
     privileges_of,
     vm_objects,
@@ -62,6 +70,7 @@ class PreflightOptions:
     create: Optional[dict] = None  # a recovery or drill: what vm_create_from_configinfo would be given (RecreateOptions)
     vddk_libdir: Optional[str] = None
     transport: Optional[str] = None  # the job's VDDK transports, colon separated; the job's default when None
+    bios_uuid: Optional[str] = None  # this machine's, for HotAdd; read from SMBIOS when None
 
 
 def _check(name: str, status: str, target: str, message: str) -> dict:
@@ -81,7 +90,11 @@ class PreflightJob:
         else:
             target, objects, hosts = self.vm.name, vm_objects(content, self.vm), [self.vm.runtime.host]
         lacking = missing_privileges(content, o.job, objects)
-        checks = self._privileges(lacking, target) + self._vcenter() + [self._vddk()] + self._nfc(h for h in hosts if h)
+        hosts = [h for h in hosts if h is not None]
+        transports = (o.transport or DEFAULT_TRANSPORTS.get(o.job, "nbdssl:nbd")).split(":")
+        hotadd = self._hotadd(transports, hosts, objects[DATASTORE])
+        checks = self._privileges(lacking, target) + self._vcenter() + [self._vddk()] + hotadd + self._nfc(
+            transports, hosts, hotadd_serves=any(c["status"] == PASS for c in hotadd))
         if o.job == "backup":
             checks += self._cbt()
         if o.repository and o.job not in RECOVERY_JOBS:  # a recovery's plan has read its repository
@@ -116,7 +129,9 @@ class PreflightJob:
         datastores = list({ds._moId: ds for h in hosts for ds in h.datastore if ds.name in names}.values())
         wanted_networks = {nic["network"] for nic in plan["builder"].nics}
         networks = [n for n in placement["datacenter"].network if n.name in wanted_networks]
-        return options.name, placement_objects(self.client.content, placement, datastores, networks), hosts
+        maps_rdms = any(isinstance(getattr(c.device, "backing", None), vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo)
+                        for c in spec.deviceChange or [])
+        return options.name, placement_objects(self.client.content, placement, datastores, networks, maps_rdms), hosts
 
     def _privileges(self, lacking: List[dict], target: str) -> List[dict]:
         user = self.client.content.sessionManager.currentSession.userName
@@ -159,14 +174,46 @@ class PreflightJob:
         version = os.path.basename(found[-1]).partition(".so")[2].lstrip(".") or "unknown"
         return _check("vddk", PASS, libdir, "VDDK %s (%s)" % (version, os.path.basename(found[-1])))
 
-    def _nfc(self, hosts) -> List[dict]:
+    def _hotadd(self, transports: List[str], hosts: list, datastores: list) -> List[dict]:
+        """Whether HotAdd can serve, where the job's transports include it: this machine must be a
+        VM of this vCenter (VDDK finds it by its BIOS UUID), another than the one whose disks are
+        read, in the same datacenter, on a host that sees the disks' datastores."""
+        if "hotadd" not in transports or not hosts:
+            return []
+        others = [t for t in transports if t != "hotadd"]
+        cannot = WARN if others else FAIL
+        instead = "; %s may serve instead" % " or ".join(others) if others else ""
+        bios_uuid = self.options.bios_uuid or read_bios_uuid()
+        if not bios_uuid:
+            unreadable = "this machine's BIOS UUID cannot be read (%s: root only, and absent in a container)" % SMBIOS_UUID
+            return [_check("hotadd", WARN, "this machine", "%s: give bios_uuid to check HotAdd%s" % (unreadable, instead))]
+        proxy = find_proxy_vm(self.client.content, bios_uuid)
+        if proxy is None:
+            return [_check("hotadd", cannot, "this machine", "this machine (BIOS UUID %s) is not a VM of this vCenter: "
+                                                             "HotAdd works only from a backup proxy VM in the disks' "
+                                                             "datacenter%s" % (bios_uuid, instead))]
+        host, datacenter = proxy.runtime.host, datacenter_of(proxy)
+        wanted = datacenter_of(hosts[0])
+        if self.vm is not None and proxy._moId == self.vm._moId:
+            problem = "this machine is the VM %s itself, and HotAdd cannot attach a VM's disks to itself" % proxy.name
+        elif datacenter is None or datacenter._moId != wanted._moId:
+            problem = "the proxy VM %s is in datacenter %s, the disks in %s" % (
+                proxy.name, datacenter.name if datacenter else "none", wanted.name)
+        else:
+            unseen = sorted(ds.name for ds in datastores if ds._moId not in {d._moId for d in host.datastore})
+            problem = "the proxy VM's host %s does not see datastore %s" % (host.name, ", ".join(unseen)) if unseen else ""
+        if problem:
+            return [_check("hotadd", cannot, proxy.name, "HotAdd cannot serve: %s%s" % (problem, instead))]
+        return [_check("hotadd", PASS, proxy.name, "this machine is the VM %s on host %s, in the disks' datacenter %s: "
+                                                   "HotAdd can serve" % (proxy.name, host.name, datacenter.name))]
+
+    def _nfc(self, transports: List[str], hosts: list, hotadd_serves: bool) -> List[dict]:
         """Whether each ESXi host answers on its NFC port, where the job's transports include NBD or
-        NBDSSL: from this machine, they reach the disks only through it (HotAdd needs this machine to
-        be a VM beside them, SAN the LUNs)."""
-        transports = (self.options.transport or DEFAULT_TRANSPORTS.get(self.options.job, "nbdssl:nbd")).split(":")
+        NBDSSL: from this machine, they reach the disks only through it. A closed port fails the
+        preflight unless HotAdd can serve, or SAN may (the LUNs' visibility is not checked)."""
         if not {"nbd", "nbdssl"} & set(transports):
             return []
-        others = [t for t in transports if t not in ("nbd", "nbdssl")]
+        others = [t for t in transports if t == "san" or (t == "hotadd" and hotadd_serves)]
         checks = []
         for host in {h._moId: h for h in hosts}.values():
             address = _management_address(host)

@@ -12,7 +12,7 @@ try:
 except ImportError:
     pass  # VsphereClient reports the missing library before any facts are read
 
-from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import folder_path_of
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import datacenter_of, folder_path_of
 
 # Checked in order: the SAS, PVSCSI and BusLogic classes are not subclasses of the LSI Logic one,
 # but keeping specific before generic keeps this safe if pyVmomi ever changes that.
@@ -150,9 +150,7 @@ def vm_facts(vm):
     runtime = vm.runtime
     host = runtime.host
     compute = host.parent if host is not None else None
-    datacenter = vm.parent
-    while datacenter is not None and not isinstance(datacenter, vim.Datacenter):
-        datacenter = datacenter.parent
+    datacenter = datacenter_of(vm)
     snapshots, current_snapshot = snapshot_tree(vm.snapshot)
     identity = {
         "name": vm.name,

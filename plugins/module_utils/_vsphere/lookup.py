@@ -181,6 +181,13 @@ def find_by_name(content, kind, name, datacenter=None):
     return matches[0]
 
 
+def datacenter_of(entity):
+    """The datacenter above an inventory object."""
+    while entity is not None and not isinstance(entity, vim.Datacenter):
+        entity = entity.parent
+    return entity
+
+
 def find_datacenter(content, name):
     return find_by_name(content, "datacenter", name)
 

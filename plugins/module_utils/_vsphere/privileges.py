@@ -12,8 +12,10 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 
 # on: the VM itself, vCenter (its root folder), each datastore that holds (or will hold) the VM's
 # files; for a VM still to be made, its folder (FOLDER, and NEW_VM: what the VM will need, which it
-# inherits from its folder), its resource pool and each network it joins
+# inherits from its folder; RDM_FOLDER: the folder again, only when the VM maps RDMs), its resource
+# pool and each network it joins
 VM, VCENTER, DATASTORE, FOLDER, NEW_VM, POOL, NETWORK = "vm", "vcenter", "datastore", "folder", "new_vm", "pool", "network"
+RDM_FOLDER = "rdm_folder"
 
 
 class Need(NamedTuple):
@@ -53,6 +55,7 @@ JOBS: Dict[str, tuple] = {
     "disaster_recovery": (
         Need("VirtualMachine.Inventory.Create", FOLDER, "CreateVM_Task makes the VM in its folder"),
         Need("VirtualMachine.Config.AddNewDisk", FOLDER, "CreateVM_Task makes its disks"),
+        Need("VirtualMachine.Config.RawDevice", RDM_FOLDER, "CreateVM_Task maps its RDMs to LUNs (rdm_policy remap)"),
         Need("Resource.AssignVMToPool", POOL, "CreateVM_Task places it in the resource pool"),
         Need("Datastore.AllocateSpace", DATASTORE, "CreateVM_Task makes its files there"),
         Need("Network.Assign", NETWORK, "its network cards join the network"),
@@ -86,10 +89,11 @@ def vm_objects(content, vm) -> Dict[str, list]:
     return {VM: [vm], VCENTER: [content.rootFolder], DATASTORE: list(vm.datastore)}
 
 
-def placement_objects(content, placement: dict, datastores: list, networks: list) -> Dict[str, list]:
+def placement_objects(content, placement: dict, datastores: list, networks: list, maps_rdms: bool) -> Dict[str, list]:
     """The objects a VM to be made needs privileges on, by kind (placement: find_placement's)."""
     return {VCENTER: [content.rootFolder], FOLDER: [placement["folder"]], NEW_VM: [placement["folder"]],
-            POOL: [placement["resource_pool"]], DATASTORE: datastores, NETWORK: networks}
+            RDM_FOLDER: [placement["folder"]] if maps_rdms else [], POOL: [placement["resource_pool"]],
+            DATASTORE: datastores, NETWORK: networks}
 
 
 def missing_privileges(content, job: str, objects: Dict[str, list]) -> List[dict]:

@@ -47,6 +47,7 @@ type faultRequest struct {
 	ClockOffsetSeconds          *float64                            `json:"clock_offset_seconds"`
 	Hosts                       map[string]simulator.LabHostOptions `json:"hosts"`
 	VMs                         map[string]simulator.LabVMOptions   `json:"vms"`
+	ThisMachine                 *string                             `json:"this_machine"` // a VM's name; "": no VM
 }
 
 type guestWriteRequest struct {
@@ -93,6 +94,9 @@ func (c *labControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/lab/access":
 		serveAccess(w, r)
+		return
+	case "/lab/this-machine":
+		serveJSON(w)(simulator.LabThisMachine(), nil)
 		return
 	case "/lab/hotadd":
 		serveHotAdd(w, r)
@@ -178,6 +182,12 @@ func (c *labControl) serveFaults(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	for host, options := range req.Hosts {
 		if err := simulator.LabConfigureHost(host, options); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+	}
+	if req.ThisMachine != nil {
+		if err := simulator.LabSetThisMachine(*req.ThisMachine); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		}

@@ -49,6 +49,9 @@ func main() {
 	if err := simulator.LabPrepareInventory(*diskMiB << 20); err != nil {
 		log.Fatalf("preparing the stock VMs' disks: %v", err)
 	}
+	if err := simulator.LabAddProxy(); err != nil {
+		log.Fatalf("adding the backup proxy VM: %v", err)
+	}
 	if err := simulator.LabStartNFC(); err != nil {
 		log.Fatalf("opening the hosts' NFC ports: %v", err)
 	}
@@ -69,6 +72,7 @@ func main() {
 		"thumbprint_sha1":   thumbprints.sha1,
 		"thumbprint_sha256": thumbprints.sha256,
 		"ca_file":           filepath.Join(*runDir, "ca.pem"),
+		"bios_uuid":         simulator.LabThisMachine()["bios_uuid"], // this machine's SMBIOS, as the lab models it
 	}
 	if err := writeJSONAtomically(filepath.Join(*runDir, "state.json"), state); err != nil {
 		log.Fatalf("writing the state file: %v", err)

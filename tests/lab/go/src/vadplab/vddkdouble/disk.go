@@ -174,12 +174,7 @@ func (c *connection) chooseTransport(info *vmInfo, disk *types.VirtualDisk, name
 		case "san":
 			refusal = sanRefusal(c, info, disk, name, readOnly)
 		case "hotadd":
-			refusal = nil
-			// HotAdd attaches the VM's disks to the proxy: a running VM's disks through a snapshot,
-			// a powered-off VM's (a restore) directly
-			if c.snapshotRef == "" && info.powerState != types.VirtualMachinePowerStatePoweredOff {
-				refusal = fail(vixNotSupported, "hotadd needs a snapshotRef for a VM that is not powered off")
-			}
+			refusal = c.hotAddRefusal(info, name)
 		case "nbdssl", "nbd":
 			refusal = c.checkNFC()
 		default:
