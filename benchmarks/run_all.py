@@ -50,6 +50,12 @@ BENCHMARKS = [
     ("drill", ["--mib", "256"], [
         ("recovery drill of 4 VMs at once / of 1 VM, whole run time", lambda j: j["four_vs_one_time"], "-", None),
         ("recovery time of 1 VM, start to heartbeat (s)", lambda j: j["one_vm"]["recovery_seconds"][0], "-", None)]),
+    ("ransomware", ["--mib", "256", "--rounds", "8"], [
+        ("backup without / with the ransomware flags (median of incrementals)", lambda j: j["without_vs_with_flags"], ">= 0.95",
+         lambda v: v >= 0.95),
+        ("YARA scan of a point's guest files, MiB/s (reading and matching)", lambda j: j["scan_rate_without_start_mib_s"], "-",
+         None),
+        ("YARA scan of a point, MiB/s with the export and appliance start", lambda j: j["scan_rate_mib_s"], "-", None)]),
     ("object_storage", ["--mib", "512"], [
         ("bucket / folder repository, store (loopback S3 server)", lambda j: j["store_bucket_vs_folder"], ">= 0.8",
          lambda v: v >= 0.8),

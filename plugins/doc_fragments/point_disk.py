@@ -15,7 +15,9 @@ options:
     description: The backed-up VM (its name at backup time or its instance uuid); needed unless O(restore_point) is a point id.
     type: str
   restore_point:
-    description: The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
+    description:
+      - The point - an id, C(latest), C(clean) (the newest point neither marked suspicious nor found infected by its
+        last scan), or an ISO 8601 time meaning the last point at or before it.
     type: str
     default: latest
   disk:

@@ -39,7 +39,9 @@ options:
     elements: str
     required: true
   restore_point:
-    description: The point of each VM - C(latest), a point id, or an ISO 8601 time meaning the last point at or before it.
+    description:
+      - The point of each VM - C(latest), C(clean) (the newest neither marked suspicious nor found infected), a
+        point id, or an ISO 8601 time meaning the last point at or before it.
     type: str
     default: latest
   network:
@@ -136,13 +138,14 @@ EXAMPLES = r'''
 
 RETURN = r'''
 drills:
-  description: One entry per VM - vm, drill_vm, point, point_time, point_age_seconds, verdict (passed, failed; planned in
-    check mode), reason, recovery_seconds, phases (create_seconds, restore_seconds, boot_seconds), ip, checks, cleaned_up.
+  description: One entry per VM - vm, drill_vm, point, point_time, point_age_seconds, suspicious (why its backup marked the
+    point suspicious, or null), verdict (passed, failed; planned in check mode), reason, recovery_seconds, phases
+    (create_seconds, restore_seconds, boot_seconds), ip, checks, cleaned_up.
   returned: always
   type: list
   elements: dict
   sample: [{vm: web01, drill_vm: vadp-drill-web01, point: 20261201T230000Z-3f9a2c, point_time: "2026-12-01T23:00:00Z",
-            point_age_seconds: 32400, verdict: passed, reason: null, recovery_seconds: 41.2,
+            point_age_seconds: 32400, suspicious: null, verdict: passed, reason: null, recovery_seconds: 41.2,
             phases: {create_seconds: 2.1, restore_seconds: 30.4, boot_seconds: 8.7}, ip: 10.20.0.15,
             checks: [{check: tcp/22, ok: true, detail: "10.20.0.15:22 answered"}], cleaned_up: true}]
 summary:

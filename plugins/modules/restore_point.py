@@ -29,7 +29,8 @@ options:
     required: true
   restore_point:
     description:
-      - The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
+      - The point - an id, C(latest), C(clean) (the newest neither marked suspicious nor found infected), or an ISO
+        8601 time meaning the last point at or before it.
       - With O(state=absent), only an id - C(latest) or a time selects another point as backups come and go, so a
         deletion by them is refused with C(INVALID_ARGUMENT), naming the point they select today.
     type: str

@@ -27,7 +27,9 @@ options:
     description: Only the points of this VM, by name or instance uuid.
     type: str
   restore_point:
-    description: Show this point (an id, C(latest), or an ISO 8601 time meaning the last point at or before it). Needs O(vm).
+    description:
+      - Show this point (an id, C(latest), C(clean) - the newest neither marked suspicious nor found infected by its
+        last scan - or an ISO 8601 time meaning the last point at or before it). Needs O(vm).
     type: str
   verify:
     description:
@@ -79,13 +81,18 @@ points:
       is dated more than 5 minutes after this host's clock (a backup host's clock is ahead) - such a point is never
       C(latest) and stops a prune of its VM; C(immutable_until) the date before which nobody can delete it
       (vadp.vsphere.vm_backup's O(vadp.vsphere.vm_backup#module:immutable_days)), or null.
+    - C(suspicious) whether its backup marked it as ransomware at work would look, with C(suspicious_reasons) (the
+      figures; vadp.vsphere.vm_backup's O(vadp.vsphere.vm_backup#module:anomaly)); C(scan) the last
+      vadp.vsphere.restore_point_scan of it (C(time), C(rules), C(matches), C(complete)) or null. A point neither
+      suspicious nor with matches is what restore_point V(clean) selects.
     - With O(space), also C(referenced_bytes) and C(unique_bytes).
   returned: always
   type: list
   elements: dict
   sample: [{id: 20261124T210000Z-a1b2c3, time: "2026-11-24T21:00:00Z", type: full, parent: null, vm: web01,
             instance_uuid: 5003c1c4-1d4c-7a3e-2a7f-9c2a1d3e4f50, logical_bytes: 42949672960, stored_bytes: 8123456,
-            protected: false, future: false, immutable_until: null, referenced_bytes: 8123456, unique_bytes: 1048576}]
+            protected: false, future: false, immutable_until: null, suspicious: false, suspicious_reasons: [], scan: null,
+            referenced_bytes: 8123456, unique_bytes: 1048576}]
 point:
   description: The manifest of the point O(restore_point) selects (without the saved configuration).
   returned: when restore_point is given

@@ -81,6 +81,29 @@ options:
         existing repository with another default, the backup warns and keeps the repository's.
       - The needs of O(immutable_days) apply, to this backup and every later one.
     type: float
+  anomaly:
+    description:
+      - When the new point is marked suspicious, as ransomware at work would look - its manifest then holds C(anomaly)
+        with the reasons and figures, the module warns, vadp.vsphere.restore_point_info lists it, and
+        O(vadp.vsphere.vmdk_restore#module:restore_point=clean) skips it. Compared, per disk, with the VM's last
+        O(anomaly.history) points that were not suspicious themselves (docs/ransomware.md has the measurements behind
+        the defaults).
+      - C(change_spike) - CBT's changed bytes at least O(anomaly.change_factor) times their median there, and at least
+        O(anomaly.min_changed_percent) of the disk.
+      - C(incompressible) - at least O(anomaly.min_new_mib) MiB of new data, of which about
+        O(anomaly.incompressible_percent) or more does not compress (encrypted data does not) - estimated from how it
+        stored against how this VM's new data usually stores; a VM whose new data usually stores above 0.8 of its size
+        is judged by its change only.
+      - A full backup's disks and disks with fewer than O(anomaly.min_history) earlier incrementals are not judged.
+    type: dict
+    suboptions:
+      enabled: {description: Judge the new point; false records no C(anomaly) (the point is never suspicious)., type: bool, default: true}
+      history: {description: How many earlier points to compare with., type: int, default: 7}
+      min_history: {description: Fewer earlier incrementals than this and a disk is not judged., type: int, default: 3}
+      change_factor: {description: Changed bytes against their median in the history., type: float, default: 4.0}
+      min_changed_percent: {description: The least part of the disk (per cent) a change spike must cover., type: float, default: 10.0}
+      incompressible_percent: {description: The part of the new data (per cent) that must not compress., type: float, default: 50.0}
+      min_new_mib: {description: The least new data (MiB) whose compressibility is judged., type: int, default: 64}
   chunk_size:
     description: The chunk size of a new repository, bytes (fixed for its life).
     type: int
@@ -156,6 +179,15 @@ fallback_reasons:
   returned: always
   type: dict
   sample: {"2000": the last backup's change id is no longer valid}
+anomaly:
+  description:
+    - Whether the point is marked C(suspicious), the C(reasons) (each with C(reason), C(disk) and a C(message) with
+      the figures), per disk the figures judged (C(changed_bytes), C(new_bytes), C(stored_bytes), C(ratio),
+      C(incompressible_percent), and the history's C(median_changed_bytes) and C(usual_ratio)), the points compared
+      with and the thresholds. Null with O(anomaly.enabled=false).
+  returned: success
+  type: dict
+  sample: {suspicious: true, reasons: [{reason: incompressible, disk: 2000, message: "disk Hard disk 1: 230.0 MiB of new data stored at 0.97 of its size ..."}]}
 bytes_read: {description: Bytes read from the disks., returned: success, type: int, sample: 67108864}
 bytes_stored: {description: Bytes added to the repository (compressed; new chunks only)., returned: success, type: int, sample: 12345678}
 new_chunks: {description: Chunks stored for the first time., returned: success, type: int, sample: 16}
@@ -185,6 +217,9 @@ warnings_vddk:
   sample: null
 '''
 
+import dataclasses
+
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.anomaly import AnomalyThresholds
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import BackupJob, BackupOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup_plan import DEFAULT_REDACT
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
@@ -213,12 +248,15 @@ class VmBackupModule(VsphereModule):
             immutable_days=dict(type="float"),
             repository_immutable_days=dict(type="float"),
             timeout=dict(type="int", default=BackupOptions.timeout),
+            anomaly=dict(type="dict", options={field.name: dict(type=type(field.default).__name__, default=field.default)
+                                               for field in dataclasses.fields(AnomalyThresholds)}),
         )
         super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
                          supports_check_mode=True)
 
     def execute(self, client):
-        options = self.options(BackupOptions, vddk=self.vddk_settings())
+        options = self.options(BackupOptions, vddk=self.vddk_settings(),
+                               anomaly=AnomalyThresholds.from_options(self.params["anomaly"]))
         return BackupJob(client, self.find_vm(client), options, warn=self.module.warn).run(self.module.check_mode)
 
 

@@ -50,7 +50,9 @@ options:
         O(restore_point) of O(source_vm) is used.
     type: path
   restore_point:
-    description: With O(repository) - a point id, C(latest), or an ISO 8601 time (the last point at or before it).
+    description:
+      - With O(repository) - a point id, C(latest), C(clean) (the newest neither marked suspicious nor found
+        infected by its last scan), or an ISO 8601 time (the last point at or before it).
     type: str
     default: latest
   source_vm:

@@ -32,7 +32,9 @@ options:
         (O(s3)). One of O(repository), O(raw_images) and O(chains) is the source.
     type: path
   restore_point:
-    description: The point - an id, C(latest), or an ISO 8601 time meaning the last point at or before it.
+    description:
+      - The point - an id, C(latest), C(clean) (the newest point neither marked suspicious nor found infected by its
+        last scan), or an ISO 8601 time meaning the last point at or before it.
     type: str
     default: latest
   source_vm:

@@ -57,10 +57,10 @@ class LabAccess:
         except urllib.error.HTTPError as exc:  # the lab says why in the body
             raise AssertionError("lab %s: HTTP %s: %s" % (path, exc.code, exc.read().decode(errors="replace")))
 
-    def guest_write(self, vm, offset, length=0, seed=1, device_key=0, source=""):
-        """Pseudo-random data (length bytes from seed), or the bytes of the local file source."""
+    def guest_write(self, vm, offset, length=0, seed=1, device_key=0, source="", pattern=""):
+        """Pseudo-random data (length bytes from seed; pattern "text": log lines), or the bytes of the local file source."""
         return self.control("/guest-write", {"vm": vm, "offset": offset, "length": length, "seed": seed,
-                                             "device_key": device_key, "source": source})
+                                             "device_key": device_key, "source": source, "pattern": pattern})
 
     def configure_vm(self, vm, **options):
         """Lab options for one VM: question, tools_installed, leave_delta_on_next_remove."""

@@ -244,6 +244,31 @@ def guest_write(args):
                                                "device_key": args.device_key}), indent=2))
 
 
+def _capacity(vm, device_key):
+    from urllib.parse import quote
+    disks = _control("/inspect?vm=" + quote(vm))["disks"]
+    chosen = [d for d in disks if device_key in (0, d.get("key"))]
+    if not chosen:
+        _fail("%s has no disk %s" % (vm, device_key))
+    return chosen[0]["capacity"]
+
+
+def attack(args):
+    """What ransomware does to a disk: random (incompressible) data over most of it."""
+    length = _capacity(args.vm, args.device_key) * args.percent // 100 // 512 * 512
+    print(json.dumps(_control("/guest-write", {"vm": args.vm, "offset": 0, "length": length, "seed": args.seed,
+                                               "device_key": args.device_key}), indent=2))
+
+
+def activity(args):
+    """Normal guest activity, for contrast: a few MiB of log lines (compressible) somewhere on the disk."""
+    import random
+    capacity, length = _capacity(args.vm, args.device_key), args.mib << 20
+    offset = random.Random(args.seed).randrange(0, max(1, (capacity - length) // 512)) * 512
+    print(json.dumps(_control("/guest-write", {"vm": args.vm, "offset": offset, "length": length, "seed": args.seed,
+                                               "device_key": args.device_key, "pattern": "text"}), indent=2))
+
+
 def inspect(args):
     from urllib.parse import quote
     print(json.dumps(_control("/inspect?vm=" + quote(args.vm)), indent=2))
@@ -294,6 +319,18 @@ def main():
     writer.add_argument("--seed", type=int, default=1, help="seed of the pseudo-random data")
     writer.add_argument("--device-key", type=int, default=0, help="the disk (default: the first)")
     writer.set_defaults(func=guest_write)
+    attacker = commands.add_parser("attack", help="overwrite most of a VM's disk with random data, as ransomware does")
+    attacker.add_argument("vm", help="VM name or moid")
+    attacker.add_argument("--percent", type=int, default=90, help="how much of the disk, from its start")
+    attacker.add_argument("--seed", type=int, default=1)
+    attacker.add_argument("--device-key", type=int, default=0, help="the disk (default: the first)")
+    attacker.set_defaults(func=attack)
+    active = commands.add_parser("activity", help="normal guest activity: a few MiB of log lines (compressible)")
+    active.add_argument("vm", help="VM name or moid")
+    active.add_argument("--mib", type=int, default=2)
+    active.add_argument("--seed", type=int, default=1)
+    active.add_argument("--device-key", type=int, default=0, help="the disk (default: the first)")
+    active.set_defaults(func=activity)
     inspector = commands.add_parser("inspect", help="describe a VM's disks, with content checksums")
     inspector.add_argument("vm", help="VM name or moid")
     inspector.set_defaults(func=inspect)

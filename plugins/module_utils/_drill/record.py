@@ -30,6 +30,7 @@ class DrillRecord:
     point: Optional[str] = None
     point_time: Optional[str] = None
     point_age_seconds: Optional[int] = None
+    suspicious: Optional[str] = None  # why its backup marked the point suspicious (anomaly), or None
     verdict: str = "failed"  # until it has passed
     reason: Optional[str] = None
     recovery_seconds: Optional[float] = None  # from the start of its recovery to VMware Tools running

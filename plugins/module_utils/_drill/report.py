@@ -44,7 +44,8 @@ def duration(seconds: Optional[float]) -> str:
 
 def summary_line(drill: DrillRecord) -> str:
     """One line a person reads in the job's output."""
-    point = "point %s (%s old)" % (drill.point or "-", duration(drill.point_age_seconds))
+    point = "point %s (%s old)%s" % (drill.point or "-", duration(drill.point_age_seconds),
+                                     ", SUSPICIOUS: %s" % drill.suspicious if drill.suspicious else "")
     if drill.verdict == "passed":
         return "%s: passed - %s, recovered in %s, IP %s" % (
             drill.vm, point, duration(drill.recovery_seconds), drill.ip or "none")
@@ -58,7 +59,8 @@ def _checks(drill: DrillRecord) -> str:
 def render_html(report: DrillReport) -> str:
     rows = []
     for d in report.drills:
-        cells = [d.vm, d.point or "-", duration(d.point_age_seconds), d.verdict,
+        cells = [d.vm, "%s (suspicious: %s)" % (d.point, d.suspicious) if d.suspicious else d.point or "-",
+                 duration(d.point_age_seconds), d.verdict,
                  duration(d.recovery_seconds), d.ip or "-", _checks(d), d.reason or ""]
         rows.append("<tr>%s</tr>" % "".join(
             '<td class="%s">%s</td>' % (d.verdict, html.escape(str(c))) if i == 3 else "<td>%s</td>" % html.escape(str(c))

@@ -120,6 +120,15 @@ class GuestFiles:
         self._g.shutdown()
         self._g.close()
 
+    @property
+    def handle(self):
+        """The libguestfs handle, for work beyond listing and copying (guest_scan.py); one caller at a time."""
+        return self._g
+
+    def unmount(self) -> None:
+        self._g.umount_all()
+        self._mounted = None
+
     def filesystems(self) -> List[dict]:
         found = []
         for device, kind in sorted(self._g.list_filesystems().items()):

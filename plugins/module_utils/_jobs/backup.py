@@ -14,6 +14,7 @@ from typing import Callable, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs import backup_plan
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.anomaly import AnomalyThresholds, judge
 from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.nvram import download_nvram
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import RetentionLock, objects_locked_until, stamp
@@ -70,6 +71,7 @@ class BackupOptions:
     s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
     immutable_days: Optional[float] = None  # the point is locked (Object Lock, or hardened mode in a folder) this long
     repository_immutable_days: Optional[float] = None  # a new repository's default: every point at least this long
+    anomaly: AnomalyThresholds = AnomalyThresholds()  # when a point is marked suspicious (anomaly.py)
 
 
 def is_backup_snapshot(node) -> bool:
@@ -155,7 +157,7 @@ class BackupJob:
             result["leftover_snapshots_removed"] = [summary(n) for n in _leftover_snapshots(vm)]
             result["disks"] = [{"key": d.key, "label": d.deviceInfo.label} for d in selected]
             return result
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = self._started = datetime.datetime.now(datetime.timezone.utc)
         point_id = new_point_id(now)
         self._retention = RetentionLock.for_days(self._immutable_days, now) if self._immutable_days else None
         if self._retention:
@@ -274,13 +276,21 @@ class BackupJob:
                 "The backup snapshot (%s) of %s was removed while the backup read it, so what was read may hold writes "
                 "made after it: no point was stored. Run the backup again, and find what removed the snapshot." % (
                     snapshot._moId, vm.name))
+        anomaly = judge(manifest_disks, parent is not None, repository.points.list(facts["vm"]["instance_uuid"]),
+                        repository.chunk_size, o.anomaly) if o.anomaly.enabled else None
         manifest = writer.commit({
             "type": point_type, "parent": parent["id"] if parent else None, "time": result["time"],
+            "time_precise": self._started.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "vm": {k: identity.get(k) for k in VM_FIELDS},
             "config": {"format": "pyvmomi-json", "value": config_value}, "redacted_extra_config": redacted,
             "nvram": writer.write_file("nvram", nvram, self._retention) if nvram is not None else None,
-            "disks": manifest_disks, **({"immutable": immutable} if immutable else {})}, self._retention)
-        result.update(point_id=manifest["id"], type=point_type, bytes_read=totals["bytes_read"],
+            "disks": manifest_disks, **({"anomaly": anomaly} if anomaly else {}),
+            **({"immutable": immutable} if immutable else {})}, self._retention)
+        if anomaly and anomaly["suspicious"]:
+            self.warn("point %s of %s is marked suspicious, as ransomware at work would look: %s. Check the VM; "
+                      "restore_point clean skips such points" % (manifest["id"], vm.name, "; ".join(
+                          r["message"] for r in anomaly["reasons"])))
+        result.update(point_id=manifest["id"], type=point_type, bytes_read=totals["bytes_read"], anomaly=anomaly,
                       immutable_until=immutable["until"] if immutable else None,
                       bytes_stored=totals["stored_bytes"], new_chunks=totals["new_chunks"],
                       reused_chunks=totals["reused_chunks"], seconds=moved.seconds,

@@ -39,7 +39,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks imp
     SHARED,
     announce_waits,
 )
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import PROTECTED_MARK, is_point_id
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import PROTECTED_MARK, is_point_id, point_order
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import open_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import SETTINGS, Repository, refuse_foreign_folder
 
@@ -125,7 +125,7 @@ class CopyJob:
         by_vm = {}
         for manifest in points:
             by_vm.setdefault(manifest["vm"]["instance_uuid"], []).append(manifest)
-        return sorted((m for ms in by_vm.values() for m in ms[-o.transfer_last:]), key=lambda m: (m["time"], m["id"]))
+        return sorted((m for ms in by_vm.values() for m in ms[-o.transfer_last:]), key=point_order)
 
     def _copy(self, source: Repository, target: Optional[Repository], dry_run: bool) -> dict:
         result = {"changed": False, "points_copied": [], "points_present": [], "points_removed": [], "chunks_sent": 0,

@@ -170,6 +170,9 @@ class RecoveryDrill:
             point = repository.points.find(repository.points.vm_key(vm), self.options.restore_point)
             record.point, record.point_time = point["id"], point["time"]
             record.point_age_seconds = round((_now() - parse_time(point["time"])).total_seconds())
+            anomaly = point.get("anomaly") or {}
+            if anomaly.get("suspicious"):
+                record.suspicious = "; ".join(r["message"] for r in anomaly["reasons"])
             recreate = self._recreate_options(vm, point)
             planning = dataclasses.replace(recreate, if_exists="keep") if leftover else recreate
             return _DrillPlan(record, recreate, RecreateVm(self.client, planning).run(check_mode=True)["nics"])

@@ -30,12 +30,16 @@ class PointInfoOptions:
     s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
-def _summary(manifest, protected):
+def _summary(manifest, points):
+    anomaly, scan = manifest.get("anomaly") or {}, points.last_scan(manifest)
     return {"id": manifest["id"], "time": manifest["time"], "type": manifest["type"], "parent": manifest.get("parent"),
-            "vm": manifest["vm"]["name"], "instance_uuid": manifest["vm"]["instance_uuid"], "protected": protected,
-            "future": from_the_future(manifest), "immutable_until": (manifest.get("immutable") or {}).get("until"),
+            "vm": manifest["vm"]["name"], "instance_uuid": manifest["vm"]["instance_uuid"],
+            "protected": points.is_protected(manifest), "future": from_the_future(manifest),
+            "immutable_until": (manifest.get("immutable") or {}).get("until"),
             "logical_bytes": sum(d["capacity_bytes"] for d in manifest["disks"]),
-            "stored_bytes": sum(d.get("stats", {}).get("stored_bytes", 0) for d in manifest["disks"])}
+            "stored_bytes": sum(d.get("stats", {}).get("stored_bytes", 0) for d in manifest["disks"]),
+            "suspicious": bool(anomaly.get("suspicious")), "suspicious_reasons": [r["message"] for r in anomaly.get("reasons", [])],
+            "scan": {k: scan[k] for k in ("time", "rules", "matches", "complete")} if scan else None}
 
 
 class PointInfo:
@@ -58,7 +62,7 @@ class PointInfo:
         if o.vm:
             keys = {m["vm"]["instance_uuid"] for m in manifests} | {o.vm}
             damaged = [d for d in damaged if d["vm_key"] in keys]
-        result = {"changed": False, "points": [_summary(m, repository.points.is_protected(m)) for m in manifests],
+        result = {"changed": False, "points": [_summary(m, repository.points) for m in manifests],
                   "damaged_points": damaged}
         checked = manifests
         if o.restore_point is not None:

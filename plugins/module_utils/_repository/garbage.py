@@ -57,6 +57,7 @@ def remove_point(repository, manifest: dict) -> None:
     folder = repository.points.folder(manifest)
     repository.storage.delete(folder + "/manifest.json")
     repository.storage.delete_tree(folder)
+    repository.storage.delete_tree(repository.points.scan_folder(manifest))  # what scans said of it
 
 
 def _leftover_point_folders(repository) -> Iterator[str]:

@@ -48,6 +48,12 @@ def new_point_id(now=None):
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+def point_order(manifest):
+    """Oldest first: time is to the second, so points of one second sort by time_precise (the
+    id's suffix is random); points written before time_precise by id."""
+    return manifest["time"], manifest.get("time_precise") or "", manifest["id"]
+
+
 def is_point_id(text):
     """Whether text is written as new_point_id writes ids (not a selector such as latest or a time)."""
     return bool(_POINT_ID.match(text or ""))
@@ -102,6 +108,34 @@ class PointCatalogue:
     def vm_folder(self, vm_key):
         return "vms/%s/points" % vm_key
 
+    # scan records (restore_point_scan): beside the points, never in a point's folder ----------
+    def scan_folder(self, manifest):
+        return "vms/%s/scans/%s" % (manifest["vm"]["instance_uuid"], manifest["id"])
+
+    def record_scan(self, manifest, record: dict) -> str:
+        """Keep a scan's verdict on a point (each scan its own file, written once); its key."""
+        now = datetime.datetime.now(datetime.timezone.utc)  # microseconds: the newest sorts last
+        key = "%s/%s-%s.json" % (self.scan_folder(manifest), now.strftime("%Y%m%dT%H%M%S%fZ"), secrets.token_hex(3))
+        self.write_file(key, json.dumps(record, indent=1).encode())
+        return key
+
+    def last_scan(self, manifest) -> Optional[dict]:
+        """The newest scan's record of the point, or None when it was never scanned."""
+        names = [n for n in self.storage.children(self.scan_folder(manifest)) if n.endswith(".json")]
+        if not names:
+            return None
+        try:
+            return json.loads(self.read_file("%s/%s" % (self.scan_folder(manifest), max(names))).decode("utf-8"))
+        except (OSError, ValueError, crypto.TamperedError) as exc:
+            raise PointDamagedError("the scan record of point %s cannot be read (%s): scan the point again" % (
+                manifest["id"], exc))
+
+    def is_clean(self, manifest) -> bool:
+        """Neither marked suspicious at backup (anomaly) nor found infected by its last scan."""
+        if (manifest.get("anomaly") or {}).get("suspicious"):
+            return False
+        return not (self.last_scan(manifest) or {}).get("matches")
+
     def folder(self, manifest):
         return "%s/%s" % (self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])
 
@@ -130,7 +164,7 @@ class PointCatalogue:
                     if damaged is None:
                         raise
                     damaged.append({"vm_key": key, "point": point, "problem": exc.message, "error_code": exc.error_code})
-        return sorted(found, key=lambda m: (m["time"], m["id"]))
+        return sorted(found, key=point_order)
 
     def _read_manifest(self, path, vm_key, point_id):
         """A manifest that exists must read whole: a damaged newest point must never vanish and let
@@ -181,18 +215,24 @@ class PointCatalogue:
         return keys[0]
 
     def find(self, vm_key, restore_point="latest"):
-        """A point by id, 'latest', or an ISO 8601 time (the last point at or before it)."""
+        """A point by id, 'latest', 'clean' (the newest neither suspicious nor found infected), or an
+        ISO 8601 time (the last point at or before it)."""
         points = self.list(vm_key)
         if not points:
             raise PointNotFoundError("%s has no restore points for VM %s" % (self.storage.location, vm_key))
         if not restore_point or not restore_point.strip():
             # an unset variable must not quietly mean "the newest point"
             raise PointNotFoundError("restore_point is empty: name a point id, an ISO 8601 time, or latest")
-        if restore_point == "latest":
+        if restore_point in ("latest", "clean"):
             present = [m for m in points if not from_the_future(m)]
             if not present:
                 raise PointNotFoundError("VM %s has only points dated in the future (%s), written by a host whose clock "
                                          "is ahead: choose one by id" % (vm_key, ", ".join(m["id"] for m in points)))
+            if restore_point == "clean":
+                present = [m for m in present if self.is_clean(m)]
+                if not present:
+                    raise PointNotFoundError("VM %s has no clean point: every one is marked suspicious or was found infected "
+                                             "by its last scan (restore_point_info lists them)" % vm_key)
             return present[-1]
         for manifest in points:
             if manifest["id"] == restore_point:

@@ -37,7 +37,7 @@ class DiskReader:
                 disk_plan.id, self.chunk, self.repository.chunk_size))
         self.piece = min(plan.buffer_bytes, self.chunk)
         self.stats = {"chunks_read": 0, "new_chunks": 0, "reused_chunks": 0, "zero_chunks": 0, "stored_bytes": 0,
-                      "bytes_read": 0}
+                      "bytes_read": 0, "new_bytes": 0}
         self.lock = threading.Lock()
         self.retention = RetentionLock.from_json(disk_plan.lock)
 
@@ -48,6 +48,8 @@ class DiskReader:
             key = "zero_chunks" if digest is None else ("new_chunks" if stored else "reused_chunks")
             self.stats[key] += 1
             self.stats["stored_bytes"] += stored
+            if stored:
+                self.stats["new_bytes"] += len(data)  # what the new chunks held before compression: anomaly.py
 
     def _starting_index(self) -> DiskIndex:
         capacity = self.disk_plan.capacity

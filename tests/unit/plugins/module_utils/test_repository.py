@@ -416,3 +416,14 @@ def test_a_prune_of_one_vm_never_collects_the_chunks_of_another(tmp_path):
     assert [p["id"] for p in result["vms"][web[0]["vm"]["instance_uuid"]]["removed"]] == [web[0]["id"]]
     assert result["gc"]["chunks_removed"] == 1  # web01's first point's own chunk, and nothing of db01's
     assert repository.verify(db, deep=True) == [] and synth.image(repository, db) == synth.chunk(99)
+
+
+def test_two_points_of_one_second_are_in_the_order_they_were_taken(repo):
+    """Their ids' suffixes are random: the later point may have the smaller id, and was once taken for the older
+    (restore_point latest then named the wrong point). time_precise orders them."""
+    for point_id, precise in (("20261207T074849Z-f4fe93", "2026-12-07T07:48:49.100000Z"),
+                              ("20261207T074849Z-eb2c65", "2026-12-07T07:48:49.900000Z")):
+        writer, manifest = _point(repo, [os.urandom(CHUNK)], "2026-12-07T07:48:49Z", point_id)
+        writer.commit(dict(manifest, time_precise=precise))
+    assert [m["id"] for m in repo.points.list(VM)] == ["20261207T074849Z-f4fe93", "20261207T074849Z-eb2c65"]
+    assert repo.points.find(VM, "latest")["id"] == "20261207T074849Z-eb2c65"

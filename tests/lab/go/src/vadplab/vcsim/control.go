@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand"
 	"net/http"
@@ -56,7 +57,8 @@ type guestWriteRequest struct {
 	Offset    int64  `json:"offset"`
 	Length    int64  `json:"length"`
 	Seed      int64  `json:"seed"`
-	Source    string `json:"source"` // a local file whose bytes the guest writes, instead of seeded random data
+	Source    string `json:"source"`  // a local file whose bytes the guest writes, instead of seeded random data
+	Pattern   string `json:"pattern"` // "text": seeded log lines (compressible, as most guest writes are), not random bytes
 }
 
 func wrapHandler(server *simulator.Server) *labControl {
@@ -231,10 +233,26 @@ func serveGuestWrite(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+	} else if req.Pattern == "text" {
+		fillWithLogLines(data, req.Seed)
 	} else {
 		rand.New(rand.NewSource(req.Seed)).Read(data)
 	}
 	serveJSON(w)(simulator.LabGuestWrite(req.VM, req.DeviceKey, req.Offset, data))
+}
+
+// fillWithLogLines fills data with lines such as a service's log holds: what normal guest activity
+// mostly writes, and compresses as it does (zstd stores it at a fifth of its size or less).
+func fillWithLogLines(data []byte, seed int64) {
+	random := rand.New(rand.NewSource(seed))
+	levels := []string{"INFO", "INFO", "INFO", "WARN", "DEBUG"}
+	var lines bytes.Buffer
+	for n := 0; lines.Len() < len(data); n++ {
+		fmt.Fprintf(&lines, "2026-12-07T%02d:%02d:%02d.%03dZ %-5s worker-%d request %d served in %d ms for 10.0.%d.%d\n",
+			n/3600%24, n/60%60, n%60, random.Intn(1000), levels[random.Intn(len(levels))], random.Intn(8), seed*1000000+int64(n),
+			random.Intn(900), random.Intn(255), random.Intn(255))
+	}
+	copy(data, lines.Bytes())
 }
 
 // serveAccess is what the VDDK double calls for PrepareForAccess ({"prepare": true}) and EndAccess.
