@@ -77,6 +77,13 @@ options:
       - Put every NIC on this one network (a standard or distributed port group), whatever its source network - for
         example an isolated port group for a test. Mutually exclusive with O(network_map).
     type: str
+  nics_connected:
+    description:
+      - False - every network card of the new VM starts disconnected (not connected at power-on, and the guest cannot
+        connect it), whatever the source's, so that a VM restored from a point that may hold malware boots isolated.
+        Connect them afterwards in vSphere once it is found clean.
+    type: bool
+    default: true
   mac:
     description:
       - C(keep) the NICs' MAC addresses, or C(regenerate) them. vSphere accepts manual MACs only in 00:50:56:00-3F, so a
@@ -220,7 +227,7 @@ disks:
   type: list
   elements: dict
 nics:
-  description: Per NIC - source key, network, the MAC asked for and the MAC the VM has.
+  description: Per NIC - source key, network, the MAC asked for and the MAC the VM has, and whether it starts connected.
   returned: always
   type: list
   elements: dict
@@ -254,6 +261,7 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             datastore_map=dict(type="dict"),
             network_map=dict(type="dict"),
             network=dict(type="str"),
+            nics_connected=dict(type="bool", default=True),
             mac=dict(type="str", default="keep", choices=["keep", "regenerate"]),
             bios_uuid=dict(type="str", default="keep", choices=["keep", "new"]),
             instance_uuid=dict(type="str", default="new", choices=["keep", "new"]),

@@ -143,6 +143,22 @@ def test_macs_and_bios_uuid_kept_or_regenerated(si, keep):
         destroy_vm(vm)
 
 
+def test_a_vm_recovered_with_its_nics_disconnected_starts_isolated(si):
+    """nics_connected false (a point that may hold malware): every card starts disconnected, and its
+    guest cannot connect it."""
+    args = {"name": "fx-isolated", "config_file": EFI_DVS, "datastore": "LocalDS_0", "host": "DC0_H0",
+            "network_map": {"dvportgroup-46": "DC0_DVPG0"}, "nics_connected": False}
+    result = run_module("vadp.vsphere.vm_create_from_configinfo", args)
+    assert not result.get("failed"), result
+    [vm] = find_vm_by_name(si, "fx-isolated")
+    try:
+        cards = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+        assert cards and [(c.connectable.startConnected, c.connectable.allowGuestControl) for c in cards] == [(False, False)] * len(cards)
+        assert [n["start_connected"] for n in result["nics"]] == [False] * len(cards)
+    finally:
+        destroy_vm(vm)
+
+
 def test_a_name_with_a_slash_and_a_percent_is_found_again(si):
     """vCenter stores '/' in a name as %2f and '%' as %25: the second run finds the VM it made
     (created false, nothing new) and state absent removes it, by the name as typed."""

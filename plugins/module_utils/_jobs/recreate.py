@@ -68,6 +68,7 @@ class RecreateOptions:
     datastore_map: Optional[Dict[str, str]] = None
     network_map: Optional[Dict[str, str]] = None
     network: Optional[str] = None  # every NIC on this network, whatever its source's
+    nics_connected: bool = True  # false: every NIC starts disconnected (a VM restored from a point that may be infected)
     mac: str = "keep"
     bios_uuid: str = "keep"
     instance_uuid: str = "new"
@@ -160,7 +161,7 @@ class RecreateVm:
         check_config(config)
         placement = find_placement(self.client.content, o.datacenter, o.folder, o.host, o.cluster, o.resource_pool)
         options = {k: getattr(o, k) for k in ("name", "mac", "instance_uuid", "hardware_version", "disk_provisioning",
-                                              "rdm_policy", "rdm_map", "network_map", "network",
+                                              "rdm_policy", "rdm_map", "network_map", "network", "nics_connected",
                                               "extra_config_allow", "marks")}
         options.update(uuid=o.bios_uuid, recovery_of=source)
         if o.extra_config_deny is not None:

@@ -386,8 +386,12 @@ class SpecBuilder:
         else:
             device.macAddress, device.addressType = None, "generated"
         device.externalId = None
+        if not self.options.get("nics_connected", True):
+            device.connectable = vim.vm.device.VirtualDevice.ConnectInfo(startConnected=False, connected=False,
+                                                                         allowGuestControl=False)
         self.nics.append({"source_key": source.key, "network": network["name"], "source_network": source_name,
-                          "mac": device.macAddress, "address_type": device.addressType})
+                          "mac": device.macAddress, "address_type": device.addressType,
+                          "start_connected": device.connectable.startConnected if device.connectable else None})
 
 
 def _controller_address(config, key):
