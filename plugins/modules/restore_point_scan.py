@@ -13,7 +13,8 @@ description:
   - Returns each match with its file system, path and rules. The verdict is recorded in the repository beside the
     point (never in it) unless O(record) is false; restore_point V(clean) in every module skips a point whose last
     scan found matches, and M(vadp.vsphere.restore_point_info) shows the last scan of each point.
-  - With O(require_clean), fails with C(POINT_INFECTED), naming each match, or C(SCAN_INCOMPLETE) - the roles
+  - With O(require_clean), fails with C(POINT_INFECTED), naming each match, or C(SCAN_INCOMPLETE) (stopped at
+    O(timeout), or no file system could be read, as with an encrypted guest disk) - the roles
     full_restore and disaster_recovery use it to refuse an infected point before they change anything.
   - Bounded - files larger than O(max_file_mib) are listed in RV(skipped_large), not read; the whole scan stops at
     O(timeout) seconds (RV(complete) false). Memory holds one file at a time.
@@ -84,7 +85,8 @@ attributes:
 notes:
   - A file system spanning several disks (an LVM volume group on two disks) is not readable this way.
   - Error codes - C(POINT_INFECTED), C(SCAN_INCOMPLETE), C(YARA_MISSING), C(YARA_RULES_INVALID), C(GUESTFS_MISSING),
-    C(GUESTFS_FAILED), C(NBDKIT_MISSING), C(EXPORT_FAILED), C(POINT_NOT_FOUND), C(KEY_REQUIRED), C(KEY_WRONG).
+    C(GUESTFS_FAILED), C(FILESYSTEM_NOT_FOUND), C(NBDKIT_MISSING), C(EXPORT_FAILED), C(POINT_NOT_FOUND) (also for a
+    disk the point lacks), C(KEY_REQUIRED), C(KEY_WRONG).
 seealso:
   - module: vadp.vsphere.restore_point_files
   - module: vadp.vsphere.restore_point_info
@@ -117,7 +119,11 @@ matches:
   type: list
   elements: dict
   sample: [{filesystem: /dev/sda1, path: /home/alice/README-DECRYPT.txt, size: 1024, rules: [ransom_note]}]
-complete: {description: Whether every file was reached (false when O(timeout) stopped the scan)., returned: always, type: bool, sample: true}
+complete:
+  description: Whether every file was reached - false when O(timeout) stopped the scan, or when no disk held a file system libguestfs can mount.
+  returned: always
+  type: bool
+  sample: true
 disks:
   description: Each disk scanned - C(disk) (its key) and the C(filesystems) scanned on it.
   returned: always

@@ -103,6 +103,11 @@ def test_normal_activity_is_not_flagged_and_the_attack_is_with_its_figures(attac
 
 def test_a_scan_finds_the_note_and_a_restore_that_requires_a_clean_scan_refuses_the_point_before_any_change(attacked, lab):
     repo, infected, machine = attacked["repo"], attacked["after"]["point_id"], attacked["machine"]
+    broken = os.path.join(os.path.dirname(attacked["rules"]), "broken.yar")
+    with open(broken, "w") as f:
+        f.write("rule broken { condition: }\n")
+    refused = run_module("vadp.vsphere.restore_point_scan", dict(repository=repo, vm=VM, rules=broken))
+    assert refused.get("failed") and refused["error_code"] == "YARA_RULES_INVALID" and "broken.yar" in refused["msg"], refused
     checked = run_module("vadp.vsphere.restore_point_scan", dict(repository=repo, vm=VM, restore_point=infected,
                                                                  rules=attacked["rules"]), check_mode=True)
     assert not checked.get("failed") and checked["clean"] is False and "record" not in checked, checked

@@ -143,9 +143,13 @@ class GuestFiles:
         except RuntimeError:
             return None
 
+    def mountable(self) -> List[str]:
+        """The devices of the file systems libguestfs can mount."""
+        return [f["device"] for f in self.filesystems() if f["type"] not in ("unknown", "swap", "")]
+
     def mount(self, device: Optional[str]) -> str:
         """Mount the file system (read-only) at the guest's /; with none given, the only one there is."""
-        mountable = [f["device"] for f in self.filesystems() if f["type"] not in ("unknown", "swap", "")]
+        mountable = self.mountable()
         if device is None:
             if len(mountable) != 1:
                 raise FilesystemRequiredError("the disk has %s: give filesystem, one of them" % (

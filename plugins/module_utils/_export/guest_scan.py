@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from typing import List, Optional
+from typing import List
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.guest_files import GuestFilesError
@@ -133,8 +133,3 @@ def _tar_stream(source, failure: List[BaseException]):
         return tarfile.open(fileobj=source, mode="r|")
     except tarfile.ReadError as exc:  # nothing came: tar_out failed, and says why
         raise GuestFilesError("libguestfs streamed no file system: %s" % (failure[0] if failure else exc))
-
-
-def mountable(filesystems: List[dict], wanted: Optional[str]) -> List[str]:
-    devices = [f["device"] for f in filesystems if f["type"] not in ("unknown", "swap", "")]
-    return [d for d in devices if wanted in (None, d)]

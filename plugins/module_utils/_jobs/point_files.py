@@ -8,6 +8,7 @@ read by libguestfs. Neither a VM nor the repository is touched. No Ansible impor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -55,6 +56,27 @@ def _refuse_dest_in_a_repository(dest: str) -> None:
         folder = os.path.dirname(folder)
 
 
+@contextlib.contextmanager
+def guest_of_point(export: ExportOptions, purpose: str, exports_dir: Optional[str], backend_settings, warn):
+    """(libguestfs on one disk of a point, the export's plan), served by a private read-only
+    export for the time of the with block (export.socket is set here)."""
+    exports = NbdExports(exports_dir)
+    socket_dir = tempfile.mkdtemp(prefix="vadp-%s-" % purpose)  # short: a socket path has at most 107 bytes
+    export = dataclasses.replace(export, socket=os.path.join(socket_dir, "nbd.sock"))
+    plan = exports.plan(export)
+    plan["name"] = "%s-%s-%s-%d" % (purpose, plan["point"], plan["disk"], os.getpid())
+    record = exports.start(dataclasses.replace(export, name=plan["name"]), plan)
+    try:
+        guest = GuestFiles(export.socket, backend_settings, warn)
+        try:
+            yield guest, plan
+        finally:
+            guest.close()
+    finally:
+        exports.stop(record)
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
 class PointFilesJob:
     """warn receives the messages a caller should show (Ansible: module.warn)."""
 
@@ -67,23 +89,10 @@ class PointFilesJob:
             guest_path(path)  # refused before anything starts
         if o.extract:
             _refuse_dest_in_a_repository(o.dest)
-        exports = NbdExports(o.exports_dir)
-        socket_dir = tempfile.mkdtemp(prefix="vadp-files-")  # short: a socket path has at most 107 bytes
         export = ExportOptions(repository=o.repository, vm=o.vm, restore_point=o.restore_point, disk=o.disk,
-                               encryption_key_file=o.encryption_key_file, s3=o.s3, lock_timeout=o.lock_timeout,
-                               socket=os.path.join(socket_dir, "nbd.sock"))
-        plan = exports.plan(export)
-        plan["name"] = "files-%s-%s-%d" % (plan["point"], plan["disk"], os.getpid())
-        record = exports.start(dataclasses.replace(export, name=plan["name"]), plan)
-        try:
-            guest = GuestFiles(export.socket, o.backend_settings, self.warn)
-            try:
-                return self._read(guest, plan, check_mode)
-            finally:
-                guest.close()
-        finally:
-            exports.stop(record)
-            shutil.rmtree(socket_dir, ignore_errors=True)
+                               encryption_key_file=o.encryption_key_file, s3=o.s3, lock_timeout=o.lock_timeout)
+        with guest_of_point(export, "files", o.exports_dir, o.backend_settings, self.warn) as (guest, plan):
+            return self._read(guest, plan, check_mode)
 
     def _read(self, guest: GuestFiles, plan: dict, check_mode: bool) -> dict:
         o = self.options

@@ -13,15 +13,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import shutil
-import tempfile
 import time
 from typing import Callable, Optional, Sequence
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils._export.guest_files import GuestFiles
-from ansible_collections.vadp.vsphere.plugins.module_utils._export.guest_scan import ScanTally, compile_rules, mountable, scan_mounted
-from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportOptions, NbdExports
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.guest_files import FilesystemNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.guest_scan import ScanTally, compile_rules, scan_mounted
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_files import guest_of_point
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
@@ -82,6 +81,13 @@ class PointScanJob:
             if not tally.complete:
                 break
         seconds = time.monotonic() - started
+        found = [fs for d in scanned for fs in d["filesystems"]]
+        if o.filesystem and not found and tally.complete:
+            raise FilesystemNotFoundError("no disk of point %s holds file system %s (restore_point_files lists them)" % (
+                manifest["id"], o.filesystem))
+        if not found:  # nothing read cannot vouch for anything: an encrypted guest disk, or one libguestfs cannot read
+            tally.complete = False
+            self.warn("point %s has no file system libguestfs can mount: nothing was scanned" % manifest["id"])
         record = {"time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   "rules": os.path.abspath(o.rules), "matches": tally.matches, "complete": tally.complete,
                   "disks": scanned, "files_scanned": tally.files, "bytes_scanned": tally.bytes,
@@ -99,38 +105,26 @@ class PointScanJob:
                 "%s on %s matches %s" % (m["path"], m["filesystem"], ", ".join(m["rules"])) for m in tally.matches)),
                 details=result)
         if o.require_clean and not tally.complete:
-            raise ScanIncompleteError("the scan of point %s stopped at its time limit (%d s) and cannot vouch for the point: "
-                                      "raise timeout" % (manifest["id"], o.timeout), details=result)
+            why = "stopped at its time limit (%d s): raise timeout" % o.timeout if found else "found no file system to read"
+            raise ScanIncompleteError("the scan of point %s cannot vouch for it: it %s" % (manifest["id"], why), details=result)
         return result
 
     def _scan_disk(self, manifest: dict, disk: str, rules, deadline: float, tally: ScanTally) -> list:
+        """The file systems of one disk scanned (the one asked for, or every one libguestfs can mount)."""
         o = self.options
-        exports = NbdExports(o.exports_dir)
-        socket_dir = tempfile.mkdtemp(prefix="vadp-scan-")  # short: a socket path has at most 107 bytes
         export = ExportOptions(repository=o.repository, vm=manifest["vm"]["instance_uuid"], restore_point=manifest["id"],
-                               disk=disk, encryption_key_file=o.encryption_key_file, s3=o.s3, lock_timeout=o.lock_timeout,
-                               socket=os.path.join(socket_dir, "nbd.sock"))
-        plan = exports.plan(export)
-        plan["name"] = "scan-%s-%s-%d" % (plan["point"], plan["disk"], os.getpid())
-        record = exports.start(dataclasses.replace(export, name=plan["name"]), plan)
-        try:
-            guest = GuestFiles(export.socket, o.backend_settings, self.warn)
-            try:
-                devices = mountable(guest.filesystems(), o.filesystem)
-                for device in devices:
-                    guest.mount(device)
-                    try:
-                        scan_mounted(guest.handle, rules, device, o.max_file_mib * MIB, deadline, tally)
-                    finally:
-                        guest.unmount()
-                    if not tally.complete:
-                        break
-                return devices
-            finally:
-                guest.close()
-        finally:
-            exports.stop(record)
-            shutil.rmtree(socket_dir, ignore_errors=True)
+                               disk=disk, encryption_key_file=o.encryption_key_file, s3=o.s3, lock_timeout=o.lock_timeout)
+        with guest_of_point(export, "scan", o.exports_dir, o.backend_settings, self.warn) as (guest, _plan):
+            devices = [d for d in guest.mountable() if o.filesystem in (None, d)]
+            for device in devices:
+                guest.mount(device)
+                try:
+                    scan_mounted(guest.handle, rules, device, o.max_file_mib * MIB, deadline, tally)
+                finally:
+                    guest.unmount()
+                if not tally.complete:
+                    break
+            return devices
 
 
 def _vm_of_point(repository, point_id: str) -> str:
