@@ -16,7 +16,8 @@ REPORT = DrillReport(started="2026-12-03T10:00:00Z", finished="2026-12-03T10:05:
                                      point_age_seconds=28800, verdict="passed", recovery_seconds=41.2, ip="10.1.2.3",
                                      checks=[DrillCheck("tcp/22", True, "10.1.2.3:22 answered")], cleaned_up=True),
                          DrillRecord(vm="db<01>&", drill_vm="vadp-drill-db<01>&", point="20261202T020000Z-bb",
-                                     point_age_seconds=115200, verdict="failed", reason="no heartbeat within 20 s")])
+                                     point_age_seconds=115200, verdict="failed", reason="no heartbeat within 20 s",
+                                     suspicious="disk Hard disk 1: 900.0 MiB changed")])
 
 
 class _Table(html.parser.HTMLParser):
@@ -58,12 +59,14 @@ def test_the_html_report_opens_in_chromium_with_a_row_per_vm(tmp_path):
     assert table.rows == [
         ["VM", "Restore point", "Point age", "Verdict", "Recovery time", "IP", "Checks", "Reason"],
         ["web01", "20261203T020000Z-aa", "8 h 0 min", "passed", "41 s", "10.1.2.3", "tcp/22 ok", ""],
-        ["db<01>&", "20261202T020000Z-bb", "32 h 0 min", "failed", "-", "-", "-", "no heartbeat within 20 s"]]
+        ["db<01>&", "20261202T020000Z-bb (suspicious: disk Hard disk 1: 900.0 MiB changed)", "32 h 0 min", "failed", "-", "-",
+         "-", "no heartbeat within 20 s"]]
     assert "1 of 2 VMs recovered and booted" in dom
 
 
 def test_summary_lines_and_durations():
     assert [summary_line(d) for d in REPORT.drills] == [
         "web01: passed - point 20261203T020000Z-aa (8 h 0 min old), recovered in 41 s, IP 10.1.2.3",
-        "db<01>&: FAILED - no heartbeat within 20 s - point 20261202T020000Z-bb (32 h 0 min old)"]
+        "db<01>&: FAILED - no heartbeat within 20 s - point 20261202T020000Z-bb (32 h 0 min old), SUSPICIOUS: disk Hard disk 1: "
+        "900.0 MiB changed"]
     assert [duration(s) for s in (None, 5, 119.6, 600, 7200, 200000)] == ["-", "5 s", "2 min", "10 min", "2 h 0 min", "2 d 7 h"]
