@@ -30,8 +30,8 @@ class PointInfoOptions:
     s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
 
-def _summary(manifest, points):
-    anomaly, scan = manifest.get("anomaly") or {}, points.last_scan(manifest)
+def _summary(manifest, points, scanned):
+    anomaly, scan = manifest.get("anomaly") or {}, points.last_scan(manifest, scanned[manifest["vm"]["instance_uuid"]])
     return {"id": manifest["id"], "time": manifest["time"], "type": manifest["type"], "parent": manifest.get("parent"),
             "vm": manifest["vm"]["name"], "instance_uuid": manifest["vm"]["instance_uuid"],
             "protected": points.is_protected(manifest), "future": from_the_future(manifest),
@@ -62,7 +62,8 @@ class PointInfo:
         if o.vm:
             keys = {m["vm"]["instance_uuid"] for m in manifests} | {o.vm}
             damaged = [d for d in damaged if d["vm_key"] in keys]
-        result = {"changed": False, "points": [_summary(m, repository.points) for m in manifests],
+        scanned = {key: repository.points.scanned(key) for key in {m["vm"]["instance_uuid"] for m in manifests}}
+        result = {"changed": False, "points": [_summary(m, repository.points, scanned) for m in manifests],
                   "damaged_points": damaged}
         checked = manifests
         if o.restore_point is not None:

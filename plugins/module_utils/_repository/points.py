@@ -119,8 +119,15 @@ class PointCatalogue:
         self.write_file(key, json.dumps(record, indent=1).encode())
         return key
 
-    def last_scan(self, manifest) -> Optional[dict]:
-        """The newest scan's record of the point, or None when it was never scanned."""
+    def scanned(self, vm_key) -> set:
+        """The ids of the VM's points that have scan records (one listing, not one per point)."""
+        return set(self.storage.children("vms/%s/scans" % vm_key))
+
+    def last_scan(self, manifest, scanned: Optional[set] = None) -> Optional[dict]:
+        """The newest scan's record of the point, or None when it was never scanned (scanned: the
+        VM's scanned() when the caller has it, which saves a listing per point)."""
+        if scanned is not None and manifest["id"] not in scanned:
+            return None
         names = [n for n in self.storage.children(self.scan_folder(manifest)) if n.endswith(".json")]
         if not names:
             return None
@@ -130,11 +137,11 @@ class PointCatalogue:
             raise PointDamagedError("the scan record of point %s cannot be read (%s): scan the point again" % (
                 manifest["id"], exc))
 
-    def is_clean(self, manifest) -> bool:
+    def is_clean(self, manifest, scanned: Optional[set] = None) -> bool:
         """Neither marked suspicious at backup (anomaly) nor found infected by its last scan."""
         if (manifest.get("anomaly") or {}).get("suspicious"):
             return False
-        return not (self.last_scan(manifest) or {}).get("matches")
+        return not (self.last_scan(manifest, scanned) or {}).get("matches")
 
     def folder(self, manifest):
         return "%s/%s" % (self.vm_folder(manifest["vm"]["instance_uuid"]), manifest["id"])
@@ -229,7 +236,8 @@ class PointCatalogue:
                 raise PointNotFoundError("VM %s has only points dated in the future (%s), written by a host whose clock "
                                          "is ahead: choose one by id" % (vm_key, ", ".join(m["id"] for m in points)))
             if restore_point == "clean":
-                present = [m for m in present if self.is_clean(m)]
+                scanned = self.scanned(vm_key)
+                present = [m for m in present if self.is_clean(m, scanned)]
                 if not present:
                     raise PointNotFoundError("VM %s has no clean point: every one is marked suspicious or was found infected "
                                              "by its last scan (restore_point_info lists them)" % vm_key)
