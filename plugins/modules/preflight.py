@@ -69,6 +69,12 @@ options:
         HotAdd can serve (its check passed) or SAN may (a WARN then). With C(hotadd), a HotAdd that cannot serve is a
         FAIL when it is the only transport, else a WARN.
     type: str
+  nics_connected:
+    description:
+      - For C(restore), the job sets the VM's network cards (the full_restore role's C(full_restore_nics_connected)),
+        which needs C(VirtualMachine.Config.EditDevice) on the VM. Left out, the cards are not touched and the
+        privilege is not asked for.
+    type: bool
   bios_uuid:
     description:
       - This machine's BIOS UUID, by which VDDK's HotAdd transport finds the VM this machine is (the backup proxy).
@@ -151,6 +157,7 @@ class PreflightModule(VsphereModule):
             vddk_libdir=dict(type="path", fallback=(env_fallback, ["VDDK_LIBDIR"])),
             transport=dict(type="str"),
             bios_uuid=dict(type="str", fallback=(env_fallback, ["VADP_BIOS_UUID"])),
+            nics_connected=dict(type="bool"),
             **repository_access_argument_spec(),
         ), required_if=[("job", "backup", identity, True), ("job", "restore", identity, True),
                         ("job", "disaster_recovery", ("create",)), ("job", "recovery_drill", ("create",))],

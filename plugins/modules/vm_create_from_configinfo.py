@@ -277,10 +277,8 @@ class VmCreateFromConfigInfoModule(VsphereModule):
             **repository_access_argument_spec(),
         )
         sources = ["config_file", "config", "repository"]
-        super().__init__(
-            argument_spec=spec, supports_check_mode=True, mutually_exclusive=[sources, ["network", "network_map"]],
-            required_if=[("state", "present", sources, True)],
-            required_by={"repository": ["source_vm"]})
+        super().__init__(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[sources, ["network", "network_map"]],
+                         required_if=[("state", "present", sources, True)], required_by={"repository": ["source_vm"]})
 
     def execute(self, client):
         return RecreateVm(client, self.options(RecreateOptions), warn=self.module.warn).run(self.module.check_mode)

@@ -49,6 +49,12 @@ options:
         check), failing with error_code C(TOOLS_NOT_RUNNING) after O(timeout). Also checked when the VM was on already.
     type: bool
     default: false
+  nics_connected:
+    description:
+      - Before the power state is applied, connect every network card of the VM (at power-on, now if it runs, and
+        the guest may change it), or with false disconnect every one (and its guest cannot connect it) - a VM
+        restored from a point that may hold malware then boots isolated. Left out, the cards stay as they are.
+    type: bool
   answer_questions:
     description:
       - Answers to questions vSphere asks while the VM powers on, by message id. An answer is the
@@ -90,6 +96,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+nics_changed:
+  description: The network cards O(nics_connected) changed (their labels); empty when they were so already, or it was not given.
+  returned: always
+  type: list
+  elements: str
+  sample: [Network adapter 1]
 vm:
   description: The VM.
   returned: always
@@ -133,6 +145,7 @@ question:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere import power
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.nics import set_nics_connected
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,
@@ -150,6 +163,7 @@ class VmPowerModule(VsphereModule):
             force_after_timeout=dict(type="bool", default=False),
             wait_for_tools=dict(type="bool", default=False),
             answer_questions=dict(type="dict", default=dict(power.DEFAULT_ANSWERS)),
+            nics_connected=dict(type="bool"),
         )
         super().__init__(argument_spec=spec, required_one_of=VM_IDENTITY_ONE_OF,
                          supports_check_mode=True)
@@ -157,9 +171,12 @@ class VmPowerModule(VsphereModule):
     def execute(self, client):
         vm = self.find_vm(client)
         p = self.params
+        cards = []
+        if p["nics_connected"] is not None:  # before a power-on, so that the VM never runs connected
+            cards = set_nics_connected(vm, p["nics_connected"], p["timeout"], self.module.check_mode)
         done = power.set_power_state(vm, p["state"], p["timeout"], p["force_after_timeout"], p["wait_for_tools"],
                                      p["answer_questions"], self.module.check_mode)
-        return dict(done, vm=vm_identity(vm))
+        return dict(done, vm=vm_identity(vm), nics_changed=cards, changed=done["changed"] or bool(cards))
 
 
 def main():

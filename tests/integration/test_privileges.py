@@ -18,6 +18,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.privileges i
 VM = "lab-privileges"
 SYSTEM = {"System.Anonymous", "System.View", "System.Read"}
 RAW_DEVICE = "VirtualMachine.Config.RawDevice"
+EDIT_DEVICE = "VirtualMachine.Config.EditDevice"
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +130,13 @@ def test_a_restore_needs_exactly_its_role_and_stops_before_any_change_without_on
     def unchanged(privilege):
         assert _snapshots(machine) == [] and machine.runtime.powerState == power, privilege
 
+    without_nics = [p for p in privileges_of("restore") if p != EDIT_DEVICE]  # the cards stay as they are
     _without_each_privilege(module_si, account, "restore", dict(name=VM, repository=repository),
-                            lambda: play("full_restore.yml", env=account["env"], **args), unchanged)
+                            lambda: play("full_restore.yml", env=account["env"], **args), unchanged, without_nics)
+    _give(module_si, account, "restore", without_nics)
+    refused = run_module("vadp.vsphere.preflight", dict(name=VM, repository=repository, job="restore", nics_connected=False),
+                         env=account["env"])
+    assert [m["privilege"] for m in refused["missing_privileges"]] == [EDIT_DEVICE], refused  # asked for only then
 
 
 def test_a_disaster_recovery_needs_exactly_its_role_and_makes_no_vm_without_one_of_it(machine, account, module_si, tmp_path):

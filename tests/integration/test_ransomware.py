@@ -9,8 +9,10 @@ import subprocess
 
 import pytest
 from pyVim.connect import Disconnect
+from pyVmomi import vim
 
 from conftest import create_vm, destroy_vm, play, run_module, wait
+from test_recovery_drill import _add_nic
 
 VM = "lab-ransom"
 MIB = 1 << 20
@@ -63,6 +65,7 @@ def attacked(lab, tmp_path_factory):
     si = lab.connect()
     machine = create_vm(si, VM, [64])
     try:
+        _add_nic(machine)  # connected: an isolated restore disconnects it
         assert not run_module("vadp.vsphere.vm_cbt", dict(name=VM, state="enabled")).get("failed")  # incrementals, as the role makes
         wait(machine.PowerOnVM_Task())
         lab.guest_write(VM, offset=0, source=_image(work, "clean", _documents(encrypted=False)))
@@ -122,13 +125,20 @@ def test_a_scan_finds_the_note_and_a_restore_that_requires_a_clean_scan_refuses_
     assert [p["scan"]["matches"][0]["path"] for p in listed["points"] if p["scan"]] == ["/home/alice/README-DECRYPT.txt"]
 
 
-def test_the_clean_point_is_the_one_before_the_attack_and_restores_byte_for_byte(attacked, lab):
-    repo = attacked["repo"]
+def test_the_clean_point_is_the_one_before_the_attack_and_restores_byte_for_byte_and_isolated(attacked, lab):
+    """With full_restore_nics_connected false, the VM runs again with its network card disconnected."""
+    repo, machine = attacked["repo"], attacked["machine"]
     code, out = play("full_restore.yml", full_restore_vm=VM, full_restore_repository=repo, full_restore_point="clean",
-                     full_restore_require_clean_scan=True, full_restore_scan_rules=attacked["rules"], full_restore_power_on=False)
+                     full_restore_require_clean_scan=True, full_restore_scan_rules=attacked["rules"],
+                     full_restore_nics_connected=False)
     assert code == 0, out
     assert attacked["before"][-1]["point_id"] in out
     assert lab.inspect(VM)["disks"][0]["sha256"] == attacked["clean_sha"]
+    [card] = [d for d in machine.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    assert machine.runtime.powerState == "poweredOn" and not card.connectable.startConnected
+    assert not card.connectable.connected and not card.connectable.allowGuestControl
+    again = run_module("vadp.vsphere.vm_power", dict(name=VM, state="powered-on", nics_connected=False))
+    assert again["changed"] is False and again["nics_changed"] == [], again  # idempotent
     listed = run_module("vadp.vsphere.restore_point_info", dict(repository=repo, vm=VM, restore_point="clean"))
     assert listed["point"]["id"] == attacked["before"][-1]["point_id"]
     assert listed["points"][-2]["scan"]["matches"] == [] and listed["points"][-2]["scan"]["complete"], listed["points"][-2]

@@ -71,6 +71,7 @@ class PreflightOptions:
     vddk_libdir: Optional[str] = None
     transport: Optional[str] = None  # the job's VDDK transports, colon separated; the job's default when None
     bios_uuid: Optional[str] = None  # this machine's, for HotAdd; read from SMBIOS when None
+    nics_connected: Optional[bool] = None  # a restore that sets the VM's network cards (false: disconnects them)
 
 
 def _check(name: str, status: str, target: str, message: str) -> dict:
@@ -88,7 +89,8 @@ class PreflightJob:
         if o.job in RECOVERY_JOBS:
             target, objects, hosts = self._recovery_objects()
         else:
-            target, objects, hosts = self.vm.name, vm_objects(content, self.vm), [self.vm.runtime.host]
+            target, objects, hosts = (self.vm.name, vm_objects(content, self.vm, edits_nics=o.nics_connected is not None),
+                                      [self.vm.runtime.host])
         lacking = missing_privileges(content, o.job, objects)
         hosts = [h for h in hosts if h is not None]
         transports = (o.transport or DEFAULT_TRANSPORTS.get(o.job, "nbdssl:nbd")).split(":")

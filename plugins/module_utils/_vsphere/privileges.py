@@ -16,6 +16,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils.errors import Invalid
 # pool and each network it joins
 VM, VCENTER, DATASTORE, FOLDER, NEW_VM, POOL, NETWORK = "vm", "vcenter", "datastore", "folder", "new_vm", "pool", "network"
 RDM_FOLDER = "rdm_folder"
+NIC_VM = "nic_vm"  # the VM again, only when a restore disconnects its network cards
 
 
 class Need(NamedTuple):
@@ -51,6 +52,7 @@ JOBS: Dict[str, tuple] = {
         Need("VirtualMachine.Provisioning.DiskRandomAccess", VM, "VDDK opens the disks for writing"),
         Need("VirtualMachine.Provisioning.DiskRandomRead", VM, "a changed-only restore asks CBT what changed"),
         Need("VirtualMachine.Provisioning.PutVmFiles", VCENTER, "VDDK writes the VM's disks"),
+        Need("VirtualMachine.Config.EditDevice", NIC_VM, "its network cards are disconnected (full_restore_nics_connected)"),
     ) + _VDDK_ACCESS + _DATASTORE_FILES,
     "disaster_recovery": (
         Need("VirtualMachine.Inventory.Create", FOLDER, "CreateVM_Task makes the VM in its folder"),
@@ -84,9 +86,9 @@ def privileges_of(job: str) -> List[str]:
     return sorted({need.privilege for need in JOBS[job]})
 
 
-def vm_objects(content, vm) -> Dict[str, list]:
+def vm_objects(content, vm, edits_nics: bool = False) -> Dict[str, list]:
     """The objects a job on an existing VM needs privileges on, by kind."""
-    return {VM: [vm], VCENTER: [content.rootFolder], DATASTORE: list(vm.datastore)}
+    return {VM: [vm], VCENTER: [content.rootFolder], DATASTORE: list(vm.datastore), NIC_VM: [vm] if edits_nics else []}
 
 
 def placement_objects(content, placement: dict, datastores: list, networks: list, maps_rdms: bool) -> Dict[str, list]:
