@@ -4,11 +4,12 @@
 
 
 class ModuleDocFragment:
-    # The options of module_base.point_disk_argument_spec(), for the modules that read one disk of a point.
-    DOCUMENTATION = r'''
+    # The options of module_base.point_disk_argument_spec(): POINT (vadp.vsphere.point_disk.point) for
+    # every module that reads a point; DOCUMENTATION adds disk, for those that read one disk of it.
+    POINT = r'''
 options:
   repository:
-    description: The repository's folder.
+    description: The repository - a folder, or V(s3://bucket/prefix).
     type: path
     required: true
   vm:
@@ -20,6 +21,10 @@ options:
         last scan), or an ISO 8601 time meaning the last point at or before it.
     type: str
     default: latest
+'''
+
+    DOCUMENTATION = r'''
+options:
   disk:
     description: The disk's device key (as M(vadp.vsphere.restore_point_info) shows it); the point's first disk if not given.
     type: str

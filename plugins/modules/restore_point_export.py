@@ -70,6 +70,7 @@ options:
     default: ~/.vadp/exports
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.point_disk.point
   - vadp.vsphere.point_disk
   - vadp.vsphere.repository_key
   - vadp.vsphere.repository_s3

@@ -60,20 +60,11 @@ options:
         setuid-root program does not become one on the host that runs the module.
     type: bool
     default: false
-  backend_settings:
-    description:
-      - libguestfs backend settings for its appliance, for example C([force_tcg]) where qemu fails with KVM.
-      - When not given (and E(LIBGUESTFS_BACKEND_SETTINGS) is not set), libguestfs's defaults are tried first
-        and, if the appliance does not start, C(force_tcg) (software emulation) with a warning.
-    type: list
-    elements: str
-  exports_dir:
-    description: Where the private export keeps its record and log while the module runs.
-    type: path
-    default: ~/.vadp/exports
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.point_disk.point
   - vadp.vsphere.point_disk
+  - vadp.vsphere.guestfs
   - vadp.vsphere.repository_key
   - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease

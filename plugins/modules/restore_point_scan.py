@@ -25,19 +25,6 @@ version_added: 0.3.0
 author:
   - vadp.vsphere team (@vadp)
 options:
-  repository:
-    description: The repository - a folder, or V(s3://bucket/prefix).
-    type: path
-    required: true
-  vm:
-    description: The backed-up VM (its name at backup time or its instance uuid); needed unless O(restore_point) is a point id.
-    type: str
-  restore_point:
-    description:
-      - The point - an id, C(latest), C(clean) (the newest point neither marked suspicious nor found infected by its
-        last scan), or an ISO 8601 time meaning the last point at or before it.
-    type: str
-    default: latest
   rules:
     description: A YARA rules file, or a folder of them (C(*.yar), C(*.yara), each compiled in its own namespace).
     type: path
@@ -65,16 +52,10 @@ options:
     description: Fail with C(POINT_INFECTED) when a file matches, or C(SCAN_INCOMPLETE) when the scan stopped at O(timeout).
     type: bool
     default: false
-  backend_settings:
-    description: libguestfs backend settings for its appliance, for example C([force_tcg]) where qemu fails with KVM.
-    type: list
-    elements: str
-  exports_dir:
-    description: Where the private exports keep their records and logs while the module runs.
-    type: path
-    default: ~/.vadp/exports
 extends_documentation_fragment:
   - vadp.vsphere.connection
+  - vadp.vsphere.point_disk.point
+  - vadp.vsphere.guestfs
   - vadp.vsphere.repository_key
   - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
