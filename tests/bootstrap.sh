@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(golang-go golang-github-vmware-govmomi-dev patch python3-venv git nbdkit nbdkit-plugin-python libnbd-bin qemu-utils
-          libguestfs-tools python3-guestfs chromium nbdfuse fuse3 nfs-ganesha nfs-ganesha-vfs libnfs13)
+          libguestfs-tools python3-guestfs chromium nbdfuse fuse3 nfs-ganesha nfs-ganesha-vfs libnfs13 libnfs-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

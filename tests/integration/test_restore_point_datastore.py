@@ -2,14 +2,17 @@
 through qemu-nbd, nbdfuse, NFS-Ganesha), read and written by a real NFS client (libnfs) over
 NFSv4 on loopback, on points lab VMs' backups made."""
 import hashlib
+import json
 import os
 import signal
 import socket
+import time
 
 import pytest
 from pyVim.connect import Disconnect
+from pyVmomi import vim
 
-from conftest import create_vm, destroy_vm, run_module, wait
+from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, wait
 from nfs_client import NfsError, NfsMount
 
 MIB = 1 << 20
@@ -26,7 +29,7 @@ def points(lab, tmp_path_factory):
         found = {}
         for i, (vm, machine) in enumerate(zip(VMS, machines)):
             wait(machine.PowerOnVM_Task())
-            lab.guest_write(vm, offset=0, length=2 * MIB, seed=700 + i)
+            lab.guest_write(vm, offset=MIB, length=2 * MIB, seed=700 + i)  # after the boot sector: the VMs boot
             lab.guest_write(vm, offset=40 * MIB, length=3 * MIB, seed=710 + i)
             backup = run_module("vadp.vsphere.vm_backup", {"name": vm, "repository": repo})
             assert not backup.get("failed"), backup
@@ -74,6 +77,22 @@ def chain_processes(datastores_dir):
         except OSError:
             pass
     return found
+
+
+def kill(pid):
+    """SIGKILL pid and return once it is gone (a zombie has no command line): the kill is the
+    event the test waits for."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60  # a bound for a process that never ends, not a wait for it
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if not f.read():
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise AssertionError("pid %d outlived SIGKILL" % pid)
 
 
 def test_a_point_served_over_nfs_reads_as_the_point_and_its_writes_stay_in_the_overlay(points, tmp_path):
@@ -127,7 +146,7 @@ def test_two_points_are_served_at_once_and_a_stopped_chain_is_served_again_with_
         with NfsMount("127.0.0.1", second["remote_path"], port) as nfs:
             nfs.write("/" + flat_path(second), 0, b"second VM's write".ljust(4096, b"."))
         # the overlay server of the second dies: the datastore is reported unhealthy, the first is not
-        os.kill(second["disks"][0]["qemu_nbd_pid"], signal.SIGKILL)
+        kill(second["disks"][0]["qemu_nbd_pid"])
         kept = datastore(folder, repository=points[VMS[0]][0], vm=VMS[0], nfs_port=port)
         listed = {d["name"]: d["health"] for d in kept["datastores"]}
         assert listed[first["name"]] == []
@@ -157,3 +176,72 @@ def test_bad_requests_fail_before_anything_starts(points, tmp_path):
     missing = datastore(folder, repository=repo, vm="no-such-vm")
     assert missing["failed"] and missing["error_code"] == "POINT_NOT_FOUND", missing
     assert not (folder / ("vadp-" + point_id)).exists() and chain_processes(folder) == []
+
+
+def mount_nas(si, served, name):
+    """The served datastore mounted on DC0_H0 as an NFS 4.1 datastore, as a user would mount it."""
+    [host] = [h for h in si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.HostSystem], True).view
+              if h.name == "DC0_H0"]
+    spec = vim.host.NasVolume.Specification(remoteHost=served["remote_host"], remotePath=served["remote_path"], localPath=name,
+                                            accessMode="readWrite", type="NFS41")
+    return host, host.configManager.datastoreSystem.CreateNasDatastore(spec)
+
+
+def register_on(si, datastore, served, name):
+    """A VM whose disk is the served descriptor, attached as it is (no new disk), on DC0_H0."""
+    [template] = find_vm_by_name(si, "DC0_H0_VM0")
+    disk = vim.vm.device.VirtualDisk(key=-101, controllerKey=-100, unitNumber=0, capacityInKB=served["disks"][0]["capacity_bytes"] // 1024,
+                                     backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                                         fileName="[%s] %s" % (datastore.name, served["disks"][0]["descriptor"]), diskMode="persistent"))
+    spec = vim.vm.ConfigSpec(name=name, guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName="[%s]" % datastore.name), deviceChange=[
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
+                                     key=-100, busNumber=0, sharedBus="noSharing")),
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=disk),
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.VirtualVmxnet3(
+                                     key=-102, backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network")))])
+    return wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
+
+
+def test_a_lab_host_mounts_the_datastore_over_nfs_and_a_vm_boots_and_writes_through_it(points, lab, tmp_path):
+    """The lab's hosts reach NFS datastores through libnfs, on ESXi's port 2049: the VM boots from
+    bytes that crossed NFS, and its writes land in the overlay, not in the point."""
+    repo, point_id, expected = points[VMS[0]]
+    folder = tmp_path / "ds"
+    served = datastore(folder, repository=repo, vm=VMS[0], nfs_port=2049)["datastore"]
+    si = lab.connect()
+    machine = host = nas = None
+    try:
+        host, nas = mount_nas(si, served, "instant-a")
+        assert nas.summary.accessible and nas.summary.type == "NFS41"
+        machine = register_on(si, nas, served, "instant-a-vm")
+        wait(machine.PowerOnVM_Task())
+        assert machine.guest.toolsRunningStatus == "guestToolsRunning" and machine.guest.ipAddress
+        assert lab.inspect("instant-a-vm")["disks"][0]["sha256"] == expected  # the point, read over NFS
+        lab.guest_write("instant-a-vm", offset=5 * MIB, length=MIB, seed=77)
+        now = lab.inspect("instant-a-vm")["disks"][0]["sha256"]
+        assert now != expected
+        with NfsMount("127.0.0.1", served["remote_path"], 2049) as nfs:  # another client sees the guest's write
+            assert nfs_sha(nfs, flat_path(served), 48 * MIB) == now
+        # the NFS server goes away under the running VM: its I/O fails and the datastore is inaccessible
+        kill(served_server_pid(folder))
+        with pytest.raises(AssertionError, match="HTTP 409.*NFS"):
+            lab.guest_write("instant-a-vm", offset=6 * MIB, length=4096, seed=78)
+        assert nas.summary.accessible is False and nas.host[0].mountInfo.accessible is False
+        unhealthy = datastore(folder, name=served["name"], state="stopped", check_mode=True)
+        assert any("NFS server" in p for p in unhealthy["datastore"]["health"]), unhealthy
+    finally:
+        if machine is not None:
+            destroy_vm(machine)
+        if nas is not None:
+            host.configManager.datastoreSystem.RemoveDatastore(nas)
+        datastore(folder, name=served["name"], state="stopped")
+        Disconnect(si)
+    checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
+    assert checked["verified_ok"] is True, checked
+    assert not (folder / served["name"]).exists() and chain_processes(folder) == []
+
+
+def served_server_pid(folder):
+    with open(folder / ".server" / "server.json") as f:
+        return json.load(f)["pid"]

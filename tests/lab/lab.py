@@ -93,7 +93,7 @@ def gotest(_args):
     """go vet over the lab's packages and go test of the disk model."""
     build()
     env = _go_env()
-    for command in (["go", "vet", "vadplab/vdisk", "vadplab/vcsim", "vadplab/vddkdouble"],
+    for command in (["go", "vet", "vadplab/vdisk", "vadplab/nfsds", "vadplab/vcsim", "vadplab/vddkdouble"],
                     ["go", "test", "vadplab/vdisk"]):
         if subprocess.run(command, env=env, check=False).returncode != 0:
             _fail("%s failed" % " ".join(command[:2]))
@@ -104,8 +104,8 @@ def build(force=False):
     if not force and all(os.path.exists(p) and os.path.getmtime(p) >= newest for p in (VCSIM_BIN, VDDK_LIBRARY)):
         return
     if not shutil.which("go") or not os.path.isdir(STOCK_SIMULATOR):
-        _fail("building the lab needs Debian's golang-go and golang-github-vmware-govmomi-dev "
-              "(apt-get install -y golang-go golang-github-vmware-govmomi-dev)")
+        _fail("building the lab needs Debian's golang-go, golang-github-vmware-govmomi-dev and libnfs-dev "
+              "(apt-get install -y golang-go golang-github-vmware-govmomi-dev libnfs-dev)")
     os.makedirs(BUILD_DIR, exist_ok=True)
     _build_overlay()
     env = _go_env()

@@ -176,6 +176,9 @@ class NfsServer:
         write_atomically(self._conf, "\n".join(lines) + "\n")
 
     def _start(self, address: str, port: int) -> int:
+        if _listening(address, port):  # else the wait below would take another server for ours
+            raise NfsServerError("%s port %d is in use by another process (an NFS server this module did not start, "
+                                 "or one of another datastores_dir): stop it, or give another nfs_port" % (address, port))
         pid_file = os.path.join(self.folder, "ganesha.pid")
         with contextlib.suppress(FileNotFoundError):
             os.remove(pid_file)

@@ -10,7 +10,7 @@ import (
 type link struct {
 	path   string
 	desc   *Descriptor
-	extent *os.File
+	extent File
 	bitmap []byte // nil for a base disk
 	dirty  bool
 }
@@ -60,11 +60,7 @@ func Open(path string, readOnly, singleLink bool) (*Chain, error) {
 }
 
 func openLink(path string, desc *Descriptor, readOnly bool) (*link, error) {
-	flags := os.O_RDWR
-	if readOnly {
-		flags = os.O_RDONLY
-	}
-	extent, err := os.OpenFile(extentPath(path, desc), flags, 0)
+	extent, err := openFile(extentPath(path, desc), readOnly)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, errorf(CodePartialChain, "%s: extent %s is missing", path, desc.ExtentFile)
@@ -154,7 +150,7 @@ func (c *Chain) read(i int, buf []byte, off int64) error {
 	return nil
 }
 
-func readFull(f *os.File, buf []byte, off int64) error {
+func readFull(f File, buf []byte, off int64) error {
 	n, err := f.ReadAt(buf, off)
 	if err == io.EOF {
 		for j := n; j < len(buf); j++ {
@@ -262,8 +258,13 @@ const (
 	seekHole = 4
 )
 
-// dataRanges lists a sparse file's data regions with SEEK_DATA / SEEK_HOLE.
-func dataRanges(f *os.File, size int64) [][2]int64 {
+// dataRanges lists a sparse file's data regions with SEEK_DATA / SEEK_HOLE; a remote file
+// (whose holes a client cannot see) is data throughout.
+func dataRanges(extent File, size int64) [][2]int64 {
+	f, local := extent.(*os.File)
+	if !local {
+		return [][2]int64{{0, size}}
+	}
 	var ranges [][2]int64
 	fd := int(f.Fd())
 	for off := int64(0); off < size; {
@@ -316,7 +317,9 @@ func (c *Chain) AllocatedBytes() int64 {
 		var st syscall.Stat_t
 		if l.bitmap == nil && l.desc.DDB["thinProvisioned"] != "1" {
 			total += l.desc.Capacity()
-		} else if syscall.Fstat(int(l.extent.Fd()), &st) == nil {
+		} else if f, local := l.extent.(*os.File); !local {
+			total += l.desc.Capacity()
+		} else if syscall.Fstat(int(f.Fd()), &st) == nil {
 			total += st.Blocks * 512
 		}
 	}

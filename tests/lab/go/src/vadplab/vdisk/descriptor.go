@@ -7,6 +7,7 @@ package vdisk
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -47,13 +48,12 @@ func newCID() string {
 
 // ReadDescriptor parses a descriptor file.
 func ReadDescriptor(path string) (*Descriptor, error) {
-	f, err := os.Open(path)
+	text, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	d := &Descriptor{DDB: map[string]string{}}
-	scanner := bufio.NewScanner(f)
+	scanner := bufio.NewScanner(bytes.NewReader(text))
 	for scanner.Scan() {
 		line := strings.TrimSpace(scanner.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -124,6 +124,9 @@ func (d *Descriptor) Write(path string) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "ddb.%s = \"%s\"\n", k, d.DDB[k])
+	}
+	if r, rel := remoteFor(path); r != nil {
+		return r.WriteFile(rel, []byte(b.String()))
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
