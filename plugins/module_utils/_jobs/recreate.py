@@ -83,6 +83,8 @@ class RecreateOptions:
     timeout: int = 600
     # more extraConfig marks (a drill's own); set by callers, not a module option
     marks: Dict[str, str] = dataclasses.field(default_factory=dict, metadata={"option": False})
+    # source disk key -> "[datastore] path.vmdk" attached as it is (instant recovery); set by callers
+    existing_disks: Dict[int, str] = dataclasses.field(default_factory=dict, metadata={"option": False})
     encryption_key_file: Optional[str] = None
     s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
 
@@ -131,7 +133,8 @@ class RecreateVm:
                       for d in config.hardware.device)
         return {"datastore": o.datastore, "datastore_map": o.datastore_map or {},
                 "networks": networks_of(placement["datacenter"]), "versions": supported_versions(placement),
-                "luns": placement_luns(placement) if has_rdm and o.rdm_policy == "remap" else {}}
+                "luns": placement_luns(placement) if has_rdm and o.rdm_policy == "remap" else {},
+                "existing_disks": o.existing_disks}
 
     def _remove(self):
         o, client = self.options, self.client

@@ -216,7 +216,8 @@ def check_config(config):
 class SpecBuilder:
     """Builds the spec. target: {"datastore": name for the VM files, "datastore_map": {...},
     "networks": {name or portgroup key: {"name", "type": standard|dvs, "portgroup_key", "switch_uuid"}},
-    "network_map": {...}, "luns": {wanted: {"canonical_name", "uuid", "capacity_bytes"}}, "versions": [...]}.
+    "network_map": {...}, "luns": {wanted: {"canonical_name", "uuid", "capacity_bytes"}}, "versions": [...],
+    "existing_disks": {source disk key: "[datastore] path.vmdk"} (attached as they are)}.
     options: name, mac (keep|regenerate), uuid, instance_uuid (keep|new), hardware_version
     (refuse|lower), disk_provisioning (source|thin|thick|eager), rdm_policy (remap|as_vmdk|skip),
     rdm_map, extra_config_deny, extra_config_allow."""
@@ -261,6 +262,10 @@ class SpecBuilder:
         spec.deviceChange = self._device_changes()
         return spec
 
+    def _existing_disks(self):
+        """{source disk key: "[datastore] path.vmdk"}: disks attached as they are, not created."""
+        return self.target.get("existing_disks") or {}
+
     def _device_changes(self):
         devices = [d for d in self.config.hardware.device if not _is_default(d)]
         for number, device in enumerate(devices, 1):
@@ -271,7 +276,7 @@ class SpecBuilder:
             if new is None:
                 continue
             change = vim.vm.device.VirtualDeviceSpec(operation="add", device=new)
-            if isinstance(new, vim.vm.device.VirtualDisk):
+            if isinstance(new, vim.vm.device.VirtualDisk) and device.key not in self._existing_disks():
                 change.fileOperation = "create"  # a new base disk, or an RDM's new mapping file
             changes.append(change)
         return changes
@@ -318,6 +323,13 @@ class SpecBuilder:
         entry = {"source_key": source.key, "label": source.deviceInfo.label if source.deviceInfo else None,
                  "capacity_bytes": capacity, "datastore": datastore, "temporary_key": device.key,
                  "controller_key": source.controllerKey, "unit_number": source.unitNumber}
+        if source.key in self._existing_disks():  # a disk file that exists already (instant recovery's served disks)
+            path = self._existing_disks()[source.key]
+            device.backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                fileName=path, diskMode=getattr(backing, "diskMode", None) or "persistent")
+            entry.update(datastore=_datastore_of(path), existing=path)
+            self.disks.append(entry)
+            return device
         if isinstance(backing, vim.vm.device.VirtualDisk.RawDiskMappingVer1BackingInfo):
             return self._rdm(source, device, backing, datastore, entry)
         provisioning = options.get("disk_provisioning", "source")

@@ -78,6 +78,16 @@ def test_disks_are_new_base_disks_with_the_source_capacity_and_provisioning():
     assert backing.eagerlyScrub is True and backing.thinProvisioned is False
 
 
+def test_existing_disks_are_attached_as_they_are_not_created():
+    config, _spec, _b = build(SNAP)
+    [source] = [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+    _c, spec, builder = build(SNAP, target={"existing_disks": {source.key: "[vadp-x] web/web.vmdk"}})
+    [change] = [c for c in spec.deviceChange if isinstance(c.device, vim.vm.device.VirtualDisk)]
+    assert change.fileOperation is None and change.device.backing.fileName == "[vadp-x] web/web.vmdk"
+    assert change.device.capacityInKB == source.capacityInKB and change.device.backing.parent is None
+    assert builder.disks[0]["existing"] == "[vadp-x] web/web.vmdk" and builder.disks[0]["datastore"] == "vadp-x"
+
+
 def test_cpu_feature_mask_becomes_cpuid_info_specs_with_operation_add():
     config, spec, _b = build()
     assert len(spec.cpuFeatureMask) == len(config.cpuFeatureMask) == 10

@@ -1,6 +1,7 @@
-"""restore_point_datastore: a point served as an NFS datastore folder (nbdkit, a qcow2 overlay
-through qemu-nbd, nbdfuse, NFS-Ganesha), read and written by a real NFS client (libnfs) over
-NFSv4 on loopback, on points lab VMs' backups made."""
+"""Instant recovery. restore_point_datastore: a point served as an NFS datastore folder (nbdkit, a
+qcow2 overlay through qemu-nbd, nbdfuse, NFS-Ganesha), read and written by a real NFS client
+(libnfs) over NFSv4 on loopback; the lab's hosts mount it the same way. instant_recovery: a VM
+running from it, and discarded. On points lab VMs' backups made."""
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ def points(lab, tmp_path_factory):
     try:
         found = {}
         for i, (vm, machine) in enumerate(zip(VMS, machines)):
+            wait(machine.ReconfigVM_Task(vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
+                operation="add", device=nic())])))  # a guest with a network card reports an IP
             wait(machine.PowerOnVM_Task())
             lab.guest_write(vm, offset=MIB, length=2 * MIB, seed=700 + i)  # after the boot sector: the VMs boot
             lab.guest_write(vm, offset=40 * MIB, length=3 * MIB, seed=710 + i)
@@ -39,6 +42,10 @@ def points(lab, tmp_path_factory):
         for machine in machines:
             destroy_vm(machine)
         Disconnect(si)
+
+
+def nic():
+    return vim.vm.device.VirtualVmxnet3(key=-102, backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network"))
 
 
 def free_port():
@@ -198,8 +205,7 @@ def register_on(si, datastore, served, name):
                                  vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.ParaVirtualSCSIController(
                                      key=-100, busNumber=0, sharedBus="noSharing")),
                                  vim.vm.device.VirtualDeviceSpec(operation="add", device=disk),
-                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=vim.vm.device.VirtualVmxnet3(
-                                     key=-102, backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network")))])
+                                 vim.vm.device.VirtualDeviceSpec(operation="add", device=nic())])
     return wait(template.parent.CreateVM_Task(spec, template.resourcePool, template.runtime.host))
 
 
@@ -245,3 +251,41 @@ def test_a_lab_host_mounts_the_datastore_over_nfs_and_a_vm_boots_and_writes_thro
 def served_server_pid(folder):
     with open(folder / ".server" / "server.json") as f:
         return json.load(f)["pid"]
+
+
+def instant(check_mode=False, **args):
+    return run_module("vadp.vsphere.instant_recovery", args, check_mode=check_mode)
+
+
+def test_instant_recovery_runs_the_vm_from_its_point_and_a_discard_leaves_nothing(points, lab, tmp_path):
+    repo, point_id, expected = points[VMS[1]]
+    folder = str(tmp_path / "ds")
+    args = dict(name="instant-b", repository=repo, source_vm=VMS[1], host="DC0_H0", datastores_dir=folder)
+    si = lab.connect()
+    try:
+        preview = instant(check_mode=True, **args)
+        assert preview["changed"] and not preview.get("failed") and find_vm_by_name(si, "instant-b") == [], preview
+        started = instant(**args)
+        assert started["changed"] and not started.get("failed"), started
+        assert started["ip_address"] and started["datastore"]["vcenter_name"] == "vadp-instant-b"
+        [machine] = find_vm_by_name(si, "instant-b")
+        assert machine.runtime.powerState == "poweredOn" and machine.guest.toolsRunningStatus == "guestToolsRunning"
+        [disk] = [d for d in machine.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+        assert disk.backing.fileName == "[vadp-instant-b] %s" % started["datastore"]["disks"][0]["descriptor"]
+        assert lab.inspect("instant-b")["disks"][0]["sha256"] == expected  # the point's bytes, over NFS
+        again = instant(**args)
+        assert again["changed"] is False and again["steps"] == [], again
+        lab.guest_write("instant-b", offset=7 * MIB, length=MIB, seed=91)
+        assert lab.inspect("instant-b")["disks"][0]["sha256"] != expected
+    finally:
+        discarded = instant(name="instant-b", state="absent", datastores_dir=folder)
+    assert discarded["changed"] and not discarded.get("failed"), discarded
+    assert len(discarded["steps"]) == 3, discarded
+    # nothing left: no VM, no datastore in vCenter, nothing served, no process, and the point as it was
+    assert find_vm_by_name(si, "instant-b") == []
+    assert "vadp-instant-b" not in [d.name for d in si.content.rootFolder.childEntity[0].datastore]
+    assert not (tmp_path / "ds" / "vadp-instant-b").exists() and chain_processes(tmp_path / "ds") == []
+    assert instant(name="instant-b", state="absent", datastores_dir=folder)["changed"] is False
+    checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
+    assert checked["verified_ok"] is True, checked
+    Disconnect(si)

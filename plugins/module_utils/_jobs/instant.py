@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vadp.vsphere contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Instant recovery (the instant_recovery module's work): a VM running from its restore point,
+served as an NFS datastore by this host, before any copy is made; or, with state absent, all of
+it discarded. Each step finds what an earlier run left, so a re-run goes on where one stopped.
+
+The served datastore is named after the new VM (vadp-<vm name>), so that a discard finds it even
+when the VM is already gone. No Ansible imports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Callable, Dict, List, Optional
+
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.nfs_datastore import PointDatastores
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_datastore import PointDatastoreJob, PointDatastoreOptions
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
+from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.config_spec import RECOVERY_MARK_KEY
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import vm_identity
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.nas import find_nas, mount_nas, unmount_nas
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.placement import PlacementError, find_placement, find_vm_folder
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_tools
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import wait_for_task
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VmNotFoundError
+
+
+@dataclasses.dataclass(frozen=True)
+class InstantOptions:
+    """The module's options of the same names (docs: ansible-doc vadp.vsphere.instant_recovery)."""
+    name: str
+    repository: Optional[str] = None
+    source_vm: Optional[str] = None
+    restore_point: str = "latest"
+    state: str = "running"
+    datacenter: Optional[str] = None
+    folder: Optional[str] = None
+    host: Optional[str] = None
+    network_map: Optional[Dict[str, str]] = None
+    network: Optional[str] = None
+    nics_connected: bool = True
+    instance_uuid: str = "new"
+    bios_uuid: str = "keep"
+    nfs_address: str = "127.0.0.1"
+    nfs_port: int = 2049
+    nfs_clients: List[str] = dataclasses.field(default_factory=list)
+    datastores_dir: Optional[str] = None
+    encryption_key_file: Optional[str] = None
+    s3: Optional[dict] = None
+    lock_timeout: int = DEFAULT_LEASE_TIMEOUT
+    timeout: int = 600
+
+
+def datastore_name(vm_name: str) -> str:
+    return "vadp-" + re.sub(r"[^A-Za-z0-9_.-]", "_", vm_name)[:180]
+
+
+class InstantRecovery:
+    def __init__(self, client, options: InstantOptions, warn: Callable[[str], None] = lambda message: None):
+        self.client, self.options, self.warn = client, options, warn
+
+    def run(self, check_mode: bool = False) -> dict:
+        return self._discard(check_mode) if self.options.state == "absent" else self._start(check_mode)
+
+    def _served(self, check_mode: bool) -> dict:
+        o = self.options
+        return PointDatastoreJob(PointDatastoreOptions(
+            repository=o.repository, vm=o.source_vm, restore_point=o.restore_point, name=datastore_name(o.name),
+            nfs_address=o.nfs_address, nfs_port=o.nfs_port, nfs_clients=tuple(o.nfs_clients), datastores_dir=o.datastores_dir,
+            encryption_key_file=o.encryption_key_file, s3=o.s3, lock_timeout=o.lock_timeout)).run(check_mode)
+
+    def _start(self, check_mode: bool) -> dict:
+        o = self.options
+        placement = find_placement(self.client.content, o.datacenter, o.folder, o.host)
+        host = placement["host"]
+        if host is None:
+            raise PlacementError("give host: the point's datastore is mounted on one ESXi host, and the VM runs there")
+        served = self._served(check_mode)
+        record, changed = served["datastore"], served["changed"]
+        result = {"changed": changed, "datastore": record, "vm": None, "steps": ["datastore served"] if changed else []}
+        if check_mode:
+            return dict(result, changed=True)
+        datastore = find_nas(host, record["remote_host"], record["remote_path"])
+        if datastore is None:
+            datastore = mount_nas(host, record["remote_host"], record["remote_path"], record["name"])
+            result["steps"].append("datastore %s mounted on %s" % (datastore.name, host.name))
+        created = RecreateVm(self.client, RecreateOptions(
+            name=o.name, repository=o.repository, source_vm=o.source_vm, restore_point=record["point"],
+            datacenter=o.datacenter, folder=o.folder, host=o.host, datastore=datastore.name, network_map=o.network_map,
+            network=o.network, nics_connected=o.nics_connected, instance_uuid=o.instance_uuid, bios_uuid=o.bios_uuid,
+            rdm_policy="skip", timeout=o.timeout, encryption_key_file=o.encryption_key_file, s3=o.s3,
+            existing_disks={d["key"]: "[%s] %s" % (datastore.name, d["descriptor"]) for d in record["disks"]}), self.warn).run()
+        if created["created"]:
+            result["steps"].append("VM %s registered with the point's disks" % o.name)
+        vm = find_vm(self.client.content, moid=created["vm"]["moid"])
+        if vm.runtime.powerState != "poweredOn":
+            power_on(vm, None, o.timeout)
+            result["steps"].append("powered on")
+        result.update(tools_seconds=wait_for_tools(vm, o.timeout), vm=vm_identity(vm), ip_address=vm.guest.ipAddress,
+                      notes=created["notes"], datastore=dict(record, vcenter_name=datastore.name),
+                      changed=bool(result["steps"]))
+        return result
+
+    def _discard(self, check_mode: bool) -> dict:
+        """Power off and unregister the VM (its disks are the served files), unmount the datastore
+        from every host, stop serving it and delete its overlays."""
+        o, content = self.options, self.client.content
+        name = datastore_name(o.name)
+        steps = []
+        vm = self._recovered_vm()
+        if vm is not None:
+            steps.append("VM %s powered off and unregistered" % vm.name)
+            if not check_mode:
+                if vm.runtime.powerState != "poweredOff":
+                    wait_for_task(vm.PowerOffVM_Task(), timeout=o.timeout)
+                vm.UnregisterVM()
+        datacenter, _folder = find_vm_folder(content, o.datacenter, o.folder)
+        for datastore in [d for d in datacenter.datastore if d.name == name]:
+            steps.append("datastore %s unmounted" % name)
+            if not check_mode:
+                unmount_nas(datastore)
+        served = PointDatastores(o.datastores_dir).find(name)
+        if served is not None:
+            steps.append("datastore %s no longer served, its overlays deleted" % name)
+            if not check_mode:
+                PointDatastores(o.datastores_dir).stop(served)
+        return {"changed": bool(steps), "steps": steps, "vm": None, "datastore": served}
+
+    def _recovered_vm(self):
+        """The VM named o.name that an instant recovery made (it runs from the datastore named after it)."""
+        o = self.options
+        try:
+            vm = find_vm(self.client.content, name=o.name, folder=o.folder, datacenter=o.datacenter)
+        except VmNotFoundError:
+            return None
+        marked = any(option.key == RECOVERY_MARK_KEY for option in vm.config.extraConfig or [])
+        on_ours = any(ds.name == datastore_name(o.name) for ds in vm.datastore)
+        if not (marked and on_ours):
+            raise PlacementError("VM %s (%s) was not made by an instant recovery (it does not run from datastore %s): it is "
+                                 "left untouched" % (vm.name, vm._moId, datastore_name(o.name)))
+        return vm
