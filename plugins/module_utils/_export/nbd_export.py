@@ -27,6 +27,7 @@ from typing import List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._export import nbdkit_plugin
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, read_pid
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, RepositoryBusyError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError, PointNotFoundError
@@ -82,19 +83,7 @@ class ExportOptions:
 
 
 def _alive(pid) -> bool:
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return b"nbdkit" in f.read()
-    except (OSError, TypeError):
-        return False
-
-
-def _read_pid(path: str) -> Optional[int]:
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
+    return alive(pid, b"nbdkit")
 
 
 def _wait_for_lease(o: "ExportOptions", pid: int, state_file: str, log: str) -> None:
@@ -272,7 +261,7 @@ class NbdExports:
             env = dict(os.environ, PATH=_path_without_virtual_environments(), **s3_environment(o.s3))
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, check=False, timeout=120,
                                   env=env)
-        pid = _read_pid(pid_file)
+        pid = read_pid(pid_file)
         if done.returncode or not _alive(pid):
             with open(log) as f:
                 raise ExportError("nbdkit did not start (exit code %s): %s" % (done.returncode, f.read().strip()[-2000:]))
@@ -289,14 +278,7 @@ class NbdExports:
 
     def stop(self, record: dict) -> None:
         """End the export's nbdkit (SIGTERM, then SIGKILL after 30 s) and remove its folder."""
-        pid = record["pid"]
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        end(record["pid"], b"nbdkit")
         self._remove(record)
 
     def _remove(self, record: dict) -> None:

@@ -24,13 +24,13 @@ import os
 import posixpath
 import re
 import shutil
-import signal
 import subprocess
 import time
 from typing import List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_atomically, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportError, ExportOptions, NbdExports, checked_name
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, read_pid
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nfs_server import DEFAULT_PORT, NfsServer, checked_clients
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
 
@@ -100,36 +100,10 @@ def _need(tool: str) -> None:
                                         % (tool, _TOOLS[tool]))
 
 
-def _alive(pid, word: bytes) -> bool:
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return word in f.read()
-    except (OSError, TypeError):
-        return False
-
-
-def _end(pid, word: bytes) -> None:
-    if _alive(pid, word):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _alive(pid, word) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid, word):
-            os.kill(pid, signal.SIGKILL)
-
-
 def _run(command: List[str]) -> None:
     done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=120)
     if done.returncode:
         raise DatastoreStartError("%s failed (exit code %d): %s" % (command[0], done.returncode, done.stderr.strip()[-2000:]))
-
-
-def _read_pid(path: str) -> Optional[int]:
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
 
 
 class PointDatastores:
@@ -158,9 +132,9 @@ class PointDatastores:
         if server is None or record["name"] not in [e["name"] for e in server["exports"]]:
             problems.append("the NFS server does not serve it")
         for disk in record["disks"]:
-            if not _alive(disk.get("nbdkit_pid"), b"nbdkit"):
+            if not alive(disk.get("nbdkit_pid"), b"nbdkit"):
                 problems.append("disk %s: the repository export (nbdkit) is not running" % disk["key"])
-            if not _alive(disk.get("qemu_nbd_pid"), b"qemu-nbd"):
+            if not alive(disk.get("qemu_nbd_pid"), b"qemu-nbd"):
                 problems.append("disk %s: the overlay server (qemu-nbd) is not running" % disk["key"])
             if not os.path.ismount(disk["mount"]):
                 problems.append("disk %s: its file is not mounted (nbdfuse)" % disk["key"])
@@ -232,7 +206,7 @@ class PointDatastores:
         # --persistent: serve every NFS client's reconnect; --shared: nbdfuse's parallel connections
         _run(["qemu-nbd", "--fork", "--persistent", "--shared=8", "--pid-file", pid_file, "--socket", served["overlay_socket"],
               "-f", "qcow2", served["overlay"]])
-        served["qemu_nbd_pid"] = _read_pid(pid_file)
+        served["qemu_nbd_pid"] = read_pid(pid_file)
         os.makedirs(served["mount"], exist_ok=True)
         flat = os.path.join(served["mount"], disk["base"] + "-flat.vmdk")
         fuse_pid_file = os.path.join(state, "%s.nbdfuse.pid" % key)
@@ -241,7 +215,7 @@ class PointDatastores:
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         served["nbdfuse_pid"] = fuse.pid
         deadline = time.monotonic() + 60
-        while _read_pid(fuse_pid_file) is None:  # written once the file is mounted
+        while read_pid(fuse_pid_file) is None:  # written once the file is mounted
             if fuse.poll() is not None or time.monotonic() > deadline:
                 with open(log.name) as f:
                     raise DatastoreStartError("nbdfuse did not mount disk %s: %s" % (key, f.read().strip()[-2000:]))
@@ -264,8 +238,8 @@ class PointDatastores:
         for disk in record.get("disks", []):
             if os.path.ismount(disk["mount"]):
                 subprocess.run(["fusermount3", "-u", "-z", disk["mount"]], capture_output=True, check=False, timeout=60)
-            _end(disk.get("nbdfuse_pid"), b"nbdfuse")
-            _end(disk.get("qemu_nbd_pid"), b"qemu-nbd")
+            end(disk.get("nbdfuse_pid"), b"nbdfuse")
+            end(disk.get("qemu_nbd_pid"), b"qemu-nbd")
         exports = NbdExports(os.path.join(self.folder, record["name"], "exports"))
         for export in exports.list():
             exports.stop(export)

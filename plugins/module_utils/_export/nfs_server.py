@@ -28,6 +28,7 @@ from typing import Iterator, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_atomically, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportError
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end
 
 PSEUDO_ROOT = "/vadp"
 DEFAULT_PORT = 2049
@@ -70,11 +71,7 @@ def checked_clients(address: str, clients: List[str]) -> List[str]:
 
 
 def _alive(pid) -> bool:
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return b"ganesha" in f.read()
-    except (OSError, TypeError):
-        return False
+    return alive(pid, b"ganesha")
 
 
 def _listening(address: str, port: int) -> bool:
@@ -148,15 +145,7 @@ class NfsServer:
         write_json_atomically(self._state_file, state)
 
     def stop(self) -> None:
-        state = read_json(self._state_file) or {}
-        pid = state.get("pid")
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        end((read_json(self._state_file) or {}).get("pid"), b"ganesha")
         with contextlib.suppress(FileNotFoundError):
             os.remove(self._state_file)
 
