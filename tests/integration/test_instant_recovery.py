@@ -180,6 +180,8 @@ def test_bad_requests_fail_before_anything_starts(points, tmp_path):
     assert reachable["failed"] and reachable["error_code"] == "NFS_CLIENTS_REQUIRED", reachable
     wrong = datastore(folder, repository=repo, vm=VMS[0], nfs_clients=["esxi-01"])
     assert wrong["failed"] and wrong["error_code"] == "NFS_CLIENTS_REQUIRED", wrong
+    quoted = datastore(folder, repository=repo, vm=VMS[0], name='web"; EXPORT {')  # it would end a value in Ganesha's config
+    assert quoted["failed"] and quoted["error_code"] == "INVALID_ARGUMENT", quoted
     missing = datastore(folder, repository=repo, vm="no-such-vm")
     assert missing["failed"] and missing["error_code"] == "POINT_NOT_FOUND", missing
     assert not (folder / ("vadp-" + point_id)).exists() and chain_processes(folder) == []

@@ -28,6 +28,7 @@ import subprocess
 import time
 from typing import List, Optional
 
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_atomically, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportError, ExportOptions, NbdExports, checked_name
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, read_pid
@@ -146,6 +147,10 @@ class PointDatastores:
             _need(tool)
         clients = checked_clients(o.nfs_address, list(o.nfs_clients))
         name = checked_name(o.name or "vadp-%s" % point["id"])
+        # the name and the folder go into Ganesha's configuration and the NFS path: nothing that could end a quoted value
+        if not re.match(r"^[A-Za-z0-9_.-]+$", name) or '"' in self.folder:
+            raise InvalidSettingsError("datastore name %r: give letters, digits, dots, dashes or underscores (and a "
+                                       "datastores_dir without double quotes)" % name)
         vm_folder = re.sub(r"[^A-Za-z0-9_.-]", "_", point["vm"]["name"]) or "vm"
         taken: set = set()
         disks = []
