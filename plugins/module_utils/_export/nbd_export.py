@@ -262,6 +262,10 @@ class NbdExports:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, check=False, timeout=120,
                                   env=env)
         pid = read_pid(pid_file)
+        deadline = time.monotonic() + 60
+        while not done.returncode and pid is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # nbdkit's parent may exit before its child has written the pid file
+            pid = read_pid(pid_file)
         if done.returncode or not _alive(pid):
             with open(log) as f:
                 raise ExportError("nbdkit did not start (exit code %s): %s" % (done.returncode, f.read().strip()[-2000:]))
