@@ -27,7 +27,7 @@ from typing import List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._export import nbdkit_plugin
-from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, read_pid
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, wait_for_pid_file
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, RepositoryBusyError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointDamagedError, PointNotFoundError
@@ -261,11 +261,7 @@ class NbdExports:
             env = dict(os.environ, PATH=_path_without_virtual_environments(), **s3_environment(o.s3))
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, check=False, timeout=120,
                                   env=env)
-        pid = read_pid(pid_file)
-        deadline = time.monotonic() + 60
-        while not done.returncode and pid is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # nbdkit's parent may exit before its child has written the pid file
-            pid = read_pid(pid_file)
+        pid = None if done.returncode else wait_for_pid_file(pid_file)
         if done.returncode or not _alive(pid):
             with open(log) as f:
                 raise ExportError("nbdkit did not start (exit code %s): %s" % (done.returncode, f.read().strip()[-2000:]))

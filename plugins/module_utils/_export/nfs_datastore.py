@@ -31,7 +31,7 @@ from typing import List, Optional
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json, write_atomically, write_json_atomically
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportError, ExportOptions, NbdExports, checked_name
-from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, read_pid
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, read_pid, wait_for_pid_file
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nfs_server import DEFAULT_PORT, NfsServer, checked_clients
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
 
@@ -211,7 +211,7 @@ class PointDatastores:
         # --persistent: serve every NFS client's reconnect; --shared: nbdfuse's parallel connections
         _run(["qemu-nbd", "--fork", "--persistent", "--shared=8", "--pid-file", pid_file, "--socket", served["overlay_socket"],
               "-f", "qcow2", served["overlay"]])
-        served["qemu_nbd_pid"] = read_pid(pid_file)
+        served["qemu_nbd_pid"] = wait_for_pid_file(pid_file)
         os.makedirs(served["mount"], exist_ok=True)
         flat = os.path.join(served["mount"], disk["base"] + "-flat.vmdk")
         fuse_pid_file = os.path.join(state, "%s.nbdfuse.pid" % key)

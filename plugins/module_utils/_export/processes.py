@@ -40,3 +40,14 @@ def read_pid(path: str) -> Optional[int]:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def wait_for_pid_file(path: str, timeout: float = 60) -> Optional[int]:
+    """The pid a daemon writes once it runs, or None if none came within timeout. nbdkit's parent
+    exits before its child writes the file: a daemon's exit status alone does not say it runs."""
+    deadline = time.monotonic() + timeout
+    pid = read_pid(path)
+    while pid is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pid = read_pid(path)
+    return pid

@@ -1,0 +1,36 @@
+"""The export daemons' pids: a daemon whose parent exits before it writes its pid file is waited
+for (nbdkit does this), and end() stops a program only if the pid still runs it."""
+import os
+import subprocess
+import sys
+
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, wait_for_pid_file
+
+
+def test_a_pid_file_written_after_the_parent_exited_is_waited_for(tmp_path):
+    pid_file = tmp_path / "daemon.pid"
+    # the parent exits at once; its child writes the file later, as nbdkit's does
+    subprocess.run(["sh", "-c", "(sleep 0.5; echo 4242 > %s) &" % pid_file], check=True)
+    assert not pid_file.exists()
+    assert wait_for_pid_file(str(pid_file)) == 4242
+
+
+def test_a_missing_pid_file_gives_none_after_the_timeout(tmp_path):
+    assert wait_for_pid_file(str(tmp_path / "never.pid"), timeout=0.2) is None
+
+
+def test_end_stops_the_program_and_leaves_a_pid_of_another_program_alone():
+    program = b"print('ready', flush=True); import time; time.sleep(600)"
+    sleeper = subprocess.Popen([sys.executable, "-c", program.decode()], stdout=subprocess.PIPE)
+    try:
+        assert sleeper.stdout.readline() == b"ready\n"  # it runs its program now, not still the forked parent's
+        assert alive(sleeper.pid, program) and not alive(sleeper.pid, b"nbdkit")
+        end(sleeper.pid, b"nbdkit")  # not ours: untouched
+        assert sleeper.poll() is None
+        end(sleeper.pid, program)
+        assert sleeper.wait(timeout=60) is not None
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+        sleeper.stdout.close()
+    assert not os.path.exists("/proc/%d" % sleeper.pid)
