@@ -325,4 +325,6 @@ def test_object_storage_stopped_mid_restore_fails_it_clearly_naming_what_is_left
         wait(machine.PowerOnVM_Task())
     assert outcome.get("failed") and outcome["error_code"] == "REPOSITORY_UNREACHABLE", outcome
     assert state["endpoint"] in outcome["msg"] and options["secret_key"] not in str(outcome)
-    assert "running the same transfer again resumes there" in outcome["msg"]  # what is left to do
+    # what is left to do: the disk was written (the hold came at the second write), so it is named as partly restored;
+    # whether a checkpoint was also written before the reads failed depends on timing, so its sentence is not asked for
+    assert "PARTIALLY RESTORED" in outcome["msg"] and "run the same restore again to resume it" in outcome["msg"]
