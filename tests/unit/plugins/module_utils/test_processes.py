@@ -3,16 +3,25 @@ for (nbdkit does this), and end() stops a program only if the pid still runs it.
 import os
 import subprocess
 import sys
+import threading
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.processes import alive, end, wait_for_pid_file
 
 
 def test_a_pid_file_written_after_the_parent_exited_is_waited_for(tmp_path):
-    pid_file = tmp_path / "daemon.pid"
-    # the parent exits at once; its child writes the file later, as nbdkit's does
-    subprocess.run(["sh", "-c", "(sleep 0.5; echo 4242 > %s) &" % pid_file], check=True)
+    pid_file, release = tmp_path / "daemon.pid", tmp_path / "release"
+    os.mkfifo(release)
+    # the parent exits at once; its child writes the file only once the test releases it (nbdkit's child
+    # writes it at a time of its own): no sleep, the release is the event
+    subprocess.run(["sh", "-c", "(cat %s > /dev/null; echo 4242 > %s) &" % (release, pid_file)], check=True)
+    waited = {}
+    waiter = threading.Thread(target=lambda: waited.update(pid=wait_for_pid_file(str(pid_file))))
+    waiter.start()
     assert not pid_file.exists()
-    assert wait_for_pid_file(str(pid_file)) == 4242
+    with open(release, "w") as fifo:  # opens once the child reads; closing lets it go on
+        fifo.write("go")
+    waiter.join()
+    assert waited["pid"] == 4242
 
 
 def test_a_missing_pid_file_gives_none_after_the_timeout(tmp_path):
