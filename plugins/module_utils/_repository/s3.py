@@ -144,7 +144,7 @@ class S3Storage:
         """Write a new object (retain_until: locked in compliance mode until then); False when the key
         exists. The server checks what arrived against a CRC32 sent with it, and refuses it (BadDigest)
         when it differs: a transfer damaged on the way is never stored."""
-        lock = {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": retain_until} if retain_until else {}
+        lock = {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": retain_until} if _ahead(retain_until) else {}
         try:
             self._call("write", key, self.client.put_object, Key=self.prefix + key, Body=bytes(data), IfNoneMatch="*",
                        ChecksumAlgorithm="CRC32", **lock)
@@ -176,6 +176,8 @@ class S3Storage:
 
     def retain(self, key: str, until: datetime.datetime) -> None:
         """Lock the object in compliance mode until `until` (a later date only: the server refuses to shorten)."""
+        if not _ahead(until):
+            return
         self._call("lock", key, self.client.put_object_retention, Key=self.prefix + key,
                    Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
 
@@ -232,3 +234,10 @@ class S3Storage:
 
     def remove_empty_folder(self, prefix: str) -> bool:
         return True
+
+
+def _ahead(until: Optional[datetime.datetime]) -> bool:
+    """Whether a lock until `until` still means anything. A date already gone (a backup that took
+    longer than its retention) locks nothing, and S3 refuses it: the object is written as free as
+    its lock's end would have left it."""
+    return until is not None and until > datetime.datetime.now(datetime.timezone.utc)

@@ -9,7 +9,26 @@ package nfsds
 #include <stdint.h>
 #include <fcntl.h>
 #include <sys/time.h>
+#include <signal.h>
+#include <pthread.h>
 #include <nfsc/libnfs.h>
+
+// libnfs's synchronous calls poll() and fail on EINTR ("Poll failed"), leaving the request
+// queued. Go's runtime signals its threads (goroutine preemption), so each call runs with every
+// signal blocked on its thread; what arrived meanwhile is delivered when the mask is restored.
+#define QUIET(call) ({ sigset_t all, old; sigfillset(&all); pthread_sigmask(SIG_BLOCK, &all, &old); \
+	int status = (call); pthread_sigmask(SIG_SETMASK, &old, NULL); status; })
+static int q_mount(struct nfs_context *n, const char *server, const char *path) { return QUIET(nfs_mount(n, server, path)); }
+static int q_open(struct nfs_context *n, const char *path, int flags, struct nfsfh **fh) { return QUIET(nfs_open(n, path, flags, fh)); }
+static int q_creat(struct nfs_context *n, const char *path, int mode, struct nfsfh **fh) { return QUIET(nfs_creat(n, path, mode, fh)); }
+static int q_pread(struct nfs_context *n, struct nfsfh *fh, uint64_t offset, uint64_t count, void *buf) {
+	return QUIET(nfs_pread(n, fh, offset, count, buf));
+}
+static int q_pwrite(struct nfs_context *n, struct nfsfh *fh, uint64_t offset, uint64_t count, const void *buf) {
+	return QUIET(nfs_pwrite(n, fh, offset, count, buf));
+}
+static int q_fsync(struct nfs_context *n, struct nfsfh *fh) { return QUIET(nfs_fsync(n, fh)); }
+static int q_ftruncate(struct nfs_context *n, struct nfsfh *fh, uint64_t length) { return QUIET(nfs_ftruncate(n, fh, length)); }
 */
 import "C"
 
@@ -25,13 +44,13 @@ import (
 
 const (
 	readSize = 64 << 10
-	// libnfs 5.0 fails to encode an NFSv4 WRITE of 4 KiB or more ("Failed to encode COMPOUND4args")
+	// libnfs 4.0 fails to encode an NFSv4 WRITE of 4 KiB or more ("Failed to encode COMPOUND4args")
 	writeSize = 2 << 10
 )
 
 // Mount is one NFSv4 mount. libnfs's synchronous calls on one context are not safe from several
 // goroutines at once, so every call holds mu. Files stay open for the mount's life, one handle per
-// path, as a host keeps a running VM's disks open: libnfs 5.0's nfs_close of an NFSv4 file now and
+// path, as a host keeps a running VM's disks open: libnfs 4.0's nfs_close of an NFSv4 file now and
 // then jumps to a null callback and takes the process down.
 type Mount struct {
 	mu      sync.Mutex
@@ -58,7 +77,7 @@ func Dial(host string, port int, path string) (*Mount, error) {
 		return nil, err
 	}
 	defer C.nfs_destroy_url(parsed)
-	if C.nfs_mount(m.nfs, parsed.server, parsed.path) != 0 {
+	if C.q_mount(m.nfs, parsed.server, parsed.path) != 0 {
 		err := m.error(fmt.Sprintf("mounting %s:%s (port %d)", host, path, port))
 		m.Close()
 		return nil, err
@@ -66,12 +85,12 @@ func Dial(host string, port int, path string) (*Mount, error) {
 	return m, nil
 }
 
-// error reports the last call's failure. A lost connection ends the mount: libnfs 5.0 leaves the
+// error reports the last call's failure. A lost connection ends the mount: libnfs 4.0 leaves the
 // failed call's request queued with a pointer into the caller's stack, and the next call on the
 // context would complete it there, writing over memory that is no longer its own.
 func (m *Mount) error(what string) error {
 	message := C.GoString(C.nfs_get_error(m.nfs))
-	if strings.Contains(message, "nfs_service failed") || strings.Contains(message, "connect") {
+	if strings.Contains(message, "nfs_service failed") || strings.Contains(message, "Poll failed") || strings.Contains(message, "connect") {
 		m.dead = true
 	}
 	return fmt.Errorf("NFS %s: %s", what, message)
@@ -121,9 +140,9 @@ func (m *Mount) open(path string, create bool) (*file, error) {
 	name := C.CString(path)
 	defer C.free(unsafe.Pointer(name))
 	var fh *C.struct_nfsfh
-	status := C.nfs_open(m.nfs, name, C.O_RDWR, &fh)
+	status := C.q_open(m.nfs, name, C.O_RDWR, &fh)
 	if status != 0 && create {
-		status = C.nfs_creat(m.nfs, name, 0o644, &fh) // libnfs's open does not create
+		status = C.q_creat(m.nfs, name, 0o644, &fh) // libnfs's open does not create
 	}
 	if status != 0 {
 		return nil, m.error("opening " + path)
@@ -171,7 +190,7 @@ func (m *Mount) WriteFile(path string, data []byte) error {
 	if err := m.usable("truncating " + path); err != nil {
 		return err
 	}
-	if C.nfs_ftruncate(m.nfs, f.fh, C.uint64_t(len(data))) != 0 {
+	if C.q_ftruncate(m.nfs, f.fh, C.uint64_t(len(data))) != 0 {
 		return m.error("truncating " + path)
 	}
 	return nil
@@ -192,7 +211,7 @@ func (f *file) ReadAt(buf []byte, off int64) (int, error) {
 		if size > readSize {
 			size = readSize
 		}
-		n := C.nfs_pread(f.m.nfs, f.fh, C.uint64_t(off+int64(done)), C.uint64_t(size), unsafe.Pointer(&buf[done]))
+		n := C.q_pread(f.m.nfs, f.fh, C.uint64_t(off+int64(done)), C.uint64_t(size), unsafe.Pointer(&buf[done]))
 		if n < 0 {
 			return done, f.m.error("reading " + f.name)
 		}
@@ -217,13 +236,13 @@ func (f *file) WriteAt(buf []byte, off int64) (int, error) {
 		if size > writeSize {
 			size = writeSize
 		}
-		n := C.nfs_pwrite(f.m.nfs, f.fh, C.uint64_t(off+int64(done)), C.uint64_t(size), unsafe.Pointer(&buf[done]))
+		n := C.q_pwrite(f.m.nfs, f.fh, C.uint64_t(off+int64(done)), C.uint64_t(size), unsafe.Pointer(&buf[done]))
 		if n <= 0 {
 			return done, f.m.error("writing " + f.name)
 		}
 		done += int(n)
 	}
-	if C.nfs_fsync(f.m.nfs, f.fh) != 0 {
+	if C.q_fsync(f.m.nfs, f.fh) != 0 {
 		return done, f.m.error("committing " + f.name)
 	}
 	return done, nil
