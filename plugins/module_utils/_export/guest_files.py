@@ -83,6 +83,21 @@ def _entry(name: str, st: dict, link: Optional[str]) -> dict:
     return entry
 
 
+def _target(dest: str, path: str) -> str:
+    return os.path.join(dest, path.lstrip("/")) if path != "/" else dest
+
+
+def check_destinations(paths: Sequence[str], dest: str, overwrite: bool) -> None:
+    """Refuse, before the guest is even started, a target that exists (unless overwrite) or whose
+    way passes a link dest already holds (the write would land wherever it leads)."""
+    for path in paths:
+        path = guest_path(path)
+        target = _target(dest, path)
+        refuse_links_on_the_way(dest, target)
+        if not overwrite and path != "/" and os.path.lexists(target):
+            raise DestinationExistsError("%s already exists: remove it, choose another dest, or set overwrite" % target)
+
+
 class GuestFiles:
     """One libguestfs appliance on one NBD disk, read-only; close() ends it."""
 
@@ -178,18 +193,13 @@ class GuestFiles:
         links = iter(self._g.readlinklist(path, [n for n, s in zip(names, stats) if stat.S_ISLNK(s["st_mode"])]))
         return [_entry(n, s, next(links) if stat.S_ISLNK(s["st_mode"]) else None) for n, s in zip(names, stats)]
 
-    def plan_extract(self, paths: Sequence[str], dest: str, overwrite: bool) -> List[dict]:
-        """What extract would write, checked first: every path exists, none climbs, no target
-        exists unless overwrite."""
+    def plan_extract(self, paths: Sequence[str], dest: str) -> List[dict]:
+        """What extract would write (check_destinations first): every path exists in the guest."""
         planned = []
         for path in paths:
             path = guest_path(path)
             st = self._lstat(path)
-            target = os.path.join(dest, path.lstrip("/")) if path != "/" else dest
-            refuse_links_on_the_way(dest, target)  # a link dest holds on the way would lead the write elsewhere
-            if not overwrite and path != "/" and os.path.lexists(target):
-                raise DestinationExistsError("%s already exists: remove it, choose another dest, or set overwrite" % target)
-            planned.append({"path": path, "dest": target, "type": _TYPES.get(stat.S_IFMT(st["st_mode"]), "unknown")})
+            planned.append({"path": path, "dest": _target(dest, path), "type": _TYPES.get(stat.S_IFMT(st["st_mode"]), "unknown")})
         return planned
 
     def extract(self, planned: List[dict], dest: str, skip_unsafe: bool, keep_setid: bool = False) -> List[dict]:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from typing import Callable, Optional, Sequence
 
-from ansible_collections.vadp.vsphere.plugins.module_utils._export.guest_files import GuestFiles, guest_path
+from ansible_collections.vadp.vsphere.plugins.module_utils._export.guest_files import GuestFiles, check_destinations, guest_path
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nbd_export import ExportOptions, NbdExports
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.tree_extract import ExtractRefusedError
 from ansible_collections.vadp.vsphere.plugins.module_utils._files import read_json
@@ -89,6 +89,7 @@ class PointFilesJob:
             guest_path(path)  # refused before anything starts
         if o.extract:
             _refuse_dest_in_a_repository(o.dest)
+            check_destinations(o.extract, os.path.abspath(o.dest), o.overwrite)
         export = ExportOptions(repository=o.repository, vm=o.vm, restore_point=o.restore_point, disk=o.disk,
                                encryption_key_file=o.encryption_key_file, s3=o.s3, lock_timeout=o.lock_timeout)
         with guest_of_point(export, "files", o.exports_dir, o.backend_settings, self.warn) as (guest, plan):
@@ -105,7 +106,7 @@ class PointFilesJob:
             result["entries"] = guest.list_dir(o.path)
         if o.extract:
             dest = os.path.abspath(o.dest)
-            planned = guest.plan_extract(o.extract, dest, o.overwrite)
+            planned = guest.plan_extract(o.extract, dest)
             result.update(changed=True, extracted=planned, skipped=[])
             if not check_mode:
                 result["skipped"] = guest.extract(planned, dest, o.skip_unsafe_links, o.keep_setid)
