@@ -14,6 +14,11 @@ description:
     powers it on and waits for VMware Tools.
   - Reads come from the repository on demand; the VM's writes go to an overlay on this host, never to the point.
     They stay there until the VM is moved to production storage (Storage vMotion) - or are deleted by a discard.
+  - With O(state=moved) - moves the running VM to the production datastore O(datastore) of its host (Storage vMotion,
+    C(RelocateVM_Task)); the VM keeps running and its overlay's writes go with it. Once no file of the VM is left on
+    C(vadp-<name>), the datastore is unmounted from every host, no longer served, and its overlays deleted. A move
+    that fails or outlasts O(move_timeout) leaves the VM running from C(vadp-<name>) with all its writes, and the
+    datastore as it was (C(MOVE_FAILED)); a re-run moves it then. A VM moved by hand only has the datastore released.
   - With O(state=absent) - discards it all, each step only if it is still there - powers the VM off and
     unregisters it (its disks are the served files), unmounts the datastore from every host, stops serving it
     and deletes its overlays. A VM of that name that does not run from the datastore C(vadp-<name>), or has no
@@ -31,10 +36,21 @@ options:
     type: str
     required: true
   state:
-    description: C(running) recovers and starts the VM; C(absent) discards it and everything it ran from.
+    description:
+      - C(running) recovers and starts the VM; C(moved) moves it to O(datastore) while it runs and releases the point;
+        C(absent) discards it and everything it ran from.
     type: str
-    choices: [running, absent]
+    choices: [running, moved, absent]
     default: running
+  datastore:
+    description: The production datastore the VM moves to (mounted on the VM's host). Required with O(state=moved).
+    type: str
+  move_timeout:
+    description:
+      - Seconds the move may take (it copies every byte of the VM's disks from the point, read on demand). When it
+        runs longer, the module stops waiting but vCenter's task goes on; run again once it has ended.
+    type: int
+    default: 86400
   repository:
     description: The repository - a folder, or V(s3://bucket/prefix). Required with O(state=running).
     type: path
@@ -111,9 +127,8 @@ notes:
   - Error codes - those of M(vadp.vsphere.restore_point_datastore) and M(vadp.vsphere.vm_create_from_configinfo),
     C(NFS_MOUNT_FAILED) (the host could not mount the datastore; vCenter's message is given), C(TOOLS_NOT_RUNNING)
     (the guest did not start VMware Tools in time; the VM is left running for a look at its console).
-  - Not yet built - moving the running VM to production storage and then discarding only the datastore; until then
-    use Storage vMotion in vCenter, then O(state=absent) only after the VM runs from another datastore (the discard
-    refuses a VM that does not run from C(vadp-<name>), so the moved VM is kept - remove the datastore by hand).
+  - C(MOVE_FAILED) - the move failed or outlasted O(move_timeout); the VM runs on from C(vadp-<name>) with its writes.
+  - The move's progress shows on its vCenter task (Relocate virtual machine, in Recent Tasks).
 seealso:
   - module: vadp.vsphere.restore_point_datastore
   - module: vadp.vsphere.vm_create_from_configinfo
@@ -130,7 +145,13 @@ EXAMPLES = r'''
     nfs_clients: [192.0.2.21]
   register: instant
 
-- name: Discard it (the VM's writes are lost)
+- name: Keep it - move it to production storage while it runs, then release the point
+  vadp.vsphere.instant_recovery:
+    name: web01-instant
+    state: moved
+    datastore: prod-ds-01
+
+- name: Or discard it (the VM's writes are lost)
   vadp.vsphere.instant_recovery:
     name: web01-instant
     state: absent
@@ -154,6 +175,10 @@ datastore:
   description: The served datastore (M(vadp.vsphere.restore_point_datastore)'s record), with C(vcenter_name) once mounted.
   returned: always
   type: dict
+move_seconds:
+  description: How long the move took (null when no move was needed).
+  returned: with O(state=moved)
+  type: float
 steps:
   description: What this run did, in order (empty when everything was already as asked).
   returned: always
@@ -175,7 +200,7 @@ class InstantRecoveryModule(VsphereModule):
     def __init__(self):
         super().__init__(argument_spec=dict(
             name=dict(type="str", required=True),
-            state=dict(type="str", default="running", choices=["running", "absent"]),
+            state=dict(type="str", default="running", choices=["running", "moved", "absent"]),
             repository=dict(type="path"), source_vm=dict(type="str"), restore_point=dict(type="str", default="latest"),
             datacenter=dict(type="str"), folder=dict(type="str"), host=dict(type="str"),
             network_map=dict(type="dict"), network=dict(type="str"), nics_connected=dict(type="bool", default=True),
@@ -184,9 +209,10 @@ class InstantRecoveryModule(VsphereModule):
             nfs_address=dict(type="str", default="127.0.0.1"), nfs_port=dict(type="int", default=2049),
             nfs_clients=dict(type="list", elements="str", default=[]),
             datastores_dir=dict(type="path", default="~/.vadp/datastores"),
-            timeout=dict(type="int", default=600),
+            timeout=dict(type="int", default=600), datastore=dict(type="str"), move_timeout=dict(type="int", default=86400),
             **repository_access_argument_spec(), **repository_lease_argument_spec(),
-        ), supports_check_mode=True, required_if=[("state", "running", ["repository", "source_vm", "host"])],
+        ), supports_check_mode=True, required_if=[("state", "running", ["repository", "source_vm", "host"]),
+                                                  ("state", "moved", ["datastore"])],
             mutually_exclusive=[["network", "network_map"]])
 
     def execute(self, client):

@@ -1,19 +1,21 @@
 """Instant recovery. restore_point_datastore: a point served as an NFS datastore folder (nbdkit, a
 qcow2 overlay through qemu-nbd, nbdfuse, NFS-Ganesha), read and written by a real NFS client
 (libnfs) over NFSv4 on loopback; the lab's hosts mount it the same way. instant_recovery: a VM
-running from it, and discarded. On points lab VMs' backups made."""
+running from it, moved to production storage while it runs, or discarded. On points lab VMs'
+backups made."""
 import hashlib
 import json
 import os
 import signal
 import socket
+import threading
 import time
 
 import pytest
 from pyVim.connect import Disconnect
 from pyVmomi import vim
 
-from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, wait
+from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, wait, wait_for
 from nfs_client import NfsError, NfsMount
 
 MIB = 1 << 20
@@ -288,6 +290,60 @@ def test_instant_recovery_runs_the_vm_from_its_point_and_a_discard_leaves_nothin
     assert "vadp-instant-b" not in [d.name for d in si.content.rootFolder.childEntity[0].datastore]
     assert not (tmp_path / "ds" / "vadp-instant-b").exists() and chain_processes(tmp_path / "ds") == []
     assert instant(name="instant-b", state="absent", datastores_dir=folder)["changed"] is False
+    checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
+    assert checked["verified_ok"] is True, checked
+    Disconnect(si)
+
+
+def test_a_running_vm_moves_to_production_storage_with_every_write_it_made(points, lab, tmp_path):
+    """A failed move leaves the VM running from the point with its writes; then a move held by the lab
+    after its first pass, while the guest writes, ends with the disk on LocalDS_0 holding exactly
+    what the guest saw, and the point released."""
+    repo, _point_id, expected = points[VMS[0]]
+    folder, hold = str(tmp_path / "ds"), str(tmp_path / "move-hold")
+    original = lab.inspect(VMS[0])["disks"][0]
+    si = lab.connect()
+    try:
+        started = instant(name="instant-a", repository=repo, source_vm=VMS[0], host="DC0_H0", datastores_dir=folder)
+        assert not started.get("failed"), started
+        lab.guest_write("instant-a", offset=5 * MIB, length=MIB, seed=81)
+        lab.control("/faults", {"tasks": [{"method": "RelocateVM_Task", "fault": "FileFault", "message": "no space", "times": 1}]})
+        failed = instant(name="instant-a", state="moved", datastore="LocalDS_0", datastores_dir=folder)
+        assert failed["failed"] and failed["error_code"] == "MOVE_FAILED", failed
+        assert "keeps running from datastore vadp-instant-a" in failed["msg"] and "no space" in failed["msg"]
+        [machine] = find_vm_by_name(si, "instant-a")
+        assert [d.name for d in machine.datastore] == ["vadp-instant-a"] and machine.runtime.powerState == "poweredOn"
+        assert (tmp_path / "ds" / "vadp-instant-a").exists()
+
+        lab.control("/faults", {"tasks": [{"method": "RelocateVM_Task", "hold_file": hold, "times": 1}]})
+        result = {}
+        mover = threading.Thread(target=lambda: result.update(instant(
+            name="instant-a", state="moved", datastore="LocalDS_0", datastores_dir=folder)))
+        mover.start()
+        try:
+            wait_for(lambda: os.path.exists(hold + ".held"), 300, "the move's first pass to end")
+            lab.guest_write("instant-a", offset=20 * MIB, length=2 * MIB, seed=82)  # after the first pass copied it
+            seen = lab.inspect("instant-a")["disks"][0]["sha256"]  # what the guest sees, read over NFS
+        finally:
+            open(hold, "w").close()
+            mover.join()
+        assert result["changed"] and not result.get("failed") and result["move_seconds"] is not None, result
+        assert seen != expected
+        [disk] = [d for d in machine.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+        assert disk.backing.fileName.startswith("[LocalDS_0] ") and disk.backing.fileName != original["file"]
+        assert [d.name for d in machine.datastore] == ["LocalDS_0"] and machine.runtime.powerState == "poweredOn"
+        assert lab.inspect("instant-a")["disks"][0]["sha256"] == seen  # the point plus exactly the guest's writes
+        assert lab.inspect(VMS[0])["disks"][0]["sha256"] == original["sha256"]  # the original's folder untouched
+        assert "vadp-instant-a" not in [d.name for d in si.content.rootFolder.childEntity[0].datastore]
+        assert not (tmp_path / "ds" / "vadp-instant-a").exists() and chain_processes(tmp_path / "ds") == []
+        lab.guest_write("instant-a", offset=30 * MIB, length=MIB, seed=83)  # the guest runs on, from LocalDS_0
+        assert instant(name="instant-a", state="moved", datastore="LocalDS_0", datastores_dir=folder)["changed"] is False
+    finally:
+        lab.control("/faults", {"tasks": []})
+        for machine in find_vm_by_name(si, "instant-a"):
+            if [d.name for d in machine.datastore] == ["LocalDS_0"]:  # moved: a discard would refuse it
+                destroy_vm(machine)
+        instant(name="instant-a", state="absent", datastores_dir=folder)
     checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
     assert checked["verified_ok"] is True, checked
     Disconnect(si)

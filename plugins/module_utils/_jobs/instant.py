@@ -2,8 +2,9 @@
 # Copyright: (c) 2026, vadp.vsphere contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Instant recovery (the instant_recovery module's work): a VM running from its restore point,
-served as an NFS datastore by this host, before any copy is made; or, with state absent, all of
-it discarded. Each step finds what an earlier run left, so a re-run goes on where one stopped.
+served as an NFS datastore by this host, before any copy is made; then either moved to production
+storage while it runs (state moved) or discarded (state absent), the served datastore released
+after either. Each step finds what an earlier run left, so a re-run goes on where one stopped.
 
 The served datastore is named after the new VM (vadp-<vm name>), so that a discard finds it even
 when the VM is already gone. No Ansible imports.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from typing import Callable, Dict, List, Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._export.nfs_datastore import PointDatastores
@@ -25,8 +27,10 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup impor
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.nas import find_nas, mount_nas, unmount_nas
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.placement import PlacementError, find_placement, find_vm_folder
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_tools
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.storage_move import files_on, host_datastore, move_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import wait_for_task
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VmNotFoundError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (TaskFailedError, TaskTimeoutError, VsphereError,
+                                                                          VmNotFoundError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +57,12 @@ class InstantOptions:
     s3: Optional[dict] = None
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT
     timeout: int = 600
+    datastore: Optional[str] = None  # state moved: the production datastore
+    move_timeout: int = 86400
+
+
+class MoveFailedError(VsphereError):
+    error_code = "MOVE_FAILED"
 
 
 def datastore_name(vm_name: str) -> str:
@@ -64,7 +74,8 @@ class InstantRecovery:
         self.client, self.options, self.warn = client, options, warn
 
     def run(self, check_mode: bool = False) -> dict:
-        return self._discard(check_mode) if self.options.state == "absent" else self._start(check_mode)
+        run = {"absent": self._discard, "moved": self._move}.get(self.options.state, self._start)
+        return run(check_mode)
 
     def _served(self, check_mode: bool) -> dict:
         o = self.options
@@ -105,11 +116,42 @@ class InstantRecovery:
                       changed=bool(result["steps"]))
         return result
 
+    def _move(self, check_mode: bool) -> dict:
+        """Storage vMotion of the running VM to o.datastore, then the served datastore released. A
+        VM moved already (by an earlier run, or by hand) only has the datastore released."""
+        o, name = self.options, datastore_name(self.options.name)
+        vm = self._recovered_vm(moved_too=True)
+        if vm is None:
+            raise VmNotFoundError("no VM %s to move: run instant_recovery with state running first" % o.name)
+        steps, seconds = [], None
+        if files_on(vm, name):
+            target = host_datastore(vm, o.datastore)
+            steps.append("VM %s moved to datastore %s while it runs" % (vm.name, target.name))
+            if not check_mode:
+                seconds = self._move_storage(vm, target)
+        served = self._release(name, check_mode, steps)
+        return {"changed": bool(steps), "steps": steps, "vm": vm_identity(vm), "datastore": served, "move_seconds": seconds}
+
+    def _move_storage(self, vm, target) -> float:
+        o, name = self.options, datastore_name(self.options.name)
+        kept = ("%s keeps running from datastore %s, and every write it made stays in its overlay on this host; the "
+                "datastore is not released" % (vm.name, name))
+        started = time.monotonic()
+        try:
+            move_storage(vm, target, o.move_timeout)
+        except TaskTimeoutError as exc:
+            raise MoveFailedError("%s %s until the move ends: run again once it has" % (exc, kept), details=exc.details)
+        except TaskFailedError as exc:
+            raise MoveFailedError("%s: %s. Fix the cause and run again" % (exc, kept), details=exc.details)
+        left = files_on(vm, name)
+        if left:
+            raise MoveFailedError("the move to %s ended but %s still uses %s: %s" % (target.name, vm.name, ", ".join(left), kept))
+        return round(time.monotonic() - started, 1)
+
     def _discard(self, check_mode: bool) -> dict:
         """Power off and unregister the VM (its disks are the served files), unmount the datastore
         from every host, stop serving it and delete its overlays."""
-        o, content = self.options, self.client.content
-        name = datastore_name(o.name)
+        o = self.options
         steps = []
         vm = self._recovered_vm()
         if vm is not None:
@@ -118,6 +160,13 @@ class InstantRecovery:
                 if vm.runtime.powerState != "poweredOff":
                     wait_for_task(vm.PowerOffVM_Task(), timeout=o.timeout)
                 vm.UnregisterVM()
+        served = self._release(datastore_name(o.name), check_mode, steps)
+        return {"changed": bool(steps), "steps": steps, "vm": None, "datastore": served}
+
+    def _release(self, name: str, check_mode: bool, steps: List[str]) -> Optional[dict]:
+        """Unmount datastore name from every host, stop serving it and delete its overlays (no VM
+        may use it any more); the served record, or None."""
+        o, content = self.options, self.client.content
         datacenter, _folder = find_vm_folder(content, o.datacenter, o.folder)
         for datastore in [d for d in datacenter.datastore if d.name == name]:
             steps.append("datastore %s unmounted" % name)
@@ -128,18 +177,19 @@ class InstantRecovery:
             steps.append("datastore %s no longer served, its overlays deleted" % name)
             if not check_mode:
                 PointDatastores(o.datastores_dir).stop(served)
-        return {"changed": bool(steps), "steps": steps, "vm": None, "datastore": served}
+        return served
 
-    def _recovered_vm(self):
-        """The VM named o.name that an instant recovery made (it runs from the datastore named after it)."""
+    def _recovered_vm(self, moved_too: bool = False):
+        """The VM named o.name that an instant recovery made: it runs from the datastore named after
+        it, or (moved_too) was moved from there."""
         o = self.options
         try:
             vm = find_vm(self.client.content, name=o.name, folder=o.folder, datacenter=o.datacenter)
         except VmNotFoundError:
             return None
         marked = any(option.key == RECOVERY_MARK_KEY for option in vm.config.extraConfig or [])
-        on_ours = any(ds.name == datastore_name(o.name) for ds in vm.datastore)
+        on_ours = moved_too or any(ds.name == datastore_name(o.name) for ds in vm.datastore)
         if not (marked and on_ours):
-            raise PlacementError("VM %s (%s) was not made by an instant recovery (it does not run from datastore %s): it is "
-                                 "left untouched" % (vm.name, vm._moId, datastore_name(o.name)))
+            raise PlacementError("VM %s (%s) was not made by an instant recovery (it has no recovery mark, or does not run "
+                                 "from datastore %s): it is left untouched" % (vm.name, vm._moId, datastore_name(o.name)))
         return vm

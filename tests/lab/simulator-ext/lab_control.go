@@ -155,6 +155,7 @@ func labGuestWrite(vm *VirtualMachine, deviceKey int32, offset int64, data []byt
 		return nil, err
 	}
 	labRecordWrite(vm, disk.Key, offset, offset+length)
+	labMirrorWrite(vm, disk.Key, offset, offset+length)
 	return map[string]interface{}{"vm": vm.Name, "device_key": disk.Key, "file": leaf, "offset": offset, "length": length}, nil
 }
 

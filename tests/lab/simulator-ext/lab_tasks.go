@@ -19,6 +19,7 @@ type LabTaskRule struct {
 	Fault        string  `json:"fault"`   // a fault type name; empty: no fault
 	Message      string  `json:"message"` // the fault's detail
 	DelaySeconds float64 `json:"delay_seconds"`
+	HoldFile     string  `json:"hold_file"` // a task that can be held (a move) waits midway until this file exists
 	Times        int     `json:"times"`
 	used         int
 }
@@ -57,7 +58,13 @@ func labRuleFor(t *Task) *LabTaskRule {
 	return nil
 }
 
-var labDelayed = map[*Task]time.Duration{}
+var (
+	labDelayed   = map[*Task]time.Duration{}
+	labHoldFiles = map[*Task]string{}
+)
+
+// labCompletesItself marks a task whose work goes on after its method returns (a move).
+const labCompletesItself = time.Duration(-2)
 
 func labExecute(t *Task) (types.AnyType, types.BaseMethodFault) {
 	vm, isVM := Map.Get(*t.Info.Entity).(*VirtualMachine)
@@ -86,6 +93,11 @@ func labExecute(t *Task) (types.AnyType, types.BaseMethodFault) {
 		labDelayed[t] = time.Duration(rule.DelaySeconds * float64(time.Second))
 		labTaskMu.Unlock()
 	}
+	if rule != nil && rule.HoldFile != "" {
+		labTaskMu.Lock()
+		labHoldFiles[t] = rule.HoldFile
+		labTaskMu.Unlock()
+	}
 	if rule != nil && rule.Fault != "" {
 		return nil, labMakeFault(rule.Fault, rule.Message)
 	}
@@ -96,13 +108,14 @@ func labFinish(t *Task, complete func()) {
 	labTaskMu.Lock()
 	delay, ok := labDelayed[t]
 	delete(labDelayed, t)
+	delete(labHoldFiles, t)
 	labTaskMu.Unlock()
 	if !ok {
 		complete()
 		return
 	}
-	if delay == labAwaitingAnswer {
-		return // AnswerVM completes it
+	if delay == labAwaitingAnswer || delay == labCompletesItself {
+		return // AnswerVM, or the task's own work, completes it
 	}
 	Map.Update(t, []types.PropertyChange{{Name: "info.progress", Val: int32(50)}})
 	go func() {

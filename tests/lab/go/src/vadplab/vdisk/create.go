@@ -64,6 +64,25 @@ func Create(path string, opts CreateOptions) error {
 	if opts.Provisioning == Thin || opts.Provisioning == "" {
 		d.DDB["thinProvisioned"] = "1"
 	}
+	return writeBase(path, d)
+}
+
+// CreateLike writes an empty base disk at path (a local one) with the identity of d, a descriptor
+// read elsewhere: its uuid, geometry, adapter, capacity and provisioning. A disk moved to another
+// datastore starts as this, then gets the original's bytes.
+func CreateLike(path string, d *Descriptor) error {
+	like := *d
+	like.DDB = map[string]string{}
+	for k, v := range d.DDB {
+		like.DDB[k] = v
+	}
+	like.ParentCID, like.ParentFileNameHint, like.CreateType, like.ExtentType = NoParentCID, "", "vmfs", "VMFS"
+	like.ExtentFile = strings.TrimSuffix(filepath.Base(path), ".vmdk") + "-flat.vmdk"
+	return writeBase(path, &like)
+}
+
+// writeBase writes d at path and its flat extent, empty, beside it.
+func writeBase(path string, d *Descriptor) error {
 	extent, err := os.OpenFile(extentPath(path, d), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
@@ -72,7 +91,7 @@ func Create(path string, opts CreateOptions) error {
 	// Thick disks are thick in their descriptor (no thinProvisioned: allocated throughout, as
 	// QueryAllocatedBlocks and the datastore see them) but sparse on the host: the lab's real VM
 	// configs hold tens of GiB of thick disks, more than a test machine's free disk.
-	err = extent.Truncate(opts.Capacity)
+	err = extent.Truncate(d.Capacity())
 	if err == nil {
 		err = d.Write(path)
 	}
