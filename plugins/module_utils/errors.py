@@ -76,6 +76,10 @@ class ToolsNotRunningError(VsphereError):
     error_code = "TOOLS_NOT_RUNNING"
 
 
+class HeartbeatLostError(VsphereError):
+    error_code = "HEARTBEAT_LOST"
+
+
 class ShutdownTimeoutError(VsphereError):
     error_code = "SHUTDOWN_TIMEOUT"
 

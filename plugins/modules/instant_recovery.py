@@ -24,7 +24,9 @@ description:
     and deletes its overlays. A VM of that name that does not run from the datastore C(vadp-<name>), or has no
     recovery mark, is refused and left untouched.
   - Idempotent - a re-run finds what an earlier run made (a served datastore, a mount, the VM) and goes on from
-    there; a datastore whose chain stopped is served again with its writes.
+    there; a datastore whose chain stopped (a killed NFS server, say) is served again with its writes, and the run
+    waits for the guest's heartbeat to be green again. In check mode it reports the VM's heartbeat as it is now
+    (red while its datastore is lost).
   - Needs what M(vadp.vsphere.restore_point_datastore) needs on this host (root, NFS-Ganesha, qemu-nbd, nbdfuse,
     nbdkit), and each ESXi host must reach O(nfs_address) on TCP port 2049. See docs/instant-recovery.md.
 version_added: 0.4.0
@@ -126,7 +128,8 @@ attributes:
 notes:
   - Error codes - those of M(vadp.vsphere.restore_point_datastore) and M(vadp.vsphere.vm_create_from_configinfo),
     C(NFS_MOUNT_FAILED) (the host could not mount the datastore; vCenter's message is given), C(TOOLS_NOT_RUNNING)
-    (the guest did not start VMware Tools in time; the VM is left running for a look at its console).
+    (the guest did not start VMware Tools in time; the VM is left running for a look at its console),
+    C(HEARTBEAT_LOST) (Tools run but the guest heartbeat did not turn green in time).
   - C(MOVE_FAILED) - the move failed or outlasted O(move_timeout); the VM runs on from C(vadp-<name>) with its writes.
   - The move's progress shows on its vCenter task (Relocate virtual machine, in Recent Tasks).
 seealso:
@@ -167,6 +170,11 @@ ip_address:
   description: The guest's IP address as VMware Tools report it.
   returned: when the VM runs
   type: str
+heartbeat:
+  description: The guest heartbeat vCenter shows (green when the run ends; in check mode, as it is now).
+  returned: with O(state=running)
+  type: str
+  sample: green
 tools_seconds:
   description: Seconds from the power-on check to VMware Tools running.
   returned: when the VM runs

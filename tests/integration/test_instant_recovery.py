@@ -238,6 +238,7 @@ def test_a_lab_host_mounts_the_datastore_over_nfs_and_a_vm_boots_and_writes_thro
         with pytest.raises(AssertionError, match="HTTP 409.*NFS"):
             lab.guest_write("instant-a-vm", offset=6 * MIB, length=4096, seed=78)
         assert nas.summary.accessible is False and nas.host[0].mountInfo.accessible is False
+        assert machine.guestHeartbeatStatus == "red"  # not healthy, though its Tools state was last seen running
         unhealthy = datastore(folder, name=served["name"], state="stopped", check_mode=True)
         assert any("NFS server" in p for p in unhealthy["datastore"]["health"]), unhealthy
     finally:
@@ -346,4 +347,44 @@ def test_a_running_vm_moves_to_production_storage_with_every_write_it_made(point
         instant(name="instant-a", state="absent", datastores_dir=folder)
     checked = run_module("vadp.vsphere.restore_point_info", {"repository": repo, "verify": "deep"})
     assert checked["verified_ok"] is True, checked
+    Disconnect(si)
+
+
+def test_two_vms_run_at_once_a_killed_server_shows_red_a_rerun_heals_and_a_discard_after_a_kill_cleans_up(points, lab, tmp_path):
+    folder = str(tmp_path / "ds")
+    names = {"instant-x": VMS[0], "instant-y": VMS[1]}
+    si = lab.connect()
+
+    def start(name, check_mode=False):
+        return instant(check_mode=check_mode, name=name, repository=points[names[name]][0], source_vm=names[name],
+                       host="DC0_H0", datastores_dir=folder)
+    try:
+        for name in names:
+            started = start(name)
+            assert not started.get("failed") and started["heartbeat"] == "green", started
+        assert [lab.inspect(n)["disks"][0]["sha256"] for n in names] == [points[v][2] for v in names.values()]
+        lab.guest_write("instant-x", offset=9 * MIB, length=MIB, seed=95)
+        written = lab.inspect("instant-x")["disks"][0]["sha256"]
+
+        kill(served_server_pid(tmp_path / "ds"))  # one NFS server serves both
+        with pytest.raises(AssertionError, match="HTTP 409.*NFS"):
+            lab.guest_write("instant-x", offset=10 * MIB, length=4096, seed=96)
+        seen = start("instant-x", check_mode=True)
+        assert seen["heartbeat"] == "red" and seen["steps"][0].startswith("datastore served again"), seen
+        assert "NFS server does not serve it" in seen["steps"][0]
+        healed = start("instant-x")
+        assert not healed.get("failed") and healed["heartbeat"] == "green", healed
+        assert healed["steps"] == [seen["steps"][0]]  # served again; the mount, the VM and its power were there
+        assert lab.inspect("instant-x")["disks"][0]["sha256"] == written  # the overlay kept the guest's write
+        lab.guest_write("instant-x", offset=10 * MIB, length=4096, seed=96)
+
+        kill(served_server_pid(tmp_path / "ds"))
+    finally:
+        discarded = [instant(name=name, state="absent", datastores_dir=folder) for name in names]
+    assert all(d["changed"] and not d.get("failed") for d in discarded), discarded
+    assert find_vm_by_name(si, "instant-x") == [] and find_vm_by_name(si, "instant-y") == []
+    assert not [d for d in si.content.rootFolder.childEntity[0].datastore if d.name.startswith("vadp-instant-")]
+    [host] = [h for c in si.content.rootFolder.childEntity[0].hostFolder.childEntity for h in c.host if h.name == "DC0_H0"]
+    assert [d.name for d in host.datastore] == ["LocalDS_0"]  # unmounted from the host too
+    assert not [n for n in os.listdir(folder) if not n.startswith(".")] and chain_processes(tmp_path / "ds") == []
     Disconnect(si)

@@ -26,7 +26,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.nas import find_nas, mount_nas, unmount_nas
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.placement import PlacementError, find_placement, find_vm_folder
-from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_tools
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_heartbeat, wait_for_tools
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.storage_move import files_on, host_datastore, move_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import wait_for_task
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (TaskFailedError, TaskTimeoutError, VsphereError,
@@ -90,11 +90,15 @@ class InstantRecovery:
         host = placement["host"]
         if host is None:
             raise PlacementError("give host: the point's datastore is mounted on one ESXi host, and the VM runs there")
+        before = PointDatastores(o.datastores_dir).find(datastore_name(o.name))
         served = self._served(check_mode)
         record, changed = served["datastore"], served["changed"]
-        result = {"changed": changed, "datastore": record, "vm": None, "steps": ["datastore served"] if changed else []}
+        step = "datastore served again (it was: %s)" % "; ".join(before["health"]) if before else "datastore served"
+        result = {"changed": changed, "datastore": record, "vm": None, "steps": [step] if changed else []}
         if check_mode:
-            return dict(result, changed=True)
+            running = self._recovered_vm()  # how the VM is now: a lost datastore shows as a red heartbeat
+            return dict(result, changed=True, vm=vm_identity(running) if running else None,
+                        heartbeat=running.guestHeartbeatStatus if running else None)
         datastore = find_nas(host, record["remote_host"], record["remote_path"])
         if datastore is None:
             datastore = mount_nas(host, record["remote_host"], record["remote_path"], record["name"])
@@ -111,7 +115,9 @@ class InstantRecovery:
         if vm.runtime.powerState != "poweredOn":
             power_on(vm, None, o.timeout)
             result["steps"].append("powered on")
-        result.update(tools_seconds=wait_for_tools(vm, o.timeout), vm=vm_identity(vm), ip_address=vm.guest.ipAddress,
+        result["tools_seconds"] = wait_for_tools(vm, o.timeout)
+        wait_for_heartbeat(vm, o.timeout)
+        result.update(heartbeat=vm.guestHeartbeatStatus, vm=vm_identity(vm), ip_address=vm.guest.ipAddress,
                       notes=created["notes"], datastore=dict(record, vcenter_name=datastore.name),
                       changed=bool(result["steps"]))
         return result

@@ -9,6 +9,7 @@ or stops with the question shown. No Ansible imports.
 import time
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (
+    HeartbeatLostError,
     InvalidPowerStateError,
     InvalidSettingsError,
     QuestionPendingError,
@@ -153,6 +154,18 @@ def wait_for_tools(vm, timeout, clock=time.monotonic, sleep=time.sleep):
                                        "(open its console), or has no Tools installed." % (vm.name, timeout))
         sleep(1)
     return round(clock() - start, 1)
+
+
+def wait_for_heartbeat(vm, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Return once vCenter shows the guest's heartbeat green, or HeartbeatLostError (red: the
+    guest stopped answering, as when its datastore is lost)."""
+    start = clock()
+    while vm.guestHeartbeatStatus != "green":
+        if clock() - start >= timeout:
+            raise HeartbeatLostError("the guest heartbeat of %s is %s, not green, after %s s: the guest does not answer "
+                                     "(a lost datastore hangs its I/O; open its console)" % (
+                                         vm.name, vm.guestHeartbeatStatus, timeout))
+        sleep(1)
 
 
 def reboot_guest(vm, timeout, force_after_timeout):

@@ -92,7 +92,22 @@ func labSetToolsState(vm *VirtualMachine) {
 		{Name: "guest.guestState", Val: state},
 		{Name: "guest.ipAddress", Val: labGuestIP(vm, running)},
 	})
+	Map.Update(vm, []types.PropertyChange{{Name: "guestHeartbeatStatus", Val: labHeartbeat(vm)}})
 	labFollowServices(vm, labGuestIP(vm, running))
+}
+
+// labHeartbeat is what vCenter shows of Tools' heartbeat: gray without Tools running, red while a
+// datastore of the VM is inaccessible (the guest's I/O hangs, its heartbeats stop), else green.
+func labHeartbeat(vm *VirtualMachine) types.ManagedEntityStatus {
+	if !labToolsRunning(vm) {
+		return types.ManagedEntityStatusGray
+	}
+	for _, ref := range vm.Datastore {
+		if ds, ok := Map.Get(ref).(*Datastore); ok && !ds.Summary.Accessible {
+			return types.ManagedEntityStatusRed
+		}
+	}
+	return types.ManagedEntityStatusGreen
 }
 
 // labGuestIP is the address Tools report: one per VM with a network card, while Tools run.

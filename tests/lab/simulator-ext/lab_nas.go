@@ -6,16 +6,20 @@
 // its own, named by the datastore's url: vcsim's file code is not NFS-aware.
 //
 // A failed NFS call marks the datastore inaccessible (summary.accessible and each host mount), as
-// vCenter does when a host loses its NFS server. HostDatastoreSystem.RemoveDatastore unmounts.
+// vCenter does when a host loses its NFS server, and the heartbeat of each VM on it turns red (its
+// guest's I/O hangs). The host then keeps trying to mount again, as ESXi's NFS client reconnects,
+// and a server that answers again makes the datastore accessible and the VMs green; a call that
+// finds its mount lost mounts again at once and is retried once.
+// HostDatastoreSystem.RemoveDatastore unmounts.
 package simulator
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -32,9 +36,9 @@ const labNfsPort = 2049
 var labNas = map[types.ManagedObjectReference]*labNasMount{}
 
 type labNasMount struct {
-	ds    *Datastore
-	mount *nfsds.Mount
-	local string
+	ds     *Datastore
+	remote *labNasRemote
+	local  string
 }
 
 func labHostConfigFault(message string) *soap.Fault {
@@ -91,9 +95,10 @@ func labOnCreateNasDatastore(ctx *Context, dss *HostDatastoreSystem, c *types.Cr
 		Accessible: types.NewBool(true)}})
 	_ = ds.RefreshDatastore(&types.RefreshDatastore{This: ds.Self})
 	labMu.Lock()
-	labNas[ds.Self] = &labNasMount{ds: ds, mount: mount, local: local}
+	remote := &labNasRemote{ds: ds, mount: mount}
+	labNas[ds.Self] = &labNasMount{ds: ds, remote: remote, local: local}
 	labMu.Unlock()
-	vdisk.Mount(local, &labNasRemote{ds: ds, mount: mount})
+	vdisk.Mount(local, remote)
 	r.Res = &types.CreateNasDatastoreResponse{Returnval: ds.Self}
 	return r
 }
@@ -114,17 +119,16 @@ func (dss *HostDatastoreSystem) RemoveDatastore(ctx *Context, req *types.RemoveD
 		r.Fault_ = Fault("", &types.ResourceInUse{Type: ds.Self.Type, Name: ds.Name})
 		return r
 	}
-	for _, mount := range ds.Host {
-		host := Map.Get(mount.Key).(*HostSystem)
-		Map.RemoveReference(host, &host.Datastore, ds.Self)
-		parent := hostParent(&host.HostSystem)
-		Map.RemoveReference(parent, &parent.Datastore, ds.Self)
-	}
+	// The stock add makes the host's datastore list the very slice of dss.Datastore: removing from
+	// both in place would shift one under the other and leave a stale entry. One list, then a copy.
 	RemoveReference(&dss.Datastore, ds.Self)
+	Map.WithLock(dss.Host, func() { dss.Host.Datastore = append([]types.ManagedObjectReference(nil), dss.Datastore...) })
+	parent := hostParent(dss.Host)
+	Map.RemoveReference(parent, &parent.Datastore, ds.Self)
 	p, _ := asFolderMO(Map.Get(*ds.Parent))
 	folderRemoveChild(ctx, p, ds.Self)
 	vdisk.Unmount(nas.local)
-	nas.mount.Close()
+	nas.remote.close()
 	_ = os.RemoveAll(nas.local)
 	labMu.Lock()
 	delete(labNas, req.Datastore)
@@ -133,18 +137,66 @@ func (dss *HostDatastoreSystem) RemoveDatastore(ctx *Context, req *types.RemoveD
 	return r
 }
 
-// labNasRemote is the disk model's view of an NFS datastore: the mount's files, and a failed
-// call marks the datastore inaccessible.
+// labNasRemote is the disk model's view of an NFS datastore: the mount's files. A failed call
+// marks the datastore inaccessible and starts mounting again in the background.
 type labNasRemote struct {
-	ds    *Datastore
-	mount *nfsds.Mount
+	ds      *Datastore
+	mu      sync.Mutex
+	mount   *nfsds.Mount // replaced by a new mount when the server answers again
+	retries bool         // the background mount is running
+	closed  bool
+}
+
+func (n *labNasRemote) current() *nfsds.Mount {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mount
 }
 
 func (n *labNasRemote) checked(err error) error {
-	if err != nil && !n.mount.Alive() {
-		Map.WithLock(n.ds, func() { labSetAccessible(n.ds, false) })
+	if err == nil || n.current().Alive() {
+		return err
+	}
+	Map.WithLock(n.ds, func() { labSetAccessible(n.ds, false) })
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.retries && !n.closed {
+		n.retries = true
+		go n.remount()
 	}
 	return err
+}
+
+// remount tries to mount again until the server answers (a lost mount's context is never reused,
+// see nfsds), or the datastore is removed.
+func (n *labNasRemote) remount() {
+	for {
+		time.Sleep(200 * time.Millisecond)
+		n.mu.Lock()
+		if n.closed {
+			n.retries = false
+			n.mu.Unlock()
+			return
+		}
+		old := n.mount
+		n.mu.Unlock()
+		mount, err := nfsds.Dial(old.Host, old.Port, old.Path)
+		if err != nil {
+			continue
+		}
+		n.mu.Lock()
+		n.mount, n.retries = mount, false
+		n.mu.Unlock()
+		Map.WithLock(n.ds, func() { labSetAccessible(n.ds, true) })
+		return
+	}
+}
+
+func (n *labNasRemote) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	n.mount.Close()
 }
 
 // labSetAccessible is what a host reports of an NFS datastore whose server answers, or not.
@@ -154,41 +206,101 @@ func labSetAccessible(ds *Datastore, accessible bool) {
 		ds.Host[i].MountInfo.Accessible = types.NewBool(accessible)
 		ds.Host[i].MountInfo.InaccessibleReason = map[bool]string{false: "AllPathsDown_Start", true: ""}[accessible]
 	}
+	for _, ref := range ds.Vm {
+		if vm, ok := Map.Get(ref).(*VirtualMachine); ok {
+			Map.Update(vm, []types.PropertyChange{{Name: "guestHeartbeatStatus", Val: labHeartbeat(vm)}})
+		}
+	}
+}
+
+// try runs op on the mount; when op finds the mount lost (the server went away, or restarted and
+// forgot this client), it mounts again at once and runs op once more, as ESXi's client recovers its
+// state with a restarted server. An error that remains marks the datastore inaccessible.
+func (n *labNasRemote) try(op func(m *nfsds.Mount) error) error {
+	m := n.current()
+	err := op(m)
+	if err != nil && !m.Alive() && n.revive(m) {
+		err = op(n.current())
+	}
+	return n.checked(err)
+}
+
+// revive replaces the lost mount now if the server answers; false when it does not.
+func (n *labNasRemote) revive(lost *nfsds.Mount) bool {
+	n.mu.Lock()
+	if n.mount != lost || n.closed {
+		n.mu.Unlock()
+		return !n.closed // another call mounted again already
+	}
+	mount, err := nfsds.Dial(lost.Host, lost.Port, lost.Path)
+	if err == nil {
+		n.mount = mount
+	}
+	n.mu.Unlock()
+	if err == nil {
+		Map.WithLock(n.ds, func() { labSetAccessible(n.ds, true) })
+	}
+	return err == nil
 }
 
 func (n *labNasRemote) Open(path string, readOnly bool) (vdisk.File, error) {
-	f, err := n.mount.Open(path, readOnly)
+	f := &labNasFile{remote: n, path: path, readOnly: readOnly}
+	err := n.try(func(m *nfsds.Mount) error {
+		opened, err := m.Open(path, readOnly)
+		if err == nil {
+			f.name = opened.Name()
+		}
+		return err
+	})
 	if err != nil {
-		return nil, n.checked(err)
+		return nil, err
 	}
-	return &labNasFile{File: f, remote: n}, nil
+	return f, nil
 }
 
-func (n *labNasRemote) ReadFile(path string) ([]byte, error) {
-	data, err := n.mount.ReadFile(path)
-	return data, n.checked(err)
+func (n *labNasRemote) ReadFile(path string) (data []byte, err error) {
+	err = n.try(func(m *nfsds.Mount) error {
+		data, err = m.ReadFile(path)
+		return err
+	})
+	return data, err
 }
 
 func (n *labNasRemote) WriteFile(path string, data []byte) error {
-	return n.checked(n.mount.WriteFile(path, data))
+	return n.try(func(m *nfsds.Mount) error { return m.WriteFile(path, data) })
 }
 
+// labNasFile is a file of the datastore, reached through whichever mount is current (the mount keeps
+// one handle per path).
 type labNasFile struct {
-	vdisk.File
-	remote *labNasRemote
+	remote     *labNasRemote
+	path, name string
+	readOnly   bool
 }
 
-func (f *labNasFile) ReadAt(buf []byte, off int64) (int, error) {
-	n, err := f.File.ReadAt(buf, off)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = f.remote.checked(err)
-	}
+func (f *labNasFile) Name() string { return f.name }
+func (f *labNasFile) Close() error { return nil }
+
+func (f *labNasFile) ReadAt(buf []byte, off int64) (n int, err error) {
+	err = f.remote.try(func(m *nfsds.Mount) error {
+		file, err := m.Open(f.path, f.readOnly)
+		if err == nil {
+			n, err = file.ReadAt(buf, off)
+		}
+		return err // io.EOF included: the end of the file leaves the mount alive
+	})
 	return n, err
 }
 
-func (f *labNasFile) WriteAt(buf []byte, off int64) (int, error) {
-	n, err := f.File.WriteAt(buf, off)
-	return n, f.remote.checked(err)
+func (f *labNasFile) WriteAt(buf []byte, off int64) (n int, err error) {
+	err = f.remote.try(func(m *nfsds.Mount) error {
+		file, err := m.Open(f.path, f.readOnly)
+		if err == nil {
+			n, err = file.WriteAt(buf, off)
+		}
+		return err
+	})
+	return n, err
 }
 
 // labCreateVirtualDisk stands in for the simulator's check that an attached disk's files exist,

@@ -87,11 +87,13 @@ func Dial(host string, port int, path string) (*Mount, error) {
 
 // error reports the last call's failure. A lost connection ends the mount: libnfs 4.0 leaves the
 // failed call's request queued with a pointer into the caller's stack, and the next call on the
-// context would complete it there, writing over memory that is no longer its own.
+// context would complete it there, writing over memory that is no longer its own. So does a server
+// that restarted and no longer knows this client (its lease expired): the context is useless.
 func (m *Mount) error(what string) error {
 	message := C.GoString(C.nfs_get_error(m.nfs))
-	if strings.Contains(message, "nfs_service failed") || strings.Contains(message, "Poll failed") || strings.Contains(message, "connect") {
-		m.dead = true
+	for _, lost := range []string{"nfs_service failed", "Poll failed", "connect", "NFS4ERR_EXPIRED", "NFS4ERR_STALE_CLIENTID",
+		"NFS4ERR_BADSESSION", "NFS4ERR_DEADSESSION"} {
+		m.dead = m.dead || strings.Contains(message, lost) // the connection, or the server's state of this client, is gone
 	}
 	return fmt.Errorf("NFS %s: %s", what, message)
 }
