@@ -64,6 +64,12 @@ BENCHMARKS = [
         ("repository_copy folder to bucket / boto3 put_object of the same objects", lambda j: j["copy_vs_boto3"], ">= 0.9",
          lambda v: v >= 0.9),
         ("S3 requests per GiB stored and read back", lambda j: j["requests_per_gib"], "-", None)]),
+    ("instant", ["--gib", "4"], [
+        ("instant recovery, start to heartbeat (s)", lambda j: j["instant_seconds_to_heartbeat"], "-", None),
+        ("full restore, start to heartbeat (s)", lambda j: j["full_restore_seconds_to_heartbeat"], "-", None),
+        ("full restore / instant recovery, time to heartbeat (4 GiB point)", lambda j: j["full_vs_instant_time"], "-", None),
+        ("guest sequential read over the NFS datastore / nbdcopy of the export", lambda j: j["nfs_read_vs_nbdcopy"], "-",
+         None)]),
     ("prune", [], [
         ("prune + GC time / listing the chunks", lambda j: j["ratio"], "-", None),
         ("prune peak memory (MiB)", lambda j: j["peak_mib"], "-", None)]),

@@ -58,6 +58,13 @@ def repository_lease_argument_spec():
     return dict(lock_timeout=dict(type="int", default=DEFAULT_LEASE_TIMEOUT))
 
 
+def nfs_datastore_argument_spec():
+    """Where and to whom this host serves points as NFS datastores (doc fragment nfs_datastore)."""
+    return dict(nfs_address=dict(type="str", default="127.0.0.1"), nfs_port=dict(type="int", default=2049),
+                nfs_clients=dict(type="list", elements="str", default=[]),
+                datastores_dir=dict(type="path", default="~/.vadp/datastores"))
+
+
 def repository_access_argument_spec():
     """The key of an encrypted repository, and how to reach one in object storage, for every module
     that opens one (doc fragments repository_key and repository_s3)."""

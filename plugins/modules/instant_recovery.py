@@ -94,23 +94,6 @@ options:
     type: str
     choices: [keep, new]
     default: keep
-  nfs_address:
-    description: The address of this host that the ESXi host reaches (the NFS server listens on it).
-    type: str
-    default: 127.0.0.1
-  nfs_port:
-    description: The NFS port; ESXi mounts on 2049 only.
-    type: int
-    default: 2049
-  nfs_clients:
-    description: The ESXi hosts' VMkernel addresses or networks that may mount; required beyond a loopback O(nfs_address).
-    type: list
-    elements: str
-    default: []
-  datastores_dir:
-    description: Where the served datastores keep their state and the VMs' writes.
-    type: path
-    default: ~/.vadp/datastores
   timeout:
     description: Seconds each vCenter task, the power-on and the start of VMware Tools may take.
     type: int
@@ -120,6 +103,7 @@ extends_documentation_fragment:
   - vadp.vsphere.repository_key
   - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
+  - vadp.vsphere.nfs_datastore
 attributes:
   check_mode:
     support: partial
@@ -200,8 +184,8 @@ notes:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.instant import InstantOptions, InstantRecovery
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (VsphereModule, repository_access_argument_spec,
-                                                                               repository_lease_argument_spec)
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
+    VsphereModule, nfs_datastore_argument_spec, repository_access_argument_spec, repository_lease_argument_spec)
 
 
 class InstantRecoveryModule(VsphereModule):
@@ -214,11 +198,8 @@ class InstantRecoveryModule(VsphereModule):
             network_map=dict(type="dict"), network=dict(type="str"), nics_connected=dict(type="bool", default=True),
             instance_uuid=dict(type="str", default="new", choices=["keep", "new"]),
             bios_uuid=dict(type="str", default="keep", choices=["keep", "new"]),
-            nfs_address=dict(type="str", default="127.0.0.1"), nfs_port=dict(type="int", default=2049),
-            nfs_clients=dict(type="list", elements="str", default=[]),
-            datastores_dir=dict(type="path", default="~/.vadp/datastores"),
             timeout=dict(type="int", default=600), datastore=dict(type="str"), move_timeout=dict(type="int", default=86400),
-            **repository_access_argument_spec(), **repository_lease_argument_spec(),
+            **repository_access_argument_spec(), **repository_lease_argument_spec(), **nfs_datastore_argument_spec(),
         ), supports_check_mode=True, required_if=[("state", "running", ["repository", "source_vm", "host"]),
                                                   ("state", "moved", ["datastore"])],
             mutually_exclusive=[["network", "network_map"]])

@@ -25,6 +25,11 @@ description:
     on a vSwitch with physical uplinks (with O(allow_other_networks), a warning). A VM listed twice in O(vms) is
     refused.
   - Raw Device Mappings are left out of drill VMs, so a drill never attaches a production LUN.
+  - With O(mode=instant), nothing is copied - each point is served by this host as an NFS datastore (as
+    M(vadp.vsphere.instant_recovery) does) named C(vadp-<drill VM name>), mounted on O(host), and the drill VM runs
+    from it, its writes going to an overlay on this host; afterwards the VM is unregistered, the datastore unmounted
+    and no longer served, and the overlay deleted. A drill of a large VM takes minutes and no datastore space. Needs
+    what M(vadp.vsphere.restore_point_datastore) needs on this host, and O(host) reaching O(nfs_address) on port 2049.
 version_added: 0.2.0
 author:
   - vadp.vsphere team (@vadp)
@@ -88,8 +93,18 @@ options:
     description: Where the report goes, as C(recovery-drill-<time>.json) and C(.html); no report file when not given.
     type: path
   datastore:
-    description: The datastore of the drill VMs' files and disks; each disk's source datastore if not given.
+    description:
+      - The datastore of the drill VMs' files and disks; each disk's source datastore if not given.
+      - Not used with O(mode=instant) (the VMs run from their points' served datastores).
     type: str
+  mode:
+    description:
+      - C(copy) restores every byte of each point onto a new VM's disks before it boots; C(instant) boots each point
+        where it is, served as an NFS datastore (O(host) required).
+    type: str
+    choices: [copy, instant]
+    default: copy
+    version_added: 0.4.0
   transport:
     description: VDDK transport modes to try, in order, separated by colons, to fill the drill VMs' disks.
     type: str
@@ -104,6 +119,7 @@ extends_documentation_fragment:
   - vadp.vsphere.repository_s3
   - vadp.vsphere.connection.vddk
   - vadp.vsphere.placement
+  - vadp.vsphere.nfs_datastore
 attributes:
   check_mode:
     support: full
@@ -128,6 +144,16 @@ EXAMPLES = r'''
     tcp_ports: [22]
     report_dir: /var/www/drills
 
+- name: Drill a 2 TB file server in minutes - boot its point where it is, served over NFS by this host
+  vadp.vsphere.recovery_drill:
+    repository: /backups/vsphere
+    vms: [files01]
+    network: Isolated Network
+    mode: instant
+    host: esxi-01.example.com
+    nfs_address: 192.0.2.10
+    nfs_clients: [192.0.2.21]
+
 - name: Keep the drill VM of web01 for a look at its console
   vadp.vsphere.recovery_drill:
     repository: /backups/vsphere
@@ -140,7 +166,7 @@ RETURN = r'''
 drills:
   description: One entry per VM - vm, drill_vm, point, point_time, point_age_seconds, suspicious (why its backup marked the
     point suspicious, or null), verdict (passed, failed; planned in check mode), reason, recovery_seconds, phases
-    (create_seconds, restore_seconds, boot_seconds), ip, checks, cleaned_up.
+    (create_seconds, restore_seconds (not in an instant drill), boot_seconds), ip, checks, cleaned_up.
   returned: always
   type: list
   elements: dict
@@ -172,7 +198,7 @@ report:
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.drill import DrillOptions, RecoveryDrill
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
-    VsphereModule, placement_argument_spec, repository_access_argument_spec, vddk_argument_spec)
+    VsphereModule, nfs_datastore_argument_spec, placement_argument_spec, repository_access_argument_spec, vddk_argument_spec)
 
 
 class RecoveryDrillModule(VsphereModule):
@@ -196,11 +222,13 @@ class RecoveryDrillModule(VsphereModule):
             **placement_argument_spec(),
             datastore=dict(type="str"),
             timeout=dict(type="int", default=86400),
-        ), supports_check_mode=True, mutually_exclusive=[("cluster", "host")])
+            mode=dict(type="str", default="copy", choices=["copy", "instant"]),
+            **nfs_datastore_argument_spec(),
+        ), supports_check_mode=True, mutually_exclusive=[("cluster", "host")], required_if=[("mode", "instant", ["host"])])
 
     def execute(self, client):
         options = self.options(DrillOptions, vddk=self.vddk_settings(), vms=tuple(self.params["vms"]),
-                               tcp_ports=tuple(self.params["tcp_ports"]))
+                               tcp_ports=tuple(self.params["tcp_ports"]), nfs_clients=tuple(self.params["nfs_clients"]))
         return RecoveryDrill(client, options, warn=self.module.warn).run(self.module.check_mode)
 
 

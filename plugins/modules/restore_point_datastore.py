@@ -43,33 +43,13 @@ options:
     type: str
     choices: [started, stopped]
     default: started
-  nfs_address:
-    description:
-      - The address Ganesha listens on - one of this host's, which the ESXi hosts reach on port O(nfs_port).
-      - Every datastore of this host is served on one address and port.
-    type: str
-    default: 127.0.0.1
-  nfs_port:
-    description: The NFS port. ESXi mounts NFS on 2049 only; other ports are for clients that can choose (tests).
-    type: int
-    default: 2049
-  nfs_clients:
-    description:
-      - The addresses or networks (CIDR) that may mount the datastore - the ESXi hosts' VMkernel ports. The disks are
-        writable, so beyond a loopback O(nfs_address) this is required (C(NFS_CLIENTS_REQUIRED)).
-    type: list
-    elements: str
-    default: []
-  datastores_dir:
-    description: Where datastores keep their state, overlays and served folders (plan space for the VM's writes).
-    type: path
-    default: ~/.vadp/datastores
 extends_documentation_fragment:
   - vadp.vsphere.connection
   - vadp.vsphere.point_disk.point
   - vadp.vsphere.repository_key
   - vadp.vsphere.repository_s3
   - vadp.vsphere.repository_lease
+  - vadp.vsphere.nfs_datastore
 attributes:
   check_mode:
     support: full
@@ -118,8 +98,8 @@ datastores:
 '''
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_datastore import PointDatastoreJob, PointDatastoreOptions
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (VsphereModule, repository_access_argument_spec,
-                                                                               repository_lease_argument_spec)
+from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
+    VsphereModule, nfs_datastore_argument_spec, repository_access_argument_spec, repository_lease_argument_spec)
 
 
 class RestorePointDatastoreModule(VsphereModule):
@@ -131,10 +111,7 @@ class RestorePointDatastoreModule(VsphereModule):
             **repository_access_argument_spec(), **repository_lease_argument_spec(),
             name=dict(type="str"),
             state=dict(type="str", default="started", choices=["started", "stopped"]),
-            nfs_address=dict(type="str", default="127.0.0.1"),
-            nfs_port=dict(type="int", default=2049),
-            nfs_clients=dict(type="list", elements="str", default=[]),
-            datastores_dir=dict(type="path", default="~/.vadp/datastores"),
+            **nfs_datastore_argument_spec(),
         ), supports_check_mode=True, required_if=[("state", "stopped", ["name"]), ("state", "started", ["repository", "vm"])])
 
     def execute(self, client):

@@ -10,6 +10,7 @@ from pyVim.connect import Disconnect
 from pyVmomi import vim
 
 from conftest import ROOT, VddkHold, create_vm, destroy_vm, destroy_vms, find_vm_by_name, run_module, wait
+from test_instant_recovery import chain_processes
 
 GOOD, UNBOOTABLE = "drill-good", "drill-noboot"
 ISOLATED = "Isolated Network"
@@ -117,6 +118,24 @@ def test_a_kept_drill_vm_is_on_the_isolated_network_only_and_the_next_drill_remo
     again = drill(repository, vms=[GOOD])
     assert again["leftovers_removed"] == [PREFIX + GOOD] and again["drills"][0]["verdict"] == "passed", again
     assert drill_vms(si) == []
+
+
+def test_an_instant_drill_boots_each_point_where_it_is_and_leaves_nothing_served(repository, si, tmp_path):
+    """Nothing copied: each point served as an NFS datastore, the drill VM run from it; a kept one is
+    unregistered (its disks are the served files) by the next drill, which releases its datastore."""
+    folder = str(tmp_path / "datastores")
+    kept = drill(repository, vms=[GOOD], mode="instant", keep=True, datastores_dir=folder)
+    assert not kept.get("failed") and kept["drills"][0]["verdict"] == "passed", kept.get("msg")
+    [machine] = find_vm_by_name(si, PREFIX + GOOD)
+    assert [d.name for d in machine.datastore] == ["vadp-" + PREFIX + GOOD]
+    result = drill(repository, vms=[GOOD, UNBOOTABLE], mode="instant", parallel=2, boot_timeout=1, datastores_dir=folder)
+    assert result["failed_vms"] == [UNBOOTABLE] and result["leftovers_removed"] == [PREFIX + GOOD], result
+    good, bad = result["drills"]
+    assert good["verdict"] == "passed" and good["ip"].startswith("127.") and set(good["phases"]) == {"create_seconds", "boot_seconds"}
+    assert bad["reason"] == "no heartbeat within 1 s" and good["cleaned_up"] and bad["cleaned_up"]
+    assert drill_vms(si) == [] and not [d for d in si.content.rootFolder.childEntity[0].datastore if d.name.startswith("vadp-")]
+    assert [n for n in os.listdir(folder) if not n.startswith(".")] == [] and chain_processes(folder) == []
+    assert run_module("vadp.vsphere.restore_point_info", {"repository": repository, "verify": "deep"})["verified_ok"]
 
 
 @pytest.mark.watches_transfer

@@ -20,10 +20,12 @@ systems mounted on folders. State: <root>/<name>/datastore.json. No Ansible impo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import posixpath
 import re
 import shutil
+import stat
 import subprocess
 import time
 from typing import List, Optional
@@ -105,6 +107,27 @@ def _run(command: List[str]) -> None:
     done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=120)
     if done.returncode:
         raise DatastoreStartError("%s failed (exit code %d): %s" % (command[0], done.returncode, done.stderr.strip()[-2000:]))
+
+
+def _socket_folder_of(state: str) -> str:
+    """The folder of a datastore's Unix sockets: short (a socket's path has at most 107 bytes, a state
+    folder's may be longer), and the same for the same state folder (the overlay's backing file names
+    its socket, so a datastore served again finds it)."""
+    return "/tmp/vadp-ds-%s" % hashlib.sha256(os.path.abspath(state).encode()).hexdigest()[:16]
+
+
+def _socket_folder(state: str) -> str:
+    """_socket_folder_of(state), made if need be, and checked to be private to this user."""
+    folder = _socket_folder_of(state)
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    found = os.lstat(folder)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        raise DatastoreStartError("%s, the folder of this datastore's sockets, is not a private folder of this user: "
+                                  "remove it and run again" % folder)
+    return folder
 
 
 class PointDatastores:
@@ -191,13 +214,15 @@ class PointDatastores:
             self._release(record)
             if not existing:
                 shutil.rmtree(state, ignore_errors=True)
+                shutil.rmtree(_socket_folder_of(state), ignore_errors=True)
             raise
 
     def _serve_disk(self, o: DatastoreOptions, record: dict, disk: dict, point_disk: dict) -> dict:
         state, key = record["state"], disk["key"]
+        sockets = _socket_folder(state)
         served = dict(disk, mount=os.path.join(record["folder"], record["vm_folder"], disk["base"] + ".data"),
-                      overlay=os.path.join(state, "disk-%s.qcow2" % key), base_socket=os.path.join(state, "%s.ro.sock" % key),
-                      overlay_socket=os.path.join(state, "%s.rw.sock" % key))
+                      overlay=os.path.join(state, "disk-%s.qcow2" % key), base_socket=os.path.join(sockets, "%s.ro.sock" % key),
+                      overlay_socket=os.path.join(sockets, "%s.rw.sock" % key))
         exports = NbdExports(os.path.join(state, "exports"))
         options = ExportOptions(repository=o.repository, vm=o.vm, restore_point=record["point"], disk=str(key), name="disk-%s" % key,
                                 socket=served["base_socket"], encryption_key_file=o.encryption_key_file, s3=o.s3,
@@ -234,6 +259,7 @@ class PointDatastores:
         files, the repository exports, the folder with the VM's files. The overlays hold the VM's
         writes: the caller has decided they are no longer needed."""
         self._release(record)
+        shutil.rmtree(_socket_folder_of(os.path.join(self.folder, record["name"])), ignore_errors=True)
         shutil.rmtree(os.path.join(self.folder, record["name"]), ignore_errors=True)
 
     def _release(self, record: dict) -> None:

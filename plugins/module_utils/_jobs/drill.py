@@ -19,6 +19,7 @@ import datetime
 import os
 import socket
 import tempfile
+import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -30,6 +31,9 @@ except ImportError:
 from ansible_collections.vadp.vsphere.plugins.module_utils._drill.record import DrillCheck, DrillRecord, DrillReport
 from ansible_collections.vadp.vsphere.plugins.module_utils._drill.report import summary_line, write_report
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, ToolsNotRunningError, VadpError
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.instant import (
+    datastore_name, mount_served, release_served, served_disks)
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_datastore import PointDatastoreJob, PointDatastoreOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.restore import RestoreJob, RestoreOptions
 from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.config_spec import DRILL_MARK_KEY
@@ -38,6 +42,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store imp
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client import VsphereClient
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import collect_properties, entity_name, find_vm
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.placement import find_placement, find_vm_folder
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_tools
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
 
@@ -90,6 +95,11 @@ class DrillOptions:
     state_dir: Optional[str] = None  # where each drill's transfer keeps its state; a temporary folder if not given
     encryption_key_file: Optional[str] = None
     s3: Optional[dict] = None  # how to reach a repository in object storage (s3.OPTIONS)
+    mode: str = "copy"  # or "instant": each point served as an NFS datastore, nothing copied
+    nfs_address: str = "127.0.0.1"
+    nfs_port: int = 2049
+    nfs_clients: Sequence[str] = ()
+    datastores_dir: Optional[str] = None
 
 
 def _now() -> datetime.datetime:
@@ -105,11 +115,14 @@ class RecoveryDrill:
 
     def __init__(self, client, options: DrillOptions, warn: Callable[[str], None] = lambda message: None):
         self.client, self.options, self.warn = client, options, warn
+        self._serving = threading.Lock()  # one NFS server: each datastore served or released rewrites its configuration
 
     def run(self, check_mode: bool = False) -> dict:
         o = self.options
         if not o.vms or not o.network or not o.name_prefix or o.parallel < 1:
             raise InvalidSettingsError("a drill needs vms, network, a name_prefix and parallel of 1 or more")
+        if o.mode == "instant" and not o.host:
+            raise InvalidSettingsError("an instant drill needs host: the ESXi host that mounts the points' datastores")
         twice = sorted({vm for vm in o.vms if o.vms.count(vm) > 1})
         if twice:  # one drill VM a source: a second would be the same VM, and its verdict counted twice
             raise InvalidSettingsError("vms lists %s more than once" % ", ".join(twice))
@@ -157,7 +170,8 @@ class RecoveryDrill:
         return RecreateOptions(
             name=o.name_prefix + vm, repository=o.repository, restore_point=point["id"], source_vm=vm,
             datacenter=o.datacenter, folder=o.folder, cluster=o.cluster, host=o.host, resource_pool=o.resource_pool,
-            datastore=o.datastore, network=None if o.network_map else o.network, network_map=o.network_map,
+            datastore=o.datastore if o.mode == "copy" else None, network=None if o.network_map else o.network,
+            network_map=o.network_map,
             mac="regenerate", bios_uuid="new", if_exists="fail", rdm_policy="skip",  # never a production LUN
             encryption_key_file=o.encryption_key_file, s3=o.s3, marks={DRILL_MARK_KEY: vm})
 
@@ -232,17 +246,20 @@ class RecoveryDrill:
 
     def _recover_and_boot(self, client, recreate: RecreateOptions, record: DrillRecord, start: float) -> None:
         o = self.options
-        created = RecreateVm(client, recreate, warn=self.warn).run()
+        if o.mode == "instant":
+            recreate = self._serve(client, recreate, record)
+        try:
+            created = RecreateVm(client, recreate, warn=self.warn).run()
+        except Exception:
+            if o.mode == "instant":
+                self._release(recreate.name)
+            raise
         vm = find_vm(client.content, moid=created["vm"]["moid"])
         try:
             record.phases["create_seconds"] = round(time.monotonic() - start, 1)
-            with tempfile.TemporaryDirectory(prefix="vadp-drill-") as temporary:
-                state_dir = os.path.join(o.state_dir, vm.name) if o.state_dir else temporary
-                RestoreJob(client, vm, RestoreOptions(
-                    vddk=o.vddk, repository=o.repository, restore_point=record.point, source_vm=record.vm,
-                    mode="fresh", disk_map=created["disk_map"], reset_cbt=False, state_dir=state_dir, timeout=o.timeout,
-                    encryption_key_file=o.encryption_key_file, s3=o.s3), warn=self.warn).run()
-            record.phases["restore_seconds"] = round(time.monotonic() - start - record.phases["create_seconds"], 1)
+            if o.mode == "copy":
+                self._restore(client, vm, created, record)
+                record.phases["restore_seconds"] = round(time.monotonic() - start - record.phases["create_seconds"], 1)
             power_on(vm, {}, DEFAULT_TASK_TIMEOUT)  # the task; the guest's boot is what boot_timeout bounds
             booting = time.monotonic()
             try:
@@ -263,6 +280,29 @@ class RecoveryDrill:
                     record.cleaned_up = True
                 except VadpError as exc:  # the next drill removes it; the drill's own reason stays
                     self.warn("drill VM %s (%s) was not removed: %s" % (vm.name, vm._moId, exc.message))
+
+    def _restore(self, client, vm, created: dict, record: DrillRecord) -> None:
+        """Copy the point onto the new VM's disks."""
+        o = self.options
+        with tempfile.TemporaryDirectory(prefix="vadp-drill-") as temporary:
+            state_dir = os.path.join(o.state_dir, vm.name) if o.state_dir else temporary
+            RestoreJob(client, vm, RestoreOptions(
+                vddk=o.vddk, repository=o.repository, restore_point=record.point, source_vm=record.vm,
+                mode="fresh", disk_map=created["disk_map"], reset_cbt=False, state_dir=state_dir, timeout=o.timeout,
+                encryption_key_file=o.encryption_key_file, s3=o.s3), warn=self.warn).run()
+
+    def _serve(self, client, recreate: RecreateOptions, record: DrillRecord) -> RecreateOptions:
+        """An instant drill: the point served as an NFS datastore named after the drill VM and mounted
+        on host; the recreation that attaches its disks as they are."""
+        o = self.options
+        host = find_placement(client.content, o.datacenter, o.folder, o.host)["host"]
+        with self._serving:
+            served = PointDatastoreJob(PointDatastoreOptions(
+                repository=o.repository, vm=record.vm, restore_point=record.point, name=datastore_name(recreate.name),
+                nfs_address=o.nfs_address, nfs_port=o.nfs_port, nfs_clients=tuple(o.nfs_clients),
+                datastores_dir=o.datastores_dir, encryption_key_file=o.encryption_key_file, s3=o.s3)).run()["datastore"]
+            datastore, _mounted = mount_served(host, served)
+        return dataclasses.replace(recreate, datastore=datastore.name, existing_disks=served_disks(served, datastore.name))
 
     def _wait_for_ip(self, vm, deadline: float) -> Optional[str]:
         if not [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]:
@@ -289,6 +329,20 @@ class RecoveryDrill:
             time.sleep(1)
 
     def _destroy(self, vm) -> None:
+        """Power off and delete the drill VM; one that runs from its point's served datastore (an instant
+        drill) is unregistered instead (its disks are the served files), and the datastore released."""
+        instant = any(d.name == datastore_name(vm.name) for d in vm.datastore)
         if vm.runtime.powerState != "poweredOff":
             wait_for_task(vm.PowerOffVM_Task())
-        wait_for_task(vm.Destroy_Task())
+        if not instant:
+            wait_for_task(vm.Destroy_Task())
+            return
+        name = vm.name
+        vm.UnregisterVM()
+        self._release(name)
+
+    def _release(self, drill_vm: str) -> None:
+        """The served datastore of an instant drill's VM unmounted, no longer served, its overlays deleted."""
+        datacenter, _folder = find_vm_folder(self.client.content, self.options.datacenter, self.options.folder)
+        with self._serving:
+            release_served(datacenter, datastore_name(drill_vm), self.options.datastores_dir, False, [])

@@ -69,6 +69,34 @@ def datastore_name(vm_name: str) -> str:
     return "vadp-" + re.sub(r"[^A-Za-z0-9_.-]", "_", vm_name)[:180]
 
 
+def mount_served(host, record: dict):
+    """(the served datastore of record as host mounts it, whether it was mounted now)."""
+    datastore = find_nas(host, record["remote_host"], record["remote_path"])
+    if datastore is not None:
+        return datastore, False
+    return mount_nas(host, record["remote_host"], record["remote_path"], record["name"]), True
+
+
+def served_disks(record: dict, datastore: str) -> Dict[int, str]:
+    """{source disk key: the served descriptor's datastore path}, for RecreateOptions.existing_disks."""
+    return {d["key"]: "[%s] %s" % (datastore, d["descriptor"]) for d in record["disks"]}
+
+
+def release_served(datacenter, name: str, datastores_dir: Optional[str], check_mode: bool, steps: List[str]) -> Optional[dict]:
+    """Unmount datastore name from every host, stop serving it and delete its overlays (no VM may
+    use it any more); the served record, or None. Each step done is added to steps."""
+    for datastore in [d for d in datacenter.datastore if d.name == name]:
+        steps.append("datastore %s unmounted" % name)
+        if not check_mode:
+            unmount_nas(datastore)
+    served = PointDatastores(datastores_dir).find(name)
+    if served is not None:
+        steps.append("datastore %s no longer served, its overlays deleted" % name)
+        if not check_mode:
+            PointDatastores(datastores_dir).stop(served)
+    return served
+
+
 class InstantRecovery:
     def __init__(self, client, options: InstantOptions, warn: Callable[[str], None] = lambda message: None):
         self.client, self.options, self.warn = client, options, warn
@@ -99,16 +127,15 @@ class InstantRecovery:
             running = self._recovered_vm()  # how the VM is now: a lost datastore shows as a red heartbeat
             return dict(result, changed=True, vm=vm_identity(running) if running else None,
                         heartbeat=running.guestHeartbeatStatus if running else None)
-        datastore = find_nas(host, record["remote_host"], record["remote_path"])
-        if datastore is None:
-            datastore = mount_nas(host, record["remote_host"], record["remote_path"], record["name"])
+        datastore, mounted = mount_served(host, record)
+        if mounted:
             result["steps"].append("datastore %s mounted on %s" % (datastore.name, host.name))
         created = RecreateVm(self.client, RecreateOptions(
             name=o.name, repository=o.repository, source_vm=o.source_vm, restore_point=record["point"],
             datacenter=o.datacenter, folder=o.folder, host=o.host, datastore=datastore.name, network_map=o.network_map,
             network=o.network, nics_connected=o.nics_connected, instance_uuid=o.instance_uuid, bios_uuid=o.bios_uuid,
             rdm_policy="skip", timeout=o.timeout, encryption_key_file=o.encryption_key_file, s3=o.s3,
-            existing_disks={d["key"]: "[%s] %s" % (datastore.name, d["descriptor"]) for d in record["disks"]}), self.warn).run()
+            existing_disks=served_disks(record, datastore.name)), self.warn).run()
         if created["created"]:
             result["steps"].append("VM %s registered with the point's disks" % o.name)
         vm = find_vm(self.client.content, moid=created["vm"]["moid"])
@@ -170,20 +197,9 @@ class InstantRecovery:
         return {"changed": bool(steps), "steps": steps, "vm": None, "datastore": served}
 
     def _release(self, name: str, check_mode: bool, steps: List[str]) -> Optional[dict]:
-        """Unmount datastore name from every host, stop serving it and delete its overlays (no VM
-        may use it any more); the served record, or None."""
-        o, content = self.options, self.client.content
-        datacenter, _folder = find_vm_folder(content, o.datacenter, o.folder)
-        for datastore in [d for d in datacenter.datastore if d.name == name]:
-            steps.append("datastore %s unmounted" % name)
-            if not check_mode:
-                unmount_nas(datastore)
-        served = PointDatastores(o.datastores_dir).find(name)
-        if served is not None:
-            steps.append("datastore %s no longer served, its overlays deleted" % name)
-            if not check_mode:
-                PointDatastores(o.datastores_dir).stop(served)
-        return served
+        o = self.options
+        datacenter, _folder = find_vm_folder(self.client.content, o.datacenter, o.folder)
+        return release_served(datacenter, name, o.datastores_dir, check_mode, steps)
 
     def _recovered_vm(self, moved_too: bool = False):
         """The VM named o.name that an instant recovery made: it runs from the datastore named after
