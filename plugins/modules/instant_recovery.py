@@ -47,6 +47,11 @@ options:
   datastore:
     description: The production datastore the VM moves to (mounted on the VM's host). Required with O(state=moved).
     type: str
+  state_dir:
+    description:
+      - With O(state=moved), a folder where the move's progress is written as it runs (vCenter's task, as bytes of the
+        VM's disks), for M(vadp.vsphere.transfer_status) to follow while the module runs with C(async).
+    type: path
   move_timeout:
     description:
       - Seconds the move may take (it copies every byte of the VM's disks from the point, read on demand). When it
@@ -115,7 +120,8 @@ notes:
     (the guest did not start VMware Tools in time; the VM is left running for a look at its console),
     C(HEARTBEAT_LOST) (Tools run but the guest heartbeat did not turn green in time).
   - C(MOVE_FAILED) - the move failed or outlasted O(move_timeout); the VM runs on from C(vadp-<name>) with its writes.
-  - The move's progress shows on its vCenter task (Relocate virtual machine, in Recent Tasks).
+  - The move's progress shows on its vCenter task (Relocate virtual machine, in Recent Tasks), and with O(state_dir) in
+    M(vadp.vsphere.transfer_status) (the role vadp.vsphere.instant_recovery follows it).
 seealso:
   - module: vadp.vsphere.restore_point_datastore
   - module: vadp.vsphere.vm_create_from_configinfo
@@ -199,6 +205,7 @@ class InstantRecoveryModule(VsphereModule):
             instance_uuid=dict(type="str", default="new", choices=["keep", "new"]),
             bios_uuid=dict(type="str", default="keep", choices=["keep", "new"]),
             timeout=dict(type="int", default=600), datastore=dict(type="str"), move_timeout=dict(type="int", default=86400),
+            state_dir=dict(type="path"),
             **repository_access_argument_spec(), **repository_lease_argument_spec(), **nfs_datastore_argument_spec(),
         ), supports_check_mode=True, required_if=[("state", "running", ["repository", "source_vm", "host"]),
                                                   ("state", "moved", ["datastore"])],

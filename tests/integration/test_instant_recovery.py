@@ -6,6 +6,7 @@ backups made."""
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -15,7 +16,7 @@ import pytest
 from pyVim.connect import Disconnect
 from pyVmomi import vim
 
-from conftest import create_vm, destroy_vm, find_vm_by_name, run_module, wait, wait_for
+from conftest import create_vm, destroy_vm, destroy_vms, find_vm_by_name, play, run_module, wait, wait_for
 from nfs_client import NfsError, NfsMount
 
 MIB = 1 << 20
@@ -388,3 +389,44 @@ def test_two_vms_run_at_once_a_killed_server_shows_red_a_rerun_heals_and_a_disca
     assert [d.name for d in host.datastore] == ["LocalDS_0"]  # unmounted from the host too
     assert not [n for n in os.listdir(folder) if not n.startswith(".")] and chain_processes(tmp_path / "ds") == []
     Disconnect(si)
+
+
+class MoveHold:
+    """Holds the lab's next move after its first pass (a task rule's hold_file) until play() sees the
+    line it waits for; then the move goes on."""
+
+    def __init__(self, lab, folder):
+        self.path, self.env = str(folder / "move-hold"), {}
+        lab.control("/faults", {"tasks": [{"method": "RelocateVM_Task", "hold_file": self.path, "times": 1}]})
+
+    def release(self):
+        open(self.path, "a").close()
+
+
+def test_the_role_runs_the_vm_then_moves_it_home_showing_the_moves_progress(points, lab, tmp_path):
+    repo, _point_id, expected = points[VMS[1]]
+    folder = str(tmp_path / "ds")
+    common = dict(instant_recovery_name="instant-role", instant_recovery_repository=repo, instant_recovery_source_vm=VMS[1],
+                  instant_recovery_host="DC0_H0", instant_recovery_datastores_dir=folder)
+    si = lab.connect()
+    try:
+        code, output = play("instant_recovery.yml", **common)
+        assert code == 0, output
+        assert "instant-role runs from point" in output and "heartbeat green" in output
+        assert lab.inspect("instant-role")["disks"][0]["sha256"] == expected
+        lab.guest_write("instant-role", offset=3 * MIB, length=MIB, seed=97)
+        written = lab.inspect("instant-role")["disks"][0]["sha256"]
+        # the move held after its first pass: the play shows it running at 90% before it ends
+        code, output = play("instant_recovery.yml", hold=MoveHold(lab, tmp_path), release_when=r"localhost: running, [1-9]",
+                            instant_recovery_move_to="LocalDS_0", **common)
+        assert code == 0, output
+        assert re.search(r"localhost: running, .*\(90%\)", output) and "instant-role runs from LocalDS_0" in output, output
+        [machine] = find_vm_by_name(si, "instant-role")
+        assert [d.name for d in machine.datastore] == ["LocalDS_0"]
+        assert lab.inspect("instant-role")["disks"][0]["sha256"] == written
+        assert not (tmp_path / "ds" / "vadp-instant-role").exists() and chain_processes(tmp_path / "ds") == []
+    finally:
+        lab.control("/faults", {"tasks": []})
+        destroy_vms(si, "instant-role")
+        instant(name="instant-role", state="absent", datastores_dir=folder)
+        Disconnect(si)

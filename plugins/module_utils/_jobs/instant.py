@@ -27,7 +27,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup impor
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.nas import find_nas, mount_nas, unmount_nas
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.placement import PlacementError, find_placement, find_vm_folder
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_heartbeat, wait_for_tools
-from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.storage_move import files_on, host_datastore, move_storage
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.task_progress import TaskProgressFile
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.storage_move import disks_of, files_on, host_datastore, move_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import wait_for_task
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (TaskFailedError, TaskTimeoutError, VsphereError,
                                                                           VmNotFoundError)
@@ -59,6 +60,7 @@ class InstantOptions:
     timeout: int = 600
     datastore: Optional[str] = None  # state moved: the production datastore
     move_timeout: int = 86400
+    state_dir: Optional[str] = None  # state moved: where the move's progress is written for transfer_status
 
 
 class MoveFailedError(VsphereError):
@@ -170,16 +172,27 @@ class InstantRecovery:
         kept = ("%s keeps running from datastore %s, and every write it made stays in its overlay on this host; the "
                 "datastore is not released" % (vm.name, name))
         started = time.monotonic()
+        progress = TaskProgressFile(o.state_dir, disks_of(vm), "moving %s to datastore %s" % (vm.name, target.name)) \
+            if o.state_dir else None
         try:
-            move_storage(vm, target, o.move_timeout)
+            move_storage(vm, target, o.move_timeout, on_progress=progress.running if progress else None)
         except TaskTimeoutError as exc:
-            raise MoveFailedError("%s %s until the move ends: run again once it has" % (exc, kept), details=exc.details)
+            raise self._move_failed(progress, "%s %s until the move ends: run again once it has" % (exc, kept), exc.details)
         except TaskFailedError as exc:
-            raise MoveFailedError("%s: %s. Fix the cause and run again" % (exc, kept), details=exc.details)
+            raise self._move_failed(progress, "%s: %s. Fix the cause and run again" % (exc, kept), exc.details)
         left = files_on(vm, name)
         if left:
-            raise MoveFailedError("the move to %s ended but %s still uses %s: %s" % (target.name, vm.name, ", ".join(left), kept))
+            raise self._move_failed(progress, "the move to %s ended but %s still uses %s: %s" % (
+                target.name, vm.name, ", ".join(left), kept), None)
+        if progress:
+            progress.write("done", 100)
         return round(time.monotonic() - started, 1)
+
+    @staticmethod
+    def _move_failed(progress: Optional[TaskProgressFile], message: str, details) -> MoveFailedError:
+        if progress:
+            progress.write("failed", progress.percent, error=message)
+        return MoveFailedError(message, details=details)
 
     def _discard(self, check_mode: bool) -> dict:
         """Power off and unregister the VM (its disks are the served files), unmount the datastore

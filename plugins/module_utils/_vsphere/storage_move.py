@@ -6,7 +6,7 @@ No Ansible imports."""
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 try:
     from pyVmomi import vim
@@ -37,7 +37,13 @@ def files_on(vm, datastore_name: str) -> List[str]:
     return [n for n in names if n and n.startswith(prefix)]
 
 
-def move_storage(vm, datastore, timeout: int) -> None:
-    """Move every file and disk of the (running) VM to datastore; TaskFailedError or TaskTimeoutError
-    as wait_for_task raises them."""
-    wait_for_task(vm.RelocateVM_Task(vim.vm.RelocateSpec(datastore=datastore)), timeout=timeout)
+def move_storage(vm, datastore, timeout: int, on_progress=None) -> None:
+    """Move every file and disk of the (running) VM to datastore (on_progress: the task's percentage
+    when it changes); TaskFailedError or TaskTimeoutError as wait_for_task raises them."""
+    wait_for_task(vm.RelocateVM_Task(vim.vm.RelocateSpec(datastore=datastore)), timeout=timeout, on_progress=on_progress)
+
+
+def disks_of(vm) -> List[Tuple[str, str, int]]:
+    """(device key, file name, bytes) of each virtual disk of the VM."""
+    return [(str(d.key), d.backing.fileName, d.capacityInBytes or d.capacityInKB * 1024) for d in vm.config.hardware.device
+            if isinstance(d, vim.vm.device.VirtualDisk)]
