@@ -1,8 +1,12 @@
-"""Task waiting and fault descriptions, on real pyVmomi fault objects and a scripted task."""
+"""Task waiting and fault descriptions, on real pyVmomi fault objects and a scripted task; the wait
+for a guest heartbeat on a scripted VM."""
+from types import SimpleNamespace
+
 import pytest
 from pyVmomi import vim, vmodl
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.errors import TaskFailedError, TaskTimeoutError
+from ansible_collections.vadp.vsphere.plugins.module_utils.errors import HeartbeatLostError, TaskFailedError, TaskTimeoutError
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import wait_for_heartbeat
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import describe_fault, wait_for_task
 
 
@@ -85,3 +89,31 @@ def test_timeout_says_the_task_still_runs_and_its_key():
     message = str(caught.value)
     assert "task-42" in message and "within 30 s" in message and "still running at 40% in vCenter" in message
     assert clock.now == pytest.approx(30)  # it waited the whole timeout, not more
+
+
+# the guest heartbeat vCenter shows, waited for on the same moved clock
+
+class Recovering:
+    """A VM whose heartbeat is red for its first two looks, then green."""
+    name = "web01"
+
+    def __init__(self):
+        self.statuses = iter(["red", "red", "green"])
+
+    @property
+    def guestHeartbeatStatus(self):
+        return next(self.statuses)
+
+
+def test_a_heartbeat_that_turns_green_is_waited_for():
+    clock = _Clock()
+    wait_for_heartbeat(Recovering(), 10, clock=clock, sleep=clock.sleep)
+    assert clock.now == 2
+
+
+def test_a_heartbeat_that_stays_red_fails_with_its_colour_and_the_likely_cause():
+    clock = _Clock()
+    vm = SimpleNamespace(name="web01", guestHeartbeatStatus="red")
+    with pytest.raises(HeartbeatLostError) as failed:
+        wait_for_heartbeat(vm, 5, clock=clock, sleep=clock.sleep)
+    assert failed.value.error_code == "HEARTBEAT_LOST" and "is red" in str(failed.value) and "datastore" in str(failed.value)
