@@ -29,17 +29,19 @@ def test_a_missing_pid_file_gives_none_after_the_timeout(tmp_path):
 
 
 def test_end_stops_the_program_and_leaves_a_pid_of_another_program_alone():
-    program = b"print('ready', flush=True); import time; time.sleep(600)"
-    sleeper = subprocess.Popen([sys.executable, "-c", program.decode()], stdout=subprocess.PIPE)
+    # the child runs until its stdin closes: it waits on an event of the test's, not on a clock
+    program = b"import sys; print('ready', flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", program.decode()], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        assert sleeper.stdout.readline() == b"ready\n"  # it runs its program now, not still the forked parent's
-        assert alive(sleeper.pid, program) and not alive(sleeper.pid, b"nbdkit")
-        end(sleeper.pid, b"nbdkit")  # not ours: untouched
-        assert sleeper.poll() is None
-        end(sleeper.pid, program)
-        assert sleeper.wait(timeout=60) is not None
+        assert child.stdout.readline() == b"ready\n"  # it runs its program now, not still the forked parent's
+        assert alive(child.pid, program) and not alive(child.pid, b"nbdkit")
+        end(child.pid, b"nbdkit")  # not ours: untouched
+        assert child.poll() is None
+        end(child.pid, program)
+        assert child.wait(timeout=60) is not None
     finally:
-        if sleeper.poll() is None:
-            sleeper.kill()
-        sleeper.stdout.close()
-    assert not os.path.exists("/proc/%d" % sleeper.pid)
+        if child.poll() is None:
+            child.kill()
+        child.stdin.close()
+        child.stdout.close()
+    assert not os.path.exists("/proc/%d" % child.pid)
