@@ -22,12 +22,12 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.point_datastore
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils._recreate.config_spec import RECOVERY_MARK_KEY
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.task_progress import TaskProgressFile
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import vm_identity
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.nas import find_nas, mount_nas, unmount_nas
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.placement import PlacementError, find_placement, find_vm_folder
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.power import power_on, wait_for_heartbeat, wait_for_tools
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.task_progress import TaskProgressFile
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.storage_move import disks_of, files_on, host_datastore, move_storage
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import wait_for_task
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import (TaskFailedError, TaskTimeoutError, VsphereError,
