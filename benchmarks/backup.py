@@ -71,6 +71,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gib", type=float, default=1.0)
     parser.add_argument("--encrypted", action="store_true")
+    parser.add_argument("--chunk-mib", type=float, help="the repository's chunk size (default: vm_backup's)")
     parser.add_argument("--rounds", type=int, default=2, help="backups of each kind with --encrypted")
     args = parser.parse_args()
     size = int(args.gib * 1024) * MIB
@@ -98,6 +99,8 @@ def main():
             for i, kind in enumerate(kinds if args.encrypted else ["plain"]):
                 repo = os.path.join(work, "repo-%d" % i)  # empty each time: every run is a full backup
                 options = {"name": "bench-backup", "repository": repo}
+                if args.chunk_mib:
+                    options["chunk_size"] = int(args.chunk_mib * MIB)
                 if kind == "encrypted":
                     options["encryption_key_file"] = key
                 start = time.monotonic()

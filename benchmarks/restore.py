@@ -29,7 +29,7 @@ import tempfile
 import time
 
 from lab_bench import fill_disk  # sets the paths and environment first
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.extents import align  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils.extents import align  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository  # noqa: E402
 from conftest import LabAccess, create_vm, destroy_vm, read_vddk_trace, run_module, sectors_written, wait  # noqa: E402
 
@@ -102,6 +102,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gib", type=float, default=2.0)
     parser.add_argument("--sparse-gib", type=float, default=16.0)
+    parser.add_argument("--chunk-mib", type=float, help="the repository's chunk size (default: vm_backup's)")
     args = parser.parse_args()
     size = int(args.gib * 1024) * MIB
     lab = LabAccess()
@@ -117,7 +118,10 @@ def main():
                 if round_number:
                     _guest_writes(lab, vm, size, 0.01, round_number)
                     wait(vm.PowerOnVM_Task())
-                _module("vm_backup", {"name": VM, "repository": repo})
+                options = {"name": VM, "repository": repo}
+                if args.chunk_mib:
+                    options["chunk_size"] = int(args.chunk_mib * MIB)
+                _module("vm_backup", options)
             expected = lab.inspect(VM)["disks"][0]["sha256"]
             store = Repository(repo)
             manifests = store.points.list()

@@ -105,9 +105,12 @@ options:
       incompressible_percent: {description: The part of the new data (per cent) that must not compress., type: float, default: 50.0}
       min_new_mib: {description: The least new data (MiB) whose compressibility is judged., type: int, default: 64}
   chunk_size:
-    description: The chunk size of a new repository, bytes (fixed for its life).
+    description:
+      - The chunk size of a new repository, bytes (fixed for its life; a power of two from 64 KiB to 64 MiB).
+      - Not given, 1 MiB (1048576) for a folder and 4 MiB (4194304) for a bucket. Smaller chunks make
+        C(changed_only) restores read less after small changes; larger ones mean fewer objects (each a
+        request in a bucket) and a smaller index.
     type: int
-    default: 4194304
   timeout:
     description: Seconds to wait for each snapshot task.
     type: int
@@ -244,7 +247,7 @@ class VmBackupModule(VsphereModule):
             disks=dict(type="list", elements="str"),
             quiesce=dict(type="bool", default=False),
             redact_extra_config=dict(type="list", elements="str", default=list(DEFAULT_REDACT)),
-            chunk_size=dict(type="int", default=BackupOptions.chunk_size),
+            chunk_size=dict(type="int"),
             immutable_days=dict(type="float"),
             repository_immutable_days=dict(type="float"),
             timeout=dict(type="int", default=BackupOptions.timeout),

@@ -61,14 +61,9 @@ def config_complete():
 
 
 def _load_disk():
-    from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
     from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
     repository = Repository(_settings["repository"], key_file=_settings.get("key_file"))
-    vm_key = next((key for key in repository.points.vm_keys() if repository.storage.exists(
-        "%s/%s/manifest.json" % (repository.points.vm_folder(key), _settings["point"]))), None)
-    manifest = next((m for m in repository.points.list(vm_key) if m["id"] == _settings["point"]), None) if vm_key else None
-    if manifest is None:
-        raise PointNotFoundError("point %s is no longer in %s" % (_settings["point"], _settings["repository"]))
+    manifest = repository.points.by_id(_settings["point"])
     [disk] = [d for d in manifest["disks"] if str(d["key"]) == _settings["disk"]]
     index = repository.points.read_index(manifest, disk)
     _disk.update(repository=repository, index=index, where=" (point %s, disk %s)" % (manifest["id"], disk["key"]),

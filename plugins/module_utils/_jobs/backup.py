@@ -20,7 +20,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors im
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import RetentionLock, objects_locked_until, stamp
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.points import new_point_id
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage import open_storage
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import DEFAULT_CHUNK_SIZE, Repository
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, SHARED, announce_waits
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
@@ -63,7 +63,7 @@ class BackupOptions:
     disks: Optional[List[str]] = None
     quiesce: bool = False
     redact_extra_config: List[str] = dataclasses.field(default_factory=lambda: list(backup_plan.DEFAULT_REDACT))
-    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_size: Optional[int] = None  # a new repository's; None: the storage's default (store.default_chunk_size)
     timeout: int = DEFAULT_TASK_TIMEOUT
     state_dir: Optional[str] = None
     lock_timeout: int = DEFAULT_LEASE_TIMEOUT

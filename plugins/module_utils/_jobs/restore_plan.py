@@ -10,9 +10,9 @@ import json
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import ChunkCorruptError
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import (
-    ChunkExtent,
     FileExtent,
     FilesSource,
+    PointExtent,
     RepositorySource,
     WriteDiskPlan,
     ZeroExtent,
@@ -105,21 +105,17 @@ def changed_only_check(source, target, in_place):
         raise ChangedOnlyRefusedError("mode changed_only: %s; restore with mode full instead." % why)
 
 
-def _extent(offset, length, chunk):
-    return ChunkExtent(offset, length, chunk) if chunk is not None else ZeroExtent(offset, length)
-
-
-def _within_chunks(index, areas):
-    """The extents of areas, cut at chunk borders."""
-    result = []
-    for offset, length in areas:
-        end = offset + length
-        while offset < end:
-            number = offset // index.chunk_size
-            piece_end = min(end, (number + 1) * index.chunk_size)
-            result.append(_extent(offset, piece_end - offset, index.entries[number]))
-            offset = piece_end
-    return result
+def _needed_chunks(index, extents):
+    """The names of the chunks the extents read, each once per run of equal names."""
+    last = None
+    for extent in extents:
+        if isinstance(extent, PointExtent):
+            first, end = extent.offset // index.chunk_size, -(-(extent.offset + extent.length) // index.chunk_size)
+            for number in range(first, end):
+                name = index.entries[number]
+                if name is not None and name != last:
+                    yield name
+                last = name
 
 
 # Descriptor keys that describe the target disk as it was created (its controller, provisioning and
@@ -185,10 +181,11 @@ def disk_plan(repository, manifest, source, target, mode, verify, changed_areas=
     changed since it (changed_only, zeros included)."""
     index = repository.points.read_index(manifest, source)
     if mode == "changed_only":
-        extents = _within_chunks(index, changed_areas)
+        extents = [PointExtent(offset, length) for offset, length in changed_areas]
     else:
-        extents = [_extent(o, n, h) for o, n, h in index.extents() if h is not None or mode == "full"]
-    missing = repository.chunks.missing({e.chunk for e in extents if isinstance(e, ChunkExtent)})
+        extents = [PointExtent(o, n) if holds_data else ZeroExtent(o, n) for o, n, holds_data in index.runs()
+                   if holds_data or mode == "full"]
+    missing = repository.chunks.missing(_needed_chunks(index, extents))
     if missing:  # found now, before the first write, not after tens of MiB
         raise ChunkCorruptError("point %s disk %s needs %d chunk(s) the repository does not have (first: %s): nothing "
                                 "was written. Verify the repository, or restore another point" % (

@@ -15,15 +15,47 @@ INDEX_HEADER = struct.Struct("<8sQQQ")  # magic, chunk size, capacity, entries
 ZERO_ENTRY = bytes(32)
 
 
+class ChunkNames:
+    """A disk's chunk names in order, 32 bytes each (None: a zero chunk): a list of hex strings
+    would take 120 bytes a chunk, over 100 MiB for a TiB of 1 MiB chunks."""
+
+    def __init__(self, names=(), raw=None):
+        self.raw = bytearray(raw) if raw is not None else bytearray(b"".join(
+            ZERO_ENTRY if name is None else bytes.fromhex(name) for name in names))
+
+    def __len__(self):
+        return len(self.raw) // 32
+
+    def __getitem__(self, number):
+        if isinstance(number, slice):
+            return [self[i] for i in range(*number.indices(len(self)))]
+        if number < 0:
+            number += len(self)
+        if not 0 <= number < len(self):
+            raise IndexError(number)
+        digest = self.raw[32 * number:32 * (number + 1)]
+        return None if digest == ZERO_ENTRY else digest.hex()
+
+    def __setitem__(self, number, name):
+        self.raw[32 * number:32 * (number + 1)] = ZERO_ENTRY if name is None else bytes.fromhex(name)
+
+    def __iter__(self):
+        for number in range(len(self)):
+            yield self[number]
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+
 class DiskIndex:
     """The chunk names of one disk at one point (None for a zero chunk)."""
 
     def __init__(self, chunk_size, capacity, entries):
-        self.chunk_size, self.capacity, self.entries = chunk_size, capacity, entries
+        self.chunk_size, self.capacity = chunk_size, capacity
+        self.entries = entries if isinstance(entries, ChunkNames) else ChunkNames(entries)
 
     def to_bytes(self):
-        body = INDEX_HEADER.pack(INDEX_MAGIC, self.chunk_size, self.capacity, len(self.entries)) + b"".join(
-            ZERO_ENTRY if e is None else bytes.fromhex(e) for e in self.entries)
+        body = INDEX_HEADER.pack(INDEX_MAGIC, self.chunk_size, self.capacity, len(self.entries)) + bytes(self.entries.raw)
         return body + hashlib.sha256(body).digest()
 
     @classmethod
@@ -36,11 +68,7 @@ class DiskIndex:
             raise RepositoryError("%s is damaged or truncated (%d bytes, %d expected)" % (name, len(data), expected))
         if hashlib.sha256(data[:-32]).digest() != data[-32:]:
             raise RepositoryError("%s fails its checksum" % name)
-        entries = []
-        for i in range(count):
-            raw = data[INDEX_HEADER.size + 32 * i:INDEX_HEADER.size + 32 * (i + 1)]
-            entries.append(None if raw == ZERO_ENTRY else raw.hex())
-        return cls(chunk_size, capacity, entries)
+        return cls(chunk_size, capacity, ChunkNames(raw=memoryview(data)[INDEX_HEADER.size:-32]))
 
     def fits(self, chunk_size, capacity):
         """Whether this index can be the index of a disk of capacity in a repository of chunk_size
@@ -60,3 +88,17 @@ class DiskIndex:
             else:
                 result.append(Extent(offset, length, entry))
         return result
+
+    def runs(self):
+        """The disk as (offset, length, holds_data) runs: chunks with data merged, and zero chunks
+        merged, so that a restore plan has an extent per run, not per chunk."""
+        raw, offset, run_start, run_data = self.entries.raw, 0, 0, None
+        for number in range(len(self.entries)):
+            holds_data = raw[32 * number:32 * (number + 1)] != ZERO_ENTRY
+            if holds_data != run_data:
+                if run_data is not None:
+                    yield run_start, offset - run_start, run_data
+                run_start, run_data = offset, holds_data
+            offset = min(offset + self.chunk_size, self.capacity)
+        if run_data is not None:
+            yield run_start, offset - run_start, run_data

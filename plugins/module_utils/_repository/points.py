@@ -221,6 +221,16 @@ class PointCatalogue:
                 option, wanted, len(keys), self.storage.location, ", ".join(keys) or "none", ": give the instance uuid" if keys else ""))
         return keys[0]
 
+    def by_id(self, point_id):
+        """The manifest of the point point_id, whichever VM's it is (a worker or an export knows
+        only the id)."""
+        for vm_key in self.vm_keys():
+            if self.storage.exists("%s/%s/manifest.json" % (self.vm_folder(vm_key), point_id)):
+                for manifest in self.list(vm_key):
+                    if manifest["id"] == point_id:
+                        return manifest
+        raise PointNotFoundError("point %s is no longer in %s" % (point_id, self.storage.location))
+
     def find(self, vm_key, restore_point="latest"):
         """A point by id, 'latest', 'clean' (the newest neither suspicious nor found infected), or an
         ISO 8601 time (the last point at or before it)."""

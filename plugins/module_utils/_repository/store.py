@@ -27,7 +27,15 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage i
 
 REPOSITORY_FORMAT = "vadp-restore-points"  # repository.json's format, what makes a folder a repository
 SETTINGS = "repository.json"
-DEFAULT_CHUNK_SIZE = 4 << 20
+# A folder's chunks are 1 MiB: a changed_only restore reads and verifies whole chunks, so a finer
+# chunk reads less for CBT's small changes. A bucket's are 4 MiB: each chunk is a request, paid for
+# and waited on (docs/performance.md, "Chunk size").
+DEFAULT_CHUNK_SIZE = 1 << 20
+DEFAULT_BUCKET_CHUNK_SIZE = 4 << 20
+
+
+def default_chunk_size(location: str) -> int:
+    return DEFAULT_BUCKET_CHUNK_SIZE if is_remote(location) else DEFAULT_CHUNK_SIZE
 
 
 # what Repository.create itself leaves in a folder it is creating (a concurrent create's files)
@@ -107,14 +115,16 @@ class Repository:
         return given
 
     @classmethod
-    def create(cls, location, chunk_size=DEFAULT_CHUNK_SIZE, mode="0700", dry_run=False, key_file=None, s3=None,
+    def create(cls, location, chunk_size=None, mode="0700", dry_run=False, key_file=None, s3=None,
                immutable_days=None):
         """Open the repository at location, creating it when there is none (encrypted with key_file
-        when given; immutable_days: its default_immutable_days). With dry_run nothing is written:
-        the checks run and None stands for the repository to be created."""
+        when given; immutable_days: its default_immutable_days; chunk_size: default_chunk_size's
+        when not given). With dry_run nothing is written: the checks run and None stands for the
+        repository to be created."""
         storage = open_storage(location, s3, int(mode, 8))
         if not storage.exists(SETTINGS):
             refuse_foreign_folder(storage)
+            chunk_size = chunk_size or default_chunk_size(location)
             if chunk_size < 65536 or chunk_size > MAX_CHUNK_SIZE or chunk_size & (chunk_size - 1):
                 raise RepositoryError("chunk_size must be a power of two from 64 KiB to 64 MiB, not %d" % chunk_size)
             encryption = crypto.new_settings(key_file) if key_file else None  # a bad key file fails before any write

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.immutability import RetentionLock
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import ChunkNames, DiskIndex
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import PlanInvalidError, ReadDiskPlan, TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import Progress
@@ -54,10 +54,11 @@ class DiskReader:
     def _starting_index(self) -> DiskIndex:
         capacity = self.disk_plan.capacity
         count = -(-capacity // self.chunk)
-        entries = [None] * count
+        entries = ChunkNames(raw=bytes(32 * count))
         if self.disk_plan.parent_index:
             parent = self.repository.points.load_index(self.disk_plan.parent_index, self.disk_plan.parent_index)
-            entries = (list(parent.entries) + entries)[:count]  # a grown disk's new chunks start as zeros
+            inherited = parent.entries.raw[:32 * count]  # a grown disk's new chunks start as zeros
+            entries.raw[:len(inherited)] = inherited
         return DiskIndex(self.chunk, capacity, entries)
 
     def run(self) -> None:

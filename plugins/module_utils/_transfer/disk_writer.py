@@ -14,15 +14,16 @@ import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import List, Tuple
+from typing import Iterator
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.chunks import all_zeros
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.pieces import pieces, zeros_where_allocated
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import (
-    ChunkExtent,
     FilesSource,
+    PointExtent,
     RepositorySource,
     TransferPlan,
     WriteDiskPlan,
@@ -38,53 +39,75 @@ class ReadBackMismatchError(VadpError):
 
 
 class _RepositoryReader:
-    """Pieces of repository chunks: each chunk read, verified and decompressed once, on a thread
-    pool a few chunks ahead of the writer (hashing and zstd release the GIL), then cut."""
+    """Pieces of the point's chunks, found in its index: each chunk read, verified and decompressed
+    once, on a thread pool a few chunks ahead of the writer (hashing and zstd release the GIL), then
+    cut."""
 
     AHEAD = 4  # chunks read ahead: with the one being cut, at most 5 chunks in memory
 
     def __init__(self, source: RepositorySource, extents=()):
         self.source, self.repository = source, Repository(source.path)
+        manifest = self.repository.points.by_id(source.point_id)
+        disk = next((d for d in manifest["disks"] if str(d["key"]) == str(source.disk)), None)
+        if disk is None:
+            raise PointNotFoundError("point %s has no disk %s" % (source.point_id, source.disk))
+        self.index = self.repository.points.read_index(manifest, disk)
+        self.chunk_size = self.index.chunk_size
+        self.extents = [e for e in extents if isinstance(e, PointExtent)]
         self.cached, self.data = None, memoryview(b"")
-        self.order: List[Tuple[str, int]] = []  # (chunk, offset of its chunk in the disk) in the order pieces ask
-        for extent in extents:
-            if isinstance(extent, ChunkExtent) and (not self.order or self.order[-1][0] != extent.chunk):
-                self.order.append((extent.chunk, extent.offset - extent.offset % self.repository.chunk_size))
-        self.following = 0  # the index in order of the next chunk to read ahead
-        self.ahead: collections.deque = collections.deque()  # (chunk, future), in order
+        self.upcoming: Iterator[int] = iter(())  # numbers of the chunks to read ahead, in the plan's order
+        self.ahead: collections.deque = collections.deque()  # (number, future), in order
         self.pool = ThreadPoolExecutor(max_workers=self.repository.storage.concurrency, thread_name_prefix="mover-fetch")
 
-    def _fetch(self, chunk: str, chunk_offset: int) -> memoryview:
-        where = " (point %s, disk %s, offset %d)" % (self.source.point_id, self.source.disk, chunk_offset)
-        return memoryview(self.repository.chunks.get(chunk, where, rehash=self.source.verify))
+    def _numbers_from(self, number: int) -> Iterator[int]:
+        """The numbers of the chunks with data the plan reads, from chunk number on, each once."""
+        for extent in self.extents:
+            end = -(-(extent.offset + extent.length) // self.chunk_size)
+            for following in range(max(number, extent.offset // self.chunk_size), end):
+                if self.index.entries[following] is not None:
+                    yield following
+            number = max(number, end)
 
-    def _take(self, chunk: str, chunk_offset: int) -> memoryview:
-        if not any(name == chunk for name, _future in self.ahead):
+    def _fetch(self, number: int) -> memoryview:
+        where = " (point %s, disk %s, offset %d)" % (self.source.point_id, self.source.disk, number * self.chunk_size)
+        return memoryview(self.repository.chunks.get(self.index.entries[number], where, rehash=self.source.verify))
+
+    def _take(self, number: int) -> memoryview:
+        if not any(ahead == number for ahead, _future in self.ahead):
             # the first call, or a resumed transfer: read ahead from this chunk on
-            for future in self.ahead:
+            for _ahead, future in self.ahead:
                 future.cancel()
             self.ahead.clear()
-            self.following = next((i for i in range(self.following, len(self.order)) if self.order[i][0] == chunk),
-                                  len(self.order))
-            if self.following == len(self.order):
-                return self._fetch(chunk, chunk_offset)  # not in the plan's order: read it here
-        while len(self.ahead) < self.AHEAD and self.following < len(self.order):
-            name, at = self.order[self.following]
-            self.ahead.append((name, self.pool.submit(self._fetch, name, at)))
-            self.following += 1
-        while self.ahead[0][0] != chunk:
+            self.upcoming = self._numbers_from(number)
+        while len(self.ahead) < self.AHEAD:
+            following = next(self.upcoming, None)
+            if following is None:
+                break
+            self.ahead.append((following, self.pool.submit(self._fetch, following)))
+        while self.ahead and self.ahead[0][0] != number:
             self.ahead.popleft()[1].cancel()
+        if not self.ahead:
+            return self._fetch(number)  # not in the plan's order: read it here
         return self.ahead.popleft()[1].result()
 
+    def _part(self, offset: int, length: int):
+        number, within = divmod(offset, self.chunk_size)
+        if self.index.entries[number] is None:
+            return bytes(length)
+        if number != self.cached:
+            self.data, self.cached = self._take(number), number
+        return self.data[within:within + length]
+
     def __call__(self, offset: int, length: int, extent, position: int):
-        """The piece's bytes: a view into the chunk for a chunk extent, no copy."""
+        """The piece's bytes: a view into its chunk, no copy, where the piece lies in one chunk."""
         if isinstance(extent, ZeroExtent):
             return bytes(length)
-        within = offset % self.repository.chunk_size  # an extent may start inside its chunk (changed_only)
-        if extent.chunk != self.cached:
-            self.data = self._take(extent.chunk, offset - within)
-            self.cached = extent.chunk
-        return self.data[within:within + length]
+        parts, end = [], offset + length
+        while offset < end:  # a piece may span chunks: an extent is cut into pieces of the buffer's size
+            n = min(end, (offset // self.chunk_size + 1) * self.chunk_size) - offset
+            parts.append(self._part(offset, n))
+            offset += n
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

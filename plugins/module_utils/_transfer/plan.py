@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Union
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils.extents import SECTOR
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3  # 3: a restore plan's extents name ranges of the point, not chunks
 DIRECTIONS = ("write", "read", "access")
 DEFAULT_PARALLEL_DISKS = 2  # disks a worker moves at once
 
@@ -51,14 +51,14 @@ def _check_range(offset: Any, length: Any, where: str) -> None:
 # disks with hundreds of thousands of extents.
 
 @dataclass(frozen=True)
-class ChunkExtent:
-    """The range gets the matching bytes of a repository chunk (the range may start inside it)."""
+class PointExtent:
+    """The range gets the point's bytes there: the worker finds each chunk in the point's index
+    (an extent covers many chunks, so a plan's size follows the disk's runs of data, not its size)."""
     offset: int
     length: int
-    chunk: str
 
     def to_json(self) -> list:
-        return ["chunk", self.offset, self.length, self.chunk]
+        return ["point", self.offset, self.length]
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ class ZeroExtent:
         return ["zeros", self.offset, self.length]
 
 
-Extent = Union[ChunkExtent, FileExtent, ZeroExtent]
-_EXTENT_KINDS = {"chunk": (ChunkExtent, 3), "file": (FileExtent, 4), "zeros": (ZeroExtent, 2)}
+Extent = Union[PointExtent, FileExtent, ZeroExtent]
+_EXTENT_KINDS = {"point": (PointExtent, 2), "file": (FileExtent, 4), "zeros": (ZeroExtent, 2)}
 
 
 def extent_from_json(value: Any, where: str) -> Extent:
@@ -100,9 +100,7 @@ def extent_from_json(value: Any, where: str) -> Extent:
 
 def _check_extent(extent: Extent, where: str) -> None:
     _check_range(extent.offset, extent.length, where)
-    if isinstance(extent, ChunkExtent):
-        _require(isinstance(extent.chunk, str) and len(extent.chunk) == 64, where, "a chunk is named by its SHA-256 (hex)")
-    elif isinstance(extent, FileExtent):
+    if isinstance(extent, FileExtent):
         _require(_is_int(extent.file) and _is_int(extent.file_offset) and extent.file >= 0 and extent.file_offset >= 0,
                  where, "a file extent names a file number and an offset in it")
 
@@ -111,13 +109,13 @@ def _check_extent(extent: Extent, where: str) -> None:
 
 @dataclass(frozen=True)
 class RepositorySource:
-    """Chunks of one disk of a restore point; verify re-hashes each chunk as it is read."""
+    """One disk of a restore point (its index names the chunks); verify re-hashes each chunk as it is read."""
     path: str
     point_id: str
     disk: Union[int, str]
     verify: bool = True
     kind: str = field(default="repository", init=False)
-    extent_types = (ChunkExtent, ZeroExtent)
+    extent_types = (PointExtent, ZeroExtent)
 
 
 @dataclass(frozen=True)

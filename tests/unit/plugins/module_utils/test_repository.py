@@ -238,7 +238,7 @@ def test_a_repository_is_created_only_in_a_new_or_empty_folder(tmp_path):
         Repository.create(str(tmp_path / "file"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert Repository.create(str(empty)).chunk_size == 4 << 20
+    assert Repository.create(str(empty)).chunk_size == 1 << 20  # a folder's default
 
 
 def test_a_dry_run_checks_and_writes_nothing(tmp_path):

@@ -3,19 +3,20 @@ import pytest
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs import restore_plan as restore
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.index import DiskIndex
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import ChunkExtent, ZeroExtent
 
 MIB = 1 << 20
 
 
-def test_changed_areas_are_cut_at_chunk_borders_and_carry_their_chunk():
-    index = DiskIndex(4 * MIB, 16 * MIB, ["a" * 64, None, "c" * 64, "d" * 64])
-    areas = [(4096, 8192), (3 * MIB, 2 * MIB), (9 * MIB, 6 * MIB)]
-    assert restore._within_chunks(index, areas) == [
-        ChunkExtent(4096, 8192, "a" * 64),
-        ChunkExtent(3 * MIB, MIB, "a" * 64), ZeroExtent(4 * MIB, MIB),  # the second area spans chunks 0 and 1
-        ChunkExtent(9 * MIB, 3 * MIB, "c" * 64), ChunkExtent(12 * MIB, 3 * MIB, "d" * 64),
-    ]
+def test_a_plan_checks_each_chunk_its_extents_read_once_per_run_and_no_zero_chunk():
+    index = DiskIndex(4 * MIB, 20 * MIB, ["a" * 64, None, "c" * 64, "c" * 64, "a" * 64])
+    extents = [restore.PointExtent(4096, 8192), restore.PointExtent(3 * MIB, 2 * MIB),  # chunk a twice, then zeros
+               restore.PointExtent(9 * MIB, 11 * MIB)]  # c, c, a: one check for the run of c
+    assert list(restore._needed_chunks(index, extents)) == ["a" * 64, "c" * 64, "a" * 64]
+
+
+def test_a_disks_runs_merge_chunks_with_data_and_zero_chunks():
+    index = DiskIndex(4 * MIB, 18 * MIB, ["a" * 64, "b" * 64, None, None, "c" * 64])
+    assert list(index.runs()) == [(0, 8 * MIB, True), (8 * MIB, 8 * MIB, False), (16 * MIB, 2 * MIB, True)]
 
 
 def _disk(**fields):

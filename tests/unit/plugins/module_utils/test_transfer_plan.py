@@ -8,11 +8,11 @@ import sys
 import pytest
 
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import (
-    ChunkExtent,
     ConnectParams,
     FileExtent,
     FilesSource,
     PlanInvalidError,
+    PointExtent,
     ReadDiskPlan,
     RepositorySource,
     TransferPlan,
@@ -22,12 +22,11 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import
 )
 
 MIB = 1 << 20
-CHUNK = "ab" * 32
 
 
 def _restore_plan():
     disk = WriteDiskPlan("2000", "[ds] vm/vm.vmdk", RepositorySource("/repo", "20261201T000000Z-0001", 2000),
-                         [ChunkExtent(0, 4 * MIB, CHUNK), ZeroExtent(4 * MIB, 4 * MIB)], zeros_where_allocated=True)
+                         [PointExtent(0, 4 * MIB), ZeroExtent(4 * MIB, 4 * MIB)], zeros_where_allocated=True)
     return TransferPlan("write", VddkLibrary("/opt/vddk"), ConnectParams(server="vc", vm_moref="vm-1"), [disk])
 
 
