@@ -119,7 +119,7 @@ def test_a_damaged_chunk_fails_its_range_with_an_io_error_naming_it_and_other_ra
     store = Repository(damaged_repo)
     [manifest] = [m for m in store.points.list() if m["id"] == point_id]
     index = store.points.read_index(manifest, manifest["disks"][0])
-    damaged = index.entries[5]  # the chunk at 20 MiB
+    damaged = index.entries[20 * MIB // store.chunk_size]  # the chunk at 20 MiB
     with open(store.storage.path(store.chunks.key(damaged)), "r+b") as f:
         f.seek(1000)
         f.write(b"\xff" * 16)

@@ -55,7 +55,8 @@ def test_full_then_incremental_each_point_is_the_disk_as_it_was(vm, lab, tmp_pat
     after = lab.inspect(VM)["disks"][0]["sha256"]
     incremental = backup(repo)
     assert incremental["type"] == "incremental" and incremental["parent"] == full["point_id"]
-    touched = {o // (4 * MIB) for o, _n in writes}
+    chunk = Repository(str(repo)).chunk_size
+    touched = {n for o, length in writes for n in range(o // chunk, (o + length - 1) // chunk + 1)}
     assert incremental["disks"][0]["stats"]["chunks_read"] == len(touched) == incremental["new_chunks"]
     assert image_sha(str(repo), full["point_id"]) == before
     assert image_sha(str(repo), incremental["point_id"]) == after
@@ -104,10 +105,10 @@ def test_verify_names_point_disk_and_offset(vm, lab, tmp_path):
         f.write(bytes([byte[0] ^ 1]))
     os.remove(store.storage.path(store.chunks.key(gone)))
     quick = info(repo, vm=VM, verify="quick")
-    assert [(p["point"], p["offset"]) for p in quick["problems"]] == [(point, gone_at * 4 * MIB)]
+    assert [(p["point"], p["offset"]) for p in quick["problems"]] == [(point, gone_at * store.chunk_size)]
     deep = info(repo, vm=VM, verify="deep")
     assert sorted((p["disk"], p["offset"]) for p in deep["problems"]) == sorted(
-        [(manifest["disks"][0]["key"], flip_at * 4 * MIB), (manifest["disks"][0]["key"], gone_at * 4 * MIB)])
+        [(manifest["disks"][0]["key"], flip_at * store.chunk_size), (manifest["disks"][0]["key"], gone_at * store.chunk_size)])
     index_file = os.path.join(store.storage.path(store.points.folder(manifest)), manifest["disks"][0]["index"])
     with open(index_file, "r+b") as f:
         f.truncate(100)

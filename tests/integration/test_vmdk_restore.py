@@ -86,31 +86,34 @@ def test_a_damaged_chunk_stops_the_restore_before_it_is_written(vm, lab, tmp_pat
     [manifest] = store.points.list()
     index = store.points.read_index(manifest, manifest["disks"][0])
     number, chunk = [(i, e) for i, e in enumerate(index.entries) if e][1]
+    size = store.chunk_size
     with open(store.storage.path(store.chunks.key(chunk)), "r+b") as f:
         f.seek(70)
         f.write(b"\x00\x01\x02")
-    lab.guest_write(VM, offset=number * 4 * MIB, length=65536, seed=5)  # differs from the backup there
+    lab.guest_write(VM, offset=number * size, length=65536, seed=5)  # differs from the backup there
     wait(vm.PowerOffVM_Task())
     flat = lab.disk_file(VM, _leaf(vm)).replace(".vmdk", "-flat.vmdk")
     with open(flat, "rb") as f:
-        f.seek(number * 4 * MIB)
-        before = f.read(4 * MIB)
+        f.seek(number * size)
+        before = f.read(size)
     result = restore(repo)
     assert result["failed"] and result["error_code"] == "CHUNK_CORRUPT"
-    assert "point %s, disk %s, offset %d" % (manifest["id"], manifest["disks"][0]["key"], number * 4 * MIB) in result["msg"]
+    assert "point %s, disk %s, offset %d" % (manifest["id"], manifest["disks"][0]["key"], number * size) in result["msg"]
     with open(flat, "rb") as f:
-        f.seek(number * 4 * MIB)
-        assert f.read(4 * MIB) == before  # the damaged chunk never reached the disk
+        f.seek(number * size)
+        assert f.read(size) == before  # the damaged chunk never reached the disk
 
 
 def test_an_interrupted_restore_resumes_and_then_reports_unchanged(vm, lab, tmp_path):
     repo, state = tmp_path / "repo", str(tmp_path / "state")
     backup(repo)
     expected = sha(lab)
+    # 128 MiB to undo, in 64 writes of 2 MiB besides the point's own small ones: the write that
+    # fails comes after the first checkpoint (64 MiB)
     for i in range(4):
-        lab.guest_write(VM, offset=(40 + 50 * i) * MIB, length=2 * MIB, seed=40 + i)
+        lab.guest_write(VM, offset=(40 + 50 * i) * MIB, length=32 * MIB, seed=40 + i)
     wait(vm.PowerOffVM_Task())
-    failed = restore(repo, state_dir=state, env={"VDDK_DOUBLE_FAIL_WRITE": "36"})
+    failed = restore(repo, state_dir=state, env={"VDDK_DOUBLE_FAIL_WRITE": "60"})
     assert failed["failed"] and failed["error_code"] == "TRANSFER_FAILED" and "resumes there" in failed["msg"]
     resumed = restore(repo, state_dir=state)
     assert resumed["resumed"] is True and resumed["changed"] is True and sha(lab) == expected
