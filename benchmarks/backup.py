@@ -6,9 +6,10 @@ same run:
   raw read          the disk read through the VDDK double over NBDSSL in this process, chunk by
                     chunk into page-aligned buffers with ReadAsync, exactly as the backup reads it,
                     and nothing done with the bytes (the goal's baseline: the pipeline's ceiling);
-  raw read + write  the same, each chunk then written to a new file with fsync in the
-                    repository's file system (the storage's floor for a backup that stores
-                    every byte: what is left when hashing and compression cost nothing);
+  raw read + write  the same, each chunk then written to a new file in the repository's file
+                    system and all of them made durable by one syncfs at the end (the
+                    storage's floor for a backup that stores every byte: what is left when
+                    hashing and compression cost nothing);
   vm_backup         a full backup through ansible-playbook into an empty repository (read through
                     VDDK, SHA-256, zstd, store).
 Prints MiB/s, the ratios to the raw read, and the repository's size, as a table and as JSON.
@@ -31,15 +32,26 @@ import time
 
 from lab_bench import fill_disk  # sets the paths and environment first
 from conftest import LabAccess, create_vm, destroy_vm, run_module  # noqa: E402
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import DEFAULT_CHUNK_SIZE  # noqa: E402
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.vddk import VixDiskLib  # noqa: E402
 
 MIB = 1 << 20
-CHUNK, PIECE = 4 * MIB, 2 * MIB  # the repository's default chunk, the plan's default buffer
+PIECE = 2 * MIB  # the plan's default buffer
 
 
-def _raw_read(vm, path, size, store_in=None):
+def _syncfs(folder):
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), "syncfs", folder)
+    finally:
+        os.close(fd)
+
+
+def _raw_read(vm, path, size, chunk, store_in=None):
     """The disk read as DiskReader reads it (a chunk's pieces in flight, then wait), and with
-    store_in each chunk written to a new file there with fsync; seconds taken."""
+    store_in each chunk written to a new file there, made durable by one syncfs at the end, as a
+    backup makes its chunks durable before the index; seconds taken."""
     env = os.environ
     params = VixDiskLib.load(env["VDDK_LIBDIR"]).connect_params(
         server=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"], password=env["VMWARE_PASSWORD"],
@@ -47,19 +59,19 @@ def _raw_read(vm, path, size, store_in=None):
     connection = params.connect(read_only=True, transports="nbdssl")
     disk = connection.open(path, read_only=True)
     start = time.monotonic()
-    for offset in range(0, size, CHUNK):
-        data = mmap.mmap(-1, CHUNK)
-        for piece in range(0, CHUNK, PIECE):
-            view = (ctypes.c_char * PIECE).from_buffer(data, piece)
-            disk.read_async((offset + piece) // 512, view, PIECE // 512)
+    for offset in range(0, size, chunk):
+        data = mmap.mmap(-1, chunk)
+        for piece in range(0, chunk, min(PIECE, chunk)):
+            view = (ctypes.c_char * min(PIECE, chunk)).from_buffer(data, piece)
+            disk.read_async((offset + piece) // 512, view, min(PIECE, chunk) // 512)
             del view
         disk.wait()
         if store_in:
             with open(os.path.join(store_in, "%d" % offset), "wb") as f:
                 f.write(bytes(data))
-                f.flush()
-                os.fsync(f.fileno())
         data.close()
+    if store_in:
+        _syncfs(store_in)
     seconds = time.monotonic() - start
     disk.close()
     connection.disconnect()
@@ -86,9 +98,10 @@ def main():
             fill_disk(vm, image, [[0, size]], os.path.join(work, "fill"))
             os.remove(image)
             path = "[LocalDS_0] bench-backup/bench-backup.vmdk"
-            baseline = _raw_read(vm, path, size)
+            chunk = int(args.chunk_mib * MIB) if args.chunk_mib else DEFAULT_CHUNK_SIZE
+            baseline = _raw_read(vm, path, size, chunk)
             os.mkdir(os.path.join(work, "raw"))
-            raw_write = _raw_read(vm, path, size, store_in=os.path.join(work, "raw"))
+            raw_write = _raw_read(vm, path, size, chunk, store_in=os.path.join(work, "raw"))
             shutil.rmtree(os.path.join(work, "raw"))
             run_module("vadp.vsphere.vm_cbt", {"name": "bench-backup", "state": "enabled"})
             key = os.path.join(work, "key")

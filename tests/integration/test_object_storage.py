@@ -310,8 +310,11 @@ def test_object_storage_stopped_mid_backup_fails_it_clearly_and_leaves_the_vm_cl
 def test_object_storage_stopped_mid_restore_fails_it_clearly_naming_what_is_left(machine, lab, tmp_path, private_server):
     state, options, stop = private_server
     repository = "s3://%s/stopped" % state["bucket"]
-    # small chunks: the restore reads a few chunks ahead of its writes, and most are still to read when the server stops
-    lab.guest_write(VM, offset=MIB, length=2 * MIB, seed=41, device_key=lab.inspect(VM)["disks"][0]["key"])
+    # small chunks with zero chunks between: the restore writes each in a piece of its own and reads 16 chunks ahead,
+    # so at its second write some of the 32 chunks are still to read when the server stops
+    device = lab.inspect(VM)["disks"][0]["key"]
+    for k in range(32):
+        lab.guest_write(VM, offset=MIB + k * 128 * 1024, length=65536, seed=41 + k, device_key=device)
     assert run_module("vadp.vsphere.vm_backup", dict(name=VM, repository=repository, s3=options, chunk_size=65536)).get("point_id")
     hold = VddkHold(tmp_path, at=2)
     outcome = {}

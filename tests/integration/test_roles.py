@@ -8,7 +8,9 @@ import pytest
 
 from conftest import (VddkHold, create_vm, destroy_vm, destroy_vms, find_vm_by_name, image_sha, play, rdm_disks, read_vddk_trace,
                       run_module, sectors_written, settle, wait)
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 
+MIB = 1 << 20
 VM = "DC0_C0_RP0_VM0"
 
 
@@ -25,11 +27,11 @@ def test_full_restore_after_an_interruption_resumes_to_exact_content(vm, lab, tm
     code, out = play("backup.yml", backup_vm=VM, backup_repository=repo)
     assert code == 0, out
     expected = lab.inspect(VM)["disks"][0]["sha256"]
-    for i in range(8):  # enough data for a checkpoint (every 64 MiB) before the fault
-        lab.guest_write(VM, offset=(20 + 28 * i) * (1 << 20), length=4 << 20, seed=80 + i)
+    for i in range(8):  # 128 MiB to undo in writes of 2 MiB: a checkpoint (every 64 MiB) comes before the fault
+        lab.guest_write(VM, offset=(20 + 28 * i) * (1 << 20), length=16 << 20, seed=80 + i)
     args = dict(full_restore_vm=VM, full_restore_repository=repo, full_restore_state_dir=state,
                 full_restore_power_off="powered-off", full_restore_transport="nbd")
-    code, out = play("full_restore.yml", env={"VDDK_DOUBLE_FAIL_WRITE": "36"}, **args)
+    code, out = play("full_restore.yml", env={"VDDK_DOUBLE_FAIL_WRITE": "60"}, **args)
     assert code != 0 and "resumes there" in out and "TRANSFER_FAILED" in out
     assert vm.runtime.powerState == "poweredOff" and vm.snapshot is None  # left stopped, nothing stray
     code, out = play("full_restore.yml", **args)
@@ -227,7 +229,8 @@ def test_an_inventory_of_vms_backs_up_at_once_and_clones_store_their_common_chun
         for name in names:
             [point] = [p for p in checked["points"] if p["vm"] == name]
             assert image_sha(repo, point["id"]) == lab.inspect(name)["disks"][0]["sha256"]
-        assert len(glob.glob(os.path.join(repo, "chunks", "*", "*", "*"))) == 2 * 6  # 24 MiB in 4 MiB chunks, twice
+        chunks = 24 * MIB // Repository(repo).chunk_size
+        assert len(glob.glob(os.path.join(repo, "chunks", "*", "*", "*"))) == 2 * chunks  # 24 MiB of distinct chunks, twice
     finally:
         for machine in vms:
             destroy_vm(machine)

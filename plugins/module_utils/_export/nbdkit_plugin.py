@@ -123,13 +123,13 @@ class _ChunkCache:
     """The chunks recently read or being read, each verified once (a client reads a chunk in
     several requests), and the next few fetched ahead of a sequential reader such as nbdcopy, on
     threads of their own (hashing and zstd release the GIL; a bucket's round trips overlap).
-    Bounded: KEPT chunks at most, in memory."""
-
-    AHEAD = 4
-    KEPT = 8 + AHEAD
+    Bounded: three times what is read ahead, in memory."""
 
     def __init__(self, repository, index, where):
+        from ansible_collections.vadp.vsphere.plugins.module_utils._repository.chunks import read_ahead_chunks
         self.repository, self.index, self.where = repository, index, where
+        self.ahead = read_ahead_chunks(index.chunk_size)
+        self.kept = 3 * self.ahead
         self.lock = threading.Lock()
         self.futures = collections.OrderedDict()  # digest -> Future of its data, oldest first
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, repository.storage.concurrency),
@@ -151,11 +151,11 @@ class _ChunkCache:
         with self.lock:
             future = self._want(self.index.entries[number])
             if self.last is not None and number in (self.last, self.last + 1):  # a sequential reader: read ahead
-                for ahead in range(number + 1, min(number + 1 + self.AHEAD, len(self.index.entries))):
+                for ahead in range(number + 1, min(number + 1 + self.ahead, len(self.index.entries))):
                     if self.index.entries[ahead] is not None:
                         self._want(self.index.entries[ahead])
             self.last = number
-            while len(self.futures) > self.KEPT:
+            while len(self.futures) > self.kept:
                 self.futures.popitem(last=False)
         return future.result()
 

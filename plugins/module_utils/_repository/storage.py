@@ -102,10 +102,13 @@ class LocalStorage:
         """Store data under key unless an object is there already (then False: never replaced); locked
         until retain_until when given."""
         path = self.path(key)
-        self.make_folder(os.path.dirname(key))
         temporary = "%s.tmp.%s" % (path, secrets.token_hex(6))
         try:
-            _files.write_new_file(temporary, data, durable=durable)
+            try:
+                _files.write_new_file(temporary, data, durable=durable)
+            except FileNotFoundError:  # its folder is new: made only then, not looked for at every chunk
+                self.make_folder(os.path.dirname(key))
+                _files.write_new_file(temporary, data, durable=durable)
             try:
                 os.link(temporary, path)
             finally:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.chunks import all_zeros
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.chunks import all_zeros, read_ahead_chunks
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors import PointNotFoundError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.pieces import pieces, zeros_where_allocated
@@ -43,8 +43,6 @@ class _RepositoryReader:
     once, on a thread pool a few chunks ahead of the writer (hashing and zstd release the GIL), then
     cut."""
 
-    AHEAD = 4  # chunks read ahead: with the one being cut, at most 5 chunks in memory
-
     def __init__(self, source: RepositorySource, extents=()):
         self.source, self.repository = source, Repository(source.path)
         manifest = self.repository.points.by_id(source.point_id)
@@ -54,6 +52,7 @@ class _RepositoryReader:
         self.index = self.repository.points.read_index(manifest, disk)
         self.chunk_size = self.index.chunk_size
         self.extents = [e for e in extents if isinstance(e, PointExtent)]
+        self.read_ahead = read_ahead_chunks(self.chunk_size)  # with the one being cut, all it holds
         self.cached, self.data = None, memoryview(b"")
         self.upcoming: Iterator[int] = iter(())  # numbers of the chunks to read ahead, in the plan's order
         self.ahead: collections.deque = collections.deque()  # (number, future), in order
@@ -79,7 +78,7 @@ class _RepositoryReader:
                 future.cancel()
             self.ahead.clear()
             self.upcoming = self._numbers_from(number)
-        while len(self.ahead) < self.AHEAD:
+        while len(self.ahead) < self.read_ahead:
             following = next(self.upcoming, None)
             if following is None:
                 break
