@@ -97,16 +97,17 @@ class _RepositoryReader:
             self.data, self.cached = self._take(number), number
         return self.data[within:within + length]
 
-    def __call__(self, offset: int, length: int, extent, position: int):
-        """The piece's bytes: a view into its chunk, no copy, where the piece lies in one chunk."""
+    def __call__(self, offset: int, length: int, extent, position: int) -> list:
+        """The piece's bytes as views into the chunks it spans (an extent is cut into pieces of the
+        buffer's size, not at chunk borders): copied once, into the buffer VDDK writes."""
         if isinstance(extent, ZeroExtent):
-            return bytes(length)
+            return [bytes(length)]
         parts, end = [], offset + length
-        while offset < end:  # a piece may span chunks: an extent is cut into pieces of the buffer's size
+        while offset < end:
             n = min(end, (offset // self.chunk_size + 1) * self.chunk_size) - offset
             parts.append(self._part(offset, n))
             offset += n
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return parts
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -119,14 +120,14 @@ class _FilesReader:
         self.paths = source.paths
         self.fds = [os.open(path, os.O_RDONLY) for path in source.paths]
 
-    def __call__(self, offset: int, length: int, extent, position: int) -> bytes:
+    def __call__(self, offset: int, length: int, extent, position: int) -> list:
         if isinstance(extent, ZeroExtent):
-            return bytes(length)
+            return [bytes(length)]
         data = os.pread(self.fds[extent.file], length, extent.file_offset + position)
         if len(data) != length:  # the file shrank since it was planned: never write a short piece
             raise OSError("%s: %d bytes at offset %d, %d expected" % (
                 self.paths[extent.file], len(data), extent.file_offset + position, length))
-        return data
+        return [data]
 
     def close(self) -> None:
         for fd in self.fds:
@@ -162,12 +163,15 @@ class DiskWriter:
                 buffer = self.free.get()
                 if buffer is None:
                     return
-                data = read(offset, length, extent, position)
-                if skip_zeros and all_zeros(data):  # fresh disk: zeros need no write
+                parts = read(offset, length, extent, position)
+                if skip_zeros and all(all_zeros(part) for part in parts):  # fresh disk: zeros need no write
                     self.free.put(buffer)
                     self.filled.put((offset, length, None))
                     continue
-                buffer[:length] = data
+                at = 0
+                for part in parts:
+                    buffer[at:at + len(part)] = part
+                    at += len(part)
                 self.filled.put((offset, length, buffer))
         except Exception as exc:  # noqa: BLE001 - handed to the writer, which reports it
             self.filled.put(exc)
@@ -187,7 +191,7 @@ class DiskWriter:
                 view = (ctypes.c_char * length).from_buffer(buffer)
                 disk.read(offset // SECTOR, view, length // SECTOR)
                 del view
-                if buffer[:length] != bytes(read(offset, length, extent, position)):
+                if buffer[:length] != b"".join(read(offset, length, extent, position)):
                     self.checkpoint.save(disk_id, 0)  # a re-run writes the whole disk again
                     raise ReadBackMismatchError("the disk does not hold what was written at offset %d (%d bytes): read back "
                                                 "through VDDK, it differs from the source" % (offset, length))

@@ -34,7 +34,7 @@ def disk(tmp_path):
 def read_all(repo, point_id, extents, skip=0, piece=CHUNK // 3, until=None):
     reader = _RepositoryReader(RepositorySource(repo.location, point_id, 2000), extents)
     try:
-        return b"".join(bytes(reader(offset, length, extent, position))
+        return b"".join(b"".join(reader(offset, length, extent, position))
                         for offset, length, extent, position in pieces(extents, piece, skip) if until is None or offset < until)
     finally:
         reader.close()
