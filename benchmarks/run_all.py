@@ -47,7 +47,7 @@ BENCHMARKS = [
         ("encrypted / plain read (store side only)", lambda j: j["read_ratio"], ">= 0.9", lambda v: v >= 0.9)]),
     ("export", ["--mib", "1024"], [
         ("nbdcopy of a point's export / the restore engine reading it into a file", lambda j: j["export_vs_restore_engine"],
-         ">= 0.8", lambda v: v >= 0.8)]),
+         ">= 0.9", lambda v: v >= 0.9)]),
     ("drill", ["--mib", "256"], [
         ("recovery drill of 4 VMs at once / of 1 VM, whole run time", lambda j: j["four_vs_one_time"], "-", None),
         ("recovery time of 1 VM, start to heartbeat (s)", lambda j: j["one_vm"]["recovery_seconds"][0], "-", None)]),

@@ -5,6 +5,7 @@ versions: none has a second), and a wrong credential or a dead endpoint fails wi
 before anything is touched. Immutable points: locked in compliance mode so that neither the
 collection nor the bucket's owner can delete them before their date, and deletable after it."""
 import datetime
+import json
 import os
 import socket
 import subprocess
@@ -83,6 +84,8 @@ def test_a_chain_in_a_bucket_restores_verifies_exports_and_prunes_to_the_exact_b
     versions = _versions(prefix)
     assert {k: v for k, v in versions.items() if len(v) != 1 and not k.startswith("locks/")} == {}
     assert any(k.startswith("chunks/") for k in versions) and "repository.json" in versions
+    settings = json.loads(_bucket_client().get_object(Bucket=os.environ["LAB_S3_BUCKET"], Key=prefix + "repository.json")["Body"].read())
+    assert settings["chunk_size"] == 4 << 20  # a bucket's default: each chunk is a request
 
     # copies: the bucket's newest two points into a folder, then the rest; the folder into another prefix
     folder = str(tmp_path / "copy")

@@ -124,7 +124,7 @@ class Repository:
         storage = open_storage(location, s3, int(mode, 8))
         if not storage.exists(SETTINGS):
             refuse_foreign_folder(storage)
-            chunk_size = chunk_size or default_chunk_size(location)
+            chunk_size = default_chunk_size(location) if chunk_size is None else chunk_size
             if chunk_size < 65536 or chunk_size > MAX_CHUNK_SIZE or chunk_size & (chunk_size - 1):
                 raise RepositoryError("chunk_size must be a power of two from 64 KiB to 64 MiB, not %d" % chunk_size)
             encryption = crypto.new_settings(key_file) if key_file else None  # a bad key file fails before any write
