@@ -16,7 +16,10 @@ REGION = "us-east-1"
 START_TIMEOUT = 60
 # every port weed mini opens: all on loopback, all chosen free (two labs may run on one machine)
 _PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-          "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "admin.port", "admin.port.grpc", "webdav.port")
+          "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "webdav.port")
+# listeners the lab does not use, off: each port picked free and bound later by weed may be taken in
+# between by another process (seen: the Iceberg catalog's, "address already in use")
+_UNUSED = ("s3.port.iceberg", "s3.port.lance")
 
 
 def _free_port():
@@ -43,7 +46,8 @@ def start(run_dir, fail):
     state = {"endpoint": "http://127.0.0.1:%d" % ports["s3.port"], "access_key": "lab" + secrets.token_hex(6),
              "secret_key": secrets.token_urlsafe(24), "bucket": BUCKET, "plain_bucket": PLAIN_BUCKET}
     command = [weed, "mini", "-dir=" + data, "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
-               "-webdav=false", "-admin.ui=false"] + ["-%s=%d" % (name, port) for name, port in ports.items()]
+               "-webdav=false", "-admin.ui=false"] + ["-%s=%d" % (name, port) for name, port in ports.items()] + [
+                   "-%s=0" % name for name in _UNUSED]
     # weed mini takes its S3 identity from these variables
     env = dict(os.environ, AWS_ACCESS_KEY_ID=state["access_key"], AWS_SECRET_ACCESS_KEY=state["secret_key"])
     with open(os.path.join(run_dir, "s3.log"), "ab") as log:
