@@ -4,7 +4,7 @@
 
 
 class ModuleDocFragment:
-    # The options of vsphere_module.connection_argument_spec(); names, aliases, defaults and
+    # The options of connection_spec.connection_argument_spec(); names, aliases, defaults and
     # environment variables are those of vmware.vmware, so AWX's VMware credential works as is.
     DOCUMENTATION = r'''
 options:

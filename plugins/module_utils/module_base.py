@@ -16,27 +16,13 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client impor
     ConnectionSettings,
     VsphereClient,
 )
+from ansible_collections.vadp.vsphere.plugins.module_utils.connection_spec import connection_argument_spec
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.crypto import key_file_exposure
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import permission_denied
-
-
-def connection_argument_spec():
-    """Named, defaulted and env-backed exactly like vmware.vmware, so AWX's VMware credential works."""
-    return dict(
-        hostname=dict(type="str", fallback=(env_fallback, ["VMWARE_HOST"])),
-        username=dict(type="str", aliases=["user", "admin"], fallback=(env_fallback, ["VMWARE_USER"])),
-        password=dict(type="str", aliases=["pass", "pwd"], no_log=True,
-                      fallback=(env_fallback, ["VMWARE_PASSWORD"])),
-        port=dict(type="int", default=443, fallback=(env_fallback, ["VMWARE_PORT"])),
-        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["VMWARE_VALIDATE_CERTS"])),
-        ca_bundle=dict(type="path", fallback=(env_fallback, ["VMWARE_CA_BUNDLE"])),
-        proxy_host=dict(type="str", fallback=(env_fallback, ["VMWARE_PROXY_HOST"])),
-        proxy_port=dict(type="int", fallback=(env_fallback, ["VMWARE_PROXY_PORT"])),
-    )
 
 
 def vm_identity_argument_spec():

@@ -280,7 +280,7 @@ current_snapshot:
   sample: snapshot-101
 '''
 
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import default_state_dir
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.local_dirs import default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import (
     VM_IDENTITY_ONE_OF,

@@ -8,7 +8,7 @@ BASE = os.path.join(ROOT, "plugins", "module_utils")
 PREFIX = "ansible_collections.vadp.vsphere.plugins.module_utils."
 
 # top to bottom, as docs/architecture.md says
-LAYERS = [("module_base",), ("_jobs",), ("_drill", "_export", "_recreate"), ("_transfer",), ("_repository", "_vsphere"),
+LAYERS = [("module_base",), ("connection_spec",), ("_jobs",), ("_drill", "_export", "_recreate"), ("_transfer",), ("_repository", "_vsphere"),
           ("errors", "_files", "extents")]
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
 

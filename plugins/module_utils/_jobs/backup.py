@@ -23,7 +23,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.storage i
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings, host_slots, vddk_target
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT, SHARED, announce_waits
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TRANSFER_ERRORS, DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.local_dirs import default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import TransferPlan
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import disks_of, vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.snapshots import all_snapshots, find_snapshot, summary

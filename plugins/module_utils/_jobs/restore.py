@@ -21,7 +21,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors im
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.store import Repository
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.third_party import chain_map, raw_image_map
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import VddkSettings, host_slots, vddk_target
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TRANSFER_ERRORS, DataMover, default_state_dir
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TRANSFER_ERRORS, DataMover
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.local_dirs import default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import RepositorySource, TransferPlan, ZeroExtent
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import TransferStatus
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere import cbt

@@ -12,7 +12,7 @@ from typing import Optional
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.host_slots import HostSlots
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import default_lock_dir
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.local_dirs import default_lock_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import ConnectParams, VddkLibrary
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client import ConnectionSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tls import server_thumbprints

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Optional
 
@@ -31,6 +30,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.errors im
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.disk_writer import ReadBackMismatchError
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer import worker
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.local_dirs import default_lock_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import TransferStatus
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import (
     DEFAULT_PARALLEL_DISKS,
@@ -77,16 +77,6 @@ def _tail(path, lines=20):
             return [line.rstrip("\n") for line in f.readlines()[-lines:]]
     except OSError:
         return []
-
-
-def default_state_dir(name):
-    """Where a transfer keeps its plan, checkpoint and progress when state_dir is not given."""
-    return os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".vadp", "transfers", name)
-
-
-def default_lock_dir():
-    """Where the per-VM transfer locks live on this machine."""
-    return os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".vadp", "locks")
 
 
 def _take_lock(path, what, advice):
