@@ -51,6 +51,8 @@ options:
       - Fails with C(error_code) C(TRANSFER_TIMEOUT) when the transfer has not ended after O(timeout) seconds.
       - The lines come from the module's action plugin, on the controller; a runner that runs the module
         alone gets one answer when the transfer ends, and no lines.
+      - On a C(local) connection without C(become), the action plugin reads the status file itself after the
+        module's first answer, instead of starting the module again for every answer.
     type: bool
     default: false
   timeout:
@@ -141,9 +143,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vadp.vsphere.plugins.module_utils.module_base import connection_argument_spec
+from ansible_collections.vadp.vsphere.plugins.module_utils.connection_spec import connection_argument_spec
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.progress import StatusInvalidError
-from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.status import FOLLOW_TIMEOUT, follow_silently, summarize, wait_for_news
+from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.status import FOLLOW_TIMEOUT, answer_news, follow_silently, summarize
 
 
 def main():
@@ -160,14 +162,14 @@ def main():
         module.fail_json(msg="No transfer has used %s (no such folder): check state_dir" % p["state_dir"],
                          error_code="NOT_FOUND")
     try:
-        if p["follow"]:  # run without its action plugin (which follows on the controller): wait for the end
-            status, finished = follow_silently(p["state_dir"], p["job_results_file"], p["timeout"])
-        else:
-            status, finished = wait_for_news(p["state_dir"], p["job_results_file"], p["wait"] or 0, p["progress_step"])
+        if not p["follow"]:
+            module.exit_json(**answer_news(p["state_dir"], p["job_results_file"], p["wait"] or 0, p["progress_step"]))
+        # run without its action plugin (which follows on the controller): wait for the end
+        status, finished = follow_silently(p["state_dir"], p["job_results_file"], p["timeout"])
     except StatusInvalidError as exc:
         module.fail_json(msg=exc.message, error_code=exc.error_code)
     as_json = status.to_json() if status else None
-    if p["follow"] and not finished:
+    if not finished:
         module.fail_json(msg="The transfer did not end within %d s: %s" % (p["timeout"], summarize(status)),
                          error_code="TRANSFER_TIMEOUT", status=as_json, finished=False)
     module.exit_json(changed=False, status=as_json, finished=finished, summary=summarize(status))

@@ -191,15 +191,18 @@ JOBS_THAT_TRANSFER = {
 @pytest.mark.parametrize("playbook", sorted(JOBS_THAT_TRANSFER))
 def test_every_job_that_transfers_shows_progress_while_it_runs(vm, si, lab, tmp_path, playbook):
     """The transfer is held at its third VDDK read or write until a progress line has been shown,
-    at the default verbosity as AWX shows it (the backup at -vvv too, where module arguments show)."""
+    at the default verbosity as AWX shows it (the backup at -vvv too, where module arguments show).
+    The backup runs with become (su, root to root): the follow then asks the module for every
+    answer, where the other jobs' local connection lets the action plugin read the status itself."""
     repo = str(tmp_path / "repo")
     lab.guest_write(VM, offset=1 << 20, length=8 << 20, seed=31)  # data enough for three VDDK calls
     if playbook != "backup.yml":  # the backup job makes the point the others restore
         assert play("backup.yml", backup_vm=VM, backup_repository=repo)[0] == 0
     verbose = playbook == "backup.yml"
     try:
+        become = {"ansible_become": True, "ansible_become_method": "su"} if verbose else {}
         code, out = play(playbook, hold=VddkHold(tmp_path, at=3), release_when=r"localhost: running, [1-9]", verbose=verbose,
-                         **JOBS_THAT_TRANSFER[playbook](repo))
+                         **JOBS_THAT_TRANSFER[playbook](repo), **become)
         assert code == 0, out
         assert "TASK [vadp.vsphere.follow_transfer : Follow: " in out, out
         assert re.search(r"^localhost: running, [1-9][0-9.]* MiB of .* \([0-9]+%\), .*/s", out, re.M), out
@@ -207,6 +210,8 @@ def test_every_job_that_transfers_shows_progress_while_it_runs(vm, si, lab, tmp_
         assert "FAILED - RETRYING" not in out
         if verbose:
             assert os.environ["VMWARE_PASSWORD"] not in out  # -vvv shows module arguments: the password must not be among them
+            answers = re.findall(r"^<localhost> EXEC .*python \S*AnsiballZ_transfer_status\.py", out, re.M)
+            assert len(answers) >= 2, out  # with become, every answer came from the module: running, then done
     finally:
         destroy_vms(si, "lab-progress-dr")
 

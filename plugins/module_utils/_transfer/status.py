@@ -92,6 +92,12 @@ def wait_for_news(state_dir: str, results_file: Optional[str], wait: float, step
         status = read_status(state_dir)
 
 
+def answer_news(state_dir: str, results_file: Optional[str], wait: float, step: int) -> dict:
+    """transfer_status's answer (changed, status, finished, summary) once wait_for_news returns."""
+    status, done = wait_for_news(state_dir, results_file, wait, step)
+    return {"changed": False, "status": status.to_json() if status else None, "finished": done, "summary": summarize(status)}
+
+
 def follow_silently(state_dir: str, results_file: Optional[str], timeout: float):
     """(status, finished) once the transfer has ended, or when timeout seconds have passed."""
     deadline = time.monotonic() + timeout
