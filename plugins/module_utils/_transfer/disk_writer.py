@@ -54,6 +54,7 @@ class _RepositoryReader:
         self.extents = [e for e in extents if isinstance(e, PointExtent)]
         self.read_ahead = read_ahead_chunks(self.chunk_size)  # with the one being cut, all it holds
         self.cached, self.data = None, memoryview(b"")
+        self.zeros = memoryview(bytes(self.chunk_size))  # what a zero chunk's parts are cut from
         self.upcoming: Iterator[int] = iter(())  # numbers of the chunks to read ahead, in the plan's order
         self.ahead: collections.deque = collections.deque()  # (number, future), in order
         self.pool = ThreadPoolExecutor(max_workers=self.repository.storage.concurrency, thread_name_prefix="mover-fetch")
@@ -92,7 +93,7 @@ class _RepositoryReader:
     def _part(self, offset: int, length: int):
         number, within = divmod(offset, self.chunk_size)
         if self.index.entries[number] is None:
-            return bytes(length)
+            return self.zeros[:length]
         if number != self.cached:
             self.data, self.cached = self._take(number), number
         return self.data[within:within + length]
