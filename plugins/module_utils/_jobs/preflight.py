@@ -247,7 +247,8 @@ class PreflightJob:
                                                     "without snapshots when CBT is enabled); remove them first" % name))
         host = self.vm.runtime.host
         if host is not None:
-            version, build = host.config.product.version, host.config.product.build
+            product = host.config.product  # each attribute read of a managed object is a request: one here
+            version, build = product.version, product.build
             defects = ["%s: %s" % (kb, what) for release, kb, what in CBT_DEFECTS if version.startswith(release)]
             checks.append(_check("esxi", WARN if defects else PASS, host.name, (
                 "ESXi %s (build %s) has changed block tracking defects: %s. Check the build against each KB" % (
@@ -317,7 +318,9 @@ class PreflightJob:
 
 def _management_address(host) -> str:
     """Where VDDK reaches a host: its management interface's (vmk0) address, else its name."""
-    for vnic in (host.config.network.vnic if host.config and host.config.network else None) or []:
+    config = host.config  # read once: every read of host.config fetches the whole HostConfigInfo again
+    network = config.network if config else None
+    for vnic in (network.vnic if network else None) or []:
         if vnic.device == "vmk0" and vnic.spec.ip and vnic.spec.ip.ipAddress:
             return vnic.spec.ip.ipAddress
     return host.name

@@ -137,7 +137,8 @@ def snapshot_tree(snapshot_info):
 
 def vm_identity(vm):
     """The short form every module returns as ``vm``."""
-    return {"name": vm.name, "moid": vm._moId, "uuid": vm.config.uuid if vm.config else None}
+    config = vm.config  # read once: each read of vm.config fetches the whole ConfigInfo from vCenter
+    return {"name": vm.name, "moid": vm._moId, "uuid": config.uuid if config else None}
 
 
 def _name_or_none(entity):

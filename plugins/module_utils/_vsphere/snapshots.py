@@ -16,7 +16,8 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import
 def all_snapshots(vm):
     """Every node of the snapshot tree, every branch, parents before children."""
     nodes = []
-    pending = list(vm.snapshot.rootSnapshotList) if vm.snapshot is not None else []
+    tree = vm.snapshot  # read once: each read is a request to vCenter
+    pending = list(tree.rootSnapshotList) if tree is not None else []
     while pending:
         node = pending.pop(0)
         nodes.append(node)
