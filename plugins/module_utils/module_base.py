@@ -18,7 +18,7 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.client impor
 )
 from ansible_collections.vadp.vsphere.plugins.module_utils.connection_spec import connection_argument_spec
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils._repository.crypto import key_file_exposure
+from ansible_collections.vadp.vsphere.plugins.module_utils._repository.key_file import key_file_exposure
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import DEFAULT_LEASE_TIMEOUT
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.connect import DEFAULT_HOST_DISK_LIMIT, VddkSettings
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.lookup import find_vm

@@ -59,19 +59,6 @@ def new_settings(key_file: str) -> dict:
     return settings
 
 
-def key_file_exposure(path: str) -> Optional[str]:
-    """A warning when other users than the key file's owner may read it (whoever reads it reads
-    every point), else None."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None  # said when the key is read
-    if not mode & 0o077:
-        return None
-    return ("the repository key file %s can be read or written by other users than its owner (mode %04o): whoever reads "
-            "it reads every point. Run: chmod 600 %s" % (path, mode & 0o7777, path))
-
-
 def _require_library():
     if not HAS_CRYPTOGRAPHY:
         raise KeyRequiredError("an encrypted repository needs the Python package cryptography on the host that runs the module")
