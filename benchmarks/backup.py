@@ -173,8 +173,8 @@ def main():
         figures["encrypted_vs_plain_transfer"] = round(transfer / rows["vm_backup, encrypted transfer"], 2)
         figures["in_memory_encrypted_vs_plain_transfer"] = round(
             rows["vm_backup, in memory transfer"] / rows["vm_backup, encrypted, in memory transfer"], 2)
-        print("encrypted/plain transfer %.2f, in memory %.2f" % (figures["encrypted_vs_plain_transfer"],
-                                                                figures["in_memory_encrypted_vs_plain_transfer"]))
+        print("encrypted/plain transfer %.2f, in memory %.2f" % (
+            figures["encrypted_vs_plain_transfer"], figures["in_memory_encrypted_vs_plain_transfer"]))
     print(json.dumps(figures))
 
 
