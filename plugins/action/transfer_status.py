@@ -7,7 +7,7 @@ waits for news) and every answer is printed as one line at the default verbosity
 
 On a local connection without become the transfer's files are this process's to read: after the
 module's first answer (which also checks the arguments) the next answers are read here, sparing
-a Python process per answer (a tenth of a core-second each, most of what following a short
+a Python process per answer (0.1 to 0.4 CPU-seconds each, most of what following a short
 transfer cost)."""
 
 from __future__ import annotations
