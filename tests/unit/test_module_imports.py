@@ -34,3 +34,7 @@ def test_transfer_status_does_not_import_the_vsphere_client():
 def test_a_module_that_moves_data_does_import_it():
     """The check sees what a module imports: vm_backup needs the mover."""
     assert all(name in _imported_by("vm_backup") for name in DATA_PATH[:3])
+
+
+def test_preflight_checks_the_repository_without_importing_the_data_mover():
+    assert MODULE_UTILS + "_transfer.mover" not in _imported_by("preflight")

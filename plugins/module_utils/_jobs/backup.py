@@ -26,14 +26,9 @@ from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks imp
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.mover import TRANSFER_ERRORS, DataMover
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.local_dirs import default_state_dir
 from ansible_collections.vadp.vsphere.plugins.module_utils._transfer.plan import TransferPlan
-from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import disks_of, vm_facts
+from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.facts import vm_facts
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.snapshots import all_snapshots, find_snapshot, summary
 from ansible_collections.vadp.vsphere.plugins.module_utils._vsphere.tasks import DEFAULT_TASK_TIMEOUT, wait_for_task
-
-try:
-    from pyVmomi import vim
-except ImportError:
-    pass  # VsphereClient reports the missing library
 
 BACKUP_SNAPSHOT_PREFIX = "vadp-backup-"
 BACKUP_SNAPSHOT_DESCRIPTION = "vadp.vsphere backup"
@@ -49,11 +44,6 @@ class SnapshotLostError(VadpError):
     """The backup's snapshot was gone before the point was committed: what was read may hold
     writes made after it, so no point is stored."""
     error_code = "BACKUP_SNAPSHOT_LOST"
-
-
-class DiskNotSnapshottedError(VadpError):
-    """A disk vSphere leaves out of snapshots (physical RDM, independent) was asked for, or none is left."""
-    error_code = "DISK_NOT_SNAPSHOTTED"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,34 +68,6 @@ class BackupOptions:
 def is_backup_snapshot(node) -> bool:
     """A snapshot this job took (its name and description), never one of the user's."""
     return node.name.startswith(BACKUP_SNAPSHOT_PREFIX) and node.description == BACKUP_SNAPSHOT_DESCRIPTION
-
-
-def _outside_snapshots(disk: dict) -> bool:
-    """vSphere does not snapshot these, so a backup cannot read them through its snapshot."""
-    physical_rdm = disk["rdm"] is not None and disk["rdm"].get("compatibility_mode") == "physicalMode"
-    return physical_rdm or (disk["disk_mode"] or "").startswith("independent")
-
-
-def select_disks(config, wanted: Optional[List[str]]):
-    """(the VirtualDisks to back up, the disks left out and why); a selection that names a disk
-    the VM lacks, or one no snapshot covers, is refused."""
-    facts = disks_of(config)
-    chosen = [f for f in facts if not wanted or set(wanted) & {str(f["key"]), f["label"], f["address"]}]
-    if wanted and len(chosen) != len(wanted):
-        raise InvalidSettingsError("disks %s: the VM's disks are %s" % (wanted, ", ".join(
-            "%s (%s, %s)" % (f["key"], f["label"], f["address"]) for f in facts)))
-    unsnapshotted = [f for f in chosen if _outside_snapshots(f)]
-    if wanted and unsnapshotted:
-        raise DiskNotSnapshottedError("disks %s cannot be backed up: vSphere leaves physical-mode RDMs and independent "
-                                      "disks out of snapshots, so there is no frozen copy to read" % ", ".join(
-                                          "%s (%s)" % (f["key"], f["label"]) for f in unsnapshotted))
-    skipped = [{"key": f["key"], "label": f["label"], "why": "physical-mode RDM or independent disk: not in snapshots"}
-               for f in unsnapshotted]
-    keys = [f["key"] for f in chosen if f not in unsnapshotted]
-    if not keys:
-        raise DiskNotSnapshottedError("%s has no disk a snapshot covers (physical-mode RDMs and independent disks are left "
-                                      "out of snapshots)" % config.name)
-    return [d for d in config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk) and d.key in keys], skipped
 
 
 def _leftover_snapshots(vm):
@@ -153,7 +115,7 @@ class BackupJob:
                   "type": "incremental" if parent else "full", "fallback_reasons": {}, "warnings_vddk": None}
         if o.type == "incremental" and parent is None:
             result["fallback_reasons"]["all"] = "the VM has no earlier restore point"
-        selected, result["skipped_disks"] = select_disks(vm.config, o.disks)  # refused before the snapshot
+        selected, result["skipped_disks"] = backup_plan.select_disks(vm.config, o.disks)  # refused before the snapshot
         if check_mode:
             result["leftover_snapshots_removed"] = [summary(n) for n in _leftover_snapshots(vm)]
             result["disks"] = [{"key": d.key, "label": d.deviceInfo.label} for d in selected]
@@ -238,7 +200,7 @@ class BackupJob:
         config = snapshot.config
         devices_by_key = {d.key: d for d in config.hardware.device}
         parent_disks = {d["key"]: d for d in parent["disks"]} if parent else {}
-        selected, _skipped = select_disks(config, o.disks)
+        selected, _skipped = backup_plan.select_disks(config, o.disks)
         plans, kinds = [], {}
         for disk in selected:
             parent_disk = parent_disks.get(disk.key)

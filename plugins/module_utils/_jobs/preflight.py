@@ -23,7 +23,7 @@ except ImportError:
     pass  # VsphereClient reports the missing library
 
 from ansible_collections.vadp.vsphere.plugins.module_utils.errors import InvalidSettingsError, PreflightFailedError, VadpError
-from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup import select_disks
+from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.backup_plan import select_disks
 from ansible_collections.vadp.vsphere.plugins.module_utils._jobs.recreate import RecreateOptions, RecreateVm
 from ansible_collections.vadp.vsphere.plugins.module_utils._repository.locks import (
     CLOCK_SKEW_SECONDS,
