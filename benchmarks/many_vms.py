@@ -20,9 +20,9 @@ compression, stores), this collection's modules (one Python process per task), A
 tenth of a second before it exits is not seen: the shares are a profile, not an account.
 """
 import argparse
+import collections
 import json
 import os
-import collections
 import re
 import subprocess
 import sys
@@ -82,7 +82,7 @@ class _CpuSampler(threading.Thread):
         self.first, self.last, self.stopped = {}, {}, threading.Event()
         self.hertz = os.sysconf("SC_CLK_TCK")
 
-    def _sample(self):
+    def sample(self):
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open("/proc/%s/stat" % pid) as f:
@@ -100,7 +100,7 @@ class _CpuSampler(threading.Thread):
 
     def run(self):
         while not self.stopped.wait(0.1):
-            self._sample()
+            self.sample()
 
     def by_spender(self):
         self.stopped.set()
@@ -118,7 +118,7 @@ def _back_up(lab, names, work):
     with open(inventory, "w") as f:
         json.dump({"all": {"hosts": {name: {} for name in names}}}, f)
     sampler = _CpuSampler()
-    sampler._sample()  # the processes already running count from here
+    sampler.sample()  # the processes already running count from here
     sampler.start()
     start, cpu = time.monotonic(), _cpu_times()
     done = subprocess.run(["ansible-playbook", os.path.join(ROOT, "playbooks", "backup_vms.yml"), "-i", inventory,
